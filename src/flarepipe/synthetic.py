@@ -90,9 +90,9 @@ INSTRUMENTS = {"HMI": HMI, "MDI": MDI}
 
 #: scale presets: regions per instrument and days generated
 SCALES = {
-    "tiny": {"n_regions": 6, "days": 12, "max_patch_deg": 8.0},
+    "tiny": {"n_regions": 16, "days": 12, "max_patch_deg": 5.0},
     "small": {"n_regions": 30, "days": 40, "max_patch_deg": 10.0},
-    "default": {"n_regions": 60, "days": 80, "max_patch_deg": 8.0},
+    "default": {"n_regions": 90, "days": 100, "max_patch_deg": 7.0},
     "large": {"n_regions": 1500, "days": 1500, "max_patch_deg": 20.0},
 }
 
@@ -110,7 +110,7 @@ class SyntheticParams:
     cadence_min: int = 96  # sampling of records written (JSOC query @96m)
     compress: bool = False  # RICE-compress FITS as JSOC's default export (5x slower to write)
     # planted flare-rate model (natural-log units)
-    c0: float = -2.5
+    c0: float = -2.2
     c_size: float = 3.0
     c_emerge: float = 6.0
     c_morph: float = 1.6

@@ -1,0 +1,24 @@
+# flarepipe: JSOC SHARP/SMARP + GOES -> trained, evaluated flare-prediction models.
+# A table of contents: validate the configuration, then one rule file per stage.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/archive.smk"
+include: "rules/quality.smk"
+include: "rules/label.smk"
+include: "rules/shard.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,35 @@
+# Stage 3: sliding windows -> labelled samples; Stage 4: region-grouped splits.
+
+
+rule label:
+    input:
+        records=rules.archive.output.records,
+        flares=rules.archive.output.flares,
+        flagged=rules.quality.output.flagged,
+    output:
+        samples=f"{R}/labels/samples.csv",
+        counts=report(
+            f"{R}/labels/evolution_counts.csv",
+            caption="../report/evolution_counts.rst",
+            category="3. Labels",
+        ),
+        drops=f"{R}/labels/drop_counts.csv",
+    params:
+        cfg=config["labels"],
+    log:
+        f"{R}/logs/label.log",
+    script:
+        "../workflow/scripts/label.py"
+
+
+rule split:
+    input:
+        samples=rules.label.output.samples,
+    output:
+        f"{R}/splits/{{dataset}}/split_{{run}}.csv",
+    params:
+        cfg=config["split"],
+    log:
+        f"{R}/logs/split/{{dataset}}_{{run}}.log",
+    script:
+        "../workflow/scripts/split.py"

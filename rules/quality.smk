@@ -1,0 +1,19 @@
+# Stage 2: per-record quality flags and reasons; nothing dropped silently.
+
+
+rule quality:
+    input:
+        records=rules.archive.output.records,
+    output:
+        flagged=f"{R}/quality/records_flagged.csv",
+        summary=report(
+            f"{R}/quality/summary.csv",
+            caption="../report/quality_summary.rst",
+            category="2. Quality",
+        ),
+    params:
+        cfg=config["quality"],
+    log:
+        f"{R}/logs/quality.log",
+    script:
+        "../workflow/scripts/quality.py"

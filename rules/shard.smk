@@ -1,0 +1,36 @@
+# Stage 5: model inputs per sample (read each FITS once), then standardised HDF5 shards per run.
+
+
+rule features:
+    input:
+        records=rules.archive.output.records,
+        samples=rules.label.output.samples,
+    output:
+        f"{R}/features/features.h5",
+    params:
+        cfg=config["features"],
+    threads: res("features", "cpus", 2)
+    resources:
+        runtime=res("features", "runtime", 60),
+        mem_mb=res("features", "mem_mb", 8000),
+        cpus_per_task=res("features", "cpus", 2),
+    log:
+        f"{R}/logs/features.log",
+    script:
+        "../workflow/scripts/features.py"
+
+
+rule shard:
+    input:
+        features=rules.features.output[0],
+        split=rules.split.output[0],
+    output:
+        train=f"{R}/shards/{{dataset}}/run{{run}}/train.h5",
+        val=f"{R}/shards/{{dataset}}/run{{run}}/val.h5",
+        test=f"{R}/shards/{{dataset}}/run{{run}}/test.h5",
+    params:
+        cfg=config["shard"],
+    log:
+        f"{R}/logs/shard/{{dataset}}_{{run}}.log",
+    script:
+        "../workflow/scripts/shard.py"

@@ -1,0 +1,56 @@
+# Stage 6: one job per (dataset, model, run). Only the model's own config section is a param, so
+# changing one model's hyperparameters reruns only that model's jobs.
+
+
+rule train:
+    input:
+        train=rules.shard.output.train,
+        val=rules.shard.output.val,
+        test=rules.shard.output.test,
+    output:
+        predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
+        checkpoint=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/model.ckpt",
+    wildcard_constraints:
+        model="lstm|cnn|cnn2",
+    params:
+        cfg=lambda wc: config["models"].get(wc.model, {}),
+        seed=lambda wc: int(config["split"].get("seed", 0)) * 1000 + int(wc.run),
+    threads: res("train", "cpus", 1)
+    resources:
+        runtime=res("train", "runtime", 240),
+        mem_mb=res("train", "mem_mb", 16000),
+        cpus_per_task=res("train", "cpus", 1),
+        gpu=res("train", "gpu", 0),
+    log:
+        f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
+    script:
+        "../workflow/scripts/train.py"
+
+
+rule logreg:
+    input:
+        train=rules.shard.output.train,
+        val=rules.shard.output.val,
+        test=rules.shard.output.test,
+    output:
+        predictions=f"{R}/models/{{dataset}}/logreg/run{{run}}/predictions.csv",
+    params:
+        cfg=config["models"].get("logreg", {}),
+        seed=lambda wc: int(wc.run),
+    log:
+        f"{R}/logs/train/{{dataset}}_logreg_{{run}}.log",
+    script:
+        "../workflow/scripts/logreg.py"
+
+
+rule oracle:
+    input:
+        samples=rules.label.output.samples,
+        split=rules.split.output[0],
+        rates=f"{R}/archive/manifest.json",
+    output:
+        predictions=f"{R}/models/{{dataset}}/oracle/run{{run}}/predictions.csv",
+    log:
+        f"{R}/logs/oracle/{{dataset}}_{{run}}.log",
+    script:
+        "../workflow/scripts/oracle.py"

@@ -1,0 +1,138 @@
+"""Model inputs per sample, then per-split standardised shards.
+
+Two steps, each a workflow stage:
+
+1. :func:`extract_features` reads every labelled sample's last magnetogram once (through
+   :func:`flarepipe.fitsio.read_patch`, the same reader for real and synthetic files), subsamples HMI
+   patches 4x to MDI resolution where configured (S1 fusion: "pixel values unchanged"), resizes
+   bilinearly to ``image_size`` and gathers the keyword sequence of the sample's record ids. The result,
+   raw and unstandardised, is one store (the shard layout) for all samples.
+2. :func:`build_shards` slices that store by a split file and standardises: keyword sequences are
+   z-scored per instrument with that instrument's training statistics; images with the training
+   statistics of the dataset's primary instrument (S1: "images z-scored with the SHARP pixel
+   mean/std"), or global statistics when configured.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .archive import KEYWORDS
+from .fitsio import read_patch
+from .shards import ShardReader, write_shard
+
+__all__ = ["extract_features", "build_shards", "resize_image", "PRIMARY_INSTRUMENT"]
+
+#: the dataset's primary instrument (val/test come from it)
+PRIMARY_INSTRUMENT = {"SHARP_ONLY": "HMI", "FUSED_SHARP": "HMI", "SMARP_ONLY": "MDI", "FUSED_SMARP": "MDI"}
+
+
+def resize_image(img: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of a 2-D image to ``size × size`` (NaN → 0 first: outside-disk/blank pixels)."""
+    t = torch.from_numpy(np.nan_to_num(img, nan=0.0).astype(np.float32))[None, None]
+    out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return out[0, 0].numpy()
+
+
+def _load_image(path: Path, instrument: str, size: int, hmi_subsample: int) -> np.ndarray:
+    data, _ = read_patch(path)
+    if instrument == "HMI" and hmi_subsample > 1:
+        data = data[::hmi_subsample, ::hmi_subsample]
+    return resize_image(data, size)
+
+
+def _sequences(records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str]) -> np.ndarray:
+    vals = records[keywords].to_numpy(dtype=np.float64)
+    ids = np.array([[int(x) for x in str(s).split(";")] for s in samples["record_ids"]], dtype=np.int64)
+    seq = np.where(ids[..., None] >= 0, vals[np.clip(ids, 0, None)], np.nan)
+    # a missing or NaN step takes the nearest earlier value, then the nearest later one (S1 allows ≤ 2)
+    seq = np.array(seq, dtype=np.float64, copy=True)
+    for k in range(seq.shape[2]):
+        df = pd.DataFrame(seq[:, :, k])
+        seq[:, :, k] = np.array(df.ffill(axis=1).bfill(axis=1).to_numpy(), copy=True)
+    return seq.astype(np.float32)
+
+
+def extract_features(archive_root: str | os.PathLike, records: pd.DataFrame, samples: pd.DataFrame,
+                     out: str | os.PathLike, image_size: int = 64, hmi_subsample: int = 4,
+                     keywords: list[str] | None = None, threads: int = 2) -> Path:
+    """Write the raw feature store for ``samples`` (images [N,1,S,S], sequences [N,T,K], labels)."""
+    keywords = list(keywords or KEYWORDS)
+    archive_root = Path(archive_root)
+    last = samples["last_record"].astype(int).to_numpy()
+    missing = [int(r) for r in last if not str(records.at[r, "path"]).strip()]
+    if missing:
+        raise ValueError(f"records {missing[:5]} (row numbers in records.csv) have no magnetogram path")
+    paths = [archive_root / str(records.at[r, "path"]) for r in last]
+    inst = samples["instrument"].tolist()
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
+        imgs = list(ex.map(lambda a: _load_image(a[0], a[1], image_size, hmi_subsample), zip(paths, inst)))
+    images = np.stack(imgs)[:, None].astype(np.float32) if imgs else np.zeros((0, 1, image_size, image_size), np.float32)
+    seq = _sequences(records, samples, keywords)
+    meta = samples[["sample_id", "region_id", "instrument", "t_end"]].copy()
+    return write_shard(out, images, seq, samples["label"].astype(int).to_numpy(), meta,
+                       {"keywords": keywords, "stage": "features (unstandardised)",
+                        "hmi_subsample": hmi_subsample})
+
+
+def _stats(x: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.nanmean(x, axis=axis)
+    std = np.nanstd(x, axis=axis)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str, out_dir: str | os.PathLike,
+                 image_norm: str = "primary_train") -> dict[str, Path]:
+    """Write ``train.h5``, ``val.h5``, ``test.h5`` of one dataset run; return their paths.
+
+    ``image_norm``: ``primary_train`` (mean/std of the training images of the dataset's primary
+    instrument) or ``global`` (all images in the feature store).
+    """
+    reader = ShardReader(features)
+    data = reader.read_all()
+    meta = reader.meta().reset_index(drop=True)
+    labels = reader.labels
+    pos = pd.Series(np.arange(len(meta)), index=meta["sample_id"])
+    unknown = split.loc[~split["sample_id"].isin(pos.index), "sample_id"]
+    if len(unknown):
+        raise ValueError(f"split of {dataset}: {len(unknown)} sample(s) not in {features}, e.g. {unknown.iloc[0]}")
+    idx = {s: pos[split.loc[split["split"] == s, "sample_id"]].to_numpy() for s in ("train", "val", "test")}
+    for s, ii in idx.items():
+        if len(ii) == 0:
+            raise ValueError(f"split of {dataset}: the {s} split is empty")
+    tr = idx["train"]
+    seq, img = data["sequences"], data["images"]
+    norm: dict = {"sequences": {}, "image": {}}
+    seq_std = np.empty_like(seq)
+    for inst in sorted(meta["instrument"].unique()):
+        sel_tr = tr[meta.loc[tr, "instrument"].to_numpy() == inst]
+        if len(sel_tr) == 0:  # an instrument only in val/test: use all its samples' statistics
+            sel_tr = np.flatnonzero(meta["instrument"].to_numpy() == inst)
+        m, s = _stats(seq[sel_tr].reshape(-1, seq.shape[2]), axis=0)
+        rows = meta["instrument"].to_numpy() == inst
+        seq_std[rows] = (seq[rows] - m) / s
+        norm["sequences"][inst] = {"mean": m.tolist(), "std": s.tolist()}
+    seq_std = np.nan_to_num(seq_std, nan=0.0)
+    primary = PRIMARY_INSTRUMENT.get(dataset)
+    if image_norm == "global":
+        ref = np.arange(len(meta))
+    elif image_norm == "primary_train":
+        ref = tr[meta.loc[tr, "instrument"].to_numpy() == primary] if primary else tr
+    else:
+        raise ValueError(f"config.yaml: shard.image_norm must be primary_train or global, got {image_norm!r}")
+    im_mean, im_std = float(img[ref].mean()), float(img[ref].std() or 1.0)
+    norm["image"] = {"mean": im_mean, "std": im_std, "reference": image_norm, "instrument": primary}
+    out_dir = Path(out_dir)
+    paths = {}
+    for s, ii in idx.items():
+        paths[s] = write_shard(out_dir / f"{s}.h5", (img[ii] - im_mean) / im_std, seq_std[ii], labels[ii],
+                               meta.loc[ii], {"keywords": reader.attrs.get("keywords", []),
+                                              "normalisation": norm, "dataset": dataset, "split": s})
+    return paths

@@ -1,0 +1,110 @@
+"""Network shapes, registry, FLOP count, and the task's loss/metric plumbing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from flarepipe.models import CNN2Net, CNNNet, LSTMNet, build_model, count_flops, model_defaults
+from flarepipe.task import FlareTask, tss
+
+torch.set_num_threads(1)
+
+
+def test_lstm_shape() -> None:
+    net = LSTMNet()
+    assert net(torch.zeros(3, 16, 4)).shape == (3, 2)
+    assert net.lstm.num_layers == 2 and net.lstm.hidden_size == 64
+    assert net.input_key == "sequence"
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, (48, 80)])
+def test_cnn_shapes(size: int | tuple[int, int]) -> None:
+    h, w = (size, size) if isinstance(size, int) else size
+    x = torch.randn(2, 1, h, w)
+    cnn = CNNNet(width=0.125).eval()
+    assert cnn(x).shape == (2, 2)
+    cnn2 = CNN2Net(width=0.25).eval()
+    assert cnn2(x).shape == (2, 1)
+
+
+def test_cnn_too_small() -> None:
+    with pytest.raises(ValueError, match="at least 32x32"):
+        CNNNet(width=0.125)(torch.zeros(2, 1, 16, 16))
+
+
+def test_cnn_architecture_matches_published() -> None:
+    net = CNNNet()
+    convs = [m for m in net.convs if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs] == [11, 11, 3, 3, 3]
+    assert [c.out_channels for c in convs] == [64] * 5
+    bns = [m for m in net.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
+    linears = [m for m in net.linears if isinstance(m, torch.nn.Linear)]
+    assert len(bns) == 5 + 2  # after every conv and every hidden linear layer
+    assert [m.out_features for m in linears] == [128, 64, 2]
+    assert linears[0].in_features == 64 * 4 * 4  # the published flatten size at 128x128
+    assert not any(isinstance(m, torch.nn.ReLU) for m in net.linears)
+    assert [m.p for m in net.linears if isinstance(m, torch.nn.Dropout)] == [0.5, 0.5]
+    assert [c.out_channels for c in CNNNet(width=0.25).convs if isinstance(c, torch.nn.Conv2d)] == [
+        16
+    ] * 5
+
+
+def test_full_cnn_flops_at_128(capsys: pytest.CaptureFixture) -> None:
+    net = CNNNet()
+    fwd = count_flops(net, (1, 1, 128, 128))
+    train = count_flops(net, (2, 1, 128, 128), backward=True) / 2
+    with capsys.disabled():
+        print(
+            f"\nCNNNet (published widths) at 128x128: {fwd / 1e9:.2f} GFLOP forward, "
+            f"{train / 1e9:.2f} GFLOP per training sample (fwd+bwd)"
+        )
+    # conv2 alone: 2 * 64*64*11*11 * 64*64 = 4.06 GFLOP.
+    assert 4.3e9 < fwd < 4.5e9
+    assert 12.5e9 < train < 13.5e9
+
+
+def test_registry() -> None:
+    assert isinstance(build_model("lstm", hidden=8), LSTMNet)
+    assert isinstance(build_model("cnn", width=0.1), CNNNet)
+    assert isinstance(build_model("cnn2"), CNN2Net)
+    assert model_defaults("lstm")["hidden"] == 64
+    with pytest.raises(ValueError, match="known models"):
+        build_model("resnet")
+    with pytest.raises(ValueError, match="no parameter.*hiden"):
+        build_model("lstm", hiden=3)
+
+
+def test_tss() -> None:
+    y = torch.tensor([1, 1, 0, 0, 0])
+    p = torch.tensor([0.9, 0.2, 0.1, 0.7, 0.4])
+    assert tss(y, p) == pytest.approx(0.5 - 1 / 3)
+    assert tss(y, y.float()) == 1.0
+    assert math.isnan(tss(torch.tensor([1, 1]), torch.tensor([0.1, 0.9])))
+
+
+def test_task_routes_inputs_and_losses() -> None:
+    batch = {
+        "image": torch.randn(4, 1, 32, 32),
+        "sequence": torch.randn(4, 16, 4),
+        "label": torch.tensor([0, 1, 0, 1]),
+    }
+    lstm = FlareTask("lstm")
+    assert lstm.input_key == "sequence"
+    p = lstm.predict_step(batch, 0)
+    assert p.shape == (4,) and ((p >= 0) & (p <= 1)).all()
+    cnn2 = FlareTask("cnn2", {"width": 0.25}, pos_weight=4.5)
+    cnn2.eval()
+    logits = cnn2(batch["image"])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits[:, 0], batch["label"].float(), pos_weight=torch.tensor([4.5])
+    )
+    torch.testing.assert_close(cnn2.loss(logits, batch["label"]), expected)
+    cnn = FlareTask("cnn", {"width": 0.125}, class_weight=[1.0, 3.0])
+    logits = torch.randn(4, 2)
+    expected = torch.nn.functional.cross_entropy(
+        logits, batch["label"], weight=torch.tensor([1.0, 3.0])
+    )
+    torch.testing.assert_close(cnn.loss(logits, batch["label"]), expected)

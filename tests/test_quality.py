@@ -1,0 +1,228 @@
+"""Record quality flags: each rejection reason fires alone, combinations join their reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flarepipe.quality import (
+    MM2_PER_UHEM,
+    REASONS,
+    flag_records,
+    parse_noaa_ars,
+    scan_fits,
+    summarise,
+    write_flagged,
+)
+
+# every check enabled, S1/S2-like thresholds
+CFG = {
+    "quality_mask": 0x3,
+    "max_quality": "0x10000",
+    "max_abs_obs_vr": 3500.0,
+    "max_cm_distance_deg": 70.0,
+    "require_noaa": True,
+    "min_area_mm2": 25.0,
+    "max_nan_pixels": 0,
+    "max_size_deviation_px": 2,
+    "check_nan_keywords": True,
+    "require_file": True,
+}
+
+
+def _good(i: int, region: str = "HARP377") -> dict:
+    return {
+        "series": "hmi.sharp_cea_720s",
+        "instrument": "HMI",
+        "region": int(region[4:]),
+        "region_id": region,
+        "t_rec": pd.Timestamp("2011-02-15T01:59:26") + pd.Timedelta(minutes=96 * i),
+        "t_rec_tai": "",
+        "noaa_ars": "11158",
+        "quality": 0,
+        "lat_fwt": -20.0,
+        "lon_fwt": 10.0,
+        "obs_vr": 1000.0,
+        "usfluxl_mx": 2.3e22,
+        "meangbl_g_per_px": 36.0,
+        "r_value": 4.5,
+        "area_uhem": 1500.0,
+        "nx": 744,
+        "ny": 377,
+        "path": f"fits/hmi/{i}.fits",
+    }
+
+
+# one modification per reason that trips that reason and nothing else
+BREAK = {
+    "bad_quality": {"quality": 0x2},
+    "high_obs_vr": {"obs_vr": -3500.0},
+    "far_from_cm": {"lon_fwt": -70.5},
+    "no_noaa": {"noaa_ars": ""},
+    "small_area": {"area_uhem": 24.9 / MM2_PER_UHEM},
+    "size_deviation": {"nx": 747},
+    "nan_keyword": {"r_value": np.nan},
+    "missing_file": {"path": ""},
+}
+
+
+def _records(mods: list[dict]) -> pd.DataFrame:
+    rows = [_good(i) for i in range(5)]  # five good records fix the region's median size
+    for j, m in enumerate(mods):
+        rows.append({**_good(10 + j), **m})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("reason", sorted(BREAK))
+def test_each_reason_fires_alone(reason):
+    flagged = flag_records(_records([BREAK[reason]]), CFG)
+    assert flagged.loc[:4, "keep"].all() and (flagged.loc[:4, "reasons"] == "").all()
+    last = flagged.iloc[-1]
+    assert not last["keep"]
+    assert last["reasons"] == reason
+    assert [r for r in REASONS if last[r]] == [reason]
+
+
+def test_nan_pixels_from_pixel_checks_alone():
+    recs = _records([{}])
+    pix = pd.DataFrame({"n_nan_pixels": [0, 3]}, index=[0, 5])  # a subset of the records
+    flagged = flag_records(recs, CFG, pixel_checks=pix)
+    assert flagged["reasons"].tolist() == [""] * 5 + ["nan_pixels"]
+    # without pixel checks the reason never fires
+    assert not flag_records(recs, CFG)["nan_pixels"].any()
+
+
+def test_combination_joins_reasons_in_order():
+    mods = {**BREAK["missing_file"], **BREAK["far_from_cm"], **BREAK["bad_quality"]}
+    last = flag_records(_records([mods]), CFG).iloc[-1]
+    assert last["reasons"] == "bad_quality;far_from_cm;missing_file"
+    assert not last["keep"]
+
+
+def test_output_keeps_rows_and_adds_columns():
+    recs = _records([BREAK["no_noaa"]])
+    flagged = flag_records(recs, CFG)
+    assert len(flagged) == len(recs) and flagged.index.equals(recs.index)
+    assert list(flagged.columns) == [*recs.columns, *REASONS, "reasons", "keep"]
+    assert flagged["keep"].dtype == bool
+
+
+def test_disabled_checks_never_fire():
+    off = {k: None for k in ("quality_mask", "max_quality", "max_abs_obs_vr",
+                             "max_cm_distance_deg", "min_area_mm2", "max_size_deviation_px",
+                             "max_nan_pixels")}
+    off.update(require_noaa=False, check_nan_keywords=False, require_file=False)
+    every = {k: v for m in BREAK.values() for k, v in m.items()}
+    flagged = flag_records(_records([every]), off)
+    assert flagged["keep"].all()
+
+
+def test_quality_rules_s1_mask_and_s2_threshold():
+    recs = _records([{"quality": 0x4}, {"quality": 0x10000}, {"quality": 0xFFFF}])
+    s1 = flag_records(recs, {"quality_mask": 0x4})["bad_quality"].tolist()[-3:]
+    assert s1 == [True, False, True]  # 0xFFFF has bit 2 set
+    s2 = flag_records(recs, {"max_quality": 0x10000})["bad_quality"].tolist()[-3:]
+    assert s2 == [False, True, False]
+
+
+def test_quality_mask_per_instrument():
+    recs = _records([{"quality": 512, "instrument": "MDI"}, {"quality": 512}])
+    cfg = {"quality_mask": {"HMI": 0xFFFFFFFF, "MDI": 0x1}}
+    assert flag_records(recs, cfg)["bad_quality"].tolist()[-2:] == [False, True]
+    with pytest.raises(ValueError, match="quality_mask.*MDI"):
+        flag_records(recs, {"quality_mask": {"HMI": 1}})
+
+
+def test_threshold_edges():
+    recs = _records([{"obs_vr": 3499.9}, {"lon_fwt": 70.0}, {"area_uhem": 25.0 / MM2_PER_UHEM}])
+    flagged = flag_records(recs, CFG)
+    assert flagged["keep"].all()  # |vr| < 3500, |lon| <= 70, area >= 25 Mm² are all fine
+
+
+def test_area_region_max_scope():
+    rows = [{**_good(i, "HARP1"), "area_uhem": a} for i, a in enumerate([1.0, 2.0, 30.0])]
+    rows += [{**_good(i, "HARP2"), "area_uhem": 1.0} for i in range(3)]
+    recs = pd.DataFrame(rows)
+    cfg = {"min_area_mm2": 25.0, "area_scope": "region_max"}
+    assert flag_records(recs, cfg)["small_area"].tolist() == [False] * 3 + [True] * 3
+    assert flag_records(recs, {"min_area_mm2": 25.0})["small_area"].tolist() == [
+        True, True, False, True, True, True]
+
+
+def test_size_deviation_uses_region_median_and_measured_sizes():
+    rows = [_good(i, "HARP1") for i in range(5)] + [{**_good(i, "HARP2"), "nx": 300}
+                                                     for i in range(3)]
+    recs = pd.DataFrame(rows)
+    assert not flag_records(recs, {})["size_deviation"].any()  # medians are per region
+    pix = pd.DataFrame({"n_nan_pixels": [0], "ny": [380]}, index=[2])
+    flagged = flag_records(recs, {}, pixel_checks=pix)
+    assert flagged["size_deviation"].tolist() == [False, False, True] + [False] * 5
+
+
+def test_missing_file_checks_archive_dir(tmp_path):
+    recs = _records([])
+    (tmp_path / "fits" / "hmi").mkdir(parents=True)
+    for i in (0, 1, 2):
+        (tmp_path / "fits" / "hmi" / f"{i}.fits").write_bytes(b"")
+    flagged = flag_records(recs, {}, archive_dir=tmp_path)
+    assert flagged["missing_file"].tolist() == [False, False, False, True, True]
+    assert not flag_records(recs, {})["missing_file"].any()
+
+
+def test_noaa_parsing():
+    assert parse_noaa_ars("11158,11159") == (11158, 11159)
+    assert parse_noaa_ars(11158.0) == (11158,)
+    for empty in ("", " ", None, np.nan, pd.NA, "0"):
+        assert parse_noaa_ars(empty) == ()
+    with pytest.raises(ValueError, match="'abc'"):
+        parse_noaa_ars("11158,abc")
+
+
+def test_config_errors_name_the_field():
+    recs = _records([])
+    with pytest.raises(ValueError, match="unknown setting.*min_area_uhem"):
+        flag_records(recs, {"min_area_uhem": 10})
+    with pytest.raises(ValueError, match="max_abs_obs_vr"):
+        flag_records(recs, {"max_abs_obs_vr": -1})
+    with pytest.raises(ValueError, match="max_quality"):
+        flag_records(recs, {"max_quality": "high"})
+    with pytest.raises(ValueError, match="pixel_checks.*99"):
+        flag_records(recs, {}, pixel_checks=pd.DataFrame({"n_nan_pixels": [1]}, index=[99]))
+    with pytest.raises(ValueError, match=r"missing column.*obs_vr"):
+        flag_records(recs.drop(columns="obs_vr"), {"max_abs_obs_vr": 10})
+
+
+def test_summarise_counts_every_reason_and_totals():
+    recs = _records([BREAK["no_noaa"], {**BREAK["no_noaa"], **BREAK["nan_keyword"]}])
+    recs.loc[0, ["series", "instrument"]] = ["mdi.smarp_cea_96m", "MDI"]
+    summary = summarise(flag_records(recs, CFG))
+    assert list(summary.columns) == ["series", "reason", "count"]
+    hmi = summary[summary["series"] == "hmi.sharp_cea_720s"].set_index("reason")["count"]
+    assert hmi["total"] == 6 and hmi["kept"] == 4
+    assert hmi["no_noaa"] == 2 and hmi["nan_keyword"] == 1 and hmi["bad_quality"] == 0
+    assert list(hmi.index) == ["total", "kept", *REASONS]
+    mdi = summary[summary["series"] == "mdi.smarp_cea_96m"].set_index("reason")["count"]
+    assert mdi["total"] == 1 and mdi["kept"] == 1
+
+
+def test_scan_fits_counts_nan_pixels(tmp_path):
+    from astropy.io import fits
+
+    data = np.zeros((4, 6), dtype="float32")
+    data[1, 2] = np.nan
+    data[3, 5] = np.nan
+    (tmp_path / "a").mkdir()
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]).writeto(tmp_path / "a" / "m.fits")
+    recs = pd.DataFrame({"path": ["a/m.fits", "", "a/absent.fits"]})
+    pix = scan_fits(recs, tmp_path)
+    assert pix.index.tolist() == [0]
+    assert pix.loc[0].tolist() == [2, 6, 4]
+
+
+def test_write_flagged_iso_times(tmp_path):
+    flagged = flag_records(_records([BREAK["no_noaa"]]), CFG)
+    write_flagged(flagged, tmp_path / "q" / "records_flagged.csv")
+    back = pd.read_csv(tmp_path / "q" / "records_flagged.csv", keep_default_na=False)
+    assert back.loc[0, "t_rec"] == "2011-02-15T01:59:26.000"
+    assert back["reasons"].tolist()[-1] == "no_noaa" and len(back) == len(flagged)

@@ -1,0 +1,154 @@
+"""End-to-end training on a tiny synthetic separable problem, and train_one's input checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from flarepipe.shards import write_shard
+from flarepipe.task import FlareTask
+from flarepipe.train import resolve_precision, resolve_train_params, train_one
+
+torch.set_num_threads(1)
+
+SIZE, T, K = 32, 16, 4
+
+
+def _write_split(
+    path: Path, n: int, seed: int, labels: np.ndarray | None = None, scramble: bool = False
+) -> Path:
+    """Separable synthetic samples: image mean sign and keyword slope sign both give the label.
+
+    With ``scramble`` the labels written are a permutation of the ones the inputs encode.
+    """
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 2) if labels is None else labels
+    sign = np.where(y == 1, 1.0, -1.0).astype(np.float32)
+    images = rng.standard_normal((n, 1, SIZE, SIZE)).astype(np.float32)
+    images += 0.5 * sign[:, None, None, None]
+    t = np.linspace(-1, 1, T, dtype=np.float32)
+    slope = sign * rng.uniform(0.5, 1.5, n).astype(np.float32)
+    sequences = slope[:, None, None] * t[None, :, None] + 0.3 * rng.standard_normal((n, T, K))
+    meta = pd.DataFrame(
+        {
+            "sample_id": [f"{path.stem}_{i}" for i in range(n)],
+            "region_id": [f"HARP{seed}{i // 4}" for i in range(n)],
+            "instrument": "HMI",
+            "t_end": "2012-03-07T00:00:00.000",
+        }
+    )
+    if scramble:
+        y = rng.permutation(y)
+    return write_shard(path, images, sequences.astype(np.float32), y, meta)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("shards")
+    return {
+        "train": _write_split(d / "train.h5", 256, 1),
+        "val": _write_split(d / "val.h5", 96, 2),
+        "test": _write_split(d / "test.h5", 96, 3),
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "model_params", "train_params"),
+    [
+        ("lstm", {"hidden": 16}, {"preload": True, "lr": 0.01}),
+        ("cnn", {"width": 0.125}, {"preload": False}),
+    ],
+)
+def test_train_one_learns(
+    shards: dict[str, Path], tmp_path: Path, model: str, model_params: dict, train_params: dict
+) -> None:
+    out = tmp_path / model
+    summary = train_one(
+        shards,
+        model,
+        model_params,
+        {"max_epochs": 4, "patience": 2, "batch_size": 32, **train_params},
+        out,
+        seed=0,
+    )
+    assert summary["best_val_tss"] > 0.8, summary
+    assert summary["device"] == "cpu" and summary["precision"] == "32-true"
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "model.ckpt", "predictions.csv"]
+
+    preds = pd.read_csv(out / "predictions.csv")
+    assert list(preds.columns) == ["sample_id", "split", "label", "prob"]
+    assert (preds["split"].value_counts() == 96).all() and set(preds["split"]) == {"val", "test"}
+    assert preds["prob"].between(0, 1).all()
+    test = preds[preds["split"] == "test"]
+    tss = ((test.prob >= 0.5) & (test.label == 1)).sum() / (test.label == 1).sum() - (
+        (test.prob >= 0.5) & (test.label == 0)
+    ).sum() / (test.label == 0).sum()
+    assert tss > 0.8
+    assert test["sample_id"].iloc[5] == "test_5" and test["label"].iloc[5] == 1
+
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert {"val_tss", "val_loss", "train_loss", "epoch"} <= set(metrics.columns)
+    assert metrics["epoch"].tolist() == list(range(summary["epochs_run"]))  # one row per epoch
+    assert metrics[["val_tss", "train_loss"]].notna().all().all()
+    # The checkpoint is the best-val-TSS epoch and rebuilds the network.
+    assert summary["best_val_tss"] == pytest.approx(metrics["val_tss"].max())
+    best = FlareTask.load_from_checkpoint(out / "model.ckpt", map_location="cpu")
+    assert best.hparams.model == model and best.input_key in ("image", "sequence")
+
+
+def test_scrambled_val_labels_give_low_tss(shards: dict[str, Path], tmp_path: Path) -> None:
+    """Negative control: val labels unrelated to the inputs cannot be predicted."""
+    scrambled = _write_split(tmp_path / "val.h5", 96, 2, scramble=True)
+    summary = train_one(
+        {**shards, "val": scrambled},
+        "lstm",
+        {"hidden": 16},
+        {"max_epochs": 3, "patience": 2, "batch_size": 32, "lr": 0.01},
+        tmp_path / "m",
+    )
+    assert summary["best_val_tss"] < 0.5, summary
+    preds = pd.read_csv(tmp_path / "m" / "predictions.csv")
+    test = preds[preds.split == "test"]
+    assert ((test.prob >= 0.5) == (test.label == 1)).mean() > 0.9  # the model itself did learn
+
+
+def test_same_seed_same_predictions(shards: dict[str, Path], tmp_path: Path) -> None:
+    params = {"max_epochs": 1, "patience": 1, "batch_size": 64}
+    train_one(shards, "lstm", {"hidden": 8}, params, tmp_path / "a", seed=3)
+    train_one(shards, "lstm", {"hidden": 8}, params, tmp_path / "b", seed=3)
+    a = pd.read_csv(tmp_path / "a" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "b" / "predictions.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_single_class_split_is_named(shards: dict[str, Path], tmp_path: Path) -> None:
+    bad = _write_split(tmp_path / "val.h5", 10, 4, labels=np.zeros(10, dtype=int))
+    with pytest.raises(ValueError, match=r"val\.h5 \(val\) holds only class 0"):
+        train_one({**shards, "val": bad}, "lstm", {}, {"max_epochs": 1}, tmp_path / "m")
+    assert not (tmp_path / "m" / "predictions.csv").exists()
+
+
+def test_empty_split_is_named(shards: dict[str, Path], tmp_path: Path) -> None:
+    empty = _write_split(tmp_path / "test.h5", 0, 5)
+    with pytest.raises(ValueError, match=r"test\.h5 \(test\) is empty"):
+        train_one({**shards, "test": empty}, "cnn", {}, {}, tmp_path / "m")
+
+
+def test_train_params() -> None:
+    assert resolve_train_params("lstm", {})["patience"] == 5
+    assert resolve_train_params("cnn", {})["patience"] == 10
+    assert resolve_train_params("cnn", {"patience": 3})["patience"] == 3
+    with pytest.raises(ValueError, match="unknown training parameter.*epochs"):
+        resolve_train_params("cnn", {"epochs": 3})
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        resolve_train_params("cnn", {"batch_size": 0})
+    assert resolve_precision("32-true") == "32-true"
+    expected = (
+        "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
+    )
+    assert resolve_precision("auto", "auto", "cnn") == expected
+    assert resolve_precision("auto", "auto", "lstm") == "32-true"

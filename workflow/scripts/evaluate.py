@@ -1,0 +1,9 @@
+"""Adapter: skill scores, summary table, paired tests, plots."""
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+
+from flarepipe.stages import run_evaluate
+
+o = snakemake.output
+run_evaluate(list(snakemake.input), o.metrics, o.table, o.plots, tests=snakemake.params.tests)

@@ -1,0 +1,9 @@
+"""Adapter: raw model inputs per sample."""
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+
+from flarepipe.stages import run_features
+
+i = snakemake.input
+run_features(i.records, i.samples, snakemake.params.cfg, snakemake.output[0], threads=snakemake.threads)

@@ -1,0 +1,9 @@
+"""Adapter: labelled samples and evolution-type counts."""
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+
+from flarepipe.stages import run_label
+
+o = snakemake.output
+run_label(snakemake.input.records, snakemake.input.flagged, snakemake.params.cfg, o.samples, o.counts, o.drops)

@@ -1,0 +1,11 @@
+"""Adapter: standardised shards of one dataset run."""
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+
+from pathlib import Path
+
+from flarepipe.stages import run_shard
+
+i = snakemake.input
+run_shard(i.features, i.split, snakemake.wildcards.dataset, snakemake.params.cfg, Path(snakemake.output.train).parent)

@@ -1,0 +1,9 @@
+"""Adapter: one dataset split for one run."""
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+
+from flarepipe.stages import run_split
+
+w = snakemake.wildcards
+run_split(snakemake.input.samples, w.dataset, int(w.run), snakemake.params.cfg, snakemake.output[0])

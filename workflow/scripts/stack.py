@@ -1,0 +1,8 @@
+"""Adapter: S1 stacking ensembles of LSTM and CNN."""
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+
+from flarepipe.stages import run_stack
+
+print(run_stack(snakemake.input.lstm, snakemake.input.cnn, snakemake.params.criteria, snakemake.params.template))
