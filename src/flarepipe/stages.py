@@ -210,10 +210,12 @@ def run_synthetic_figure(archive_dir, out_png, region_id: str | None = None) -> 
     img, hdr = read_patch(Path(archive_dir) / mid["path"])
     rr = rates[rates["region_id"] == region_id]
     fig = plt.figure(figsize=(11, 6.5))
-    ax0 = fig.add_axes([0.05, 0.42, 0.42, 0.52])
+    import matplotlib.dates as mdates
+
+    ax0 = fig.add_axes([0.05, 0.42, 0.36, 0.52])
     vmax = float(np.nanpercentile(np.abs(img), 99.5))
     im = ax0.imshow(img, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax)
-    fig.colorbar(im, ax=ax0, label="B_LOS (G)", fraction=0.03)
+    fig.colorbar(im, cax=fig.add_axes([0.42, 0.45, 0.012, 0.45]), label="B_LOS (G)")
     ax0.set_title(f"{mid['path'].split('/')[-1]}\nNOAA {mid['noaa_ars']}, LON_FWT {mid['lon_fwt']:.1f}°", fontsize=8)
     ax0.set_xlabel("x (CEA px, 0.03°)")
     ax1 = fig.add_axes([0.55, 0.72, 0.42, 0.22])
@@ -241,7 +243,10 @@ def run_synthetic_figure(archive_dir, out_png, region_id: str | None = None) -> 
     axk.axis("off")
     info = json.loads(json.dumps({k: hdr.get(k) for k in ("T_REC", "HARPNUM", "QUALITY", "USFLUXL", "MEANGBL", "R_VALUE", "AREA")}, default=str))
     axk.text(0, 1, "\n".join(f"{k:8s} = {v}" for k, v in info.items()), family="monospace", fontsize=8, va="top")
+    locator = mdates.AutoDateLocator(maxticks=6)
     for ax in (ax1, ax2, ax3):
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         for lab in ax.get_xticklabels():
             lab.set_fontsize(7)
     with atomic_path(out_png, suffix=".png") as tmp:

@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny synthetic archive (generated once per session) and the real-data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("FLAREPIPE_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+
+
+def real_path(*parts: str) -> Path:
+    """A file of the shared real data, or skip the test with the reason."""
+    p = REAL.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"real data not available: {p} (set FLAREPIPE_REAL_DATA to the shared data/real folder)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def tiny_archive(tmp_path_factory):
+    """A tiny synthetic archive (both instruments, a few regions, 5 days)."""
+    from flarepipe.synthetic import SyntheticParams, generate_archive
+
+    out = tmp_path_factory.mktemp("tiny_archive")
+    params = SyntheticParams(scale="tiny", n_regions=4, days=5, c0=0.0)
+    manifest = generate_archive(out, params, workers=2)
+    return out, params, manifest
