@@ -1,22 +1,72 @@
 # Stage 1: the raw archive (records.csv, flares.csv, manifest.json, fits/).
 
 
-rule archive:
-    output:
-        records=f"{R}/archive/records.csv",
-        flares=f"{R}/archive/flares.csv",
-        manifest=f"{R}/archive/manifest.json",
-    params:
-        cfg=config["archive"],
-    threads: config["archive"].get("synthetic", {}).get("workers", 1)
-    resources:
-        runtime=res("archive", "runtime", 120),
-        mem_mb=res("archive", "mem_mb", 8000),
-        cpus_per_task=res("archive", "cpus", 2),
-    log:
-        f"{R}/logs/archive.log",
-    script:
-        "../workflow/scripts/archive.py"
+if config["archive"].get("source", "synthetic") != "jsoc":
+
+    rule archive:
+        output:
+            records=f"{R}/archive/records.csv",
+            flares=f"{R}/archive/flares.csv",
+            manifest=f"{R}/archive/manifest.json",
+        params:
+            cfg=config["archive"],
+        threads: config["archive"].get("synthetic", {}).get("workers", 1)
+        resources:
+            runtime=res("archive", "runtime", 120),
+            mem_mb=res("archive", "mem_mb", 8000),
+            cpus_per_task=res("archive", "cpus", 2),
+        log:
+            f"{R}/logs/archive.log",
+        script:
+            "../workflow/scripts/archive.py"
+
+else:
+    # jsoc: one job per unit (time range or region) so failed units rerun alone; JSOC allows one
+    # pending export per user, so units share a `jsoc_export` resource (--resources jsoc_export=1).
+    from flarepipe.jsoc import plan_units
+
+    JSOC_UNITS = [u.unit_id for u in plan_units(config["archive"])]
+
+    rule jsoc_unit:
+        output:
+            f"{R}/archive/units/{{unit}}/unit.json",
+        params:
+            cfg=config["archive"],
+            archive=f"{R}/archive",
+        retries: 2
+        resources:
+            jsoc_export=1,
+            runtime=res("archive", "runtime", 120),
+        log:
+            f"{R}/logs/jsoc/{{unit}}.log",
+        script:
+            "../workflow/scripts/jsoc_unit.py"
+
+    rule catalogue:
+        output:
+            flares=f"{R}/archive/catalogue/flares.csv",
+            rejected=f"{R}/archive/catalogue/rejected_flares.csv",
+            repaired=f"{R}/archive/catalogue/repaired_flares.csv",
+        params:
+            cfg=config["archive"],
+        log:
+            f"{R}/logs/catalogue.log",
+        script:
+            "../workflow/scripts/catalogue.py"
+
+    rule archive:
+        input:
+            units=expand(f"{R}/archive/units/{{unit}}/unit.json", unit=JSOC_UNITS),
+            flares=rules.catalogue.output.flares,
+            rejected=rules.catalogue.output.rejected,
+        output:
+            records=f"{R}/archive/records.csv",
+            flares=f"{R}/archive/flares.csv",
+            manifest=f"{R}/archive/manifest.json",
+        log:
+            f"{R}/logs/archive.log",
+        script:
+            "../workflow/scripts/jsoc_merge.py"
 
 
 rule synthetic_figure:

@@ -19,16 +19,40 @@ import pandas as pd
 __all__ = ["FakeHek", "hek_event"]
 
 
-def hek_event(start: str, peak: str, end: str, goes_class: str, noaa: int | None, *, frm: str = "SWPC",
-              observatory: str = "GOES", ident: str | None = None) -> dict:
+def hek_event(
+    start: str,
+    peak: str,
+    end: str,
+    goes_class: str,
+    noaa: int | None,
+    *,
+    frm: str = "SWPC",
+    observatory: str = "GOES",
+    ident: str | None = None,
+) -> dict:
     """A flare record with the fields and coordinate columns sunpy parses."""
     return {
-        "event_type": "FL", "event_starttime": start, "event_peaktime": peak, "event_endtime": end,
-        "fl_goescls": goes_class, "ar_noaanum": noaa, "frm_name": frm, "obs_observatory": observatory,
-        "obs_instrument": "GOES", "kb_archivid": ident or f"ivo://helio-informatics.org/FL_{frm}_{start}_{goes_class}",
-        "event_coordsys": "UTC-HGS-TOPO", "event_coordunit": "degrees", "event_coord1": 10.0,
-        "event_coord2": -20.0, "event_coord3": None, "hpc_x": 100.0, "hpc_y": -300.0,
-        "hgs_x": 10.0, "hgs_y": -20.0, "frm_institute": "NOAA", "fl_peakflux": None,
+        "event_type": "FL",
+        "event_starttime": start,
+        "event_peaktime": peak,
+        "event_endtime": end,
+        "fl_goescls": goes_class,
+        "ar_noaanum": noaa,
+        "frm_name": frm,
+        "obs_observatory": observatory,
+        "obs_instrument": "GOES",
+        "kb_archivid": ident or f"ivo://helio-informatics.org/FL_{frm}_{start}_{goes_class}",
+        "event_coordsys": "UTC-HGS-TOPO",
+        "event_coordunit": "degrees",
+        "event_coord1": 10.0,
+        "event_coord2": -20.0,
+        "event_coord3": None,
+        "hpc_x": 100.0,
+        "hpc_y": -300.0,
+        "hgs_x": 10.0,
+        "hgs_y": -20.0,
+        "frm_institute": "NOAA",
+        "fl_peakflux": None,
     }
 
 
@@ -87,12 +111,14 @@ class FakeHek:
                 if k.startswith("param"):
                     n = k[5:]
                     field = v.lower()
-                    if params.get(f"op{n}", "=") == "=" and str(e.get(field)) != params.get(f"value{n}"):
+                    if params.get(f"op{n}", "=") == "=" and str(e.get(field)) != params.get(
+                        f"value{n}"
+                    ):
                         ok = False
             if ok:
                 sel.append(e)
         page = int(params.get("page", 1))
-        chunk = sel[(page - 1) * self.page_size: page * self.page_size]
+        chunk = sel[(page - 1) * self.page_size : page * self.page_size]
         return {"result": chunk, "overmax": page * self.page_size < len(sel)}
 
 
@@ -103,7 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):  # noqa: N802
-        params = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
+        params = {
+            k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()
+        }
         self.fake.hits.append(params)
         fault = self.fake.take_fault()
         if fault and fault[0] == "http_500":

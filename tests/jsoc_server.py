@@ -13,7 +13,8 @@ Endpoints (as drms builds them from a ``ServerConfig`` with ``cgi_baseurl=<base>
 * ``checkAddress.sh``: always "registered" (status 2);
 * ``<dir>/<filename>``: the export files, with HTTP ``Range`` support.
 
-Record sets are parsed for ``series[regions][start/duration@cadence | start-end@cadence][? KEY op value ?]{segments}``.
+Record sets are parsed for
+``series[regions][start/duration@cadence | start-end@cadence][? KEY op value ?]{segments}``.
 
 The archive is generated from a seed: tiny SHARP/SMARP patches written with
 :func:`flarepipe.fitsio.write_patch` (RICE_1-compressed int32 in HDU 1, ``BSCALE = 0.01``, as JSOC
@@ -21,11 +22,11 @@ exports them), generated on first request.
 
 Fault injection (:meth:`FakeJsoc.add_fault`), consumed in order, per endpoint (``series_struct``,
 ``rs_list``, ``exp_request``, ``exp_status``, ``file``, ``check_address``):
-``http_500``/``http_503``/``http_404``; ``stall`` (sleep ``seconds`` before answering; for files send
-``fraction`` of the body first, then stall); ``truncate`` (send ``fraction`` of the body under the
-full ``Content-Length``, then close); ``ignore_range`` (files: answer 200 with the full body);
-``corrupt`` (files: same length, garbage bytes); ``pending_limit`` (exp_request: status 7);
-``failed`` / ``expired`` / ``notfound`` (exp_status: status 4 / 5 / 6); ``bad_filename``
+``http_500``/``http_503``/``http_404``; ``stall`` (sleep ``seconds`` before answering; for files
+send ``fraction`` of the body first, then stall); ``truncate`` (send ``fraction`` of the body
+under the full ``Content-Length``, then close); ``ignore_range`` (files: answer 200 with the
+full body); ``corrupt`` (files: same length, garbage bytes); ``pending_limit`` (exp_request:
+status 7); ``failed`` / ``expired`` / ``notfound`` (exp_status: status 4 / 5 / 6); ``bad_filename``
 (exp_status: the first file name replaced by ``name``).
 
 Every request is logged in :attr:`FakeJsoc.hits` for assertions (server hits, bytes served, Range).
@@ -51,9 +52,19 @@ __all__ = ["FakeRecord", "FakeJsoc", "Hit", "make_records"]
 
 _REGKEY = {"hmi.sharp_cea_720s": "HARPNUM", "mdi.smarp_cea_96m": "TARPNUM"}
 _KEYWORD_TYPES = {
-    "T_REC": "time", "QUALITY": "int", "NOAA_ARS": "string", "NOAA_AR": "int", "LAT_FWT": "float",
-    "LON_FWT": "float", "OBS_VR": "double", "USFLUXL": "double", "MEANGBL": "float",
-    "R_VALUE": "float", "AREA": "float", "USFLUX": "double", "MEANGBZ": "float",
+    "T_REC": "time",
+    "QUALITY": "int",
+    "NOAA_ARS": "string",
+    "NOAA_AR": "int",
+    "LAT_FWT": "float",
+    "LON_FWT": "float",
+    "OBS_VR": "double",
+    "USFLUXL": "double",
+    "MEANGBL": "float",
+    "R_VALUE": "float",
+    "AREA": "float",
+    "USFLUX": "double",
+    "MEANGBZ": "float",
 }
 
 
@@ -88,14 +99,21 @@ def make_records(seed: int = 0) -> list[FakeRecord]:
         for k in range(n):
             t = pd.Timestamp(t0) + pd.Timedelta(minutes=step_min * k)
             kw = {
-                "QUALITY": 0 if k % 17 else 0x400, "NOAA_ARS": noaa,
-                "LAT_FWT": float(rng.uniform(-30, 30)), "LON_FWT": float(-40 + 0.55 * k * step_min / 60),
-                "OBS_VR": float(rng.uniform(-3000, 3000)), "USFLUXL": float(rng.uniform(1e21, 5e22)),
-                "MEANGBL": float(rng.uniform(20, 120)), "R_VALUE": float(rng.uniform(0, 5)),
+                "QUALITY": 0 if k % 17 else 0x400,
+                "NOAA_ARS": noaa,
+                "LAT_FWT": float(rng.uniform(-30, 30)),
+                "LON_FWT": float(-40 + 0.55 * k * step_min / 60),
+                "OBS_VR": float(rng.uniform(-3000, 3000)),
+                "USFLUXL": float(rng.uniform(1e21, 5e22)),
+                "MEANGBL": float(rng.uniform(20, 120)),
+                "R_VALUE": float(rng.uniform(0, 5)),
                 "AREA": float(rng.uniform(100, 6000)),
             }
-            out.append(FakeRecord(series, region, t.strftime(trec_fmt), kw,
-                                  seed=int(rng.integers(0, 2**31))))
+            out.append(
+                FakeRecord(
+                    series, region, t.strftime(trec_fmt), kw, seed=int(rng.integers(0, 2**31))
+                )
+            )
 
     add("hmi.sharp_cea_720s", 377, "2011-02-14", 240, 12, "11158", "%Y.%m.%d_%H:%M:%S_TAI")
     add("hmi.sharp_cea_720s", 401, "2011-02-15", 120, 12, "11161,11162", "%Y.%m.%d_%H:%M:%S_TAI")
@@ -104,7 +122,9 @@ def make_records(seed: int = 0) -> list[FakeRecord]:
 
 
 def _parse_time(s: str) -> pd.Timestamp:
-    m = re.match(r"^(\d{4})\.(\d{2})\.(\d{2})_(\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?(?:_TAI)?$", s.strip())
+    m = re.match(
+        r"^(\d{4})\.(\d{2})\.(\d{2})_(\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?(?:_TAI)?$", s.strip()
+    )
     if not m:
         raise ValueError(f"bad time {s!r}")
     y, mo, d, h, mi, sec = m.groups()
@@ -115,14 +135,24 @@ def _parse_delta(s: str) -> pd.Timedelta:
     m = re.match(r"^(\d+(?:\.\d+)?)([smhd])$", s.strip())
     if not m:
         raise ValueError(f"bad duration {s!r}")
-    return pd.Timedelta(float(m.group(1)), unit={"s": "s", "m": "min", "h": "h", "d": "D"}[m.group(2)])
+    return pd.Timedelta(
+        float(m.group(1)), unit={"s": "s", "m": "min", "h": "h", "d": "D"}[m.group(2)]
+    )
 
 
 _BLOBS: dict[tuple, bytes] = {}  # generated files, shared by all server instances of a test run
 _BLOBS_LOCK = threading.Lock()
 
-_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-        "=": np.equal, "==": np.equal, "!=": np.not_equal, "<>": np.not_equal}
+_OPS = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "=": np.equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<>": np.not_equal,
+}
 
 
 def select(records: list[FakeRecord], rs: str) -> tuple[str, list[FakeRecord], list[str]]:
@@ -164,7 +194,9 @@ def select(records: list[FakeRecord], rs: str) -> tuple[str, list[FakeRecord], l
             sel = [r for r in sel if r.t == t0]
         if cad is not None:
             sel = [r for r in sel if ((r.t - t0) / cad) % 1 == 0]
-    for w in wheres:
+    for w in [
+        c.strip().strip("()") for w0 in wheres for c in re.split(r"\s+AND\s+", w0, flags=re.I)
+    ]:
         wm = re.match(r"^(\w+)\s*(<=|>=|<>|!=|==|=|<|>)\s*(\S+)$", w)
         if not wm:
             raise ValueError(f"cannot parse where clause {w!r}")
@@ -210,12 +242,20 @@ class _Export:
 class FakeJsoc:
     """Threaded JSOC stand-in on 127.0.0.1 (random port). Use as a context manager."""
 
-    def __init__(self, records: list[FakeRecord] | None = None, *, slow_polls: int = 1,
-                 missing_keywords: dict[str, list[str]] | None = None, nodata: set[str] | None = None):
+    def __init__(
+        self,
+        records: list[FakeRecord] | None = None,
+        *,
+        slow_polls: int = 1,
+        missing_keywords: dict[str, list[str]] | None = None,
+        nodata: set[str] | None = None,
+        hidden: set[str] | None = None,
+    ):
         self.records = records if records is not None else make_records()
         self.slow_polls = slow_polls
         self.missing_keywords = missing_keywords or {}
         self.nodata = nodata or set()
+        self.hidden = hidden or set()  # file names whose records the keyword query does not list
         self.hits: list[Hit] = []
         self.exports: dict[str, _Export] = {}
         self.faults: list[_Fault] = []
@@ -276,8 +316,12 @@ class FakeJsoc:
         rng = np.random.default_rng(rec.seed)
         data = np.round(rng.normal(0, 300, rec.shape), 2)
         data[0, :3] = np.nan
-        cards = {"T_REC": rec.trec, _REGKEY[rec.series]: rec.region, "BUNIT": "Mx/cm^2",
-                 "CONTENT": "MAGNETOGRAM"}
+        cards = {
+            "T_REC": rec.trec,
+            _REGKEY[rec.series]: rec.region,
+            "BUNIT": "Mx/cm^2",
+            "CONTENT": "MAGNETOGRAM",
+        }
         cards.update({k: v for k, v in rec.keywords.items() if k != "NOAA_ARS"})
         cards["NOAA_ARS"] = rec.keywords["NOAA_ARS"]
         path = Path(self._tmp.name) / name
@@ -305,16 +349,48 @@ class FakeJsoc:
         if series not in _REGKEY:
             return {"status": 1, "error": f"series {ds} does not exist"}
         keys = [_REGKEY[series], *self.keywords_for(series)]
-        kws = [{"name": k, "type": "int" if k == _REGKEY[series] else _KEYWORD_TYPES[k],
-                "recscope": "variable", "defval": "", "units": "", "note": k} for k in keys]
-        return {"name": series, "primekeys": [_REGKEY[series], "T_REC"], "dbindex": [_REGKEY[series], "T_REC"],
-                "keywords": kws, "links": [],
-                "segments": [{"name": "magnetogram", "type": "int", "units": "Mx/cm^2", "protocol": "fits",
-                              "dims": "VARxVAR", "note": "LOS magnetogram"},
-                             {"name": "bitmap", "type": "char", "units": "", "protocol": "fits",
-                              "dims": "VARxVAR", "note": "mask"}],
-                "retention": 60, "unitsize": 1, "archive": 1, "tapegroup": 1, "note": "fake",
-                "status": 0}
+        kws = [
+            {
+                "name": k,
+                "type": "int" if k == _REGKEY[series] else _KEYWORD_TYPES[k],
+                "recscope": "variable",
+                "defval": "",
+                "units": "",
+                "note": k,
+            }
+            for k in keys
+        ]
+        return {
+            "name": series,
+            "primekeys": [_REGKEY[series], "T_REC"],
+            "dbindex": [_REGKEY[series], "T_REC"],
+            "keywords": kws,
+            "links": [],
+            "segments": [
+                {
+                    "name": "magnetogram",
+                    "type": "int",
+                    "units": "Mx/cm^2",
+                    "protocol": "fits",
+                    "dims": "VARxVAR",
+                    "note": "LOS magnetogram",
+                },
+                {
+                    "name": "bitmap",
+                    "type": "char",
+                    "units": "",
+                    "protocol": "fits",
+                    "dims": "VARxVAR",
+                    "note": "mask",
+                },
+            ],
+            "retention": 60,
+            "unitsize": 1,
+            "archive": 1,
+            "tapegroup": 1,
+            "note": "fake",
+            "status": 0,
+        }
 
     def rs_list(self, ds: str, keys: list[str]) -> dict:
         try:
@@ -323,6 +399,7 @@ class FakeJsoc:
             return {"status": 1, "error": f"Can't open records: {exc}"}
         if series not in _REGKEY:
             return {"status": 1, "error": f"series {series} does not exist"}
+        sel = [r for r in sel if r.filename() not in self.hidden]
         allowed = {_REGKEY[series], *self.keywords_for(series)}
         out = []
         for k in keys:
@@ -351,11 +428,16 @@ class FakeJsoc:
         if not notify:
             return {"status": 4, "error": "Requires a notify address"}
         with self.lock:
-            pending = [e for e in self.exports.values() if e.notify == notify and e.status in (1, 2)]
+            pending = [
+                e for e in self.exports.values() if e.notify == notify and e.status in (1, 2)
+            ]
         if (fault and fault.kind == "pending_limit") or pending:
             rid = pending[0].rid if pending else "JSOC_20240101_999"
-            return {"status": 7, "error": f"User {notify} has 1 pending export requests ({rid}), please "
-                                          "wait until it completes before submitting a new one."}
+            return {
+                "status": 7,
+                "error": f"User {notify} has 1 pending export requests ({rid}), please "
+                "wait until it completes before submitting a new one.",
+            }
         try:
             series, sel, segs = select(self.records, ds)
         except ValueError as exc:
@@ -363,10 +445,24 @@ class FakeJsoc:
         with self.lock:
             self._n += 1
             rid = f"JSOC_20240101_{self._n:03d}"
-            self.exports[rid] = _Export(rid, notify, series, sel, (segs or ["magnetogram"])[0],
-                                        polls_left=self.slow_polls, dir=f"/SUM9/D{1000 + self._n}/S00000")
-        return {"status": 2, "requestid": rid, "method": params.get("method"),
-                "protocol": params.get("protocol"), "wait": 0, "size": 0, "rcount": len(sel)}
+            self.exports[rid] = _Export(
+                rid,
+                notify,
+                series,
+                sel,
+                (segs or ["magnetogram"])[0],
+                polls_left=self.slow_polls,
+                dir=f"/SUM9/D{1000 + self._n}/S00000",
+            )
+        return {
+            "status": 2,
+            "requestid": rid,
+            "method": params.get("method"),
+            "protocol": params.get("protocol"),
+            "wait": 0,
+            "size": 0,
+            "rcount": len(sel),
+        }
 
     def exp_status(self, rid: str, fault: _Fault | None) -> dict:
         with self.lock:
@@ -394,9 +490,19 @@ class FakeJsoc:
             data.append({"record": r.record_name(e.segment), "filename": name})
         if fault and fault.kind == "bad_filename" and data:
             data[0] = dict(data[0], filename=fault.params.get("name", "../../evil.fits"))
-        return {"status": 0, "requestid": rid, "method": "url", "protocol": "FITS", "dir": e.dir,
-                "data": data, "count": len(data), "size": 1, "tarfile": "", "keywords": "",
-                "wait": 0}
+        return {
+            "status": 0,
+            "requestid": rid,
+            "method": "url",
+            "protocol": "FITS",
+            "dir": e.dir,
+            "data": data,
+            "count": len(data),
+            "size": 1,
+            "tarfile": "",
+            "keywords": "",
+            "wait": 0,
+        }
 
     def find_file(self, path: str) -> tuple[str, FakeRecord, str] | None:
         d, _, name = path.rpartition("/")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -18,9 +17,9 @@ import drms
 import numpy as np
 import pandas as pd
 import pytest
-from jsoc_server import FakeJsoc, make_records
 
 from flarepipe import jsoc
+from flarepipe.archive import load_archive
 from flarepipe.atomic import sha256_file
 from flarepipe.download import (
     PermanentError,
@@ -32,6 +31,7 @@ from flarepipe.download import (
     safe_filename,
 )
 from flarepipe.fitsio import read_patch
+from jsoc_server import FakeJsoc, make_records
 
 EMAIL = "solar.tester+flares@example.org"
 SERIES = "hmi.sharp_cea_720s"
@@ -41,28 +41,47 @@ SERIES = "hmi.sharp_cea_720s"
 
 
 def test_build_recordset_region_time_cadence_segment():
-    rs = jsoc.build_recordset(SERIES, regions=[377], start="2011-02-14", end="2011-02-16",
-                              cadence="96m", segments=["magnetogram"])
+    rs = jsoc.build_recordset(
+        SERIES,
+        regions=[377],
+        start="2011-02-14",
+        end="2011-02-16",
+        cadence="96m",
+        segments=["magnetogram"],
+    )
     assert rs == "hmi.sharp_cea_720s[377][2011.02.14_00:00:00_TAI/2d@96m]{magnetogram}"
 
 
 def test_build_recordset_all_regions_where_and_minutes():
-    rs = jsoc.build_recordset("mdi.smarp_cea_96m", regions=[13520, 4780], start="2010.07.14_00:00:00_TAI",
-                              end="2010.07.14_03:12:00_TAI", where="QUALITY<65536")
+    rs = jsoc.build_recordset(
+        "mdi.smarp_cea_96m",
+        regions=[13520, 4780],
+        start="2010.07.14_00:00:00_TAI",
+        end="2010.07.14_03:12:00_TAI",
+        where="QUALITY<65536",
+    )
     assert rs == "mdi.smarp_cea_96m[4780,13520][2010.07.14_00:00:00_TAI/192m][? QUALITY<65536 ?]"
-    assert jsoc.build_recordset(SERIES, where="QUALITY=0") == "hmi.sharp_cea_720s[][][? QUALITY=0 ?]"
+    assert (
+        jsoc.build_recordset(SERIES, where="QUALITY=0") == "hmi.sharp_cea_720s[][][? QUALITY=0 ?]"
+    )
     assert jsoc.build_recordset(SERIES, regions=[1]) == "hmi.sharp_cea_720s[1]"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"cadence": "96m"}, "cadence needs a time interval"),
-    ({"start": "2011-02-02", "end": "2011-02-01"}, "empty time interval"),
-    ({"start": "2011-02-01"}, "both start and end"),
-    ({"where": "QUALITY=0 ?][? 1=1"}, "must not contain"),
-    ({"segments": ["magnetogram}{x"]}, "not a segment"),
-    ({"regions": [-3]}, "positive"),
-    ({"start": "2011-02-01", "end": "2011-02-02", "cadence": "96 minutes"}, "cadence must look like"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"cadence": "96m"}, "cadence needs a time interval"),
+        ({"start": "2011-02-02", "end": "2011-02-01"}, "empty time interval"),
+        ({"start": "2011-02-01"}, "both start and end"),
+        ({"where": "QUALITY=0 ?][? 1=1"}, "must not contain"),
+        ({"segments": ["magnetogram}{x"]}, "not a segment"),
+        ({"regions": [-3]}, "positive"),
+        (
+            {"start": "2011-02-01", "end": "2011-02-02", "cadence": "96 minutes"},
+            "cadence must look like",
+        ),
+    ],
+)
 def test_build_recordset_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         jsoc.build_recordset(SERIES, **kwargs)
@@ -84,39 +103,76 @@ def test_plan_units_chunks_cover_range_without_overlap_and_clip_to_mission():
     for series in ("hmi.sharp_cea_720s", "mdi.smarp_cea_96m"):
         us = [u for u in units if u.series == series]
         assert us[0].start == "2010.09.01_00:00:00_TAI"
-        for a, b in zip(us, us[1:]):
+        for a, b in zip(us, us[1:], strict=False):
             assert a.end == b.start  # contiguous, half-open: no gaps, no overlaps
     assert [u for u in units if u.series == SERIES][-1].end == "2011.01.01_00:00:00_TAI"
-    assert [u for u in units if u.series == "mdi.smarp_cea_96m"][-1].end == "2010.10.29_00:00:00_TAI"
+    assert [u for u in units if u.series == "mdi.smarp_cea_96m"][
+        -1
+    ].end == "2010.10.29_00:00:00_TAI"
     ids = [u.unit_id for u in units]
     assert len(ids) == len(set(ids)) and all(jsoc._UNIT_ID_RE.match(i) for i in ids)
     assert "hmi.sharp_cea_720s.20100901-20101001" in ids
-    assert jsoc.plan_units({"jsoc": {"start": "2012-01-01", "end": "2012-02-01", "series": ["mdi.smarp_cea_96m"]}}) == []
+    assert (
+        jsoc.plan_units(
+            {"jsoc": {"start": "2012-01-01", "end": "2012-02-01", "series": ["mdi.smarp_cea_96m"]}}
+        )
+        == []
+    )
 
 
 def test_plan_units_grid_alignment_and_regions():
-    u = jsoc.plan_units({"jsoc": {"start": "2011-02-14T05:00", "end": "2011-02-15", "series": [SERIES]}})
+    u = jsoc.plan_units(
+        {"jsoc": {"start": "2011-02-14T05:00", "end": "2011-02-15", "series": [SERIES]}}
+    )
     assert u[0].start == "2011.02.14_04:48:00_TAI"  # floored to the 96-minute grid from midnight
-    u = jsoc.plan_units({"jsoc": {"start": "2011-02-14", "end": "2011-02-16",
-                                  "regions": {SERIES: [401, 377]}, "series": [SERIES]}})
+    u = jsoc.plan_units(
+        {
+            "jsoc": {
+                "start": "2011-02-14",
+                "end": "2011-02-16",
+                "regions": {SERIES: [401, 377]},
+                "series": [SERIES],
+            }
+        }
+    )
     assert [x.unit_id for x in u] == ["hmi.sharp_cea_720s.HARP377", "hmi.sharp_cea_720s.HARP401"]
-    assert u[0].recordset(True) == "hmi.sharp_cea_720s[377][2011.02.14_00:00:00_TAI/2d@96m]{magnetogram}"
-    assert jsoc.get_unit({"jsoc": {"start": "2011-02-14", "end": "2011-02-16", "regions": {SERIES: [377]},
-                                   "series": [SERIES]}}, "hmi.sharp_cea_720s.HARP377") == u[0]
+    assert (
+        u[0].recordset(True)
+        == "hmi.sharp_cea_720s[377][2011.02.14_00:00:00_TAI/2d@96m]{magnetogram}"
+    )
+    assert (
+        jsoc.get_unit(
+            {
+                "jsoc": {
+                    "start": "2011-02-14",
+                    "end": "2011-02-16",
+                    "regions": {SERIES: [377]},
+                    "series": [SERIES],
+                }
+            },
+            "hmi.sharp_cea_720s.HARP377",
+        )
+        == u[0]
+    )
     assert jsoc.Unit.from_dict(json.loads(json.dumps(u[0].to_dict()))) == u[0]
     with pytest.raises(KeyError, match="no unit"):
-        jsoc.get_unit({"jsoc": {"series": [SERIES], "start": "2011-01-01", "end": "2011-01-02"}}, "nope")
+        jsoc.get_unit(
+            {"jsoc": {"series": [SERIES], "start": "2011-01-01", "end": "2011-01-02"}}, "nope"
+        )
 
 
-@pytest.mark.parametrize("section, match", [
-    ({"chunk_days": -1}, r"jsoc\.chunk_days must be > 0, got -1"),
-    ({"series": ["aia.lev1"]}, "unknown series 'aia.lev1'"),
-    ({"bogus": 1}, r"unknown keys in jsoc: \['bogus'\]"),
-    ({"start": "2011-02-02", "end": "2011-02-01"}, "jsoc.start must be before jsoc.end"),
-    ({"retry": {"max_attempts": 0}}, "max_attempts must be >= 1"),
-    ({"cadence": "fast"}, "jsoc.cadence"),
-    ({"keywords": {"usflux": ["USFLUX"]}}, "unknown archive column"),
-])
+@pytest.mark.parametrize(
+    "section, match",
+    [
+        ({"chunk_days": -1}, r"jsoc\.chunk_days must be > 0, got -1"),
+        ({"series": ["aia.lev1"]}, "unknown series 'aia.lev1'"),
+        ({"bogus": 1}, r"unknown keys in jsoc: \['bogus'\]"),
+        ({"start": "2011-02-02", "end": "2011-02-01"}, "jsoc.start must be before jsoc.end"),
+        ({"retry": {"max_attempts": 0}}, "max_attempts must be >= 1"),
+        ({"cadence": "fast"}, "jsoc.cadence"),
+        ({"keywords": {"usflux": ["USFLUX"]}}, "unknown archive column"),
+    ],
+)
 def test_settings_errors_name_the_key(section, match):
     with pytest.raises(ValueError, match=match):
         jsoc.JsocSettings.from_config({"jsoc": section})
@@ -148,19 +204,39 @@ def test_make_client_names_and_urls():
 
 
 def test_keywords_to_records_converts_tai_once_and_rejects_bad_rows():
-    kdf = pd.DataFrame({
-        "HARPNUM": [377, 377, 377, None],
-        "T_REC": ["2011.02.15_02:00:00_TAI", "MISSING", "2011.02.15_03:36:00_TAI", "2011.02.15_05:12:00_TAI"],
-        "QUALITY": ["0x00000400", "0x0", "0x00000000", "0x0"],
-        "NOAA_ARS": ["11158", "11158", "11158, 11159 0", ""],
-        "LAT_FWT": [-20.2, 1, 2, 3], "LON_FWT": [12.8, 1, 2, 3], "OBS_VR": [3047.6, 1, 2, 3],
-        "USFLUX": [2.7e22, 1, 2, 3], "MEANGBL": [36.0, 1, 2, 3], "R_VALUE": [4.8, 1, 2, 3], "AREA": [5452.7, 1, 2, 3],
-    })
+    kdf = pd.DataFrame(
+        {
+            "HARPNUM": [377, 377, 377, None],
+            "T_REC": [
+                "2011.02.15_02:00:00_TAI",
+                "MISSING",
+                "2011.02.15_03:36:00_TAI",
+                "2011.02.15_05:12:00_TAI",
+            ],
+            "QUALITY": ["0x00000400", "0x0", "0x00000000", "0x0"],
+            "NOAA_ARS": ["11158", "11158", "11158, 11159 0", ""],
+            "LAT_FWT": [-20.2, 1, 2, 3],
+            "LON_FWT": [12.8, 1, 2, 3],
+            "OBS_VR": [3047.6, 1, 2, 3],
+            "USFLUX": [2.7e22, 1, 2, 3],
+            "MEANGBL": [36.0, 1, 2, 3],
+            "R_VALUE": [4.8, 1, 2, 3],
+            "AREA": [5452.7, 1, 2, 3],
+        }
+    )
     cols = list(jsoc.KEYWORD_COLUMNS)
-    kw = {cols[0]: ("USFLUXL", "USFLUX"), cols[1]: ("MEANGBL",), cols[2]: ("R_VALUE",), cols[3]: ("AREA",)}
+    kw = {
+        cols[0]: ("USFLUXL", "USFLUX"),
+        cols[1]: ("MEANGBL",),
+        cols[2]: ("R_VALUE",),
+        cols[3]: ("AREA",),
+    }
     rec, rej = jsoc.keywords_to_records(kdf, SERIES, kw)
     assert list(rec.columns) == jsoc.RECORD_COLUMNS
-    assert rec["t_rec"].tolist() == ["2011-02-15T01:59:26.000", "2011-02-15T03:35:26.000"]  # TAI - 34 s
+    assert rec["t_rec"].tolist() == [
+        "2011-02-15T01:59:26.000",
+        "2011-02-15T03:35:26.000",
+    ]  # TAI - 34 s
     assert rec["t_rec_tai"].tolist() == ["2011.02.15_02:00:00_TAI", "2011.02.15_03:36:00_TAI"]
     assert rec["quality"].tolist() == [1024, 0]
     assert rec["noaa_ars"].tolist() == ["11158", "11158,11159"]
@@ -172,13 +248,28 @@ def test_keywords_to_records_converts_tai_once_and_rejects_bad_rows():
 
 
 def test_parse_export_record():
-    assert jsoc.parse_export_record("hmi.sharp_cea_720s[377][2011.02.15_02:00:00_TAI]{magnetogram}") == (
-        SERIES, 377, "2011.02.15_02:00:00_TAI")
+    assert jsoc.parse_export_record(
+        "hmi.sharp_cea_720s[377][2011.02.15_02:00:00_TAI]{magnetogram}"
+    ) == (SERIES, 377, "2011.02.15_02:00:00_TAI")
     assert jsoc.parse_export_record("garbage") is None
 
 
-@pytest.mark.parametrize("name", ["../evil.fits", "..", "/etc/passwd", "a/b.fits", "a\\b.fits", ".hidden",
-                                  "", " x.fits", "C:evil.fits", "x\x00.fits", "ok..fits"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil.fits",
+        "..",
+        "/etc/passwd",
+        "a/b.fits",
+        "a\\b.fits",
+        ".hidden",
+        "",
+        " x.fits",
+        "C:evil.fits",
+        "x\x00.fits",
+        "ok..fits",
+    ],
+)
 def test_safe_filename_refuses(name):
     with pytest.raises(UnsafeFilenameError):
         safe_filename(name)
@@ -192,7 +283,9 @@ def test_safe_filename_accepts_jsoc_names():
 def test_redact_covers_encoded_forms_and_requester():
     from urllib.parse import quote_plus, urlencode
 
-    url = "http://x/jsoc_fetch?" + urlencode({"notify": EMAIL, "requester": EMAIL.split("@")[0], "ds": "a"})
+    url = "http://x/jsoc_fetch?" + urlencode(
+        {"notify": EMAIL, "requester": EMAIL.split("@")[0], "ds": "a"}
+    )
     out = redact(f"{url} and {EMAIL} and {quote_plus(EMAIL)}", EMAIL)
     assert EMAIL not in out and quote_plus(EMAIL) not in out and "solar.tester" not in out
     assert "ds=a" in out
@@ -205,9 +298,16 @@ def test_call_with_retry_budget_and_permanent_errors():
         calls.append(1)
         raise TimeoutError("timed out")
 
-    with pytest.raises(RetryBudgetExceeded, match=r"unit U1: step failed 3 time\(s\).*TimeoutError"):
-        call_with_retry(flaky, policy=RetryPolicy(max_attempts=3, base_delay_s=0), what="step", unit_id="U1",
-                        sleep=lambda s: None)
+    with pytest.raises(
+        RetryBudgetExceeded, match=r"unit U1: step failed 3 time\(s\).*TimeoutError"
+    ):
+        call_with_retry(
+            flaky,
+            policy=RetryPolicy(max_attempts=3, base_delay_s=0),
+            what="step",
+            unit_id="U1",
+            sleep=lambda s: None,
+        )
     assert len(calls) == 3
 
     def bad():
@@ -217,7 +317,7 @@ def test_call_with_retry_budget_and_permanent_errors():
         call_with_retry(bad, policy=RetryPolicy(), what="x", unit_id="U2", sleep=lambda s: None)
 
 
-# ----------------------------------------------------------------------------- against the loopback JSOC
+# --------------------------------------------------------------------- against the loopback JSOC
 
 
 def _small_records():
@@ -225,9 +325,17 @@ def _small_records():
 
 
 def _cfg(url: str, **over) -> dict:
-    sec = {"server": url, "series": [SERIES], "start": "2011-02-14", "end": "2011-02-15", "chunk_days": 1,
-           "poll_interval_s": 0, "timeout_s": 5, "progress": False,
-           "retry": {"max_attempts": 4, "base_delay_s": 0.01, "max_delay_s": 0.05, "jitter": 0}}
+    sec = {
+        "server": url,
+        "series": [SERIES],
+        "start": "2011-02-14",
+        "end": "2011-02-15",
+        "chunk_days": 1,
+        "poll_interval_s": 0,
+        "timeout_s": 5,
+        "progress": False,
+        "retry": {"max_attempts": 4, "base_delay_s": 0.01, "max_delay_s": 0.05, "jitter": 0},
+    }
     sec.update(over)
     return {"jsoc": sec}
 
@@ -242,7 +350,9 @@ def _fetch(srv, archive, email=EMAIL, **over):
     cfg = _cfg(srv.url, **over)
     settings = jsoc.JsocSettings.from_config(cfg)
     (unit,) = jsoc.plan_units(cfg)
-    return jsoc.fetch_unit(unit, jsoc.make_client(cfg), archive, settings=settings, email=email), unit
+    return jsoc.fetch_unit(
+        unit, jsoc.make_client(cfg), archive, settings=settings, email=email
+    ), unit
 
 
 def _summary(path: Path) -> dict:
@@ -257,24 +367,44 @@ def test_fetch_unit_then_merge_writes_archive_layout(server, tmp_path):
     rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
     assert (rec["path"] != "").all()
     assert rec["t_rec"].iloc[0] == "2011-02-13T23:59:26.000"
-    assert rec["quality"].max() == 1024  # hex QUALITY from JSOC parsed (drms leaves NaN with pandas 3)
+    assert (
+        rec["quality"].max() == 1024
+    )  # hex QUALITY from JSOC parsed (drms leaves NaN with pandas 3)
     first = archive / rec["path"].iloc[0]
     data, header = read_patch(first)
     assert data.shape == (40, 64) and np.isnan(data[0, :3]).all() and header["HARPNUM"] == 377
     assert (rec["nx"] == 64).all() and (rec["ny"] == 40).all()
     for rel, meta in s["files"].items():
-        assert sha256_file(archive / rel) == meta["sha256"] and (archive / rel).stat().st_size == meta["size"]
+        assert (
+            sha256_file(archive / rel) == meta["sha256"]
+            and (archive / rel).stat().st_size == meta["size"]
+        )
     # the keyword query asked for the cadence-sampled unit record set
     (q,) = [h for h in server.hits if h.endpoint == "rs_list"]
     assert q.params["ds"] == "hmi.sharp_cea_720s[][2011.02.14_00:00:00_TAI/1d@96m]"
-    manifest = jsoc.merge_units([out], archive, pd.DataFrame(columns=["start_utc", "peak_utc", "end_utc", "goes_class",
-                                                                      "peak_flux_wm2", "noaa_ar", "region_missing"]))
+    manifest = jsoc.merge_units(
+        [out],
+        archive,
+        pd.DataFrame(
+            columns=[
+                "start_utc",
+                "peak_utc",
+                "end_utc",
+                "goes_class",
+                "peak_flux_wm2",
+                "noaa_ar",
+                "region_missing",
+            ]
+        ),
+    )
     merged = pd.read_csv(archive / "records.csv", keep_default_na=False)
     assert list(merged.columns) == jsoc.RECORD_COLUMNS and len(merged) == 15
     assert manifest["counts"]["files"] == 15 and manifest["source"] == "jsoc"
     assert manifest["files"]["records.csv"] == sha256_file(archive / "records.csv")
-    assert (archive / "flares.csv").exists() and (archive / "manifest.json").exists()
     assert not list(archive.rglob("*.part"))
+    loaded = load_archive(archive)  # downstream reads it like any other source
+    assert len(loaded.records) == 15 and loaded.manifest["source"] == "jsoc"
+    read_patch(loaded.fits_path(0))
 
 
 def test_rerun_fetches_nothing_again(server, tmp_path):
@@ -291,7 +421,9 @@ def test_email_never_written_or_logged(server, tmp_path, caplog):
     server.add_fault("exp_request", "pending_limit", times=1)  # JSOC's answer quotes the address
     _fetch(server, tmp_path)
     assert any("pending" in r.getMessage() for r in caplog.records)
-    assert any(EMAIL in h.params.get("notify", "") for h in server.hits)  # it was sent to the server...
+    assert any(
+        EMAIL in h.params.get("notify", "") for h in server.hits
+    )  # it was sent to the server...
     from urllib.parse import quote, quote_plus
 
     forms = [EMAIL, quote_plus(EMAIL), quote(EMAIL, safe=""), "solar.tester"]
@@ -299,12 +431,20 @@ def test_email_never_written_or_logged(server, tmp_path, caplog):
         if p.is_file():
             blob = p.read_bytes()
             assert not any(f.encode() in blob for f in forms), p  # ...but never written
-    assert not any(f in caplog.text for f in forms)  # ...nor logged (drms logs request URLs at DEBUG)
+    assert not any(
+        f in caplog.text for f in forms
+    )  # ...nor logged (drms logs request URLs at DEBUG)
     # error path: the pending-export error text names the user; our error must not
     server.add_fault("exp_request", "pending_limit", times=50)
     (tmp_path / "b").mkdir()
     with pytest.raises(RetryBudgetExceeded) as err:
-        _fetch(server, tmp_path / "b", start="2011-02-14T12:00", end="2011-02-15", pending_export_wait_s=0)
+        _fetch(
+            server,
+            tmp_path / "b",
+            start="2011-02-14T12:00",
+            end="2011-02-15",
+            pending_export_wait_s=0,
+        )
     assert EMAIL not in str(err.value) and "pending export" in str(err.value)
 
 
@@ -353,6 +493,7 @@ def test_corrupt_file_is_refetched(server, tmp_path):
 _KILL_SCRIPT = """
 import sys, json
 from flarepipe import jsoc
+from flarepipe.archive import load_archive
 cfg = json.loads(sys.argv[1])
 s = jsoc.JsocSettings.from_config(cfg)
 (unit,) = jsoc.plan_units(cfg)
@@ -361,21 +502,26 @@ jsoc.fetch_unit(unit, jsoc.make_client(cfg), sys.argv[2], settings=s, email=sys.
 
 
 def test_killed_job_resumes_without_loss_or_refetch(server, tmp_path):
-    """SIGKILL a job mid-download; the rerun finishes, re-requests no complete file, and the cut file
-    resumes from its .part (bytes served for it = its size: nothing fetched twice)."""
+    """SIGKILL a job mid-download; the rerun finishes, re-requests no complete file, and the cut
+    file resumes from its .part (bytes served for it = its size: nothing fetched twice)."""
     for _ in range(3):
         server.add_fault("file", "none", times=1)  # three clean files...
     server.add_fault("file", "stall", times=1, fraction=0.5, seconds=60)  # ...then a stall mid-body
     cfg = _cfg(server.url, timeout_s=60)
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, json.dumps(cfg), str(tmp_path), EMAIL],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILL_SCRIPT, json.dumps(cfg), str(tmp_path), EMAIL],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     fits_dir = tmp_path / "fits" / SERIES
     deadline = time.time() + 30
     while time.time() < deadline and len(server.file_hits()) < 4:
         time.sleep(0.05)
     stalled_hit = server.file_hits()[3]
     part = fits_dir / f"{stalled_hit.name}.part"
-    while time.time() < deadline and not (part.exists() and part.stat().st_size == stalled_hit.bytes_sent):
+    while time.time() < deadline and not (
+        part.exists() and part.stat().st_size == stalled_hit.bytes_sent
+    ):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate(timeout=10)
@@ -452,7 +598,11 @@ def test_slow_export_times_out_then_rerun_reuses_the_request(tmp_path):
     with FakeJsoc(_small_records(), slow_polls=10_000) as srv:
         with pytest.raises(RetryBudgetExceeded, match="still pending"):
             _fetch(srv, tmp_path, export_timeout_s=0.05, poll_interval_s=0.01)
-        rid = json.loads((tmp_path / "units" / "hmi.sharp_cea_720s.20110214-20110215" / "export.json").read_text())
+        rid = json.loads(
+            (
+                tmp_path / "units" / "hmi.sharp_cea_720s.20110214-20110215" / "export.json"
+            ).read_text()
+        )
         assert EMAIL not in json.dumps(rid)
         srv.exports[rid["requestid"]].polls_left = 2
         out, _ = _fetch(srv, tmp_path, poll_interval_s=0.01)
@@ -485,7 +635,10 @@ def test_records_without_data_file_and_missing_keywords(tmp_path):
         assert rec[col].eq("").all() and any("USFLUXL" in m for m in s["missing_keywords"])
         n = len(srv.hits)
         _fetch(srv, tmp_path)
-        assert [h.endpoint for h in srv.hits[n:]] == ["series_struct", "rs_list"]  # nodata remembered
+        assert [h.endpoint for h in srv.hits[n:]] == [
+            "series_struct",
+            "rs_list",
+        ]  # nodata remembered
 
 
 def test_server_without_exports_is_a_clear_error(server, tmp_path):
@@ -497,7 +650,9 @@ def test_server_without_exports_is_a_clear_error(server, tmp_path):
     client = drms.Client(server=drms.ServerConfig(d))
     (unit,) = jsoc.plan_units(cfg)
     with pytest.raises(jsoc.UnitError, match="does not support exports"):
-        jsoc.fetch_unit(unit, client, tmp_path, settings=jsoc.JsocSettings.from_config(cfg), email=EMAIL)
+        jsoc.fetch_unit(
+            unit, client, tmp_path, settings=jsoc.JsocSettings.from_config(cfg), email=EMAIL
+        )
 
 
 def test_merge_units_detects_lost_files(server, tmp_path):
@@ -506,3 +661,86 @@ def test_merge_units_detects_lost_files(server, tmp_path):
     (tmp_path / rel).unlink()
     with pytest.raises(ValueError, match="missing or has the wrong size; rerun that unit"):
         jsoc.merge_units([out], tmp_path, pd.DataFrame(columns=["start_utc"]))
+
+
+def test_empty_unit_and_merge_keeps_missing_values(server, tmp_path):
+    empty, _ = _fetch(server, tmp_path, start="2011-03-01", end="2011-03-02")
+    assert _summary(empty)["counts"]["records"] == 0 and not server.hits_for("exp_request")
+    full, _ = _fetch(server, tmp_path, download_images=False)
+    flares = pd.DataFrame(
+        columns=[
+            "start_utc",
+            "peak_utc",
+            "end_utc",
+            "goes_class",
+            "peak_flux_wm2",
+            "noaa_ar",
+            "region_missing",
+        ]
+    )
+    m = jsoc.merge_units([empty, full], tmp_path, flares)
+    assert m["counts"]["records"] == 15 and m["counts"]["files"] == 0
+    rec = pd.read_csv(tmp_path / "records.csv", dtype={"noaa_ars": str})
+    assert rec["path"].isna().all() and rec["noaa_ars"].eq("11158").all()
+    assert rec["lat_fwt"].dtype == float and rec["quality"].dtype == "int64"
+
+
+def test_quality_clause_and_query_filter(server, tmp_path):
+    assert jsoc.quality_clause(65536, "LON_FWT<70") == "QUALITY<65536 AND (LON_FWT<70)"
+    assert jsoc.quality_clause(None, None) is None
+    out, unit = _fetch(server, tmp_path, max_quality=1024)
+    assert (
+        unit.recordset() == "hmi.sharp_cea_720s[][2011.02.14_00:00:00_TAI/1d@96m][? QUALITY<1024 ?]"
+    )
+    rec = pd.read_csv(out.parent / "records.csv")
+    assert (
+        len(rec) == 14 and rec["quality"].max() == 0
+    )  # the QUALITY=0x400 record was not asked for
+    assert _summary(out)["counts"]["files"] == 14
+    with pytest.raises(ValueError, match="jsoc.max_quality must be an integer"):
+        jsoc.JsocSettings.from_config({"jsoc": {"max_quality": "lots"}})
+
+
+def test_smarp_unit_with_fractional_trec(tmp_path):
+    recs = [r for r in make_records() if r.series == "mdi.smarp_cea_96m"]
+    with FakeJsoc(recs) as srv:
+        cfg = _cfg(srv.url, series=["mdi.smarp_cea_96m"], start="2010-07-14", end="2010-07-15")
+        (unit,) = jsoc.plan_units(cfg)
+        client = jsoc.make_client(cfg)
+        settings = jsoc.JsocSettings.from_config(cfg)
+        out = jsoc.fetch_unit(unit, client, tmp_path, settings=settings, email=EMAIL)
+        rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
+        assert (
+            len(rec) == 15 and (rec["path"] != "").all() and rec["region_id"].eq("TARP13520").all()
+        )
+        assert rec["t_rec_tai"].iloc[0] == "2010.07.14_00:00:00.000_TAI"
+        assert rec["t_rec"].iloc[0] == "2010-07-13T23:59:26.000"
+        n = len(srv.hits)
+        jsoc.fetch_unit(unit, client, tmp_path, settings=settings, email=EMAIL)
+        assert [h.endpoint for h in srv.hits[n:]] == ["rs_list"]  # series info cached by the client
+
+
+def test_progress_bar_off_without_tty():
+    assert jsoc._progress_bar(3, "u", None).disable  # pytest's stderr is not a terminal
+    assert jsoc._progress_bar(3, "u", False).disable
+
+
+def test_run_unit_reads_everything_from_config(server, tmp_path, monkeypatch):
+    monkeypatch.setenv(jsoc.EMAIL_ENV, EMAIL)
+    archive_cfg = {"source": "jsoc", **_cfg(server.url)}  # as config['archive'] holds it
+    uid = jsoc.plan_units(archive_cfg)[0].unit_id
+    out = jsoc.run_unit(archive_cfg, uid, tmp_path)
+    assert _summary(out)["counts"]["files"] == 15
+    assert any(h.params.get("notify") == EMAIL for h in server.hits_for("exp_request"))
+
+
+def test_file_without_keyword_row_is_described_from_its_header(tmp_path):
+    recs = _small_records()
+    hidden = recs[16].filename()  # a 96-minute grid record (index 16 = 03:12)
+    with FakeJsoc(recs, hidden={hidden}) as srv:
+        out, _ = _fetch(srv, tmp_path)
+    rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
+    assert len(rec) == 15 and rec["t_rec"].is_monotonic_increasing
+    row = rec[rec["path"].str.endswith(hidden)].iloc[0]
+    assert row["t_rec_tai"] == recs[16].trec and row["nx"] == 64 and row["region_id"] == "HARP377"
+    assert _summary(out)["counts"]["unmatched_files"] == 1

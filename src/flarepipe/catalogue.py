@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .archive import FLARE_COLUMNS as _ARCHIVE_FLARE_COLUMNS
 from .atomic import write_csv
 from .download import RetryPolicy, call_with_retry, socket_timeout
 from .flareclass import class_to_flux, flux_to_class
@@ -69,8 +70,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FLARE_COLUMNS = ["start_utc", "peak_utc", "end_utc", "goes_class", "peak_flux_wm2", "noaa_ar",
-                 "region_missing"]
+FLARE_COLUMNS = list(_ARCHIVE_FLARE_COLUMNS)  # flares.csv of docs/FILES.md
 REJECT_COLUMNS = ["source", "line", "reason", "raw"]
 #: first day with 5-digit NOAA numbers (region 10000)
 NOAA_10000_DATE = pd.Timestamp("2002-06-14")
@@ -88,9 +88,12 @@ class CatalogueResult:
 
     def counts(self) -> dict:
         """Row counts for manifests and logs."""
-        return {"flares": int(len(self.flares)), "rejected": int(len(self.rejected)),
-                "repaired": int(len(self.repaired)),
-                "region_missing": int(self.flares["region_missing"].sum()) if len(self.flares) else 0}
+        return {
+            "flares": int(len(self.flares)),
+            "rejected": int(len(self.rejected)),
+            "repaired": int(len(self.repaired)),
+            "region_missing": int(self.flares["region_missing"].sum()) if len(self.flares) else 0,
+        }
 
 
 def _empty_flares() -> pd.DataFrame:
@@ -114,7 +117,10 @@ def normalise_noaa(numbers: Iterable, times: Iterable) -> pd.Series:
     """
     nums = pd.Series(list(numbers), dtype=object)
     t = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(times)), errors="coerce"))
-    return pd.Series([_restore_offset(_noaa_int(v), when) for v, when in zip(nums, t)], dtype="Int64")
+    return pd.Series(
+        [_restore_offset(_noaa_int(v), when) for v, when in zip(nums, t, strict=True)],
+        dtype="Int64",
+    )
 
 
 def _restore_offset(n: int | None, when: pd.Timestamp) -> int | None:
@@ -214,10 +220,20 @@ def finalise_events(raw: pd.DataFrame, source: str) -> CatalogueResult:
     for i in np.flatnonzero(end_fix):
         fixes[i].append("end moved +1 day (end time given with the start's date)")
     for i in np.flatnonzero(peak_fix):
-        note = " (00:00:00 may stand for a missing peak time)" if pd.Timestamp(tp[i]).time().isoformat() == "00:00:00" else ""
-        fixes[i].append(f"peak moved +1 day (peak after midnight given with the start's date){note}")
-    set_reason(ok & (tp < t0), lambda i: f"peak {pd.Timestamp(tp[i])} before start {pd.Timestamp(t0[i])}")
-    set_reason(ok & (t1 < tp), lambda i: f"peak {pd.Timestamp(tp[i])} after end {pd.Timestamp(t1[i])}")
+        note = (
+            " (00:00:00 may stand for a missing peak time)"
+            if pd.Timestamp(tp[i]).time().isoformat() == "00:00:00"
+            else ""
+        )
+        fixes[i].append(
+            f"peak moved +1 day (peak after midnight given with the start's date){note}"
+        )
+    set_reason(
+        ok & (tp < t0), lambda i: f"peak {pd.Timestamp(tp[i])} before start {pd.Timestamp(t0[i])}"
+    )
+    set_reason(
+        ok & (t1 < tp), lambda i: f"peak {pd.Timestamp(tp[i])} after end {pd.Timestamp(t1[i])}"
+    )
     classes, fluxes, cerr, cfix = _canonical_classes(raw["goes_class"])
     set_reason(np.array([e is not None for e in cerr]), lambda i: cerr[i])
     for i, fx in enumerate(cfix):
@@ -237,42 +253,73 @@ def finalise_events(raw: pd.DataFrame, source: str) -> CatalogueResult:
         nerr.append(ncache[key][1])
     set_reason(np.array([e is not None for e in nerr]), lambda i: nerr[i])
     nums = np.array([-1 if x is None else x for x in noaa], dtype=np.int64)
-    offset = (nums > 0) & (nums < 9000) & ok & (t0 >= np.datetime64(NOAA_10000_DATE.to_datetime64()))
+    offset = (
+        (nums > 0) & (nums < 9000) & ok & (t0 >= np.datetime64(NOAA_10000_DATE.to_datetime64()))
+    )
     nums = np.where(offset, nums + 10000, nums)
     for i in np.flatnonzero(offset):
         fixes[i].append("NOAA number +10000 (leading 1 dropped after 2002-06-14)")
 
     good = np.array([r is None for r in reason])
-    rejected = pd.DataFrame({"source": source, "line": raw["line"][~good].to_numpy(),
-                             "reason": reason[~good], "raw": raw["raw"][~good].to_numpy()},
-                            columns=REJECT_COLUMNS)
+    rejected = pd.DataFrame(
+        {
+            "source": source,
+            "line": raw["line"][~good].to_numpy(),
+            "reason": reason[~good],
+            "raw": raw["raw"][~good].to_numpy(),
+        },
+        columns=REJECT_COLUMNS,
+    )
     fixed = good & np.array([bool(f) for f in fixes])
-    repaired = pd.DataFrame({"source": source, "line": raw["line"][fixed].to_numpy(),
-                             "reason": ["; ".join(fixes[i]) for i in np.flatnonzero(fixed)],
-                             "raw": raw["raw"][fixed].to_numpy()}, columns=REJECT_COLUMNS)
-    df = pd.DataFrame({
-        "start_utc": t0[good], "peak_utc": tp[good], "end_utc": t1[good],
-        "goes_class": pd.array(np.array(classes, dtype=object)[good], dtype="str"),
-        "peak_flux_wm2": np.asarray(fluxes, dtype=float)[good],
-        "noaa_ar": pd.array(np.where(nums[good] > 0, nums[good], 0), dtype="Int64"),
-        "src_line": raw["line"][good].to_numpy(), "src_raw": raw["raw"][good].to_numpy(),
-    })
+    repaired = pd.DataFrame(
+        {
+            "source": source,
+            "line": raw["line"][fixed].to_numpy(),
+            "reason": ["; ".join(fixes[i]) for i in np.flatnonzero(fixed)],
+            "raw": raw["raw"][fixed].to_numpy(),
+        },
+        columns=REJECT_COLUMNS,
+    )
+    df = pd.DataFrame(
+        {
+            "start_utc": t0[good],
+            "peak_utc": tp[good],
+            "end_utc": t1[good],
+            "goes_class": pd.array(np.array(classes, dtype=object)[good], dtype="str"),
+            "peak_flux_wm2": np.asarray(fluxes, dtype=float)[good],
+            "noaa_ar": pd.array(np.where(nums[good] > 0, nums[good], 0), dtype="Int64"),
+            "src_line": raw["line"][good].to_numpy(),
+            "src_raw": raw["raw"][good].to_numpy(),
+        }
+    )
     df.loc[df["noaa_ar"] == 0, "noaa_ar"] = pd.NA
     key = ["start_utc", "peak_utc", "end_utc", "goes_class", "noaa_ar"]
     dup = df.duplicated(key, keep="first")
     if dup.any():
-        keys = list(zip(*(df[c].astype(object).where(df[c].notna(), None) for c in key)))
+        keys = list(
+            zip(*(df[c].astype(object).where(df[c].notna(), None) for c in key), strict=True)
+        )
         first: dict = {}
         dups = []
-        for k, ln, is_dup, text in zip(keys, df["src_line"], dup, df["src_raw"]):
+        for k, ln, is_dup, text in zip(keys, df["src_line"], dup, df["src_raw"], strict=True):
             if not is_dup:
                 first.setdefault(k, ln)
             else:
-                dups.append({"source": source, "line": ln, "reason": f"duplicate of line {first.get(k, '?')}",
-                             "raw": text})
-        rejected = pd.concat([rejected, pd.DataFrame(dups, columns=REJECT_COLUMNS)], ignore_index=True)
+                dups.append(
+                    {
+                        "source": source,
+                        "line": ln,
+                        "reason": f"duplicate of line {first.get(k, '?')}",
+                        "raw": text,
+                    }
+                )
+        rejected = pd.concat(
+            [rejected, pd.DataFrame(dups, columns=REJECT_COLUMNS)], ignore_index=True
+        )
         df = df[~dup.to_numpy()]
-    df = df.sort_values(["start_utc", "peak_utc", "peak_flux_wm2"], kind="stable").reset_index(drop=True)
+    df = df.sort_values(["start_utc", "peak_utc", "peak_flux_wm2"], kind="stable").reset_index(
+        drop=True
+    )
     df["region_missing"] = df["noaa_ar"].isna()
     df = df[FLARE_COLUMNS]
     for c in FLARE_COLUMNS[:3]:
@@ -297,23 +344,43 @@ def read_goes_events_txt(path: str | os.PathLike) -> CatalogueResult:
                 continue
             parts = text.split(";")
             if len(parts) != 6:
-                rejected.append({"source": path.name, "line": lineno,
-                                 "reason": f"expected 6 ';'-separated fields, got {len(parts)}", "raw": text})
+                rejected.append(
+                    {
+                        "source": path.name,
+                        "line": lineno,
+                        "reason": f"expected 6 ';'-separated fields, got {len(parts)}",
+                        "raw": text,
+                    }
+                )
                 continue
-            raw.append({"line": lineno, "raw": text, "start": parts[0], "peak": parts[1], "end": parts[2],
-                        "noaa": parts[3], "goes_class": parts[4]})
+            raw.append(
+                {
+                    "line": lineno,
+                    "raw": text,
+                    "start": parts[0],
+                    "peak": parts[1],
+                    "end": parts[2],
+                    "noaa": parts[3],
+                    "goes_class": parts[4],
+                }
+            )
     return _with_rejects(finalise_events(pd.DataFrame(raw), path.name), rejected)
 
 
 def _with_rejects(res: CatalogueResult, extra: list[dict]) -> CatalogueResult:
     if extra:
-        res.rejected = pd.concat([pd.DataFrame(extra, columns=REJECT_COLUMNS), res.rejected],
-                                 ignore_index=True).sort_values("line", kind="stable").reset_index(drop=True)
+        res.rejected = (
+            pd.concat(
+                [pd.DataFrame(extra, columns=REJECT_COLUMNS), res.rejected], ignore_index=True
+            )
+            .sort_values("line", kind="stable")
+            .reset_index(drop=True)
+        )
     return res
 
 
 def _read_indexed_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """CSV whose data rows carry one more (index) field than the header names (pandas ``to_csv``)."""
+    """CSV whose data rows carry one more (index) field than the header names (``to_csv``)."""
     text = path.read_text()
     lines = text.splitlines()
     df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -328,7 +395,9 @@ def read_swpc_events_csv(path: str | os.PathLike) -> CatalogueResult:
     df, lines = _read_indexed_csv(path)
     need = {"start_time", "max_time", "end_time", "goes_class", "noaa_ar"}
     if not need <= set(df.columns):
-        raise ValueError(f"{path}: not an SWPC event list (missing columns {sorted(need - set(df.columns))})")
+        raise ValueError(
+            f"{path}: not an SWPC event list (missing columns {sorted(need - set(df.columns))})"
+        )
     raw, rejected, missing_peak = [], [], []
     for i, r in enumerate(df.itertuples(index=False)):
         lineno = i + 2
@@ -338,22 +407,48 @@ def read_swpc_events_csv(path: str | os.PathLike) -> CatalogueResult:
         if re.fullmatch(r"/+|-+|", hhmm):
             # SWPC writes '////' when the peak time is unknown; keep the event, peak = start
             peak = start
-            missing_peak.append({"source": path.name, "line": lineno,
-                                 "reason": f"max_time {r.max_time!r} missing: peak set to start", "raw": text})
+            missing_peak.append(
+                {
+                    "source": path.name,
+                    "line": lineno,
+                    "reason": f"max_time {r.max_time!r} missing: peak set to start",
+                    "raw": text,
+                }
+            )
         elif not re.match(r"^\d{4}$", hhmm) or int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59:
-            rejected.append({"source": path.name, "line": lineno, "reason": f"bad max_time {r.max_time!r}",
-                             "raw": text})
+            rejected.append(
+                {
+                    "source": path.name,
+                    "line": lineno,
+                    "reason": f"bad max_time {r.max_time!r}",
+                    "raw": text,
+                }
+            )
             continue
         else:
             peak = f"{start[:10]} {hhmm[:2]}:{hhmm[2:]}:00"
-        raw.append({"line": lineno, "raw": text, "start": start, "peak": peak, "end": r.end_time,
-                    "noaa": r.noaa_ar, "goes_class": r.goes_class})
+        raw.append(
+            {
+                "line": lineno,
+                "raw": text,
+                "start": start,
+                "peak": peak,
+                "end": r.end_time,
+                "noaa": r.noaa_ar,
+                "goes_class": r.goes_class,
+            }
+        )
     res = _with_rejects(finalise_events(pd.DataFrame(raw), path.name), rejected)
     if missing_peak:
         kept = set(res.rejected["line"])
-        extra = pd.DataFrame([m for m in missing_peak if m["line"] not in kept], columns=REJECT_COLUMNS)
-        res.repaired = pd.concat([res.repaired, extra], ignore_index=True).sort_values(
-            "line", kind="stable").reset_index(drop=True)
+        extra = pd.DataFrame(
+            [m for m in missing_peak if m["line"] not in kept], columns=REJECT_COLUMNS
+        )
+        res.repaired = (
+            pd.concat([res.repaired, extra], ignore_index=True)
+            .sort_values("line", kind="stable")
+            .reset_index(drop=True)
+        )
     return res
 
 
@@ -365,22 +460,34 @@ def read_goes_sc24_csv(path: str | os.PathLike) -> CatalogueResult:
     df, lines = _read_indexed_csv(path)
     need = {"event_starttime", "event_peaktime", "event_endtime", "goes_class", "noaa_ar"}
     if not need <= set(df.columns):
-        raise ValueError(f"{path}: not a GOES SC24 event list (missing {sorted(need - set(df.columns))})")
-    raw = pd.DataFrame({
-        "line": np.arange(2, len(df) + 2), "raw": lines[1:len(df) + 1],
-        "start": df["event_starttime"], "peak": df["event_peaktime"], "end": df["event_endtime"],
-        "noaa": df["noaa_ar"], "goes_class": df["goes_class"],
-    })
+        raise ValueError(
+            f"{path}: not a GOES SC24 event list (missing {sorted(need - set(df.columns))})"
+        )
+    raw = pd.DataFrame(
+        {
+            "line": np.arange(2, len(df) + 2),
+            "raw": lines[1 : len(df) + 1],
+            "start": df["event_starttime"],
+            "peak": df["event_peaktime"],
+            "end": df["event_endtime"],
+            "noaa": df["noaa_ar"],
+            "goes_class": df["goes_class"],
+        }
+    )
     return finalise_events(raw, path.name)
 
 
-_FORMATS = {"goes_txt": read_goes_events_txt, "swpc_csv": read_swpc_events_csv,
-            "sc24_csv": read_goes_sc24_csv}
+_FORMATS = {
+    "goes_txt": read_goes_events_txt,
+    "swpc_csv": read_swpc_events_csv,
+    "sc24_csv": read_goes_sc24_csv,
+}
 
 
 def read_flare_file(path: str | os.PathLike, fmt: str = "auto") -> CatalogueResult:
     """Read a flare list in one of the known formats (``goes_txt``, ``swpc_csv``, ``sc24_csv``,
-    ``flares_csv`` = an archive ``flares.csv``), detected from its first line when ``fmt='auto'``."""
+    ``flares_csv`` = an archive ``flares.csv``), detected from the first line when ``fmt='auto'``.
+    """
     path = Path(path)
     if fmt == "auto":
         with open(path) as fh:
@@ -394,12 +501,16 @@ def read_flare_file(path: str | os.PathLike, fmt: str = "auto") -> CatalogueResu
         elif first.count(";") == 5:
             fmt = "goes_txt"
         else:
-            raise ValueError(f"{path}: unknown flare-list format (first line {first.strip()[:80]!r}); "
-                             "set catalogue.format to goes_txt, swpc_csv, sc24_csv or flares_csv")
+            raise ValueError(
+                f"{path}: unknown flare-list format (first line {first.strip()[:80]!r}); "
+                "set catalogue.format to goes_txt, swpc_csv, sc24_csv or flares_csv"
+            )
     if fmt == "flares_csv":
         return CatalogueResult(read_flares_csv(path), source=path.name)
     if fmt not in _FORMATS:
-        raise ValueError(f"catalogue.format must be one of auto, {', '.join(_FORMATS)}, flares_csv; got {fmt!r}")
+        raise ValueError(
+            f"catalogue.format must be one of auto, {', '.join(_FORMATS)}, flares_csv; got {fmt!r}"
+        )
     return _FORMATS[fmt](path)
 
 
@@ -437,14 +548,26 @@ def hek_events_to_flares(rows: Iterable[Mapping], source: str = "hek") -> Catalo
     raw, seen = [], set()
     for i, r in enumerate(rows):
         r = {k: _cell(v) for k, v in dict(r).items()}
-        ident = r.get("kb_archivid") or (r.get("event_starttime"), r.get("event_peaktime"), r.get("fl_goescls"),
-                                         r.get("ar_noaanum"))
+        ident = r.get("kb_archivid") or (
+            r.get("event_starttime"),
+            r.get("event_peaktime"),
+            r.get("fl_goescls"),
+            r.get("ar_noaanum"),
+        )
         if ident in seen:
             continue
         seen.add(ident)
-        raw.append({"line": i, "raw": str(r.get("kb_archivid") or ident), "start": r.get("event_starttime"),
-                    "peak": r.get("event_peaktime"), "end": r.get("event_endtime"),
-                    "goes_class": r.get("fl_goescls") or "", "noaa": r.get("ar_noaanum")})
+        raw.append(
+            {
+                "line": i,
+                "raw": str(r.get("kb_archivid") or ident),
+                "start": r.get("event_starttime"),
+                "peak": r.get("event_peaktime"),
+                "end": r.get("event_endtime"),
+                "goes_class": r.get("fl_goescls") or "",
+                "noaa": r.get("ar_noaanum"),
+            }
+        )
     return finalise_events(pd.DataFrame(raw), source)
 
 
@@ -455,8 +578,16 @@ def make_hek_client(url: str | None = None):
     return HEKClient(url=url or _HEK_URL)
 
 
-_HEK_FIELDS = ("event_starttime", "event_peaktime", "event_endtime", "fl_goescls", "ar_noaanum",
-               "kb_archivid", "frm_name", "obs_observatory")
+_HEK_FIELDS = (
+    "event_starttime",
+    "event_peaktime",
+    "event_endtime",
+    "fl_goescls",
+    "ar_noaanum",
+    "kb_archivid",
+    "frm_name",
+    "obs_observatory",
+)
 
 
 def query_hek(
@@ -471,7 +602,7 @@ def query_hek(
     retry: RetryPolicy | None = None,
     sleep=time.sleep,
 ) -> CatalogueResult:
-    """GOES flares (``event_type='FL'``) from the HEK in ``chunk_days`` windows, ``[start, end)`` UTC.
+    """GOES flares (``event_type='FL'``) from the HEK in ``chunk_days`` windows of ``[start, end)``.
 
     ``frm_name`` (default ``'SWPC'``) and/or ``observatory`` (e.g. ``'GOES'``) select the catalogue.
     Each window is retried within ``retry``; the client (``HEKClient``, see :func:`make_hek_client`)
@@ -490,8 +621,13 @@ def query_hek(
                 query.append(a.hek.FRM.Name == frm_name)
             if observatory:
                 query.append(a.hek.OBS.Observatory == observatory)
-            table = call_with_retry(lambda q=query: client.search(*q), policy=retry,
-                                    what=f"HEK query {t0:%Y-%m-%d}..{t1:%Y-%m-%d}", unit_id="hek", sleep=sleep)
+            table = call_with_retry(
+                lambda q=query: client.search(*q),
+                policy=retry,
+                what=f"HEK query {t0:%Y-%m-%d}..{t1:%Y-%m-%d}",
+                unit_id="hek",
+                sleep=sleep,
+            )
             raw = getattr(table, "raw", table)
             cols = [c for c in _HEK_FIELDS if c in raw.colnames]
             rows.extend({c: row[c] for c in cols} for row in raw)
@@ -502,7 +638,7 @@ def query_hek(
     return res
 
 
-# =============================================================================== config entry + files
+# ========================================================================= config entry + files
 
 
 def _time_filter(res: CatalogueResult, start, end) -> CatalogueResult:
@@ -532,23 +668,34 @@ def build_catalogue(cfg: Mapping, *, hek_client=None) -> CatalogueResult:
     start, end = c.get("start"), c.get("end")
     if source == "file":
         if not c.get("path"):
-            raise ValueError("config.yaml: catalogue.path is required when catalogue.source is 'file'")
+            raise ValueError(
+                "config.yaml: catalogue.path is required when catalogue.source is 'file'"
+            )
         res = read_flare_file(c["path"], c.get("format", "auto"))
         return _time_filter(res, start, end)
     if source == "hek":
         h = dict(c.get("hek") or {})
         if not (start and end):
-            raise ValueError("config.yaml: catalogue.start and catalogue.end are required for the HEK")
+            raise ValueError(
+                "config.yaml: catalogue.start and catalogue.end are required for the HEK"
+            )
         client = hek_client or make_hek_client(h.get("url"))
-        return query_hek(start, end, client, chunk_days=float(h.get("chunk_days", 30)),
-                         frm_name=h.get("frm_name", "SWPC"), observatory=h.get("observatory"),
-                         timeout_s=float(h.get("timeout_s", 120)),
-                         retry=_retry_from(h.get("retry"), "catalogue.hek.retry"))
+        return query_hek(
+            start,
+            end,
+            client,
+            chunk_days=float(h.get("chunk_days", 30)),
+            frm_name=h.get("frm_name", "SWPC"),
+            observatory=h.get("observatory"),
+            timeout_s=float(h.get("timeout_s", 120)),
+            retry=_retry_from(h.get("retry"), "catalogue.hek.retry"),
+        )
     raise ValueError(f"config.yaml: catalogue.source must be 'file' or 'hek', got {source!r}")
 
 
 def write_flares(flares: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``flares.csv`` (ISO UTC times with milliseconds, empty ``noaa_ar`` when none), atomically."""
+    """Write ``flares.csv`` atomically: ISO UTC times with milliseconds, empty ``noaa_ar`` if
+    none."""
     df = flares.reindex(columns=FLARE_COLUMNS).copy()
     for c in FLARE_COLUMNS[:3]:
         df[c] = to_iso_utc(pd.DatetimeIndex(df[c])) if len(df) else pd.Series(dtype=str)
@@ -571,9 +718,12 @@ def read_flares_csv(path: str | os.PathLike) -> pd.DataFrame:
     return df[FLARE_COLUMNS]
 
 
-def write_catalogue(res: CatalogueResult, flares_path: str | os.PathLike,
-                    rejected_path: str | os.PathLike | None = None,
-                    repaired_path: str | os.PathLike | None = None) -> None:
+def write_catalogue(
+    res: CatalogueResult,
+    flares_path: str | os.PathLike,
+    rejected_path: str | os.PathLike | None = None,
+    repaired_path: str | os.PathLike | None = None,
+) -> None:
     """Write the flares (``flares.csv`` schema) and, when paths are given, the rejected and
     repaired tables."""
     write_flares(res.flares, flares_path)
@@ -606,6 +756,7 @@ def read_harp_noaa_map(path: str | os.PathLike) -> dict[int, list[int]]:
                 noaa = [int(x) for x in parts[1].split(",") if x.strip() and int(x) > 0]
             except ValueError:
                 raise ValueError(f"{path}:{lineno}: bad NOAA list {parts[1]!r}") from None
-            out.setdefault(int(parts[0]), []).extend(n for n in noaa if n not in out.get(int(parts[0]), []))
+            out.setdefault(int(parts[0]), []).extend(
+                n for n in noaa if n not in out.get(int(parts[0]), [])
+            )
     return out
-

@@ -1,14 +1,15 @@
 """Resumable, verified file downloads and the retry policy shared by the network sources.
 
-Layering (see ``/work/shared/docs/STYLE.md``): this module only sends bytes over HTTP and checks them;
-building queries and parsing answers lives in :mod:`flarepipe.jsoc` and :mod:`flarepipe.catalogue`.
+Layering (see ``/work/shared/docs/STYLE.md``): this module only sends bytes over HTTP and checks
+them; building queries and parsing answers lives in :mod:`flarepipe.jsoc` and
+:mod:`flarepipe.catalogue`.
 
 Guarantees of :func:`download_file`:
 
 * bytes go to ``<name>.part`` beside the target and are renamed onto the final name only once the
-  transfer is complete (``Content-Length``/``Content-Range`` agree) and, for FITS files, the file is a
-  whole number of 2880-byte blocks that :func:`flarepipe.fitsio.read_patch` can read. A killed job
-  therefore never leaves a partial file under its final name;
+  transfer is complete (``Content-Length``/``Content-Range`` agree) and, for FITS files, the file
+  is a whole number of 2880-byte blocks that :func:`flarepipe.fitsio.read_patch` can read. A
+  killed job therefore never leaves a partial file under its final name;
 * an interrupted transfer restarts where it stopped with an HTTP ``Range`` request; a server that
   ignores ``Range`` (answers 200) makes it start again from byte 0, never append a second copy;
 * file names that come from a server are checked by :func:`safe_filename`: no ``..``, no absolute
@@ -76,7 +77,7 @@ class UnsafeFilenameError(PermanentError):
 
 
 class RetryBudgetExceeded(DownloadError):
-    """The retry budget of a unit is spent; the message names the unit, the step and the last error."""
+    """The retry budget of a unit is spent; the message names the unit, step and last error."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,11 @@ def redact(text: str, *secrets: str | None) -> str:
         if "@" in s:
             local = s.split("@", 1)[0]
             for form in {local, quote(local, safe=""), quote_plus(local)}:
-                out = re.sub(rf"(requester|requestor)=({re.escape(form)})(?=&|$|\s|'|\")",
-                             r"\1=<redacted>", out)
+                out = re.sub(
+                    rf"(requester|requestor)=({re.escape(form)})(?=&|$|\s|'|\")",
+                    r"\1=<redacted>",
+                    out,
+                )
     return out
 
 
@@ -214,8 +218,17 @@ def is_transient(exc: BaseException) -> bool:
         return False
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code >= 500 or exc.code in (408, 425, 429)
-    if isinstance(exc, (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError,
-                        http.client.HTTPException, json.JSONDecodeError)):
+    if isinstance(
+        exc,
+        (
+            urllib.error.URLError,
+            TimeoutError,
+            socket.timeout,
+            ConnectionError,
+            http.client.HTTPException,
+            json.JSONDecodeError,
+        ),
+    ):
         return True
     if isinstance(exc, OSError) and exc.errno is None:
         return True  # e.g. "Failed to load return from the HEKClient" wraps a decode error
@@ -250,17 +263,19 @@ def call_with_retry(
             msg = redact(f"{type(exc).__name__}: {exc}", *secrets)
             if not transient(exc):
                 if isinstance(exc, PermanentError):
-                    raise type(exc)(f"unit {unit_id}: {what}: {redact(str(exc), *secrets)}") from None
+                    raise type(exc)(
+                        f"unit {unit_id}: {what}: {redact(str(exc), *secrets)}"
+                    ) from None
                 raise PermanentError(f"unit {unit_id}: {what} failed: {msg}") from None
             failures += 1
             elapsed = clock() - t0
             delay = policy.delay(failures)
             if failures >= policy.max_attempts or elapsed + delay > policy.budget_s:
                 raise RetryBudgetExceeded(
-                    f"unit {unit_id}: {what} failed {failures} time(s) in {elapsed:.1f} s; retry budget "
-                    f"spent (max_attempts={policy.max_attempts}, budget_s={policy.budget_s:g}). "
-                    f"Last error: {msg}. Files already complete are kept: rerun the job to resume, or "
-                    f"raise jsoc.retry.max_attempts / jsoc.retry.budget_s."
+                    f"unit {unit_id}: {what} failed {failures} time(s) in {elapsed:.1f} s; retry "
+                    f"budget spent (max_attempts={policy.max_attempts}, "
+                    f"budget_s={policy.budget_s:g}). Last error: {msg}. Files already complete are "
+                    "kept: rerun the job to resume, or raise jsoc.retry.max_attempts / budget_s."
                 ) from None
             if on_retry is not None:
                 on_retry(failures, exc, delay)
@@ -304,7 +319,9 @@ def _check_fits(path: Path, validate: Callable[[Path], None] | None) -> None:
         try:
             validate(path)
         except Exception as exc:  # noqa: BLE001
-            raise TransientError(f"{path.name}: downloaded file does not read as FITS ({exc})") from None
+            raise TransientError(
+                f"{path.name}: downloaded file does not read as FITS ({exc})"
+            ) from None
 
 
 def _default_fits_validate(path: Path) -> None:
@@ -340,7 +357,8 @@ def download_file(
     fits
         Verify the file as FITS before renaming (default: when the name ends with ``.fits``).
     validate
-        Extra check of a complete FITS file (default: it reads with :func:`flarepipe.fitsio.read_patch`).
+        Extra check of a complete FITS file (default: it reads with
+        :func:`flarepipe.fitsio.read_patch`).
     progress
         Optional tqdm-like object; ``update(n)`` is called with each chunk's size.
     opener
@@ -353,8 +371,8 @@ def download_file(
     Raises
     ------
     TransientError
-        Truncated or corrupt transfer. A truncated transfer keeps its ``.part`` file so that the next
-        call resumes; a corrupt complete file is deleted so that the next call starts from zero.
+        Truncated or corrupt transfer. A truncated transfer keeps its ``.part`` file so that
+        the next call resumes; a corrupt complete file is deleted so the next call starts over.
     urllib.error.HTTPError, TimeoutError, ConnectionError
         From the transport; retry with :func:`call_with_retry`.
     """
@@ -397,8 +415,10 @@ def download_file(
             if cr is None or cr[0] != offset:
                 # the server resumed somewhere else: do not trust it, start over next time
                 part.unlink(missing_ok=True)
-                raise TransientError(f"{target.name}: server answered a Range request with "
-                                     f"Content-Range {headers.get('Content-Range')!r}; restarting")
+                raise TransientError(
+                    f"{target.name}: server answered a Range request with "
+                    f"Content-Range {headers.get('Content-Range')!r}; restarting"
+                )
             total = cr[2]
         else:
             # 200: full body (the server ignored Range or there was none)
@@ -443,11 +463,19 @@ def download_file(
     return _finish(part, target, fetched, resumed_from, requests)
 
 
-def _finish(part: Path, target: Path, fetched: int, resumed_from: int, requests: int) -> DownloadResult:
+def _finish(
+    part: Path, target: Path, fetched: int, resumed_from: int, requests: int
+) -> DownloadResult:
     from .atomic import sha256_file
 
     size = part.stat().st_size
     digest = sha256_file(part)
     os.replace(part, target)
-    return DownloadResult(path=target, size=size, sha256=digest, fetched_bytes=fetched,
-                          resumed_from=resumed_from, requests=requests)
+    return DownloadResult(
+        path=target,
+        size=size,
+        sha256=digest,
+        fetched_bytes=fetched,
+        resumed_from=resumed_from,
+        requests=requests,
+    )

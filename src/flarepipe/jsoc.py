@@ -12,7 +12,7 @@ Layers, as drms itself is built (``/work/shared/docs/STYLE.md``):
    :func:`flarepipe.download.download_file` (``.part`` + rename, HTTP ``Range`` resume).
 3. **Parse (pure).** :func:`keywords_to_records` turns the keyword table into ``records.csv`` rows
    (``docs/FILES.md``), TAI ``T_REC`` converted once to UTC; rows that cannot be converted go to a
-   rejected table with a reason. :func:`parse_export_record` reads the record names of export answers.
+   rejected table with a reason. :func:`parse_export_record` reads export answers' record names.
 4. **Convert.** :func:`merge_units` writes the archive layout: ``records.csv``, ``flares.csv``,
    ``manifest.json`` and ``fits/<series>/<JSOC file name>``.
 
@@ -26,10 +26,11 @@ Real JSOC behaviour handled in :func:`fetch_unit`:
 * HTTP 5xx, timeouts, resets, truncated bodies: retried with backoff within ``jsoc.retry``; when the
   budget is spent :class:`flarepipe.download.RetryBudgetExceeded` names the unit and the last error.
 
-Resume: a file counts as done once it is under its final name and listed (size, SHA-256) in the unit's
-ledger ``units/<unit>/files.jsonl``; nothing done is fetched again; an interrupted transfer resumes
-from its ``.part`` file. The export e-mail (``jsoc.email`` or ``$FLAREPIPE_JSOC_EMAIL``) is never
-written to files, manifests or logs: it is redacted from drms's log records and from every error.
+Resume: a file counts as done once it is under its final name and listed (size, SHA-256) in the
+unit's ledger ``units/<unit>/files.jsonl``; nothing done is fetched again; an interrupted
+transfer resumes from its ``.part`` file. The export e-mail (``jsoc.email`` or
+``$FLAREPIPE_JSOC_EMAIL``) is never written to files, manifests or logs: it is redacted from drms's
+log records and from every error.
 
 Unit folder ``<archive>/units/<unit_id>/``: ``records.csv``, ``rejected.csv``, ``files.jsonl``,
 ``export.json`` and, written last, ``unit.json`` (the unit's Snakemake output).
@@ -55,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .archive import RECORD_COLUMNS as _ARCHIVE_RECORD_COLUMNS
 from .atomic import sha256_file, write_csv, write_json
 from .download import (
     PermanentError,
@@ -69,7 +71,7 @@ from .download import (
     safe_join,
     socket_timeout,
 )
-from .fitsio import KEYWORD_COLUMNS, SERIES_INFO, jsoc_filename, read_patch
+from .fitsio import KEYWORD_COLUMNS, SERIES_INFO, header_to_record, jsoc_filename, read_patch
 from .timeutil import format_trec, parse_trec, to_iso_utc
 
 __all__ = [
@@ -81,6 +83,7 @@ __all__ = [
     "UnitError",
     "ExportFailed",
     "build_recordset",
+    "quality_clause",
     "format_duration",
     "plan_units",
     "get_unit",
@@ -91,6 +94,7 @@ __all__ = [
     "parse_export_record",
     "normalise_noaa_ars",
     "fetch_unit",
+    "run_unit",
     "merge_units",
 ]
 
@@ -105,17 +109,23 @@ SERIES_SPANS: dict[str, tuple[str, str | None]] = {
     "mdi.smarp_cea_96m": ("1996-04-01", "2010-10-29"),
 }
 
-#: the records.csv columns of docs/FILES.md, in order
-RECORD_COLUMNS: list[str] = [
-    "series", "instrument", "region", "region_id", "t_rec", "t_rec_tai", "noaa_ars", "quality",
-    "lat_fwt", "lon_fwt", "obs_vr", *KEYWORD_COLUMNS, "nx", "ny", "path",
-]
+#: the records.csv columns of docs/FILES.md, in order (owned by :mod:`flarepipe.archive`)
+RECORD_COLUMNS: list[str] = list(_ARCHIVE_RECORD_COLUMNS)
 
 _REJECT_COLUMNS = ["series", "row", "reason", "raw"]
+_RECORD_TEXT = {
+    c: str for c in ("series", "instrument", "region_id", "t_rec", "t_rec_tai", "noaa_ars", "path")
+}
+_RECORD_FLOATS = ("lat_fwt", "lon_fwt", "obs_vr", *KEYWORD_COLUMNS)
 _BASE_KEYS = ("T_REC", "NOAA_ARS", "QUALITY", "LAT_FWT", "LON_FWT", "OBS_VR")
 _SERIES_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 _CADENCE_RE = re.compile(r"^(\d+)([smhd])$")
 _UNIT_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+#: exports use method 'url' + protocol 'fits': files carry the record's keywords in their headers
+#: and are named ``<series>.<region>.<T_REC>.<segment>.fits`` (``url_quick``/``as-is`` files are
+#: bare SUMS files, all called ``magnetogram.fits``)
+EXPORT_METHOD, EXPORT_PROTOCOL = "url", "fits"
 
 # JSOC export status codes (jsoc_fetch op=exp_request / exp_status)
 STATUS_OK, STATUS_PROCESSING, STATUS_QUEUED = 0, 1, 2
@@ -148,7 +158,9 @@ def _positive(sec: str, key: str, value: Any, *, allow_zero: bool = False) -> fl
     except (TypeError, ValueError):
         raise ValueError(f"config.yaml: {sec}.{key} must be a number, got {value!r}") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"config.yaml: {sec}.{key} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+        raise ValueError(
+            f"config.yaml: {sec}.{key} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}"
+        )
     return v
 
 
@@ -180,10 +192,9 @@ class JsocSettings:
     regions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     cadence: str | None = "96m"
     where: str | None = None
+    max_quality: int | None = None
     segment: str = "magnetogram"
     download_images: bool = True
-    export_method: str = "url"
-    export_protocol: str = "fits"
     keywords: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: {k: tuple(v) for k, v in KEYWORD_COLUMNS.items()}
     )
@@ -205,10 +216,11 @@ class JsocSettings:
         ``series: [hmi.sharp_cea_720s, mdi.smarp_cea_96m]``, ``start: null`` / ``end: null``
         (JSOC grid times, read as TAI; null = mission span), ``chunk_days: 30``,
         ``regions: {}`` (series -> region numbers; one unit per region when given),
-        ``cadence: 96m`` (null = native), ``where: null`` (SQL clause, e.g. ``QUALITY<65536``),
-        ``segment: magnetogram``, ``download_images: true``, ``export_method: url``,
-        ``export_protocol: fits``, ``keywords`` (archive column -> JSOC keywords, first present wins;
-        default from :data:`flarepipe.fitsio.KEYWORD_COLUMNS`), ``timeout_s: 60``,
+        ``cadence: 96m`` (null = native), ``where: null`` (SQL clause, e.g. ``LON_FWT<70``),
+        ``max_quality: null`` (keep records with ``QUALITY < max_quality``, e.g. 65536),
+        ``segment: magnetogram``, ``download_images: true``, ``keywords`` (archive column ->
+        JSOC keywords, first present; default :data:`flarepipe.fitsio.KEYWORD_COLUMNS`),
+        ``timeout_s: 60``,
         ``poll_interval_s: 10``, ``export_timeout_s: 3600``, ``pending_export_wait_s: 7200``,
         ``notfound_polls: 5``, ``retry: {max_attempts: 6, base_delay_s: 5, max_delay_s: 300,
         budget_s: 3600, jitter: 0.25}``, ``progress: null`` (tqdm bar when stderr is a tty),
@@ -223,7 +235,9 @@ class JsocSettings:
         kw: dict[str, Any] = {}
         if "server" in d:
             if not isinstance(d["server"], str) or not d["server"].strip():
-                raise ValueError(f"config.yaml: jsoc.server must be 'jsoc', 'kis' or a URL, got {d['server']!r}")
+                raise ValueError(
+                    f"config.yaml: jsoc.server must be 'jsoc', 'kis' or a URL, got {d['server']!r}"
+                )
             kw["server"] = d["server"].strip()
         if "cgi_path" in d:
             kw["cgi_path"] = str(d["cgi_path"])
@@ -231,7 +245,10 @@ class JsocSettings:
             series = [d["series"]] if isinstance(d["series"], str) else list(d["series"])
             for s in series:
                 if s not in SERIES_INFO:
-                    raise ValueError(f"config.yaml: jsoc.series: unknown series {s!r} (known: {sorted(SERIES_INFO)})")
+                    raise ValueError(
+                        f"config.yaml: jsoc.series: unknown series {s!r} "
+                        f"(known: {sorted(SERIES_INFO)})"
+                    )
             if not series:
                 raise ValueError("config.yaml: jsoc.series must name at least one series")
             kw["series"] = tuple(series)
@@ -240,10 +257,18 @@ class JsocSettings:
                 try:
                     pd.Timestamp(str(d[key]))
                 except ValueError:
-                    raise ValueError(f"config.yaml: jsoc.{key} must be a date/time, got {d[key]!r}") from None
+                    raise ValueError(
+                        f"config.yaml: jsoc.{key} must be a date/time, got {d[key]!r}"
+                    ) from None
                 kw[key] = str(d[key])
-        if kw.get("start") and kw.get("end") and pd.Timestamp(kw["start"]) >= pd.Timestamp(kw["end"]):
-            raise ValueError(f"config.yaml: jsoc.start must be before jsoc.end, got {kw['start']} >= {kw['end']}")
+        if (
+            kw.get("start")
+            and kw.get("end")
+            and pd.Timestamp(kw["start"]) >= pd.Timestamp(kw["end"])
+        ):
+            raise ValueError(
+                f"config.yaml: jsoc.start must be before jsoc.end, got {kw['start']} >= {kw['end']}"
+            )
         if "chunk_days" in d:
             kw["chunk_days"] = _positive("jsoc", "chunk_days", d["chunk_days"])
         if d.get("regions"):
@@ -254,48 +279,62 @@ class JsocSettings:
                 try:
                     regions[s] = tuple(sorted({int(n) for n in nums}))
                 except (TypeError, ValueError):
-                    raise ValueError(f"config.yaml: jsoc.regions.{s} must be a list of integers, got {nums!r}") from None
+                    raise ValueError(
+                        f"config.yaml: jsoc.regions.{s} must be a list of integers, got {nums!r}"
+                    ) from None
                 if any(n <= 0 for n in regions[s]):
                     raise ValueError(f"config.yaml: jsoc.regions.{s}: region numbers must be > 0")
             kw["regions"] = regions
         if "cadence" in d:
             cad = d["cadence"]
             if cad not in (None, "") and not _CADENCE_RE.match(str(cad)):
-                raise ValueError(f"config.yaml: jsoc.cadence must look like '96m' or be null, got {cad!r}")
+                raise ValueError(
+                    f"config.yaml: jsoc.cadence must look like '96m' or be null, got {cad!r}"
+                )
             kw["cadence"] = str(cad) if cad else None
         if "where" in d:
             kw["where"] = str(d["where"]) if d["where"] else None
             if kw["where"]:
                 _check_where(kw["where"])
+        if d.get("max_quality") is not None:
+            mq = d["max_quality"]
+            try:
+                mq = int(mq, 0) if isinstance(mq, str) else int(mq)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"config.yaml: jsoc.max_quality must be an integer (e.g. 65536), got {mq!r}"
+                ) from None
+            if mq <= 0:
+                raise ValueError(f"config.yaml: jsoc.max_quality must be > 0, got {mq}")
+            kw["max_quality"] = mq
         if "segment" in d:
             if not re.match(r"^\w+$", str(d["segment"])):
-                raise ValueError(f"config.yaml: jsoc.segment must be a segment name, got {d['segment']!r}")
+                raise ValueError(
+                    f"config.yaml: jsoc.segment must be a segment name, got {d['segment']!r}"
+                )
             kw["segment"] = str(d["segment"])
         for key in ("download_images", "verify_existing"):
             if key in d:
                 kw[key] = bool(d[key])
         if "progress" in d:
             kw["progress"] = None if d["progress"] is None else bool(d["progress"])
-        if "export_method" in d:
-            if d["export_method"] not in ("url", "url_quick"):
-                raise ValueError(f"config.yaml: jsoc.export_method must be 'url' or 'url_quick', got {d['export_method']!r}")
-            kw["export_method"] = d["export_method"]
-        if "export_protocol" in d:
-            if d["export_protocol"] not in ("fits", "as-is"):
-                raise ValueError(f"config.yaml: jsoc.export_protocol must be 'fits' or 'as-is', got {d['export_protocol']!r}")
-            kw["export_protocol"] = d["export_protocol"]
         if "keywords" in d:
             kws = {k: tuple(v) for k, v in cls().keywords.items()}
             for col, names in dict(d["keywords"]).items():
                 if col not in KEYWORD_COLUMNS:
-                    raise ValueError(f"config.yaml: jsoc.keywords: unknown archive column {col!r} (known: {list(KEYWORD_COLUMNS)})")
+                    raise ValueError(
+                        f"config.yaml: jsoc.keywords: unknown archive column {col!r} "
+                        f"(known: {list(KEYWORD_COLUMNS)})"
+                    )
                 kws[col] = (names,) if isinstance(names, str) else tuple(names)
             kw["keywords"] = kws
         for key in ("timeout_s", "poll_interval_s", "export_timeout_s", "pending_export_wait_s"):
             if key in d:
                 kw[key] = _positive("jsoc", key, d[key], allow_zero=key != "timeout_s")
         if "notfound_polls" in d:
-            kw["notfound_polls"] = int(_positive("jsoc", "notfound_polls", d["notfound_polls"], allow_zero=True))
+            kw["notfound_polls"] = int(
+                _positive("jsoc", "notfound_polls", d["notfound_polls"], allow_zero=True)
+            )
         if "retry" in d:
             kw["retry"] = _retry_from(d["retry"], "jsoc.retry")
         return cls(**kw)
@@ -329,6 +368,21 @@ def _check_where(where: str) -> None:
         raise ValueError(f"jsoc where clause must not contain brackets, braces or '?': {where!r}")
 
 
+def quality_clause(max_quality: int | None = None, where: str | None = None) -> str | None:
+    """The ``[? ... ?]`` clause of a unit (pure): ``QUALITY<max_quality`` and/or ``where``.
+
+    >>> quality_clause(65536, "LON_FWT<70")
+    'QUALITY<65536 AND (LON_FWT<70)'
+    """
+    parts = []
+    if max_quality is not None:
+        parts.append(f"QUALITY<{int(max_quality)}")
+    if where:
+        _check_where(where)
+        parts.append(f"({where.strip()})" if parts else where.strip())
+    return " AND ".join(parts) or None
+
+
 def format_duration(delta: pd.Timedelta) -> str:
     """DRMS duration string: whole days as ``'30d'``, else whole minutes (``'90m'``) or seconds."""
     secs = delta.total_seconds()
@@ -346,7 +400,9 @@ def _as_tai(t: str | pd.Timestamp) -> pd.Timestamp:
     if isinstance(t, pd.Timestamp):
         return t
     s = str(t).strip()
-    m = re.match(r"^(\d{4})\.(\d{2})\.(\d{2})(?:_(\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?(?:_TAI)?$", s)
+    m = re.match(
+        r"^(\d{4})\.(\d{2})\.(\d{2})(?:_(\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?(?:_TAI)?$", s
+    )
     if m:
         y, mo, d, h, mi, sec = m.groups()
         return pd.Timestamp(f"{y}-{mo}-{d}T{h or '00'}:{mi or '00'}:{float(sec or 0):06.3f}")
@@ -365,13 +421,14 @@ def build_recordset(
 ) -> str:
     """DRMS record-set string for a SHARP/SMARP query (pure).
 
-    ``[regions][start/duration@cadence][? where ?]{segments}``; ``start``/``end`` are JSOC grid times
-    (TAI) and select ``start <= T_REC < end`` (DRMS ``start/duration``). Examples::
+    ``[regions][start/duration@cadence][? where ?]{segments}``; ``start``/``end`` are JSOC grid
+    times (TAI) and select ``start <= T_REC < end`` (DRMS ``start/duration``). Examples::
 
-        >>> build_recordset("hmi.sharp_cea_720s", regions=[377], start="2011-02-14", end="2011-02-16",
-        ...                 cadence="96m", segments=["magnetogram"])
+        >>> build_recordset("hmi.sharp_cea_720s", regions=[377], start="2011-02-14",
+        ...                 end="2011-02-16", cadence="96m", segments=["magnetogram"])
         'hmi.sharp_cea_720s[377][2011.02.14_00:00:00_TAI/2d@96m]{magnetogram}'
-        >>> build_recordset("mdi.smarp_cea_96m", start="2010-07-01", end="2010-08-01", where="QUALITY=0")
+        >>> build_recordset("mdi.smarp_cea_96m", start="2010-07-01", end="2010-08-01",
+        ...                 where="QUALITY=0")
         'mdi.smarp_cea_96m[][2010.07.01_00:00:00_TAI/31d][? QUALITY=0 ?]'
 
     Raises ``ValueError`` on an unknown series syntax, a bad cadence, an empty or reversed interval,
@@ -432,7 +489,8 @@ def _floor_to_grid(t: pd.Timestamp, cadence: str | None) -> pd.Timestamp:
 class Unit:
     """One independently fetched and rerun piece of the JSOC download.
 
-    ``start``/``end`` are TAI grid times as ``T_REC`` strings; records with ``start <= T_REC < end``.
+    ``start``/``end`` are TAI grid times as ``T_REC`` strings: records with
+    ``start <= T_REC < end``.
     ``regions`` empty means every region of the series in that interval.
     """
 
@@ -449,8 +507,13 @@ class Unit:
     def recordset(self, with_segment: bool = False) -> str:
         """The unit's DRMS record set (with ``{segment}`` for exports)."""
         return build_recordset(
-            self.series, regions=self.regions, start=self.start, end=self.end,
-            cadence=self.cadence, where=self.where, segments=[self.segment] if with_segment else (),
+            self.series,
+            regions=self.regions,
+            start=self.start,
+            end=self.end,
+            cadence=self.cadence,
+            where=self.where,
+            segments=[self.segment] if with_segment else (),
         )
 
     def to_dict(self) -> dict:
@@ -495,14 +558,26 @@ def plan_units(cfg: Mapping | JsocSettings) -> list[Unit]:
         if span is None:
             continue
         start, end = span
-        common = dict(series=series, cadence=s.cadence, where=s.where, segment=s.segment,
-                      download=s.download_images)
+        common = dict(
+            series=series,
+            cadence=s.cadence,
+            where=quality_clause(s.max_quality, s.where),
+            segment=s.segment,
+            download=s.download_images,
+        )
         regions = s.regions.get(series, ())
         if regions:
             prefix = SERIES_INFO[series]["prefix"]
             for r in regions:
-                units.append(Unit(unit_id=f"{series}.{prefix}{r}", start=format_trec(start),
-                                  end=format_trec(end), regions=(r,), **common))
+                units.append(
+                    Unit(
+                        unit_id=f"{series}.{prefix}{r}",
+                        start=format_trec(start),
+                        end=format_trec(end),
+                        regions=(r,),
+                        **common,
+                    )
+                )
             continue
         step = pd.Timedelta(days=s.chunk_days)
         t = start
@@ -524,7 +599,9 @@ def get_unit(cfg: Mapping | JsocSettings, unit_id: str) -> Unit:
     for u in plan_units(cfg):
         if u.unit_id == unit_id:
             return u
-    raise KeyError(f"jsoc: no unit {unit_id!r} in the current plan (config changed since the DAG was built?)")
+    raise KeyError(
+        f"jsoc: no unit {unit_id!r} in the current plan (config changed since the DAG was built?)"
+    )
 
 
 # =============================================================================== client
@@ -605,7 +682,9 @@ def _quality_int(v: object) -> int | None:
         return None
 
 
-_TREC_RE = re.compile(r"^\d{4}\.\d{2}\.\d{2}_\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:_(?:TAI|UTC|UT|Z))?$")
+_TREC_RE = re.compile(
+    r"^\d{4}\.\d{2}\.\d{2}_\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:_(?:TAI|UTC|UT|Z))?$"
+)
 
 
 def keywords_to_records(
@@ -624,33 +703,63 @@ def keywords_to_records(
     kdf = kdf.reset_index(drop=True)
     n = len(kdf)
     regkey = info["regkey"]
-    region = pd.to_numeric(kdf[regkey], errors="coerce") if regkey in kdf.columns else pd.Series(np.nan, index=kdf.index)
-    trec = kdf["T_REC"].astype(str).str.strip() if "T_REC" in kdf.columns else pd.Series("", index=kdf.index)
+    region = (
+        pd.to_numeric(kdf[regkey], errors="coerce")
+        if regkey in kdf.columns
+        else pd.Series(np.nan, index=kdf.index)
+    )
+    trec = (
+        kdf["T_REC"].astype(str).str.strip()
+        if "T_REC" in kdf.columns
+        else pd.Series("", index=kdf.index)
+    )
     if "QUALITY" in kdf.columns:
-        quality = pd.Series([_quality_int(v) for v in kdf["QUALITY"]], index=kdf.index, dtype=object)
+        quality = pd.Series(
+            [_quality_int(v) for v in kdf["QUALITY"]], index=kdf.index, dtype=object
+        )
     else:
         quality = pd.Series([0] * n, index=kdf.index, dtype=object)
     reason = pd.Series([""] * n, index=kdf.index, dtype=object)
     bad_q = quality.isna()
-    reason[bad_q] = ["bad QUALITY " + repr(v) for v in kdf.loc[bad_q, "QUALITY"]] if bad_q.any() else []
+    reason[bad_q] = (
+        ["bad QUALITY " + repr(v) for v in kdf.loc[bad_q, "QUALITY"]] if bad_q.any() else []
+    )
     bad_t = ~trec.str.match(_TREC_RE)
     reason[bad_t] = ["bad T_REC " + repr(v) for v in trec[bad_t]]
     bad_r = region.isna() | (region <= 0)
-    reason[bad_r] = [f"bad {regkey} " + repr(v) for v in (kdf[regkey] if regkey in kdf.columns else region)[bad_r]]
+    reason[bad_r] = [
+        f"bad {regkey} " + repr(v)
+        for v in (kdf[regkey] if regkey in kdf.columns else region)[bad_r]
+    ]
     bad = reason != ""
-    rejected = pd.DataFrame({
-        "series": series, "row": np.flatnonzero(bad.to_numpy()), "reason": reason[bad].to_numpy(),
-        "raw": [json.dumps(kdf.loc[i].to_dict(), default=str, sort_keys=True) for i in kdf.index[bad]],
-    }, columns=_REJECT_COLUMNS)
+    rejected = pd.DataFrame(
+        {
+            "series": series,
+            "row": np.flatnonzero(bad.to_numpy()),
+            "reason": reason[bad].to_numpy(),
+            "raw": [
+                json.dumps(kdf.loc[i].to_dict(), default=str, sort_keys=True)
+                for i in kdf.index[bad]
+            ],
+        },
+        columns=_REJECT_COLUMNS,
+    )
     good = kdf.index[~bad]
-    rec = pd.DataFrame({
-        "series": series, "instrument": info["instrument"],
-        "region": region[good].astype("int64").to_numpy(),
-    })
+    rec = pd.DataFrame(
+        {
+            "series": series,
+            "instrument": info["instrument"],
+            "region": region[good].astype("int64").to_numpy(),
+        }
+    )
     rec["region_id"] = [f"{info['prefix']}{r}" for r in rec["region"]]
     rec["t_rec"] = to_iso_utc(parse_trec(trec[good])) if len(good) else pd.Series(dtype=str)
     rec["t_rec_tai"] = trec[good].to_numpy()
-    rec["noaa_ars"] = [normalise_noaa_ars(v) for v in kdf.loc[good, "NOAA_ARS"]] if "NOAA_ARS" in kdf.columns else ""
+    rec["noaa_ars"] = (
+        [normalise_noaa_ars(v) for v in kdf.loc[good, "NOAA_ARS"]]
+        if "NOAA_ARS" in kdf.columns
+        else ""
+    )
     rec["quality"] = quality[good].astype("int64").to_numpy()
     for col in ("lat_fwt", "lon_fwt", "obs_vr"):
         rec[col] = _pick(kdf, [col.upper()])[good].to_numpy()
@@ -719,8 +828,13 @@ def _progress_bar(total: int, desc: str, enabled: bool | None):
     from tqdm import tqdm
 
     # disable=None: tqdm switches itself off when stderr is not a tty
-    return tqdm(total=total, desc=desc, unit="file", disable=None if enabled is None else not enabled,
-                leave=False)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="file",
+        disable=None if enabled is None else not enabled,
+        leave=False,
+    )
 
 
 class _Ledger:
@@ -750,27 +864,55 @@ class _Ledger:
 class _Fetcher:
     """State of one :func:`fetch_unit` call (kept small; the steps are methods for readability)."""
 
-    def __init__(self, unit: Unit, client, archive_dir: Path, settings: JsocSettings, email: str | None,
-                 sleep, clock):
+    def __init__(
+        self,
+        unit: Unit,
+        client,
+        archive_dir: Path,
+        settings: JsocSettings,
+        email: str | None,
+        sleep,
+        clock,
+    ):
         self.unit, self.client, self.settings, self.email = unit, client, settings, email
         self.archive = archive_dir
         self.unit_dir = archive_dir / "units" / unit.unit_id
         self.fits_dir = archive_dir / "fits" / unit.series
         self.sleep, self.clock = sleep, clock
         self.ledger: _Ledger | None = None
-        self.stats = {"retries": 0, "export_requests": 0, "status_polls": 0, "files_downloaded": 0,
-                      "files_skipped": 0, "bytes_downloaded": 0, "pending_limit_waits": 0}
+        self.stats = {
+            "retries": 0,
+            "export_requests": 0,
+            "status_polls": 0,
+            "files_downloaded": 0,
+            "files_skipped": 0,
+            "bytes_downloaded": 0,
+            "pending_limit_waits": 0,
+        }
 
     # -- helpers
     def retry(self, fn, what: str):
         def on_retry(n, exc, delay):
             self.stats["retries"] += 1
-            log.warning("unit %s: %s failed (%s); retry %d in %.1f s", self.unit.unit_id, what,
-                        redact(f"{type(exc).__name__}: {exc}", self.email), n, delay)
+            log.warning(
+                "unit %s: %s failed (%s); retry %d in %.1f s",
+                self.unit.unit_id,
+                what,
+                redact(f"{type(exc).__name__}: {exc}", self.email),
+                n,
+                delay,
+            )
 
-        return call_with_retry(fn, policy=self.settings.retry, what=what, unit_id=self.unit.unit_id,
-                               secrets=(self.email,), sleep=self.sleep, clock=self.clock,
-                               on_retry=on_retry)
+        return call_with_retry(
+            fn,
+            policy=self.settings.retry,
+            what=what,
+            unit_id=self.unit.unit_id,
+            secrets=(self.email,),
+            sleep=self.sleep,
+            clock=self.clock,
+            on_retry=on_retry,
+        )
 
     def fail(self, msg: str) -> UnitError:
         return UnitError(f"unit {self.unit.unit_id}: {redact(msg, self.email)}")
@@ -803,7 +945,7 @@ class _Fetcher:
         def query():
             try:
                 # QUALITY comes as hex ('0x00000400'); drms 0.9 converts hex only for object
-                # columns, which pandas >= 3 no longer makes (str dtype), leaving NaN: parse it here.
+                # columns, which pandas >= 3 no longer makes (str dtype) -> NaN: parse it here.
                 return self.client.query(rs, key=wanted, skip_conversion=["QUALITY", "NOAA_ARS"])
             except drms.DrmsQueryError as exc:
                 raise PermanentError(f"JSOC refused the keyword query {rs!r}: {exc}") from None
@@ -823,20 +965,30 @@ class _Fetcher:
             return {}
 
     def _save_state(self, requestid: str | None, rs: str) -> None:
-        write_json({"requestid": requestid, "recordset": rs, "method": self.settings.export_method,
-                    "protocol": self.settings.export_protocol,
-                    "submitted_utc": pd.Timestamp.now("UTC").isoformat()}, self._state_path())
+        write_json(
+            {
+                "requestid": requestid,
+                "recordset": rs,
+                "method": EXPORT_METHOD,
+                "protocol": EXPORT_PROTOCOL,
+                "submitted_utc": pd.Timestamp.now("UTC").isoformat(),
+            },
+            self._state_path(),
+        )
 
     def _export_call(self, rs: str):
         import drms
 
         s = self.settings
         try:
-            return self.client.export(rs, method=s.export_method, protocol=s.export_protocol,
-                                      email=self.email)
+            return self.client.export(
+                rs, method=EXPORT_METHOD, protocol=EXPORT_PROTOCOL, email=self.email
+            )
         except drms.DrmsOperationNotSupported:
-            raise self.fail(f"server {s.server!r} does not support exports; set "
-                            "jsoc.download_images: false or use server 'jsoc'") from None
+            raise self.fail(
+                f"server {s.server!r} does not support exports; set "
+                "jsoc.download_images: false or use server 'jsoc'"
+            ) from None
 
     def _submit(self, rs: str):
         """Submit an export; waits while JSOC says this user already has a pending export."""
@@ -854,17 +1006,22 @@ class _Fetcher:
             elapsed = self.clock() - t0
             if elapsed >= s.pending_export_wait_s:
                 raise RetryBudgetExceeded(
-                    f"unit {self.unit.unit_id}: JSOC still reports a pending export request for this "
-                    f"user after {elapsed:.0f} s ({waits} tries; status 7: one pending export per user). "
-                    "Let the other export finish (or run fewer jsoc jobs at once), then rerun; or raise "
-                    "jsoc.pending_export_wait_s."
+                    f"unit {self.unit.unit_id}: JSOC still reports a pending export request for "
+                    f"this user after {elapsed:.0f} s ({waits} tries; status 7: one pending export "
+                    "per user). Let the other export finish (or run fewer jsoc jobs at once), then "
+                    "rerun; or raise jsoc.pending_export_wait_s."
                 )
             delay = max(s.poll_interval_s, s.retry.delay(waits))
-            log.info("unit %s: JSOC allows one pending export per user; asking again in %.0f s",
-                     self.unit.unit_id, delay)
+            log.info(
+                "unit %s: JSOC allows one pending export per user; asking again in %.0f s",
+                self.unit.unit_id,
+                delay,
+            )
             self.sleep(delay)
         if status == STATUS_TOO_LARGE:
-            raise self.fail(f"JSOC refused the export {rs!r} as too large (status 3); lower jsoc.chunk_days")
+            raise self.fail(
+                f"JSOC refused the export {rs!r} as too large (status 3); lower jsoc.chunk_days"
+            )
         if status not in (STATUS_OK, STATUS_PROCESSING, STATUS_QUEUED, STATUS_NOT_FOUND):
             raise ExportFailed(f"export request {rs!r} was refused (status {status})")
         self._save_state(req.id, rs)
@@ -890,8 +1047,8 @@ class _Fetcher:
             if self.clock() - t0 > s.export_timeout_s:
                 raise RetryBudgetExceeded(
                     f"unit {self.unit.unit_id}: export {req.id} still pending after "
-                    f"{s.export_timeout_s:g} s (status {status}; jsoc.export_timeout_s). The request id "
-                    "is saved in export.json: a rerun keeps waiting for the same export."
+                    f"{s.export_timeout_s:g} s (status {status}; jsoc.export_timeout_s). The "
+                    "request id is saved in export.json: a rerun keeps waiting for the same export."
                 )
             self.sleep(s.poll_interval_s)
             self.stats["status_polls"] += 1
@@ -903,11 +1060,17 @@ class _Fetcher:
         req = None
         if state.get("requestid") and state.get("recordset") == rs:
             try:
-                req = self.retry(lambda: self.client.export_from_id(state["requestid"]),
-                                 f"status of saved export {state['requestid']}")
+                req = self.retry(
+                    lambda: self.client.export_from_id(state["requestid"]),
+                    f"status of saved export {state['requestid']}",
+                )
                 if int(req.status) not in (STATUS_OK, STATUS_PROCESSING, STATUS_QUEUED):
-                    log.info("unit %s: saved export %s has status %s; submitting a new one",
-                             self.unit.unit_id, state["requestid"], req.status)
+                    log.info(
+                        "unit %s: saved export %s has status %s; submitting a new one",
+                        self.unit.unit_id,
+                        state["requestid"],
+                        req.status,
+                    )
                     req = None
             except PermanentError:
                 req = None
@@ -924,13 +1087,18 @@ class _Fetcher:
                 req = None
                 if failures >= self.settings.retry.max_attempts:
                     raise RetryBudgetExceeded(
-                        f"unit {self.unit.unit_id}: export of {rs} failed {failures} time(s); retry budget "
-                        f"spent (max_attempts={self.settings.retry.max_attempts}). Last error: "
+                        f"unit {self.unit.unit_id}: export of {rs} failed {failures} time(s); "
+                        f"retry budget spent (max_attempts={self.settings.retry.max_attempts}). "
+                        "Last error: "
                         f"{redact(str(exc), self.email)}. Rerun the job later."
                     ) from None
                 delay = self.settings.retry.delay(failures)
-                log.warning("unit %s: %s; new export in %.1f s", self.unit.unit_id,
-                            redact(str(exc), self.email), delay)
+                log.warning(
+                    "unit %s: %s; new export in %.1f s",
+                    self.unit.unit_id,
+                    redact(str(exc), self.email),
+                    delay,
+                )
                 self.sleep(delay)
 
     def is_done(self, name: str) -> bool:
@@ -949,7 +1117,7 @@ class _Fetcher:
         records for which the server has no file (``NoDataFile``)."""
         raw = req.data  # as the server sent it
         nodata = []
-        for rec_name, name in zip(raw["record"], raw["filename"]):
+        for rec_name, name in zip(raw["record"], raw["filename"], strict=True):
             if name == "NoDataFile":
                 nodata.append(str(rec_name))
             else:
@@ -982,8 +1150,12 @@ class _Fetcher:
                 entry = ledger.entries.get(name)
                 if entry and entry.get("missing"):
                     entry = None
-                if entry and dest.exists() and dest.stat().st_size == entry["size"] and (
-                        not s.verify_existing or sha256_file(dest) == entry["sha256"]):
+                if (
+                    entry
+                    and dest.exists()
+                    and dest.stat().st_size == entry["size"]
+                    and (not s.verify_existing or sha256_file(dest) == entry["sha256"])
+                ):
                     done[name] = entry
                     self.stats["files_skipped"] += 1
                     bar.update(1)
@@ -992,9 +1164,14 @@ class _Fetcher:
                     # completed by a job killed between rename and ledger entry: check it, keep it
                     try:
                         data, _ = read_patch(dest)
-                        entry = {"name": name, "record": row.record, "size": dest.stat().st_size,
-                                 "sha256": sha256_file(dest), "ny": int(data.shape[0]),
-                                 "nx": int(data.shape[1])}
+                        entry = {
+                            "name": name,
+                            "record": row.record,
+                            "size": dest.stat().st_size,
+                            "sha256": sha256_file(dest),
+                            "ny": int(data.shape[0]),
+                            "nx": int(data.shape[1]),
+                        }
                         ledger.add(entry)
                         done[name] = entry
                         self.stats["files_skipped"] += 1
@@ -1003,13 +1180,20 @@ class _Fetcher:
                     except ValueError:
                         dest.unlink()
                 res = self.retry(
-                    lambda row=row, dest=dest: download_file(row.url, dest, timeout=s.timeout_s,
-                                                             validate=validate),
+                    lambda row=row, dest=dest: download_file(
+                        row.url, dest, timeout=s.timeout_s, validate=validate
+                    ),
                     f"download of {name}",
                 )
                 ny, nx = shapes.get(name, (0, 0))
-                entry = {"name": name, "record": row.record, "size": res.size, "sha256": res.sha256,
-                         "nx": int(nx), "ny": int(ny)}
+                entry = {
+                    "name": name,
+                    "record": row.record,
+                    "size": res.size,
+                    "sha256": res.sha256,
+                    "nx": int(nx),
+                    "ny": int(ny),
+                }
                 ledger.add(entry)
                 done[name] = entry
                 self.stats["files_downloaded"] += 1
@@ -1023,7 +1207,7 @@ class _Fetcher:
 def _expected_files(records: pd.DataFrame, unit: Unit) -> dict[str, str]:
     """JSOC ``fits``-protocol file names the unit's records will have (name -> T_REC)."""
     out = {}
-    for region, trec in zip(records["region"], records["t_rec_tai"]):
+    for region, trec in zip(records["region"], records["t_rec_tai"], strict=True):
         try:
             out[jsoc_filename(unit.series, int(region), trec, unit.segment)] = trec
         except ValueError:
@@ -1031,12 +1215,38 @@ def _expected_files(records: pd.DataFrame, unit: Unit) -> dict[str, str]:
     return out
 
 
-def _attach_files(records: pd.DataFrame, done: Mapping[str, dict], series: str) -> tuple[pd.DataFrame, list[str]]:
+def _records_from_files(
+    names: Iterable[str], fits_dir: Path, archive: Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """records.csv rows read from the headers of downloaded files (``(records, rejected)``)."""
+    rows, bad = [], []
+    for name in names:
+        path = fits_dir / name
+        try:
+            data, header = read_patch(path)
+            rec = header_to_record(header, path, archive)
+        except ValueError as exc:
+            bad.append({"series": fits_dir.name, "row": -1, "reason": str(exc), "raw": name})
+            continue
+        rec["ny"], rec["nx"] = int(data.shape[0]), int(data.shape[1])
+        rows.append(rec)
+    recs = pd.DataFrame(rows).reindex(columns=RECORD_COLUMNS)
+    return recs, pd.DataFrame(bad, columns=_REJECT_COLUMNS)
+
+
+def _attach_files(
+    records: pd.DataFrame, done: Mapping[str, dict], series: str
+) -> tuple[pd.DataFrame, list[str]]:
     """Fill ``path``/``nx``/``ny`` of records from completed files; returns unmatched file names."""
     records = records.copy()
     if not len(records) or not done:
         return records, sorted(done)
-    key = {(int(r), t): i for i, (r, t) in enumerate(zip(records["region"], pd.DatetimeIndex(parse_trec(records["t_rec_tai"]))))}
+    key = {
+        (int(r), t): i
+        for i, (r, t) in enumerate(
+            zip(records["region"], pd.DatetimeIndex(parse_trec(records["t_rec_tai"])), strict=True)
+        )
+    }
     unmatched = []
     for name, e in done.items():
         parsed = parse_export_record(e.get("record") or "")
@@ -1116,14 +1326,16 @@ def fetch_unit(
             expected = _expected_files(records, unit)
             if expected and all(f.is_done(n) for n in expected):
                 # everything this unit needs is complete: no export, no download
-                done = {n: ledger.entries[n] for n in expected if not ledger.entries[n].get("missing")}
+                done = {
+                    n: ledger.entries[n] for n in expected if not ledger.entries[n].get("missing")
+                }
                 f.stats["files_skipped"] = len(done)
                 log.info("unit %s: all %d files already complete", unit.unit_id, len(done))
             else:
                 if not email:
                     raise f.fail(
-                        "JSOC exports need a registered e-mail address: set the environment variable "
-                        f"{EMAIL_ENV} (or jsoc.email in config.yaml); register it at "
+                        "JSOC exports need a registered e-mail address: set the environment "
+                        f"variable {EMAIL_ENV} (or jsoc.email in config.yaml); register it at "
                         "http://jsoc.stanford.edu/ajax/register_email.html. Or set "
                         "jsoc.download_images: false."
                     )
@@ -1141,10 +1353,27 @@ def fetch_unit(
                         with contextlib.suppress(ValueError):
                             name = jsoc_filename(unit.series, parsed[1], parsed[2], unit.segment)
                             if name not in ledger.entries:
-                                ledger.add({"name": name, "record": rec_name, "missing": True,
-                                            "size": 0, "sha256": ""})
+                                ledger.add(
+                                    {
+                                        "name": name,
+                                        "record": rec_name,
+                                        "missing": True,
+                                        "size": 0,
+                                        "sha256": "",
+                                    }
+                                )
                 done = f.download(files, ledger)
         records, unmatched = _attach_files(records, done, unit.series)
+        if unmatched:
+            # files the export listed but the keyword query did not (the archive changed between
+            # the two requests): describe them from their own headers rather than orphan them
+            extra, bad = _records_from_files(unmatched, f.fits_dir, archive)
+            records = (
+                pd.concat([records, extra], ignore_index=True)
+                .sort_values(["series", "region", "t_rec"], kind="stable")
+                .reset_index(drop=True)
+            )
+            rejected = pd.concat([rejected, bad], ignore_index=True)
         write_csv(records, f.unit_dir / "records.csv", float_format="%.10g")
         write_csv(rejected, f.unit_dir / "rejected.csv")
         summary = {
@@ -1156,18 +1385,33 @@ def fetch_unit(
             "flarepipe_version": __version__,
             "finished_utc": pd.Timestamp.now("UTC").isoformat(),
             "elapsed_s": round(time.time() - t_start, 3),
-            "counts": {"records": int(len(records)), "rejected": int(len(rejected)),
-                       "files_listed": int(n_listed), "files": len(done),
-                       "records_with_file": int((records["path"] != "").sum()) if len(records) else 0,
-                       "unmatched_files": len(unmatched)},
+            "counts": {
+                "records": int(len(records)),
+                "rejected": int(len(rejected)),
+                "files_listed": int(n_listed),
+                "files": len(done),
+                "records_with_file": int((records["path"] != "").sum()) if len(records) else 0,
+                "unmatched_files": len(unmatched),
+            },
             "missing_keywords": missing,
             "unmatched_files": unmatched,
             "stats": f.stats,
-            "files": {f"fits/{unit.series}/{n}": {"size": e["size"], "sha256": e["sha256"]}
-                      for n, e in sorted(done.items())},
+            "files": {
+                f"fits/{unit.series}/{n}": {"size": e["size"], "sha256": e["sha256"]}
+                for n, e in sorted(done.items())
+            },
         }
         write_json(summary, f.unit_dir / "unit.json")
     return f.unit_dir / "unit.json"
+
+
+def run_unit(cfg: Mapping, unit_id: str, archive_dir: str | os.PathLike) -> Path:
+    """What a Snakemake job of unit ``unit_id`` runs: settings, client and e-mail from ``cfg``
+    (the ``archive`` section, or the ``jsoc`` section itself), then :func:`fetch_unit`."""
+    settings = JsocSettings.from_config(cfg)
+    unit = get_unit(settings, unit_id)
+    email = resolve_email(cfg if "jsoc" in cfg else {"jsoc": cfg})
+    return fetch_unit(unit, make_client(settings), archive_dir, settings=settings, email=email)
 
 
 # =============================================================================== convert layer
@@ -1200,9 +1444,14 @@ def merge_units(
         p = Path(p)
         summary = json.loads(p.read_text())
         uid = summary["unit"]["unit_id"]
-        recs.append(pd.read_csv(p.parent / "records.csv", dtype={"noaa_ars": str, "path": str,
-                                                                  "t_rec": str, "t_rec_tai": str},
-                                keep_default_na=False, na_values={c: [""] for c in KEYWORD_COLUMNS}))
+        recs.append(
+            pd.read_csv(
+                p.parent / "records.csv",
+                dtype=_RECORD_TEXT,
+                keep_default_na=False,
+                na_values={c: [""] for c in _RECORD_FLOATS},
+            )
+        )
         rej_path = p.parent / "rejected.csv"
         if rej_path.exists() and rej_path.stat().st_size:
             rj = pd.read_csv(rej_path, dtype=str, keep_default_na=False)
@@ -1211,22 +1460,43 @@ def merge_units(
         for rel, meta in summary.get("files", {}).items():
             fp = archive / rel
             if not fp.exists() or fp.stat().st_size != meta["size"]:
-                raise ValueError(f"unit {uid}: {rel} is missing or has the wrong size; rerun that unit")
+                raise ValueError(
+                    f"unit {uid}: {rel} is missing or has the wrong size; rerun that unit"
+                )
             if verify and sha256_file(fp) != meta["sha256"]:
-                raise ValueError(f"unit {uid}: {rel} does not match its checksum; delete it and rerun that unit")
+                raise ValueError(
+                    f"unit {uid}: {rel} does not match its checksum; delete it and rerun that unit"
+                )
             fits_sums[rel] = meta["sha256"]
             fits_sizes[rel] = meta["size"]
-        units.append({k: summary.get(k) for k in ("recordset", "export_recordset", "export_requestid",
-                                                  "counts", "missing_keywords", "finished_utc")}
-                     | {"unit_id": uid})
+        units.append(
+            {
+                k: summary.get(k)
+                for k in (
+                    "recordset",
+                    "export_recordset",
+                    "export_requestid",
+                    "counts",
+                    "missing_keywords",
+                    "finished_utc",
+                )
+            }
+            | {"unit_id": uid}
+        )
     records = pd.concat(recs, ignore_index=True) if recs else pd.DataFrame(columns=RECORD_COLUMNS)
     records = records.reindex(columns=RECORD_COLUMNS)
     records["noaa_ars"] = records["noaa_ars"].fillna("").astype(str)
     records["path"] = records["path"].fillna("").astype(str)
     n_before = len(records)
     records = records.drop_duplicates(["series", "region", "t_rec_tai"], keep="first")
-    records = records.sort_values(["series", "region", "t_rec"], kind="stable").reset_index(drop=True)
-    rejected = pd.concat(rejs, ignore_index=True) if rejs else pd.DataFrame(columns=["unit_id", *_REJECT_COLUMNS])
+    records = records.sort_values(["series", "region", "t_rec"], kind="stable").reset_index(
+        drop=True
+    )
+    rejected = (
+        pd.concat(rejs, ignore_index=True)
+        if rejs
+        else pd.DataFrame(columns=["unit_id", *_REJECT_COLUMNS])
+    )
 
     fl = read_flares_csv(flares) if not isinstance(flares, pd.DataFrame) else flares
     write_csv(records, archive / "records.csv", float_format="%.10g")
@@ -1234,7 +1504,11 @@ def merge_units(
     write_csv(rejected, archive / "rejected_records.csv")
     out_files = ["records.csv", "flares.csv", "rejected_records.csv"]
     if rejected_flares is not None:
-        rf = rejected_flares if isinstance(rejected_flares, pd.DataFrame) else pd.read_csv(rejected_flares, dtype=str)
+        rf = (
+            rejected_flares
+            if isinstance(rejected_flares, pd.DataFrame)
+            else pd.read_csv(rejected_flares, dtype=str)
+        )
         write_csv(rf, archive / "rejected_flares.csv")
         out_files.append("rejected_flares.csv")
     manifest = {
@@ -1243,10 +1517,15 @@ def merge_units(
         "parameters": dict(parameters or {}),
         "units": sorted(units, key=lambda u: u["unit_id"]),
         "queries": [u["recordset"] for u in sorted(units, key=lambda u: u["unit_id"])],
-        "counts": {"records": int(len(records)), "duplicates_dropped": int(n_before - len(records)),
-                   "rejected_records": int(len(rejected)), "flares": int(len(fl)),
-                   "files": len(fits_sums), "units": len(units),
-                   "regions": int(records["region_id"].nunique()) if len(records) else 0},
+        "counts": {
+            "records": int(len(records)),
+            "duplicates_dropped": int(n_before - len(records)),
+            "rejected_records": int(len(rejected)),
+            "flares": int(len(fl)),
+            "files": len(fits_sums),
+            "units": len(units),
+            "regions": int(records["region_id"].nunique()) if len(records) else 0,
+        },
         "files": {name: sha256_file(archive / name) for name in out_files},
         "fits": dict(sorted(fits_sums.items())),
         "fits_bytes": dict(sorted(fits_sizes.items())),

@@ -46,7 +46,10 @@ __all__ = [
 ]
 
 #: region prefix -> series / instrument
-PREFIX_INFO = {info["prefix"]: {"series": s, "instrument": info["instrument"]} for s, info in SERIES_INFO.items()}
+PREFIX_INFO = {
+    info["prefix"]: {"series": s, "instrument": info["instrument"]}
+    for s, info in SERIES_INFO.items()
+}
 
 # table column that holds each JSOC keyword in the Sun et al. (2022) tables
 _SUN2022_NAMES = {"USFLUXL": "USFLUX", "MEANGBL": "MEANGBZ", "R_VALUE": "R_VALUE", "AREA": "AREA"}
@@ -78,7 +81,9 @@ def _tai_to_utc_grid(tai: pd.DatetimeIndex) -> pd.DatetimeIndex:
     days = tai.normalize()
     udays = pd.DatetimeIndex(days.unique())
     off0 = udays - pd.DatetimeIndex(tai_to_utc(udays))
-    off1 = (udays + pd.Timedelta(hours=12)) - pd.DatetimeIndex(tai_to_utc(udays + pd.Timedelta(hours=12)))
+    off1 = (udays + pd.Timedelta(hours=12)) - pd.DatetimeIndex(
+        tai_to_utc(udays + pd.Timedelta(hours=12))
+    )
     offset = pd.Series(off1, index=udays)
     out = tai - pd.TimedeltaIndex(offset.reindex(days).to_numpy())
     odd = off0 != off1
@@ -89,8 +94,13 @@ def _tai_to_utc_grid(tai: pd.DatetimeIndex) -> pd.DatetimeIndex:
         new = offset.reindex(days).to_numpy()
         is_odd = pd.Series(odd, index=udays).reindex(days).to_numpy()
         before = is_odd & ((tai - days).to_numpy() < old)
-        out = pd.DatetimeIndex(np.where(before, (tai - pd.TimedeltaIndex(old)).to_numpy(),
-                                        (tai - pd.TimedeltaIndex(new)).to_numpy()))
+        out = pd.DatetimeIndex(
+            np.where(
+                before,
+                (tai - pd.TimedeltaIndex(old)).to_numpy(),
+                (tai - pd.TimedeltaIndex(new)).to_numpy(),
+            )
+        )
     return out
 
 
@@ -99,7 +109,9 @@ def _fold_of(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def load_keyword_tables(paths: Iterable[str | os.PathLike], column_map: Mapping[str, str] | None = None) -> pd.DataFrame:
+def load_keyword_tables(
+    paths: Iterable[str | os.PathLike], column_map: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Read keyword tables into one tidy frame with canonical column names.
 
     Parameters
@@ -108,7 +120,7 @@ def load_keyword_tables(paths: Iterable[str | os.PathLike], column_map: Mapping[
         CSV files (e.g. ``sharp_0.csv`` ... ``smarp_4.csv``); a trailing ``_<n>`` in the name is the
         fold (the authors' region-grouped split), else ``fold`` is empty.
     column_map
-        Canonical name -> table column, merged over :data:`DEFAULT_TABLE_COLUMN_MAP`. Canonical names:
+        Canonical name -> table column, merged over :data:`DEFAULT_TABLE_COLUMN_MAP`. Names:
         ``prefix`` (``HARP``/``TARP``), ``region``, ``t_end`` (required), ``t_start``, ``label``,
         ``flares``, ``flare_index`` and the archive keyword columns of
         :data:`flarepipe.fitsio.KEYWORD_COLUMNS`. Map a name to ``None`` to skip it.
@@ -134,17 +146,25 @@ def load_keyword_tables(paths: Iterable[str | os.PathLike], column_map: Mapping[
         df = pd.read_csv(p, dtype={cmap.get("prefix") or "prefix": str})
         use = {k: v for k, v in cmap.items() if v is not None}
         explicit = set(column_map or {})
-        missing = [f"{k} -> {v!r}" for k, v in use.items() if v not in df.columns
-                   and (k in _REQUIRED or k in KEYWORD_COLUMNS or k in explicit)]
+        missing = [
+            f"{k} -> {v!r}"
+            for k, v in use.items()
+            if v not in df.columns and (k in _REQUIRED or k in KEYWORD_COLUMNS or k in explicit)
+        ]
         if missing:
-            raise ValueError(f"{p}: columns not found for {', '.join(missing)} (set local.column_map; "
-                             f"the table has {list(df.columns)})")
+            raise ValueError(
+                f"{p}: columns not found for {', '.join(missing)} (set local.column_map; "
+                f"the table has {list(df.columns)})"
+            )
         out = pd.DataFrame(index=df.index)
         prefix = df[use["prefix"]].astype(str).str.strip().str.upper()
         bad = ~prefix.isin(list(PREFIX_INFO))
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{p}:{i + 2}: unknown region prefix {prefix.iloc[i]!r} (expected one of {list(PREFIX_INFO)})")
+            raise ValueError(
+                f"{p}:{i + 2}: unknown region prefix {prefix.iloc[i]!r} "
+                f"(expected one of {list(PREFIX_INFO)})"
+            )
         region = pd.to_numeric(df[use["region"]], errors="coerce")
         if region.isna().any():
             i = int(np.flatnonzero(region.isna().to_numpy())[0])
@@ -159,21 +179,29 @@ def load_keyword_tables(paths: Iterable[str | os.PathLike], column_map: Mapping[
             tai = pd.to_datetime(df[use[name]], errors="coerce", format="ISO8601")
             if tai.isna().any():
                 i = int(np.flatnonzero(tai.isna().to_numpy())[0])
-                raise ValueError(f"{p}:{i + 2}: cannot read {use[name]!r} time {df[use[name]].iloc[i]!r}")
+                raise ValueError(
+                    f"{p}:{i + 2}: cannot read {use[name]!r} time {df[use[name]].iloc[i]!r}"
+                )
             tai_idx = pd.DatetimeIndex(tai)
             if name == "t_end":
                 out["t_end_tai"] = tai_idx.as_unit("ns")
             out[name] = _tai_to_utc_grid(tai_idx).as_unit("ns")
         for col in KEYWORD_COLUMNS:
             src = use.get(col)
-            out[col] = pd.to_numeric(df[src], errors="coerce").astype(float) if src in df.columns else np.nan
+            out[col] = (
+                pd.to_numeric(df[src], errors="coerce").astype(float)
+                if src in df.columns
+                else np.nan
+            )
         if use.get("label") in df.columns:
             lab = df[use["label"]]
             out["label"] = lab.astype(str).str.strip().str.lower().isin(["true", "1", "1.0", "yes"])
         if use.get("flares") in df.columns:
             out["flares"] = df[use["flares"]].fillna("").astype(str)
         if use.get("flare_index") in df.columns:
-            out["flare_index"] = pd.to_numeric(df[use["flare_index"]], errors="coerce").astype(float)
+            out["flare_index"] = pd.to_numeric(df[use["flare_index"]], errors="coerce").astype(
+                float
+            )
         fold = _fold_of(p)
         out["fold"] = pd.array([fold] * len(df), dtype="Int64")
         out["source_file"] = p.name
@@ -187,10 +215,13 @@ def load_keyword_tables(paths: Iterable[str | os.PathLike], column_map: Mapping[
 def keyword_tables_to_records(
     table: pd.DataFrame, *, harp_noaa: Mapping[int, list[int]] | None = None, quality: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``records.csv`` rows (``docs/FILES.md``) from :func:`load_keyword_tables`; ``(records, rejected)``.
+    """``records.csv`` rows (``docs/FILES.md``) from :func:`load_keyword_tables`.
 
-    One record per ``(region_id, t_end)``: ``t_rec`` is ``t_end`` (UTC), ``t_rec_tai`` the grid time as
-    a JSOC ``T_REC`` string. ``noaa_ars`` comes from ``harp_noaa`` for HARPs (empty otherwise).
+    Returns ``(records, rejected)``.
+
+    One record per ``(region_id, t_end)``: ``t_rec`` is ``t_end`` (UTC), ``t_rec_tai`` the grid
+    time as a JSOC ``T_REC`` string. ``noaa_ars`` comes from ``harp_noaa`` for HARPs (else
+    empty).
     The tables carry no ``QUALITY``, position or velocity: ``quality`` is set to ``quality``
     (default 0: the published tables were already quality-filtered by their authors) and
     ``lat_fwt``/``lon_fwt``/``obs_vr`` are NaN; ``nx``/``ny`` 0 and ``path`` empty (no image).
@@ -206,18 +237,27 @@ def keyword_tables_to_records(
             if not ok:
                 rows = t[(t["region_id"] == rid) & (t["t_end"] == te)]
                 for _, r in rows.iloc[1:].iterrows():
-                    rejected.append({"source": r.get("source_file", ""), "line": -1,
-                                     "reason": f"{rid} at {te}: conflicting keyword values for the same record",
-                                     "raw": r.to_json(default_handler=str)})
+                    rejected.append(
+                        {
+                            "source": r.get("source_file", ""),
+                            "line": -1,
+                            "reason": f"{rid} at {te}: conflicting keyword values for one record",
+                            "raw": r.to_json(default_handler=str),
+                        }
+                    )
         t = t.drop_duplicates(["region_id", "t_end"], keep="first")
-    rec = pd.DataFrame({
-        "series": t["series"].to_numpy(), "instrument": t["instrument"].to_numpy(),
-        "region": t["region"].astype("int64").to_numpy(), "region_id": t["region_id"].to_numpy(),
-        "t_rec": to_iso_utc(pd.DatetimeIndex(t["t_end"])) if len(t) else [],
-        "t_rec_tai": [format_trec(x) for x in pd.DatetimeIndex(t["t_end_tai"])],
-    })
+    rec = pd.DataFrame(
+        {
+            "series": t["series"].to_numpy(),
+            "instrument": t["instrument"].to_numpy(),
+            "region": t["region"].astype("int64").to_numpy(),
+            "region_id": t["region_id"].to_numpy(),
+            "t_rec": to_iso_utc(pd.DatetimeIndex(t["t_end"])) if len(t) else [],
+            "t_rec_tai": [format_trec(x) for x in pd.DatetimeIndex(t["t_end_tai"])],
+        }
+    )
     noaa = []
-    for pre_id, r in zip(t["region_id"], t["region"]):
+    for pre_id, r in zip(t["region_id"], t["region"], strict=True):
         if harp_noaa is not None and str(pre_id).startswith("HARP"):
             noaa.append(",".join(str(n) for n in harp_noaa.get(int(r), [])))
         else:
@@ -237,7 +277,11 @@ def keyword_tables_to_records(
 
 
 def _place(src: Path, dest: Path, mode: str) -> None:
-    if dest.exists() and dest.stat().st_size == src.stat().st_size and sha256_file(dest) == sha256_file(src):
+    if (
+        dest.exists()
+        and dest.stat().st_size == src.stat().st_size
+        and sha256_file(dest) == sha256_file(src)
+    ):
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     if mode == "copy":
@@ -258,22 +302,29 @@ def _place(src: Path, dest: Path, mode: str) -> None:
     os.replace(tmp, dest)
 
 
-def scan_fits(fits_dir: str | os.PathLike, archive_dir: str | os.PathLike, *, pattern: str = "**/*.magnetogram.fits",
-              link: str = "copy") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read every FITS export under ``fits_dir`` and place it in the archive; ``(records, rejected)``.
+def scan_fits(
+    fits_dir: str | os.PathLike,
+    archive_dir: str | os.PathLike,
+    *,
+    pattern: str = "**/*.magnetogram.fits",
+    link: str = "copy",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read every FITS export under ``fits_dir`` and place it in the archive.
+
+    Returns ``(records, rejected)``.
 
     Each file goes through :func:`flarepipe.fitsio.read_patch` (``verify('silentfix')`` for the
     malformed cards of older exports) and :func:`flarepipe.fitsio.header_to_record`. It is stored
-    as ``fits/<series>/<name>`` where ``name`` is its own file name when that is a plain JSOC name for
-    this record, else the JSOC name built from the header. Unreadable files are rejected with the
-    reason.
+    as ``fits/<series>/<name>`` where ``name`` is its own file name when that is a plain JSOC name
+    for this record, else the JSOC name built from the header. Unreadable files are rejected with
+    the reason.
     """
     root = Path(fits_dir)
     if not root.is_dir():
         raise ValueError(f"config.yaml: local.fits_dir {str(root)!r} is not a folder")
     archive = Path(archive_dir)
     rows, rejected = [], []
-    for i, p in enumerate(sorted(Path(x) for x in glob.glob(str(root / pattern), recursive=True))):
+    for p in sorted(Path(x) for x in glob.glob(str(root / pattern), recursive=True)):
         try:
             data, header = read_patch(p)
             rec = header_to_record(header, p)
@@ -293,7 +344,11 @@ def scan_fits(fits_dir: str | os.PathLike, archive_dir: str | os.PathLike, *, pa
         rec["path"] = f"fits/{rec['series']}/{name}"
         rec["ny"], rec["nx"] = int(data.shape[0]), int(data.shape[1])
         rows.append(rec)
-    recs = pd.DataFrame(rows).reindex(columns=RECORD_COLUMNS) if rows else pd.DataFrame(columns=RECORD_COLUMNS)
+    recs = (
+        pd.DataFrame(rows).reindex(columns=RECORD_COLUMNS)
+        if rows
+        else pd.DataFrame(columns=RECORD_COLUMNS)
+    )
     return recs, pd.DataFrame(rejected, columns=REJECT_COLUMNS)
 
 
@@ -312,7 +367,9 @@ def _expand(paths) -> list[Path]:
 
 
 def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
-    """Write the archive layout from files on disk (``cfg['local']`` or the section); return the manifest.
+    """Write the archive layout from files on disk; return the manifest.
+
+    Reads ``cfg['local']`` (or ``cfg`` when it is the section).
 
     Keys and defaults: ``fits_dir: null``, ``fits_glob: '**/*.magnetogram.fits'``,
     ``link: copy`` (``copy``, ``hardlink`` or ``symlink``), ``keyword_tables: []`` (paths or globs),
@@ -325,8 +382,17 @@ def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
     keywords the table lacks.
     """
     c = _section(cfg, "local")
-    known = {"fits_dir", "fits_glob", "link", "keyword_tables", "column_map", "harp_noaa_map",
-             "quality_default", "flares", "flares_format"}
+    known = {
+        "fits_dir",
+        "fits_glob",
+        "link",
+        "keyword_tables",
+        "column_map",
+        "harp_noaa_map",
+        "quality_default",
+        "flares",
+        "flares_format",
+    }
     unknown = set(c) - known
     if unknown:
         raise ValueError(f"config.yaml: unknown keys in local: {sorted(unknown)}")
@@ -339,20 +405,27 @@ def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
     parts, rejected = [], []
     fits_recs = pd.DataFrame(columns=RECORD_COLUMNS)
     if c.get("fits_dir"):
-        fits_recs, rej = scan_fits(c["fits_dir"], archive, pattern=c.get("fits_glob", "**/*.magnetogram.fits"),
-                                   link=c.get("link", "copy"))
+        fits_recs, rej = scan_fits(
+            c["fits_dir"],
+            archive,
+            pattern=c.get("fits_glob", "**/*.magnetogram.fits"),
+            link=c.get("link", "copy"),
+        )
         rejected.append(rej)
     table_recs = pd.DataFrame(columns=RECORD_COLUMNS)
     tables = _expand(c.get("keyword_tables"))
     if tables:
         harp_noaa = read_harp_noaa_map(c["harp_noaa_map"]) if c.get("harp_noaa_map") else None
         tidy = load_keyword_tables(tables, c.get("column_map") or {})
-        table_recs, rej = keyword_tables_to_records(tidy, harp_noaa=harp_noaa,
-                                                    quality=int(c.get("quality_default", 0)))
+        table_recs, rej = keyword_tables_to_records(
+            tidy, harp_noaa=harp_noaa, quality=int(c.get("quality_default", 0))
+        )
         rejected.append(rej)
     if len(fits_recs) and len(table_recs):
         key = ["series", "region", "t_rec"]
-        merged = fits_recs.merge(table_recs[key + list(KEYWORD_COLUMNS)], on=key, how="left", suffixes=("", "_tab"))
+        merged = fits_recs.merge(
+            table_recs[key + list(KEYWORD_COLUMNS)], on=key, how="left", suffixes=("", "_tab")
+        )
         for col in KEYWORD_COLUMNS:
             merged[col] = merged[f"{col}_tab"].where(merged[f"{col}_tab"].notna(), merged[col])
         fits_recs = merged[RECORD_COLUMNS]
@@ -362,15 +435,21 @@ def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
         if len(part):
             parts.append(part)
     if not parts:
-        raise ValueError("local source found no records (check local.fits_dir / local.keyword_tables)")
+        raise ValueError(
+            "local source found no records (check local.fits_dir / local.keyword_tables)"
+        )
     records = pd.concat(parts, ignore_index=True).reindex(columns=RECORD_COLUMNS)
     records["path"] = records["path"].fillna("").astype(str)
     records["noaa_ars"] = records["noaa_ars"].fillna("").astype(str)
     for col in ("region", "quality", "nx", "ny"):
         records[col] = records[col].astype("int64")
-    records = records.sort_values(["series", "region", "t_rec"], kind="stable").reset_index(drop=True)
+    records = records.sort_values(["series", "region", "t_rec"], kind="stable").reset_index(
+        drop=True
+    )
     cat = read_flare_file(c["flares"], c.get("flares_format", "auto"))
-    rejected_records = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=REJECT_COLUMNS)
+    rejected_records = (
+        pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=REJECT_COLUMNS)
+    )
 
     write_csv(records, archive / "records.csv", float_format="%.10g")
     write_flares(cat.flares, archive / "flares.csv")
@@ -382,11 +461,18 @@ def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
         "source": "local",
         "flarepipe_version": __version__,
         "parameters": {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in c.items()},
-        "inputs": {"keyword_tables": [str(p) for p in tables], "fits_dir": c.get("fits_dir"),
-                   "flares": str(c["flares"])},
-        "counts": {"records": int(len(records)), "records_with_file": len(fits_paths),
-                   "rejected_records": int(len(rejected_records)), **{f"flares_{k}": v for k, v in cat.counts().items()},
-                   "regions": int(records["region_id"].nunique())},
+        "inputs": {
+            "keyword_tables": [str(p) for p in tables],
+            "fits_dir": c.get("fits_dir"),
+            "flares": str(c["flares"]),
+        },
+        "counts": {
+            "records": int(len(records)),
+            "records_with_file": len(fits_paths),
+            "rejected_records": int(len(rejected_records)),
+            **{f"flares_{k}": v for k, v in cat.counts().items()},
+            "regions": int(records["region_id"].nunique()),
+        },
         "files": {n: sha256_file(archive / n) for n in names},
         "fits": {p: sha256_file(archive / p) for p in fits_paths},
     }

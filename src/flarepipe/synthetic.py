@@ -19,7 +19,9 @@ The planted log-rate of flares (GOES ≥ B1.0, per day) has three complementary 
   R_VALUE, as in real data).
 
 Peak fluxes follow a power law ``dN/dF ∝ F^-α`` (α = 2) above B1.0, so the ≥ C1.0 and ≥ M1.0 rates are
-``λ·10^{-(α-1)}`` and ``λ·100^{-(α-1)}``.
+``λ·10^{-(α-1)}`` and ``λ·100^{-(α-1)}``. Only flares above ``min_detected_flux`` (B4: GOES event lists
+are incomplete below the X-ray background) enter the catalogue; ``rate_all_per_day`` in the truth table
+is the rate of catalogued flares, so QUIET windows are those without a catalogued flare.
 
 Everything is deterministic from the seed, whatever the number of worker processes: each region draws
 from its own generator seeded by ``(seed, instrument, region index)``.
@@ -110,12 +112,13 @@ class SyntheticParams:
     cadence_min: int = 96  # sampling of records written (JSOC query @96m)
     compress: bool = False  # RICE-compress FITS as JSOC's default export (5x slower to write)
     # planted flare-rate model (natural-log units)
-    c0: float = -2.2
+    c0: float = -1.8
     c_size: float = 3.0
     c_emerge: float = 6.0
     c_morph: float = 1.6
     c_delta: float = 1.2
     alpha: float = 2.0
+    min_detected_flux: float = 4e-7  # GOES event lists are incomplete below ~B4 (X-ray background)
     p_rotated: float = 0.3
     p_delta: float = 0.15
     p_anti_hale: float = 0.04
@@ -236,9 +239,11 @@ def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t
     log_size = np.log10(np.maximum(phi, 1e18)) - 21.7
     log_rate = (params.c0 + params.c_size * log_size + params.c_emerge * emergence
                 + params.c_morph * rotated + params.c_delta * delta)
-    rate_all = np.exp(log_rate)
-    frac_c = 10.0 ** (-(params.alpha - 1.0))
-    frac_m = 100.0 ** (-(params.alpha - 1.0))
+    rate_b1 = np.exp(log_rate)
+    f_det = max(params.min_detected_flux, B1_FLUX)
+    rate_all = rate_b1 * (f_det / B1_FLUX) ** (-(params.alpha - 1.0))  # catalogued flares
+    frac_c = 10.0 ** (-(params.alpha - 1.0)) / (f_det / B1_FLUX) ** (-(params.alpha - 1.0))
+    frac_m = 100.0 ** (-(params.alpha - 1.0)) / (f_det / B1_FLUX) ** (-(params.alpha - 1.0))
 
     tracked = (np.abs(cmd) <= 85.0) & (phi >= 1.5e21) & (t >= 0.0) & (t < span_days)
     idx = np.flatnonzero(tracked)
@@ -253,7 +258,7 @@ def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t
     for j in np.flatnonzero(counts):
         for _ in range(counts[j]):
             u = rng.random()
-            peak = min(B1_FLUX * u ** (-1.0 / (params.alpha - 1.0)), 3e-3)
+            peak = min(f_det * u ** (-1.0 / (params.alpha - 1.0)), 3e-3)
             start = t[sel][j] + rng.random() * step
             rise = max(2.0, rng.gamma(3.0, 4.0)) / 1440.0
             fall = max(4.0, rng.gamma(2.0, 8.0) * (1 + math.log10(peak / B1_FLUX) / 3)) / 1440.0

@@ -1,7 +1,7 @@
 """Adapter: build the raw archive."""
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821  (snakemake injects it)
 
 from pathlib import Path
 

@@ -1,7 +1,7 @@
 """Adapter: skill scores, summary table, paired tests, plots."""
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821  (snakemake injects it)
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821  (snakemake injects it)
 
 from flarepipe.stages import run_evaluate
 

@@ -1,0 +1,8 @@
+"""Adapter: fetch one JSOC unit (keywords, export, resumable downloads)."""
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821  (snakemake injects it)
+
+from flarepipe.jsoc import run_unit
+
+print(run_unit(snakemake.params.cfg, snakemake.wildcards.unit, snakemake.params.archive))
