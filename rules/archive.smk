@@ -4,6 +4,8 @@
 if config["archive"].get("source", "synthetic") != "jsoc":
 
     rule archive:
+        conda:
+            "../envs/archive.yaml"
         output:
             records=f"{R}/archive/records.csv",
             flares=f"{R}/archive/flares.csv",
@@ -27,7 +29,14 @@ else:
 
     JSOC_UNITS = [u.unit_id for u in plan_units(config["archive"])]
 
+    # compute nodes often have no internet: downloads run where snakemake itself runs
+    localrules:
+        jsoc_unit,
+        catalogue,
+
     rule jsoc_unit:
+        conda:
+            "../envs/archive.yaml"
         output:
             f"{R}/archive/units/{{unit}}/unit.json",
         params:
@@ -43,6 +52,8 @@ else:
             "../workflow/scripts/jsoc_unit.py"
 
     rule catalogue:
+        conda:
+            "../envs/archive.yaml"
         output:
             flares=f"{R}/archive/catalogue/flares.csv",
             rejected=f"{R}/archive/catalogue/rejected_flares.csv",
@@ -55,6 +66,8 @@ else:
             "../workflow/scripts/catalogue.py"
 
     rule archive:
+        conda:
+            "../envs/archive.yaml"
         input:
             units=expand(f"{R}/archive/units/{{unit}}/unit.json", unit=JSOC_UNITS),
             flares=rules.catalogue.output.flares,
@@ -70,6 +83,8 @@ else:
 
 
 rule synthetic_figure:
+    conda:
+        "../envs/evaluate.yaml"
     input:
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,

@@ -2,6 +2,8 @@
 
 
 rule stack:
+    conda:
+        "../envs/evaluate.yaml"
     input:
         lstm=f"{R}/models/{{dataset}}/lstm/run{{run}}/predictions.csv",
         cnn=f"{R}/models/{{dataset}}/cnn/run{{run}}/predictions.csv",
@@ -20,6 +22,8 @@ rule stack:
 
 
 rule evaluate:
+    conda:
+        "../envs/evaluate.yaml"
     input:
         prediction_files(),
     output:

@@ -2,6 +2,8 @@
 
 
 rule label:
+    conda:
+        "../envs/process.yaml"
     input:
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,
@@ -23,6 +25,8 @@ rule label:
 
 
 rule split:
+    conda:
+        "../envs/process.yaml"
     input:
         samples=rules.label.output.samples,
     output:

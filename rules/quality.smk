@@ -2,6 +2,8 @@
 
 
 rule quality:
+    conda:
+        "../envs/process.yaml"
     input:
         records=rules.archive.output.records,
     output:

@@ -2,6 +2,8 @@
 
 
 rule features:
+    conda:
+        "../envs/process.yaml"
     input:
         records=rules.archive.output.records,
         samples=rules.label.output.samples,
@@ -21,6 +23,8 @@ rule features:
 
 
 rule shard:
+    conda:
+        "../envs/process.yaml"
     input:
         features=rules.features.output[0],
         split=rules.split.output[0],

@@ -3,6 +3,8 @@
 
 
 rule train:
+    conda:
+        "../envs/train.yaml"
     input:
         train=rules.shard.output.train,
         val=rules.shard.output.val,
@@ -28,6 +30,8 @@ rule train:
 
 
 rule logreg:
+    conda:
+        "../envs/train.yaml"
     input:
         train=rules.shard.output.train,
         val=rules.shard.output.val,
@@ -44,6 +48,8 @@ rule logreg:
 
 
 rule oracle:
+    conda:
+        "../envs/evaluate.yaml"
     input:
         samples=rules.label.output.samples,
         split=rules.split.output[0],

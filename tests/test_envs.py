@@ -66,7 +66,7 @@ def parse_requirements(path: Path = REQUIREMENTS) -> dict[str, Dep]:
 
 
 def _conda_dep(spec: str, where: str) -> Dep:
-    """A plain conda dependency such as ``numpy=1.26``, ``numpy>=1.26,<3`` or ``pytorch==2.13.0``."""
+    """A plain conda dependency such as ``numpy=1.26``, ``numpy>=1.26,<3``, ``pytorch==2.13.0``."""
     s = spec.strip().split("::")[-1]  # drop a channel prefix
     m = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$", s)
     assert m, f"{where}: cannot parse conda dependency {spec!r}"
@@ -94,8 +94,13 @@ def parse_env(path: Path) -> tuple[dict, list[Dep], list[Dep]]:
                 )
                 req = Requirement(str(line))
                 pip.append(
-                    Dep(canonicalize_name(req.name), frozenset(req.extras), req.specifier,
-                        str(line), f"{path.name} (pip)")
+                    Dep(
+                        canonicalize_name(req.name),
+                        frozenset(req.extras),
+                        req.specifier,
+                        str(line),
+                        f"{path.name} (pip)",
+                    )
                 )
         else:
             conda.append(_conda_dep(str(item), f"{path.name} (conda)"))
@@ -215,11 +220,15 @@ def test_train_env_has_deep_learning_stack():
 
 def _conda_directives() -> list[tuple[Path, str]]:
     files = [ROOT / "Snakefile", ROOT / "workflow" / "Snakefile"]
-    files += sorted((ROOT / "rules").glob("*.smk")) + sorted((ROOT / "workflow" / "rules").glob("*.smk"))
+    files += sorted((ROOT / "rules").glob("*.smk")) + sorted(
+        (ROOT / "workflow" / "rules").glob("*.smk")
+    )
     found = []
     for f in files:
         if f.is_file():
-            for m in re.finditer(r"^\s*conda:\s*\n?\s*[rf]?[\"']([^\"'{}]+)[\"']", f.read_text(), re.M):
+            for m in re.finditer(
+                r"^\s*conda:\s*\n?\s*[rf]?[\"']([^\"'{}]+)[\"']", f.read_text(), re.M
+            ):
                 found.append((f, m.group(1)))
     return found
 
@@ -229,8 +238,14 @@ def test_conda_directives_point_to_existing_envs():
     if not directives:
         pytest.skip("no literal `conda:` directives in Snakefile/rules (yet)")
     # Snakemake resolves a relative conda: path against the directory of the file declaring it
-    bad = [f"{f.relative_to(ROOT)}: conda: {p!r}" for f, p in directives if not (f.parent / p).is_file()]
-    assert not bad, "conda: paths that do not exist (relative to the declaring file):\n" + "\n".join(bad)
+    bad = [
+        f"{f.relative_to(ROOT)}: conda: {p!r}"
+        for f, p in directives
+        if not (f.parent / p).is_file()
+    ]
+    assert not bad, (
+        "conda: paths that do not exist (relative to the declaring file):\n" + "\n".join(bad)
+    )
 
 
 # ---- the checker itself ------------------------------------------------------------------------

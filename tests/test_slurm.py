@@ -51,15 +51,26 @@ TEST_CLUSTER_NAME = "flarepipe"  # ClusterName in the slurm.conf written by scri
 TRAIN_RULE = re.compile(r"train", re.I)  # rules whose jobs must ask for a GPU
 TIMEOUT_S = int(os.environ.get("FLAREPIPE_SLURM_TEST_TIMEOUT", "1800"))
 # copied to the temporary workflow directory: everything but these (top level / anywhere)
-_IGNORE_TOP = {".git", ".venv", "venv", ".snakemake", "results", ".pytest_cache", ".ruff_cache",
-               "tmp", ".ci", ".mypy_cache"}
+_IGNORE_TOP = {
+    ".git",
+    ".venv",
+    "venv",
+    ".snakemake",
+    "results",
+    ".pytest_cache",
+    ".ruff_cache",
+    "tmp",
+    ".ci",
+    ".mypy_cache",
+}
 _IGNORE_ANYWHERE = {"__pycache__", ".snakemake"}
 
 
 def _copy_ignore(directory: str, names: list[str]) -> set[str]:
     top = Path(directory).resolve() == ROOT
     return {
-        n for n in names
+        n
+        for n in names
         if n in _IGNORE_ANYWHERE or n.endswith((".pyc", ".egg-info")) or (top and n in _IGNORE_TOP)
     }
 
@@ -156,14 +167,20 @@ def _failure_report(work: Path, text: str) -> str:
         for name in (logs.group(1).split(", ") if logs else [])[:2]:
             path = Path(name) if Path(name).is_absolute() else work / name
             if path.is_file():
-                body_lines = [ln for ln in _tail(path, 400).splitlines() if not ln.startswith("environment:")]
+                body_lines = [
+                    ln for ln in _tail(path, 400).splitlines() if not ln.startswith("environment:")
+                ]
                 parts.append(f"--- {name} (tail)\n" + "\n".join(body_lines[-15:]))
                 break  # the rule's own log if it has one, else the Slurm log
     if len(errors) > 4:
         parts.append(f"... and {len(errors) - 4} more failed jobs")
     if not errors:
         parts.append("=== snakemake log (tail)\n" + "\n".join(text.splitlines()[-40:]))
-    ctld = Path(os.environ.get("FLAREPIPE_SLURM_DIR", "/tmp/flarepipe-slurm")) / "log" / "slurmctld.log"
+    ctld = (
+        Path(os.environ.get("FLAREPIPE_SLURM_DIR", "/tmp/flarepipe-slurm"))
+        / "log"
+        / "slurmctld.log"
+    )
     if ctld.is_file():
         parts.append("=== slurmctld.log (tail)\n" + _tail(ctld, 12))
     return "\n".join(parts)
@@ -176,7 +193,9 @@ def _profile(name: str) -> dict:
 def _workflow_rules() -> dict[str, str] | None:
     """Rule name -> the text of its definition, from the Snakefile and rules/*.smk."""
     files = [ROOT / "Snakefile", ROOT / "workflow" / "Snakefile"]
-    files += sorted((ROOT / "rules").glob("*.smk")) + sorted((ROOT / "workflow" / "rules").glob("*.smk"))
+    files += sorted((ROOT / "rules").glob("*.smk")) + sorted(
+        (ROOT / "workflow" / "rules").glob("*.smk")
+    )
     files = [f for f in files if f.is_file()]
     if not files:
         return None
@@ -236,7 +255,11 @@ def test_set_resources_match_rules():
         unknown = sorted(set(_profile(name).get("set-resources") or {}) - set(rules))
         assert not unknown, f"profiles/{name}: set-resources for rules that do not exist: {unknown}"
     gpu_rules = sorted(r for r, body in rules.items() if re.search(r"^\s+gpus?\s*=", body, re.M))
-    routed = {r for r, v in (_profile("slurm").get("set-resources") or {}).items() if "slurm_partition" in v}
+    routed = {
+        r
+        for r, v in (_profile("slurm").get("set-resources") or {}).items()
+        if "slurm_partition" in v
+    }
     assert not set(gpu_rules) - routed, (
         f"rules with a gpu resource but no slurm_partition in profiles/slurm set-resources: "
         f"{sorted(set(gpu_rules) - routed)}"
@@ -247,7 +270,8 @@ def test_parse_snakemake_log():
     log = (
         "rule train:\n    output: m.ckpt\n    jobid: 3\n    wildcards: run=0\n"
         "    resources: tmpdir=<TBD>, mem_mb=2000, runtime=10, cpus_per_task=2, gpu=1\n"
-        "sbatch call: sbatch --parsable --output /x/rule_train/0/%j.log -p gpu --gpus=1 --wrap=\"...\"\n"
+        "sbatch call: sbatch --parsable --output /x/rule_train/0/%j.log -p gpu --gpus=1 "
+        '--wrap="..."\n'
         "Job 3 has been submitted with SLURM jobid 17 (log: /x/rule_train/0/17.log).\n"
         "localrule all:\n    input: m.ckpt\n    jobid: 0\n"
     )
@@ -265,7 +289,9 @@ def test_parse_snakemake_log():
 def slurm_cluster():
     for tool in ("sbatch", "squeue", "scontrol"):
         if shutil.which(tool) is None:
-            _skip_or_fail(f"`{tool}` not found: no Slurm here (start one with `bash scripts/slurm-up.sh`)")
+            _skip_or_fail(
+                f"`{tool}` not found: no Slurm here (start one with `bash scripts/slurm-up.sh`)"
+            )
     try:
         ping = _run(["scontrol", "ping"])
     except subprocess.TimeoutExpired:
@@ -279,8 +305,8 @@ def slurm_cluster():
     m = re.search(r"^ClusterName\s*=\s*(\S+)", config, re.M)
     if not m or m.group(1) != TEST_CLUSTER_NAME:
         _skip_or_fail(
-            f"Slurm cluster {m.group(1) if m else '?'!r} is not the scripts/slurm-up.sh test cluster "
-            f"(ClusterName={TEST_CLUSTER_NAME}); not submitting test jobs to it"
+            f"Slurm cluster {m.group(1) if m else '?'!r} is not the scripts/slurm-up.sh test "
+            f"cluster (ClusterName={TEST_CLUSTER_NAME}); not submitting test jobs to it"
         )
     age = re.search(r"^MinJobAge\s*=\s*(\d+)", config, re.M)
     init = _profile("slurm-ci")["slurm-init-seconds-before-status-checks"]
@@ -305,9 +331,15 @@ def slurm_run(slurm_cluster):
     work = base / "flarepipe"
     shutil.copytree(ROOT, work, ignore=_copy_ignore, symlinks=True)
     cmd = [
-        sys.executable, "-m", "snakemake",
-        "--profile", "profiles/slurm", "--profile", "profiles/slurm-ci",
-        "--configfile", TINY_CONFIG,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--profile",
+        "profiles/slurm",
+        "--profile",
+        "profiles/slurm-ci",
+        "--configfile",
+        TINY_CONFIG,
         "--verbose",  # logs the sbatch calls, and makes each job log its environment
     ]
     log_path = work / "snakemake-slurm.log"
@@ -316,8 +348,13 @@ def slurm_run(slurm_cluster):
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         proc = subprocess.Popen(
-            cmd, cwd=work, env=_clean_env(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cmd,
+            cwd=work,
+            env=_clean_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             rc = proc.wait(timeout=TIMEOUT_S)
@@ -348,9 +385,13 @@ def test_tiny_workflow_runs_through_sbatch(slurm_run):
     work, text, jobs, seconds = slurm_run
     submitted = [j for j in jobs.values() if j.slurm_id]
     local = sorted({j.rule for j in jobs.values() if j.local})
-    not_submitted = [f"{j.rule} (job {j.jobid})" for j in jobs.values() if not j.local and not j.slurm_id]
+    not_submitted = [
+        f"{j.rule} (job {j.jobid})" for j in jobs.values() if not j.local and not j.slurm_id
+    ]
     assert submitted, "no job was submitted to Slurm"
-    assert not not_submitted, f"jobs that are not localrules but were not submitted: {not_submitted}"
+    assert not not_submitted, (
+        f"jobs that are not localrules but were not submitted: {not_submitted}"
+    )
 
     problems = []
     rows = []
@@ -371,11 +412,14 @@ def test_tiny_workflow_runs_through_sbatch(slurm_run):
             problems.append(f"{j.rule} (Slurm {j.slurm_id}): JobState={info.get('JobState')}")
         rows.append(
             f"{j.slurm_id:>5} {j.rule:<24} partition={env.get('SLURM_JOB_PARTITION', '?'):<6} "
-            f"cpus={env.get('SLURM_CPUS_PER_TASK', '?'):<3} gpus={env.get('SLURM_GPUS_ON_NODE', '-'):<2} "
+            f"cpus={env.get('SLURM_CPUS_PER_TASK', '?'):<3} "
+            f"gpus={env.get('SLURM_GPUS_ON_NODE', '-'):<2} "
             f"{info.get('RunTime', '')}"
         )
-    print(f"\ntiny workflow through Slurm: {len(submitted)} jobs submitted, local rules: {local}, "
-          f"wall time {seconds:.1f} s")
+    print(
+        f"\ntiny workflow through Slurm: {len(submitted)} jobs submitted, local rules: {local}, "
+        f"wall time {seconds:.1f} s"
+    )
     print("\n".join(rows))
     assert not problems, "\n".join(problems)
 
@@ -395,10 +439,14 @@ def test_gpu_jobs_asked_slurm_for_gpus(slurm_run):
             problems.append(f"{j.rule}: a training rule without a `gpu` resource ({j.resources})")
         if ngpu < 1:
             if re.search(r"--gpus[= ]|--gres[= ]\S*gpu", sbatch):
-                problems.append(f"{j.rule}: declares no GPU but sbatch asks for one: {sbatch[:300]}")
+                problems.append(
+                    f"{j.rule}: declares no GPU but sbatch asks for one: {sbatch[:300]}"
+                )
             continue
         if f"--gpus={ngpu}" not in sbatch:
-            problems.append(f"{j.rule}: gpu={ngpu} but the sbatch call lacks --gpus={ngpu}: {sbatch[:300]}")
+            problems.append(
+                f"{j.rule}: gpu={ngpu} but the sbatch call lacks --gpus={ngpu}: {sbatch[:300]}"
+            )
         env = _job_env(j.slurm_log) if j.slurm_log and j.slurm_log.is_file() else {}
         if env.get("SLURM_GPUS_ON_NODE") != str(ngpu):
             problems.append(
@@ -407,7 +455,9 @@ def test_gpu_jobs_asked_slurm_for_gpus(slurm_run):
             )
         want_partition = (set_resources.get(j.rule) or {}).get("slurm_partition")
         if not want_partition:
-            problems.append(f"{j.rule}: asks for a GPU but profiles/slurm gives it no slurm_partition")
+            problems.append(
+                f"{j.rule}: asks for a GPU but profiles/slurm gives it no slurm_partition"
+            )
         elif env.get("SLURM_JOB_PARTITION") != want_partition:
             problems.append(
                 f"{j.rule}: ran in partition {env.get('SLURM_JOB_PARTITION')!r}, "

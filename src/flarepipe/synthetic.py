@@ -94,7 +94,7 @@ INSTRUMENTS = {"HMI": HMI, "MDI": MDI}
 SCALES = {
     "tiny": {"n_regions": 16, "days": 12, "max_patch_deg": 5.0},
     "small": {"n_regions": 30, "days": 40, "max_patch_deg": 10.0},
-    "default": {"n_regions": 90, "days": 100, "max_patch_deg": 7.0},
+    "default": {"n_regions": 200, "days": 150, "max_patch_deg": 5.0},
     "large": {"n_regions": 1500, "days": 1500, "max_patch_deg": 20.0},
 }
 
