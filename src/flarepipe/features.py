@@ -83,20 +83,30 @@ def extract_features(archive_root: str | os.PathLike, records: pd.DataFrame, sam
 
 
 def _stats(x: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64)  # USFLUXL ~ 1e22 Mx: its square overflows float32
     mean = np.nanmean(x, axis=axis)
     std = np.nanstd(x, axis=axis)
-    return mean, np.where(std > 0, std, 1.0)
+    return mean, np.where(np.isfinite(std) & (std > 0), std, 1.0)
 
 
 def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str, out_dir: str | os.PathLike,
-                 image_norm: str = "primary_train") -> dict[str, Path]:
+                 image_norm: str = "primary_train", log_keywords: list[str] | tuple = ()) -> dict[str, Path]:
     """Write ``train.h5``, ``val.h5``, ``test.h5`` of one dataset run; return their paths.
 
     ``image_norm``: ``primary_train`` (mean/std of the training images of the dataset's primary
-    instrument) or ``global`` (all images in the feature store).
+    instrument) or ``global`` (all images in the feature store). ``log_keywords``: keyword columns
+    replaced by ``log10(max(x, 1e-30))`` before standardisation (flux and area span decades; S1
+    standardises raw values, so the paper's config leaves this empty).
     """
     reader = ShardReader(features)
     data = reader.read_all()
+    names = list(reader.attrs.get("keywords", []))
+    unknown = [k for k in log_keywords if k not in names]
+    if unknown:
+        raise ValueError(f"config.yaml: shard.log_keywords {unknown} not among the keywords {names}")
+    for k in log_keywords:
+        j = names.index(k)
+        data["sequences"][:, :, j] = np.log10(np.maximum(data["sequences"][:, :, j], 1e-30))
     meta = reader.meta().reset_index(drop=True)
     labels = reader.labels
     pos = pd.Series(np.arange(len(meta)), index=meta["sample_id"])
@@ -108,8 +118,8 @@ def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str,
         if len(ii) == 0:
             raise ValueError(f"split of {dataset}: the {s} split is empty")
     tr = idx["train"]
-    seq, img = data["sequences"], data["images"]
-    norm: dict = {"sequences": {}, "image": {}}
+    seq, img = data["sequences"].astype(np.float64), data["images"]
+    norm: dict = {"sequences": {}, "image": {}, "log_keywords": list(log_keywords)}
     seq_std = np.empty_like(seq)
     for inst in sorted(meta["instrument"].unique()):
         sel_tr = tr[meta.loc[tr, "instrument"].to_numpy() == inst]
@@ -119,7 +129,7 @@ def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str,
         rows = meta["instrument"].to_numpy() == inst
         seq_std[rows] = (seq[rows] - m) / s
         norm["sequences"][inst] = {"mean": m.tolist(), "std": s.tolist()}
-    seq_std = np.nan_to_num(seq_std, nan=0.0)
+    seq_std = np.nan_to_num(seq_std, nan=0.0).astype(np.float32)
     primary = PRIMARY_INSTRUMENT.get(dataset)
     if image_norm == "global":
         ref = np.arange(len(meta))

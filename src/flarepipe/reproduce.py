@@ -1,4 +1,4 @@
-"""Reproduce Sun et al. 2022 (S1) on the real SHARP/SMARP keyword tables: LSTM and a logistic baseline.
+"""Reproduce Sun et al. 2022 (S1) on the real SHARP/SMARP keyword tables (LSTM and LR baseline).
 
 Command line::
 
@@ -17,9 +17,11 @@ Steps
 -----
 1. **Tables** -> one tidy frame (:func:`load_tables`, through
    :func:`flarepipe.local.load_keyword_tables`): ``region_id`` (``HARP<n>``/``TARP<n>``),
-   ``instrument`` (HMI/MDI), ``t_end`` (UTC, converted from the table's TAI grid time ``t_end_tai``),
-   the four keywords, ``label``, ``flares``, ``flare_index`` and ``fold`` (the authors' file suffix).
-2. **Relabelling** (:func:`relabel`) with flarepipe's own rule (:func:`flarepipe.labels.label_windows`:
+   ``instrument`` (HMI/MDI), ``t_end`` (UTC, converted from the table's TAI grid time
+   ``t_end_tai``), the four keywords, ``label``, ``flares``, ``flare_index`` and ``fold`` (the
+   authors' file suffix).
+2. **Relabelling** (:func:`relabel`) with flarepipe's own rule
+   (:func:`flarepipe.labels.label_windows`:
    a flare counts when its start lies in ``(t_end, t_end + 24 h]`` and its NOAA number is one of the
    region's). HARPs use the JSOC HARP->NOAA map. No TARP->NOAA map exists in the data, so one is
    *derived* from the tables' own ``flares`` lists (:func:`derive_region_noaa`); the SMARP
@@ -29,10 +31,10 @@ Steps
    prediction window); negative = no flare in the prediction window (``flares`` empty) and none in
    the observation window (``FLARE_INDEX == 0``); every other row (a WEAK window) is discarded.
    Training uses the tables' labels (the data the authors trained on).
-4. **Sequences** (:func:`build_sequences`): the 16-step keyword sequence of a sample is read from the
-   rows of the same region at ``t_end - 15·96 min … t_end`` (any row of the table, discarded ones
-   included); S1's bad-record rule then drops a sample whose last step is missing or with more than
-   2 missing steps, and fills the others' gaps from the next available step.
+4. **Sequences** (:func:`build_sequences`): the 16-step keyword sequence of a sample is read from
+   the rows of the same region at ``t_end - 15·96 min … t_end`` (any row of the table, discarded
+   ones included); S1's bad-record rule then drops a sample whose last step is missing or with
+   more than 2 missing steps, and fills the others' gaps from the next available step.
 5. **Splits** (:func:`flarepipe.split.make_dataset_splits`): 20 % of regions test, 20 % of the rest
    validation, the rest train (random by region, seeded per run); negatives undersampled to the
    positives in every (split, instrument); FUSED_* add all samples of the other instrument to train.
@@ -62,6 +64,7 @@ therefore blanks ``goes_class`` so that :func:`flarepipe.labels.label_windows` f
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -69,7 +72,7 @@ import shutil
 import sys
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +82,13 @@ import pandas as pd
 
 from flarepipe.atomic import write_csv, write_json, write_text
 from flarepipe.catalogue import read_goes_events_txt, read_harp_noaa_map, read_swpc_events_csv
-from flarepipe.evaluate import PUBLISHED_SUN2022, evaluate_runs, paired_test, summary_table, to_markdown
+from flarepipe.evaluate import (
+    PUBLISHED_SUN2022,
+    evaluate_runs,
+    paired_test,
+    summary_table,
+    to_markdown,
+)
 from flarepipe.flareclass import M1_FLUX, class_to_flux
 from flarepipe.labels import label_windows
 from flarepipe.local import keyword_tables_to_records, load_keyword_tables
@@ -100,6 +109,7 @@ __all__ = [
     "derive_region_noaa",
     "explain_disagreements",
     "fit_logistic",
+    "lr_population_check",
     "load_catalogue",
     "load_tables",
     "main",
@@ -270,7 +280,8 @@ def derive_region_noaa(
 
     A region without any listed flare gets no NOAA number (its relabelling is then all negative,
     which agrees with the table by construction). Checked on the HARPs against the real JSOC map:
-    with ``min_fraction = 0.5`` the derived map relabels every SHARP row exactly as the real map does.
+    with ``min_fraction = 0.5`` the derived map relabels every SHARP row exactly as the real map
+    does.
 
     Parameters
     ----------
@@ -385,8 +396,8 @@ def explain_disagreements(
                                        authors' window but not in ours (exactly at t_end_tai + 24 h:
                                        ours ends 32-37 s earlier, at t_end UTC + 24 h)
           region_not_in_map            the region has no NOAA number in the map
-          noaa_not_in_map              a >= M1.0 flare of a class the table lists starts in the window
-                                       but belongs to a NOAA number not mapped to the region
+          noaa_not_in_map              a >= M1.0 flare of a class the table lists starts in the
+                                       window but belongs to a NOAA number not mapped to the region
           flare_missing_from_catalogue no such flare in goes_events_1995_2024.txt at all (detail:
                                        whether the SWPC list has it, and for which region)
         relabel positive, table negative
@@ -433,7 +444,10 @@ def explain_disagreements(
             if auth_reg:
                 reason, detail = "window_edge", fmt(auth_reg[0])
             elif not noaa:
-                reason, detail = "region_not_in_map", f"{rid} has no NOAA number in the map"
+                reason = "region_not_in_map"
+                detail = f"{rid} has no NOAA number in the region->NOAA map"
+                if rid.startswith("TARP"):
+                    detail += " (none derived: no catalogue flare matches its listed flares)"
             else:
                 other = [i for i in auth if any(abs(ev_flux[i] - f) < 1e-9 for f in listed)]
                 if other:
@@ -559,7 +573,8 @@ def select_samples(table: pd.DataFrame) -> pd.DataFrame:
     out["sample_id"] = (out["region_id"].astype(str) + "_"
                         + pd.DatetimeIndex(out["t_end"]).strftime("%Y%m%dT%H%M%S"))
     if out["sample_id"].duplicated().any():
-        raise ValueError(f"duplicate sample id {out.loc[out['sample_id'].duplicated(), 'sample_id'].iloc[0]!r}")
+        dup = out.loc[out["sample_id"].duplicated(), "sample_id"].iloc[0]
+        raise ValueError(f"two table rows give the sample id {dup!r}")
     return out
 
 
@@ -811,7 +826,9 @@ def _quiet_lightning() -> None:
 # ============================================================================================
 # 5. the whole reproduction
 # ============================================================================================
-def _prepare(data_dir: Path, out_dir: Path, log_fn) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def _prepare(
+    data_dir: Path, out_dir: Path, log_fn: Callable[[str], None]
+) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """Tables -> relabel report -> samples with sequences. Returns (samples, sequences, facts)."""
     t0 = time.perf_counter()
     table = load_tables(data_dir)
@@ -886,15 +903,17 @@ def _prepare(data_dir: Path, out_dir: Path, log_fn) -> tuple[pd.DataFrame, np.nd
         s = samples[samples["instrument"] == inst]
         st = status.loc[s.index]
         for lab, name in ((1, "positive"), (0, "negative")):
-            sl = s["label"] == lab
+            sl = (s["label"] == lab).to_numpy()
+            drop = st["dropped"].to_numpy()[sl]
+            kept_rows = sl & (st["dropped"] == "").to_numpy()
             rows.append({
                 "instrument": inst, "class": name, "table_rows": int(len(t)),
                 "selected": int(sl.sum()),
-                "dropped_missing_last": int((st.loc[sl, "dropped"] == "missing_last").sum()),
-                "dropped_too_many_missing": int((st.loc[sl, "dropped"] == "too_many_missing").sum()),
-                "filled_1_or_2": int(((st.loc[sl, "dropped"] == "") & (st.loc[sl, "n_missing"] > 0)).sum()),
-                "kept": int((st.loc[sl, "dropped"] == "").sum()),
-                "regions_kept": int(s.loc[sl & (st["dropped"] == "").to_numpy(), "region_id"].nunique()),
+                "dropped_missing_last": int((drop == "missing_last").sum()),
+                "dropped_too_many_missing": int((drop == "too_many_missing").sum()),
+                "filled_1_or_2": int(((drop == "") & (st["n_missing"].to_numpy()[sl] > 0)).sum()),
+                "kept": int((drop == "").sum()),
+                "regions_kept": int(s.loc[kept_rows, "region_id"].nunique()),
             })
         rows.append({"instrument": inst, "class": "discarded (WEAK windows)",
                      "table_rows": int(len(t)), "selected": int(len(t) - len(s))})
@@ -903,10 +922,61 @@ def _prepare(data_dir: Path, out_dir: Path, log_fn) -> tuple[pd.DataFrame, np.nd
     keep = (status["dropped"] == "").to_numpy()
     kept = samples[keep].reset_index(drop=True)
     facts = {"sample_summary": sample_summary, "relabel_summary": summary,
-             "n_table": len(table)}
+             "n_table": len(table), "selected": samples.reset_index(drop=True)}
     log_fn("samples: " + "; ".join(
         f"{r['instrument']} {r['class']} {r.get('kept', r['selected'])}" for r in rows))
     return kept, seq[keep], facts
+
+
+def lr_population_check(
+    selected: pd.DataFrame,
+    kept: pd.DataFrame,
+    sequences: np.ndarray,
+    datasets: Sequence[str],
+    runs: Sequence[int],
+    seed: int = 0,
+    stratify: bool = False,
+) -> pd.DataFrame:
+    """Logistic-regression test TSS on the sequence-kept samples and on all selected samples.
+
+    Same splitting, undersampling and standardisation as the main runs (the split differs where
+    the region set differs). Shows how much the S1 sequence rule, applied to sequences rebuilt from
+    the table rows, changes the sample population's difficulty.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset, runs, tss_kept_mean, tss_kept_sd, tss_all_mean, tss_all_sd``.
+    """
+    from flarepipe.metrics import all_metrics
+
+    last = selected[list(KEYWORDS)].to_numpy(np.float32)[:, None, :]
+    rows = []
+    for d in datasets:
+        res: dict[str, list[float]] = {"kept": [], "all": []}
+        for name, s, x in (("kept", kept, sequences), ("all", selected, last)):
+            for run in runs:
+                rd = make_run_data(s, x, d, run, seed=seed, stratify=stratify)
+                p = fit_logistic(rd.x["train"][:, -1, :], rd.y["train"],
+                                 [rd.x["test"][:, -1, :]], seed=derive_seed(seed, run, 1))[0]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res[name].append(all_metrics(rd.y["test"], p)["TSS"])
+        sd = {k: float(np.std(v, ddof=1)) if len(v) > 1 else math.nan for k, v in res.items()}
+        rows.append({"dataset": d, "runs": len(runs),
+                     "tss_kept_mean": float(np.mean(res["kept"])), "tss_kept_sd": sd["kept"],
+                     "tss_all_mean": float(np.mean(res["all"])), "tss_all_sd": sd["all"]})
+    return pd.DataFrame(rows)
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    if not root.is_dir():
+        return
+    for path in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(path.iterdir()):
+            path.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()
 
 
 def _evaluate(out_dir: Path, datasets: Sequence[str], models: Sequence[str],
@@ -965,6 +1035,7 @@ def comparison_markdown(
             t = "n/a" if not np.isfinite(r.t) else f"{r.t:.2f}"
             p = "n/a" if not np.isfinite(r.p_one_sided) else f"{r.p_one_sided:.3g}"
             lines.append(f"| {r.a} | {r.b} | {r.n} | {r.mean_diff:+.3f} | {t} | {p} |")
+        lines += ["", "p is one-sided for H1: a > b; for the reverse direction it is 1 - p."]
     else:
         lines.append("(no pairs to test)")
     lines += ["", "## Data", ""]
@@ -987,6 +1058,16 @@ def comparison_markdown(
         for d, g in split_counts.groupby("dataset", sort=False):
             lines.append(f"| {d} | {g['train'].mean():.0f} | {g['val'].mean():.0f} | "
                          f"{g['test'].mean():.0f} | {g['test_pos'].mean():.0f} |")
+    pc = facts.get("population_check")
+    if pc is not None and len(pc):
+        lines += ["", "Sample population and LR test TSS (same protocol and runs): the S1 "
+                  "sequence rule removes samples whose 24 h history is not in the table; LR on "
+                  "all selected samples shows what that costs:", "",
+                  "| dataset | LR TSS, sequence-kept samples | LR TSS, all selected samples |",
+                  "|---|---:|---:|"]
+        for r in pc.itertuples(index=False):
+            lines.append(f"| {r.dataset} | {r.tss_kept_mean:.3f} ± {r.tss_kept_sd:.3f} | "
+                         f"{r.tss_all_mean:.3f} ± {r.tss_all_sd:.3f} |")
     rs = facts.get("relabel_summary")
     if rs is not None:
         lines += ["", "## Relabelling (details in relabel_agreement.md)", ""]
@@ -1094,31 +1175,45 @@ def reproduce(
     write_csv(tidy, out_dir / "metrics.csv")
     tests = paired_tests(tidy, datasets, models)
     write_csv(tests, out_dir / "paired_tests.csv")
+    if "LR" in models:
+        facts["population_check"] = lr_population_check(
+            facts["selected"], samples, seqs, datasets, run_ids, seed=seed, stratify=stratify)
+        write_csv(facts["population_check"], out_dir / "lr_population_check.csv")
+    if not keep_shards:
+        _remove_empty_dirs(out_dir / "shards")
+    lstm_s = 0.0
+    for d in datasets:
+        for r in run_ids:
+            info_path = out_dir / "models" / d / "LSTM" / f"run{r}" / "train_info.json"
+            if info_path.exists():
+                lstm_s += float(json.loads(info_path.read_text()).get("wall_seconds", 0.0))
     wall = time.perf_counter() - t_start
     notes = [
         f"- Command: `{command or 'python -m flarepipe.reproduce'}`; {len(run_ids)} run(s), "
-        f"datasets {', '.join(datasets)}, models {', '.join(models)}; wall time {wall / 60:.1f} min "
-        f"on {torch.get_num_threads()} CPU thread(s) (runs reused from an earlier call count as 0).",
+        f"datasets {', '.join(datasets)}, models {', '.join(models)}; this call took "
+        f"{wall / 60:.1f} min on {torch.get_num_threads()} CPU thread(s) (finished runs are "
+        f"reused, not retrained); LSTM training over all runs: {lstm_s / 60:.1f} min.",
         "- Splits: flarepipe.split.make_dataset_splits, random_regions (test 0.2 of regions, val "
         f"0.2 of the rest), stratify={stratify}, seed derive_seed({seed}, run); negatives "
         "undersampled 1:1 per (split, instrument); FUSED_* = the ONLY split plus every sample of "
         "the other instrument in train. The published code drew the validation set from the "
         "fused training set (GroupShuffleSplit); here val/test are the ONLY dataset's, as in "
         "SCIENCE.md S1.",
-        "- Keywords: USFLUXL, MEANGBL, R_VALUE, AREA (the tables' USFLUX/MEANGBZ columns), z-scored "
-        "per instrument with the training samples' mean/std over all 16 steps. The published code "
-        "standardised fused data after a linear SHARP->SMARP keyword mapping (sharp2smarp.npy), "
-        "not per instrument.",
+        "- Keywords: USFLUXL, MEANGBL, R_VALUE, AREA (the tables' USFLUX/MEANGBZ columns), "
+        "z-scored per instrument with the training samples' mean/std over all 16 steps. The "
+        "published code standardised fused data after a linear SHARP->SMARP keyword mapping "
+        "(sharp2smarp.npy), not per instrument.",
         "- Sequences: rebuilt from the table rows (one row per 96-min window end, keyword = that "
         "window's last record), not from the per-record keyword series the authors read; the first "
         "24 h of each region (and windows after gaps or after rows the authors removed) lack "
         "earlier rows, so those samples fall under the bad-record rule (counts above).",
         "- Negatives: QUIET observation (FLARE_INDEX = 0) and QUIET prediction (empty `flares`); "
         "labels are the tables' own.",
-        "- LSTM: flarepipe.models LSTMNet (2×64, last output -> linear(2)), flarepipe.train.train_one "
-        "(Adam 1e-3, batch 64, cross-entropy without class weights, ≤20 epochs, early stopping on "
-        "val TSS with patience 5, best-val-TSS checkpoint). LR: sklearn LogisticRegression "
-        "(L2, C = 1, lbfgs) on the last step's four standardised keywords.",
+        "- LSTM: flarepipe.models LSTMNet (2×64, last output -> linear(2)), "
+        "flarepipe.train.train_one (Adam 1e-3, batch 64, cross-entropy without class weights, "
+        "≤20 epochs, early stopping on val TSS with patience 5, best-val-TSS checkpoint). LR: "
+        "sklearn LogisticRegression (L2, C = 1, lbfgs) on the last step's four standardised "
+        "keywords.",
     ]
     md = comparison_markdown(tidy, tests, facts, split_counts, notes)
     write_text(md, out_dir / "comparison.md")
@@ -1137,9 +1232,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Reproduce Sun et al. 2022's LSTM (and a logistic baseline) on the real "
                     "SHARP/SMARP keyword tables.")
     p.add_argument("--data", default=str(default_data_dir()),
-                   help=f"shared data/real folder (default ${REAL_DATA_ENV} or ../shared/data/real)")
+                   help=f"shared data/real folder (default ${REAL_DATA_ENV} or "
+                        "../shared/data/real)")
     p.add_argument("--out", default="results/sun2022_real", help="output folder")
-    p.add_argument("--runs", type=int, default=None, help="repetitions (default 10; 2 with --quick)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="repetitions (default 10; 2 with --quick)")
     p.add_argument("--datasets", nargs="+", default=None, choices=sorted(DATASETS),
                    help="datasets (default all four; SHARP_ONLY SMARP_ONLY with --quick)")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -1149,7 +1246,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stratify", action="store_true",
                    help="stratify the region split by whether a region has positives")
     p.add_argument("--max-epochs", type=int, default=None, help="override the LSTM's 20 epochs")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: on a shared 2-core machine more threads "
+                        "spin against other jobs and run several times slower)")
     p.add_argument("--keep-shards", action="store_true", help="keep the HDF5 shards of each run")
     p.add_argument("--force", action="store_true", help="retrain runs that already have results")
     return p

@@ -93,12 +93,22 @@ def run_shard(features_h5, split_csv, dataset: str, cfg: dict, out_dir) -> None:
     from .features import build_shards
 
     split = pd.read_csv(split_csv, dtype={"sample_id": str, "region_id": str})
-    build_shards(features_h5, split, dataset, out_dir, image_norm=cfg.get("image_norm", "primary_train"))
+    build_shards(features_h5, split, dataset, out_dir, image_norm=cfg.get("image_norm", "primary_train"),
+                 log_keywords=cfg.get("log_keywords", []))
 
 
-def run_train(shard_dir, model: str, model_cfg: dict, out_dir, seed: int) -> dict:
-    """Train a network on one dataset run and write checkpoint, CSV log and predictions."""
+def run_train(shard_dir, model: str, model_cfg: dict, out_dir, seed: int, threads: int | None = None) -> dict:
+    """Train a network on one dataset run and write checkpoint, CSV log and predictions.
+
+    ``threads`` caps torch's CPU threads at the job's share (Snakemake ``threads``), so parallel jobs
+    do not oversubscribe the cores.
+    """
+    import torch
+
     from .train import train_one
+
+    if threads:
+        torch.set_num_threads(int(threads))
 
     shard_dir = Path(shard_dir)
     shards = {s: shard_dir / f"{s}.h5" for s in ("train", "val", "test")}
