@@ -28,16 +28,19 @@ def class_to_flux(goes_class: str) -> float:
 
 
 def flux_to_class(flux: float, digits: int = 1) -> str:
-    """Map a peak flux (W/m²) to a class string: 1.2e-5 → ``"M1.2"``; ≥1e-3 stays X (``"X10.0"``)."""
+    """Map a peak flux (W/m²) to a class string: 1.2e-5 → ``"M1.2"``, 9.96e-6 → ``"C9.9"``.
+
+    The letter is the class whose base is ≤ the flux and the multiplier is truncated (not rounded)
+    to ``digits`` decimals, as GOES event lists print it, so a class string never reads above its
+    flux: a C9.96 flare is not an M1.0. X stays X above X9.9 (``"X15.0"``).
+    """
     if not np.isfinite(flux) or flux <= 0:
         raise ValueError(f"peak flux must be a positive number, got {flux!r}")
-    # round first so that 9.99e-6 → "M1.0" rather than "C10.0"
+    scale = 10**digits
     for letter in ("X", "M", "C", "B", "A"):
         base = _BASE[letter]
-        mult = round(flux / base, digits)
-        if mult >= 1.0 or letter == "A":
-            if letter != "X" and mult >= 10.0:
-                continue
+        if flux >= base * (1 - 1e-9) or letter == "A":
+            mult = math.floor(flux / base * scale + 1e-6) / scale
             return f"{letter}{mult:.{digits}f}"
     raise AssertionError("unreachable")  # pragma: no cover
 
