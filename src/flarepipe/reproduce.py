@@ -827,7 +827,7 @@ def _quiet_lightning() -> None:
 # 5. the whole reproduction
 # ============================================================================================
 def _prepare(
-    data_dir: Path, out_dir: Path, log_fn: Callable[[str], None]
+    data_dir: Path, out_dir: Path, log_fn: Callable[[str], None], max_missing: int = 2
 ) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """Tables -> relabel report -> samples with sequences. Returns (samples, sequences, facts)."""
     t0 = time.perf_counter()
@@ -896,7 +896,7 @@ def _prepare(
 
     # --- samples and sequences ------------------------------------------------------------
     samples = select_samples(table)
-    seq, status = build_sequences(table, samples)
+    seq, status = build_sequences(table, samples, max_missing=max_missing)
     rows = []
     for inst in sorted(table["instrument"].unique()):
         t = table[table["instrument"] == inst]
@@ -1095,6 +1095,7 @@ def reproduce(
     keep_shards: bool = False,
     force: bool = False,
     command: str = "",
+    max_missing: int = 2,
 ) -> dict[str, Any]:
     """Run the whole reproduction (see the module docstring); returns paths and the summary.
 
@@ -1122,7 +1123,7 @@ def reproduce(
     def log_fn(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    samples, seqs, facts = _prepare(data_dir, out_dir, log_fn)
+    samples, seqs, facts = _prepare(data_dir, out_dir, log_fn, max_missing=max_missing)
     train_params: dict[str, Any] = {"accelerator": "cpu", "num_workers": 0, "preload": True}
     if max_epochs:
         train_params["max_epochs"] = int(max_epochs)
@@ -1251,6 +1252,11 @@ def _parser() -> argparse.ArgumentParser:
                         "spin against other jobs and run several times slower)")
     p.add_argument("--keep-shards", action="store_true", help="keep the HDF5 shards of each run")
     p.add_argument("--force", action="store_true", help="retrain runs that already have results")
+    p.add_argument("--max-missing", type=int, default=2,
+                   help="history steps a sample may lack (filled from the next step); 2 is the S1 rule "
+                        "for bad records; 15 keeps every selected sample whose last record exists "
+                        "(the tables hold only the authors' already-filtered samples, so a missing "
+                        "history is rows they removed, not records we saw)")
     return p
 
 
@@ -1269,7 +1275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         res = reproduce(args.data, args.out, runs=runs, datasets=datasets, models=args.models,
                         seed=args.seed, stratify=args.stratify, max_epochs=max_epochs,
                         threads=args.threads, keep_shards=args.keep_shards, force=args.force,
-                        command=cmd.strip())
+                        command=cmd.strip(), max_missing=args.max_missing)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
