@@ -72,7 +72,8 @@ def main():
         ratio = y.sum() / (len(y) - y.sum())
         oracle = ((q / (1 - q + 1e-12)) >= ratio).astype(int)
         o = tss(y, oracle)
-        print(f"{inst.name}: samples {len(y)}, positives {int(y.sum())} ({y.mean():.3%}), regions {len(set(regions))}")
+        npos = len(set(regions[y == 1]))
+        print(f"{inst.name}: samples {len(y)}, positives {int(y.sum())} ({y.mean():.3%}), regions {len(set(regions))}, with positives {npos}")
         print(f"  oracle TSS {o:.3f}")
         feats = {"size(LR)": [2, 3], "size+emerge(LSTM)": [2, 3, 4, 5], "size+morph(CNN)": [2, 3, 6, 7],
                  "all": [2, 3, 4, 5, 6, 7]}
