@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 CORES ?= 2
 
-.PHONY: run test lint report dag clean
+.PHONY: run test lint report dag clean reproduce
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,12 @@ run: $(STAMP)
 ## test: set up, then run the test suite
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+## reproduce: set up, then Sun et al. 2022 (LSTM + logistic regression, 4 datasets x 10 runs) on the
+## real keyword tables in ../shared/data/real; writes results/sun2022_real/comparison.md
+REAL ?= ../shared/data/real
+reproduce: $(STAMP)
+	$(VENV)/bin/python -m flarepipe.reproduce --data $(REAL) --out results/sun2022_real --runs 10 --max-missing 15
 
 ## report: self-contained HTML report of the last run, plus rule graph and job DAG (needs graphviz)
 report: $(STAMP)
