@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from flarepipe import metrics as _metrics
 from flarepipe.models import build_model
 
 __all__ = ["FlareTask", "tss"]
@@ -24,16 +25,12 @@ __all__ = ["FlareTask", "tss"]
 def tss(labels: torch.Tensor, probs: torch.Tensor, threshold: float = 0.5) -> float:
     """True skill statistic TPR - FPR of ``probs >= threshold`` against 0/1 ``labels``.
 
-    Returns NaN when either class is absent (the statistic is undefined).
+    Tensor front end of :func:`flarepipe.metrics.tss` (one implementation of the score); NaN when
+    either class is absent (the statistic is undefined).
     """
-    labels = labels.bool()
-    pred = probs >= threshold
-    pos, neg = int(labels.sum()), int((~labels).sum())
-    if pos == 0 or neg == 0:
-        return float("nan")
-    tpr = int((pred & labels).sum()) / pos
-    fpr = int((pred & ~labels).sum()) / neg
-    return tpr - fpr
+    y = labels.detach().cpu().numpy().astype("int64")
+    p = probs.detach().float().cpu().numpy()
+    return _metrics.tss(_metrics.contingency(y, p, threshold))
 
 
 class FlareTask(pl.LightningModule):
