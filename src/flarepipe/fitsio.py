@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -148,29 +149,72 @@ def header_to_record(header: fits.Header, path: str | os.PathLike, archive_dir=N
     return rec
 
 
+_BLANK = -2147483648
+_BLOCK = 2880
+_PRIMARY = fits.PrimaryHDU().header.tostring().encode("ascii")
+_TEMPLATES: dict[tuple, fits.Header] = {}
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def _pad(buf: bytes, fill: bytes) -> bytes:
+    return buf + fill * (-len(buf) % _BLOCK)
+
+
+def _image_header(shape: tuple[int, int], cards: dict, bscale: float) -> bytes:
+    """Header block of an uncompressed int32 image extension, formatted by astropy.
+
+    One astropy ``Header`` per distinct key sequence is kept and only its values are updated: parsing
+    and verifying ~35 new cards per file dominated the writer's cost (14 of 21 ms per record).
+    """
+    keys = tuple(cards)
+    with _TEMPLATES_LOCK:
+        h = _TEMPLATES.get(keys)
+        if h is None:
+            header = fits.Header([fits.Card(k, v) for k, v in cards.items()])
+            h = fits.ImageHDU(data=np.zeros(shape, np.int32), header=header).header.copy()
+            h["BSCALE"] = bscale
+            h["BZERO"] = 0.0
+            h["BLANK"] = _BLANK
+            _TEMPLATES[keys] = h
+        values = {"NAXIS1": int(shape[1]), "NAXIS2": int(shape[0]), **cards, "BSCALE": bscale}
+        for k, v in values.items():
+            old = h[k]
+            if type(old) is not type(v) or old != v:  # setting a card costs ~50 µs: only changed ones
+                h[k] = v
+        return h.tostring().encode("ascii")
+
+
 def write_patch(path: str | os.PathLike, data: np.ndarray, cards: dict, bscale: float = 0.01,
                 compress: bool = True) -> None:
     """Write a patch as JSOC does: int32 in HDU 1 with ``BSCALE``, ``BLANK`` for NaN.
 
-    ``compress=True`` writes a RICE_1-compressed HDU (JSOC's default export); ``False`` a plain image
-    HDU (JSOC's uncompressed export; about five times faster to write with astropy).
+    ``compress=True`` writes a RICE_1-compressed HDU (JSOC's default export) with astropy;
+    ``False`` a plain image extension (JSOC's uncompressed export): astropy formats the header cards
+    and the blocks are assembled here, which is about ten times faster than ``HDUList.writeto``
+    and gives the same file (tested).
 
     ``data`` must already be quantised to multiples of ``bscale`` if the caller needs the stored values
     to equal its array exactly (see :func:`quantise`). Written atomically.
     """
-    ints = np.where(np.isfinite(data), np.round(np.nan_to_num(data) / bscale), -2147483648)
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D image, got shape {data.shape}")
+    ints = np.where(np.isfinite(data), np.round(np.nan_to_num(data) / bscale), _BLANK)
     ints = ints.astype(np.int32)
-    header = fits.Header([fits.Card(k, v) for k, v in cards.items()])
     if compress:
+        header = fits.Header([fits.Card(k, v) for k, v in cards.items()])
         hdu = fits.CompImageHDU(data=ints, header=header, compression_type="RICE_1")
-    else:
-        hdu = fits.ImageHDU(data=ints, header=header)
-    hdu.header["BSCALE"] = bscale
-    hdu.header["BZERO"] = 0.0
-    hdu.header["BLANK"] = -2147483648
-    hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
+        hdu.header["BSCALE"] = bscale
+        hdu.header["BZERO"] = 0.0
+        hdu.header["BLANK"] = _BLANK
+        hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
+        with atomic_path(path, suffix=".fits.part") as tmp:
+            hdul.writeto(tmp, overwrite=True)
+        return
+    blob = _PRIMARY + _pad(_image_header(ints.shape, cards, bscale), b" ") + _pad(ints.astype(">i4").tobytes(), b"\0")
     with atomic_path(path, suffix=".fits.part") as tmp:
-        hdul.writeto(tmp, overwrite=True)
+        with open(tmp, "wb") as fh:
+            fh.write(blob)
 
 
 def quantise(data: np.ndarray, bscale: float = 0.01) -> np.ndarray:

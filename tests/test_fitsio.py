@@ -1,0 +1,60 @@
+"""The patch writer: the fast uncompressed path gives astropy's own bytes; both paths read back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from flarepipe.fitsio import quantise, read_patch, write_patch
+
+CARDS = {
+    "TELESCOP": "SDO/HMI", "T_REC": "2011.02.15_02:00:00_TAI", "HARPNUM": 377, "NOAA_ARS": "11158,11159",
+    "QUALITY": 0, "LON_FWT": 12.345678, "OBS_VR": -2875.25, "USFLUXL": 1.234e22, "GENERATR": "test",
+}
+
+
+def _astropy_file(path, data, cards, bscale=0.01):
+    ints = np.where(np.isfinite(data), np.round(np.nan_to_num(data) / bscale), -2147483648).astype(np.int32)
+    hdu = fits.ImageHDU(data=ints, header=fits.Header([fits.Card(k, v) for k, v in cards.items()]))
+    hdu.header["BSCALE"] = bscale
+    hdu.header["BZERO"] = 0.0
+    hdu.header["BLANK"] = -2147483648
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+
+
+def test_uncompressed_writer_matches_astropy_bytes(tmp_path):
+    rng = np.random.default_rng(1)
+    cards = dict(CARDS)
+    # several shapes and values through the same cached header template
+    for i, shape in enumerate([(37, 53), (20, 11), (37, 53), (1, 7)]):
+        data = quantise(rng.normal(0, 300, shape).astype(np.float32))
+        data[0, min(3, shape[1] - 1)] = np.nan
+        cards["QUALITY"] = 0x10000 * i
+        cards["LON_FWT"] = float(rng.uniform(-85, 85))
+        cards["NOAA_ARS"] = "11158" if i % 2 else ""
+        write_patch(tmp_path / "fast.fits", data, cards, compress=False)
+        _astropy_file(tmp_path / "ref.fits", data, cards)
+        assert (tmp_path / "fast.fits").read_bytes() == (tmp_path / "ref.fits").read_bytes()
+        back, header = read_patch(tmp_path / "fast.fits")
+        np.testing.assert_array_equal(back, data)
+        assert header["QUALITY"] == cards["QUALITY"] and header["LON_FWT"] == pytest.approx(cards["LON_FWT"])
+        with fits.open(tmp_path / "fast.fits") as hdul:
+            hdul.verify("exception")
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_both_paths_read_back_equal(tmp_path, compress):
+    data = quantise(np.random.default_rng(2).normal(0, 500, (40, 60)).astype(np.float32))
+    data[5, :] = np.nan
+    write_patch(tmp_path / "p.fits", data, CARDS, compress=compress)
+    back, header = read_patch(tmp_path / "p.fits")
+    np.testing.assert_array_equal(back, data)
+    assert header["T_REC"] == CARDS["T_REC"] and header["NOAA_ARS"] == CARDS["NOAA_ARS"]
+    assert not list(tmp_path.glob(".*part"))  # no temporary left behind
+
+
+def test_writer_rejects_non_image(tmp_path):
+    with pytest.raises(ValueError, match="2-D"):
+        write_patch(tmp_path / "x.fits", np.zeros(5), CARDS, compress=False)
+    assert not list(tmp_path.iterdir())
