@@ -60,3 +60,26 @@ def test_resize_bilinear_keeps_mean_and_blanks():
     img[0, 0] = np.nan
     out = resize_image(img, 16)
     assert out.shape == (16, 16) and np.isfinite(out).all() and out.mean() == pytest.approx(5.0, abs=0.05)
+
+
+def test_standardise_keywords_per_instrument_train_stats():
+    from flarepipe.features import standardise_keywords
+
+    rng = np.random.default_rng(0)
+    seq = np.concatenate([rng.normal(5.0, 2.0, (40, 3, 2)), rng.normal(-1.0, 0.5, (20, 3, 2))])
+    seq[:, :, 1] *= 1e22  # flux-sized values: statistics must not overflow
+    inst = np.array(["HMI"] * 40 + ["MDI"] * 20)
+    train = np.zeros(60, bool)
+    train[:30] = True
+    train[40:50] = True
+    out, stats = standardise_keywords(seq, inst, train)
+    for name, rows, tr in (("HMI", slice(0, 40), slice(0, 30)), ("MDI", slice(40, 60), slice(40, 50))):
+        ref = seq[tr].reshape(-1, 2)
+        np.testing.assert_allclose(stats[name]["mean"], ref.mean(axis=0))
+        np.testing.assert_allclose(out[rows], (seq[rows] - ref.mean(axis=0)) / ref.std(axis=0))
+    only_test = train.copy()
+    only_test[40:] = False
+    with pytest.raises(ValueError, match="MDI"):
+        standardise_keywords(seq, inst, only_test)
+    out2, stats2 = standardise_keywords(seq, inst, only_test, fallback_all=True)
+    np.testing.assert_allclose(stats2["MDI"]["mean"], seq[40:].reshape(-1, 2).mean(axis=0))

@@ -28,7 +28,7 @@ from .archive import KEYWORDS
 from .fitsio import read_patch
 from .shards import ShardReader, write_shard
 
-__all__ = ["extract_features", "build_shards", "resize_image", "PRIMARY_INSTRUMENT"]
+__all__ = ["extract_features", "build_shards", "standardise_keywords", "resize_image", "PRIMARY_INSTRUMENT"]
 
 #: the dataset's primary instrument (val/test come from it)
 PRIMARY_INSTRUMENT = {"SHARP_ONLY": "HMI", "FUSED_SHARP": "HMI", "SMARP_ONLY": "MDI", "FUSED_SMARP": "MDI"}
@@ -89,6 +89,32 @@ def _stats(x: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(np.isfinite(std) & (std > 0), std, 1.0)
 
 
+def standardise_keywords(sequences: np.ndarray, instruments: np.ndarray, train_mask: np.ndarray,
+                         fallback_all: bool = False) -> tuple[np.ndarray, dict[str, dict[str, list[float]]]]:
+    """Z-score keyword sequences per instrument with the training samples' statistics (all steps).
+
+    Statistics are computed in float64 (NaN ignored; a constant column gets std 1). An instrument with
+    no training sample raises ``ValueError``, or with ``fallback_all`` uses all its samples (a
+    dataset whose second instrument only appears in validation/test). Returns the float64 array and
+    ``{instrument: {"mean": [...], "std": [...]}}``.
+    """
+    seq = np.asarray(sequences, dtype=np.float64)
+    instruments = np.asarray(instruments)
+    out = np.empty_like(seq)
+    stats: dict[str, dict[str, list[float]]] = {}
+    for inst in sorted(np.unique(instruments)):
+        rows = instruments == inst
+        ref = rows & np.asarray(train_mask, dtype=bool)
+        if not ref.any():
+            if not fallback_all:
+                raise ValueError(f"no training sample of instrument {inst} to standardise it with")
+            ref = rows
+        m, s = _stats(seq[ref].reshape(-1, seq.shape[2]), axis=0)
+        out[rows] = (seq[rows] - m) / s
+        stats[str(inst)] = {"mean": m.tolist(), "std": s.tolist()}
+    return out, stats
+
+
 def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str, out_dir: str | os.PathLike,
                  image_norm: str = "primary_train", log_keywords: list[str] | tuple = ()) -> dict[str, Path]:
     """Write ``train.h5``, ``val.h5``, ``test.h5`` of one dataset run; return their paths.
@@ -120,15 +146,10 @@ def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str,
     tr = idx["train"]
     seq, img = data["sequences"].astype(np.float64), data["images"]
     norm: dict = {"sequences": {}, "image": {}, "log_keywords": list(log_keywords)}
-    seq_std = np.empty_like(seq)
-    for inst in sorted(meta["instrument"].unique()):
-        sel_tr = tr[meta.loc[tr, "instrument"].to_numpy() == inst]
-        if len(sel_tr) == 0:  # an instrument only in val/test: use all its samples' statistics
-            sel_tr = np.flatnonzero(meta["instrument"].to_numpy() == inst)
-        m, s = _stats(seq[sel_tr].reshape(-1, seq.shape[2]), axis=0)
-        rows = meta["instrument"].to_numpy() == inst
-        seq_std[rows] = (seq[rows] - m) / s
-        norm["sequences"][inst] = {"mean": m.tolist(), "std": s.tolist()}
+    train_mask = np.zeros(len(meta), dtype=bool)
+    train_mask[tr] = True
+    seq_std, norm["sequences"] = standardise_keywords(seq, meta["instrument"].to_numpy(), train_mask,
+                                                      fallback_all=True)
     seq_std = np.nan_to_num(seq_std, nan=0.0).astype(np.float32)
     primary = PRIMARY_INSTRUMENT.get(dataset)
     if image_norm == "global":

@@ -88,6 +88,7 @@ __all__ = [
     "SAMPLE_COLUMNS",
     "LABEL_DEFAULTS",
     "TASKS",
+    "apply_task",
     "Task",
     "evolution_type",
     "label_windows",
@@ -519,9 +520,15 @@ def make_samples(
     :func:`label_windows` then ``TASKS[cfg["task"]]``; columns exactly :data:`SAMPLE_COLUMNS`,
     times as naive-UTC timestamps (see :func:`write_samples` for the file).
     """
-    s = _settings(cfg)
-    candidates = label_windows(records, flares, flagged, cfg)
-    out = TASKS[s["task"]].label(candidates)
+    return apply_task(label_windows(records, flares, flagged, cfg), cfg)
+
+
+def apply_task(candidates: pd.DataFrame, cfg: Mapping | None = None) -> pd.DataFrame:
+    """The configured task (``cfg["task"]``) applied to :func:`label_windows` candidates.
+
+    Columns exactly :data:`SAMPLE_COLUMNS`, in candidate order.
+    """
+    out = TASKS[_settings(cfg)["task"]].label(candidates)
     return out[SAMPLE_COLUMNS].reset_index(drop=True)
 
 

@@ -89,6 +89,7 @@ from flarepipe.evaluate import (
     summary_table,
     to_markdown,
 )
+from flarepipe.features import standardise_keywords
 from flarepipe.flareclass import M1_FLUX, class_to_flux
 from flarepipe.labels import label_windows
 from flarepipe.local import keyword_tables_to_records, load_keyword_tables
@@ -693,31 +694,11 @@ def standardise(
 ) -> tuple[np.ndarray, dict[str, dict[str, list[float]]]]:
     """Z-score keywords per instrument with the training samples' statistics (all steps).
 
-    Returns
-    -------
-    standardised : numpy.ndarray
-        float32, same shape.
-    stats : dict
-        ``{instrument: {"mean": [...K], "std": [...K]}}``.
-
-    Raises
-    ------
-    ValueError
-        When an instrument present in ``instruments`` has no training sample.
+    The workflow's own standardisation (:func:`flarepipe.features.standardise_keywords`), as float32;
+    an instrument without training samples is an error here (``ValueError``).
     """
-    out = np.empty_like(sequences, dtype=np.float32)
-    stats: dict[str, dict[str, list[float]]] = {}
-    for inst in np.unique(instruments):
-        sel = instruments == inst
-        tr = sel & train_mask
-        if not tr.any():
-            raise ValueError(f"no training sample of instrument {inst} to standardise it with")
-        x = sequences[tr].reshape(-1, sequences.shape[2]).astype(np.float64)
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        out[sel] = ((sequences[sel] - mean) / std).astype(np.float32)
-        stats[str(inst)] = {"mean": mean.tolist(), "std": std.tolist()}
-    return out, stats
+    out, stats = standardise_keywords(sequences, instruments, train_mask, fallback_all=False)
+    return out.astype(np.float32), stats
 
 
 def fit_logistic(

@@ -49,18 +49,15 @@ def run_quality(records_csv, cfg: dict, out_flagged, out_summary, scan_pixels: b
 def run_label(records_csv, flagged_csv, cfg: dict, out_samples, out_counts, out_drops=None) -> None:
     """Slide windows, type them, apply the task (``label`` config section)."""
     from .archive import load_archive
-    from .labels import drop_counts, evolution_counts, label_windows, write_samples
+    from .labels import apply_task, drop_counts, evolution_counts, label_windows, write_samples
 
     arc = load_archive(_archive_dir(records_csv))
     flagged = pd.read_csv(flagged_csv, usecols=["keep"])
     flagged.index = arc.records.index
     cand = label_windows(arc.records, arc.flares, flagged, cfg)
-    from .labels import TASKS, _settings, SAMPLE_COLUMNS
-
-    task = TASKS[_settings(cfg)["task"]]
-    samples = task.label(cand)[SAMPLE_COLUMNS].reset_index(drop=True)
+    samples = apply_task(cand, cfg)
     if samples.empty:
-        raise ValueError(f"label: task {task.name} produced no samples from {records_csv}")
+        raise ValueError(f"label: task {cfg.get('task', 'strong_vs_quiet')} produced no samples from {records_csv}")
     write_samples(samples, out_samples)
     write_csv(evolution_counts(cand), out_counts)
     if out_drops:
