@@ -15,6 +15,11 @@ rule quality:
         ),
     params:
         cfg=config["quality"],
+    threads: res("features", "cpus", 2)
+    resources:
+        runtime=res("features", "runtime", 60),
+        mem_mb=res("features", "mem_mb", 8000),
+        cpus_per_task=res("features", "cpus", 2),
     log:
         f"{R}/logs/quality.log",
     script:

@@ -226,3 +226,24 @@ def test_write_flagged_iso_times(tmp_path):
     back = pd.read_csv(tmp_path / "q" / "records_flagged.csv", keep_default_na=False)
     assert back.loc[0, "t_rec"] == "2011-02-15T01:59:26.000"
     assert back["reasons"].tolist()[-1] == "no_noaa" and len(back) == len(flagged)
+
+
+def test_scan_fits_parallel_equals_serial(tiny_archive, monkeypatch):
+    import flarepipe.quality as q
+    from flarepipe.archive import load_archive
+
+    arc = load_archive(tiny_archive[0])
+    recs = arc.records.iloc[::3]
+    serial = scan_fits(recs, arc.root)
+    monkeypatch.setattr(q, "_PARALLEL_MIN_FILES", 0)
+    parallel = scan_fits(recs, arc.root, workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert len(serial) == len(recs) and (serial["n_nan_pixels"] >= 0).all()
+
+
+def test_scan_fits_names_a_file_without_image(tmp_path):
+    from astropy.io import fits
+
+    fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
+    with pytest.raises(ValueError, match="empty.fits"):
+        scan_fits(pd.DataFrame({"path": ["empty.fits"]}), tmp_path)

@@ -346,7 +346,27 @@ def summarise(flagged: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["series", "reason", "count"]).astype({"count": "int64"})
 
 
-def scan_fits(records: pd.DataFrame, archive_dir: str | os.PathLike) -> pd.DataFrame:
+#: below this many files a process pool costs more than it saves
+_PARALLEL_MIN_FILES = 2000
+
+
+def _scan_one(path: str) -> tuple[int, int, int]:
+    """NaN pixel count, width and height of the first 2-D image HDU of one FITS file."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdul:
+        data = next((h.data for h in hdul if getattr(h, "data", None) is not None
+                     and getattr(h.data, "ndim", 0) == 2), None)
+        if data is None:
+            raise ValueError(f"{path}: no 2-D image HDU")
+        return int(np.isnan(np.asarray(data, dtype="float64")).sum()), data.shape[1], data.shape[0]
+
+
+def _scan_chunk(paths: list[str]) -> list[tuple[int, int, int]]:
+    return [_scan_one(p) for p in paths]
+
+
+def scan_fits(records: pd.DataFrame, archive_dir: str | os.PathLike, workers: int = 1) -> pd.DataFrame:
     """Read each record's magnetogram once: NaN pixel count and array shape.
 
     Parameters
@@ -356,34 +376,39 @@ def scan_fits(records: pd.DataFrame, archive_dir: str | os.PathLike) -> pd.DataF
         out of the result (``missing_file`` reports them).
     archive_dir
         The archive folder.
+    workers
+        Processes reading files (FITS header parsing is CPU-bound Python); the result does not
+        depend on it.
 
     Returns
     -------
     pandas.DataFrame
         Indexed like ``records`` (subset) with ``n_nan_pixels``, ``nx`` (width) and ``ny``
         (height), suitable as ``pixel_checks`` for :func:`flag_records`. The first HDU holding an
-        image is read (RICE-compressed exports keep it in HDU 1).
+        image is read (RICE-compressed exports keep it in HDU 1). A file without an image raises
+        ``ValueError`` naming the file.
     """
-    from astropy.io import fits
-
     _require(records, ["path"], "records")
     base = Path(archive_dir)
-    rows = {}
+    ids, files = [], []
     for rid, p in records["path"].items():
         if p is None or (isinstance(p, float) and math.isnan(p)) or str(p).strip() == "":
             continue
         f = base / str(p)
-        if not f.is_file():
-            continue
-        with fits.open(f, memmap=False) as hdul:
-            data = next((h.data for h in hdul if getattr(h, "data", None) is not None
-                         and getattr(h.data, "ndim", 0) == 2), None)
-            if data is None:
-                raise ValueError(f"{f}: no 2-D image HDU (record row {rid})")
-            arr = np.asarray(data, dtype="float64")
-            rows[rid] = (int(np.isnan(arr).sum()), arr.shape[1], arr.shape[0])
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=["n_nan_pixels", "nx", "ny"])
-    out.index.name = records.index.name
+        if f.is_file():
+            ids.append(rid)
+            files.append(str(f))
+    if workers > 1 and len(files) >= _PARALLEL_MIN_FILES:
+        from concurrent.futures import ProcessPoolExecutor
+
+        size = max(1, min(500, len(files) // (8 * workers)))
+        chunks = [files[i:i + size] for i in range(0, len(files), size)]
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            values = [v for part in ex.map(_scan_chunk, chunks) for v in part]
+    else:
+        values = _scan_chunk(files)
+    out = pd.DataFrame(values, index=pd.Index(ids, name=records.index.name),
+                       columns=["n_nan_pixels", "nx", "ny"])
     return out.astype("int64") if len(out) else out
 
 

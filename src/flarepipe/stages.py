@@ -32,13 +32,17 @@ def run_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> dict
     return build_archive(cfg, out_dir, workers=workers)
 
 
-def run_quality(records_csv, cfg: dict, out_flagged, out_summary, scan_pixels: bool = True) -> None:
-    """Flag records (``quality`` config section); write the flagged table and counts per reason."""
+def run_quality(records_csv, cfg: dict, out_flagged, out_summary, scan_pixels: bool = True,
+                workers: int = 1) -> None:
+    """Flag records (``quality`` config section); write the flagged table and counts per reason.
+
+    ``workers`` processes read the FITS files for the pixel checks.
+    """
     from .archive import load_archive
     from .quality import flag_records, scan_fits, summarise
 
     arc = load_archive(_archive_dir(records_csv))
-    pixel = scan_fits(arc.records, arc.root) if scan_pixels else None
+    pixel = scan_fits(arc.records, arc.root, workers=workers) if scan_pixels else None
     flagged = flag_records(arc.records, cfg, pixel_checks=pixel, archive_dir=arc.root)
     out = flagged.copy()
     out["t_rec"] = [t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] for t in out["t_rec"]]

@@ -7,4 +7,5 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 from flarepipe.stages import run_quality
 
-run_quality(snakemake.input.records, snakemake.params.cfg, snakemake.output.flagged, snakemake.output.summary)
+run_quality(snakemake.input.records, snakemake.params.cfg, snakemake.output.flagged, snakemake.output.summary,
+            workers=snakemake.threads)
