@@ -83,3 +83,28 @@ def test_standardise_keywords_per_instrument_train_stats():
         standardise_keywords(seq, inst, only_test)
     out2, stats2 = standardise_keywords(seq, inst, only_test, fallback_all=True)
     np.testing.assert_allclose(stats2["MDI"]["mean"], seq[40:].reshape(-1, 2).mean(axis=0))
+
+
+def test_extract_features_same_with_worker_processes(tiny_archive, tmp_path, monkeypatch):
+    import flarepipe.features as feat
+    from flarepipe.archive import load_archive
+    from flarepipe.fitsio import read_patch
+    from flarepipe.labels import label_windows
+
+    arc = load_archive(tiny_archive[0])
+    cand = label_windows(arc.records, arc.flares, None, {})
+    samples = cand[cand["dropped"].fillna("").eq("")] if "dropped" in cand else cand
+    samples = samples.assign(label=0).head(40).reset_index(drop=True)
+    assert len(samples) > 5
+    one = feat.extract_features(arc.root, arc.records, samples, tmp_path / "one.h5", image_size=16, threads=1)
+    monkeypatch.setattr(feat, "_PARALLEL_MIN", 0)
+    two = feat.extract_features(arc.root, arc.records, samples, tmp_path / "two.h5", image_size=16, threads=2)
+    a, b = ShardReader(one).read_all(), ShardReader(two).read_all()
+    np.testing.assert_array_equal(a["images"], b["images"])
+    np.testing.assert_array_equal(a["sequences"], b["sequences"])
+    # the first image is the sample's last record, subsampled (HMI) and resized
+    row = samples.iloc[0]
+    data, _ = read_patch(arc.root / arc.records.at[int(row["last_record"]), "path"])
+    if row["instrument"] == "HMI":
+        data = data[::4, ::4]
+    np.testing.assert_allclose(a["images"][0, 0], resize_image(data, 16), rtol=1e-6)

@@ -16,7 +16,6 @@ Two steps, each a workflow stage:
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +40,32 @@ def resize_image(img: np.ndarray, size: int) -> np.ndarray:
     return out[0, 0].numpy()
 
 
-def _load_image(path: Path, instrument: str, size: int, hmi_subsample: int) -> np.ndarray:
+#: below this many images a process pool costs more than it saves
+_PARALLEL_MIN = 1000
+
+
+def _read_subsampled(path: Path, instrument: str, hmi_subsample: int) -> np.ndarray:
     data, _ = read_patch(path)
     if instrument == "HMI" and hmi_subsample > 1:
         data = data[::hmi_subsample, ::hmi_subsample]
-    return resize_image(data, size)
+    return data
+
+
+def _read_chunk(args: tuple[list, list, int]) -> list[np.ndarray]:
+    paths, instruments, hmi_subsample = args
+    return [_read_subsampled(p, i, hmi_subsample) for p, i in zip(paths, instruments)]
+
+
+def _read_images(paths: list[Path], instruments: list[str], hmi_subsample: int, workers: int) -> list[np.ndarray]:
+    """Read (and subsample) the magnetograms; FITS parsing is CPU-bound Python, so processes."""
+    if workers <= 1 or len(paths) < _PARALLEL_MIN:
+        return _read_chunk((paths, instruments, hmi_subsample))
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(1, min(500, len(paths) // (8 * workers)))
+    chunks = [(paths[i:i + size], instruments[i:i + size], hmi_subsample) for i in range(0, len(paths), size)]
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        return [a for part in ex.map(_read_chunk, chunks) for a in part]
 
 
 def _sequences(records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str]) -> np.ndarray:
@@ -63,7 +83,10 @@ def _sequences(records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str]
 def extract_features(archive_root: str | os.PathLike, records: pd.DataFrame, samples: pd.DataFrame,
                      out: str | os.PathLike, image_size: int = 64, hmi_subsample: int = 4,
                      keywords: list[str] | None = None, threads: int = 2) -> Path:
-    """Write the raw feature store for ``samples`` (images [N,1,S,S], sequences [N,T,K], labels)."""
+    """Write the raw feature store for ``samples`` (images [N,1,S,S], sequences [N,T,K], labels).
+
+    ``threads`` processes read the FITS files; the store does not depend on it.
+    """
     keywords = list(keywords or KEYWORDS)
     archive_root = Path(archive_root)
     last = samples["last_record"].astype(int).to_numpy()
@@ -72,8 +95,7 @@ def extract_features(archive_root: str | os.PathLike, records: pd.DataFrame, sam
         raise ValueError(f"records {missing[:5]} (row numbers in records.csv) have no magnetogram path")
     paths = [archive_root / str(records.at[r, "path"]) for r in last]
     inst = samples["instrument"].tolist()
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
-        imgs = list(ex.map(lambda a: _load_image(a[0], a[1], image_size, hmi_subsample), zip(paths, inst)))
+    imgs = [resize_image(a, image_size) for a in _read_images(paths, inst, hmi_subsample, threads)]
     images = np.stack(imgs)[:, None].astype(np.float32) if imgs else np.zeros((0, 1, image_size, image_size), np.float32)
     seq = _sequences(records, samples, keywords)
     meta = samples[["sample_id", "region_id", "instrument", "t_end"]].copy()

@@ -94,7 +94,7 @@ INSTRUMENTS = {"HMI": HMI, "MDI": MDI}
 SCALES = {
     "tiny": {"n_regions": 16, "days": 12, "max_patch_deg": 5.0},
     "small": {"n_regions": 30, "days": 40, "max_patch_deg": 10.0},
-    "default": {"n_regions": 200, "days": 150, "max_patch_deg": 5.0},
+    "default": {"n_regions": 300, "days": 150, "max_patch_deg": 5.0},
     "large": {"n_regions": 1500, "days": 1500, "max_patch_deg": 20.0},
 }
 
@@ -112,10 +112,10 @@ class SyntheticParams:
     cadence_min: int = 96  # sampling of records written (JSOC query @96m)
     compress: bool = False  # RICE-compress FITS as JSOC's default export (5x slower to write)
     # planted flare-rate model (natural-log units)
-    c0: float = -1.8
+    c0: float = -0.5
     c_size: float = 3.0
-    c_emerge: float = 6.0
-    c_morph: float = 1.6
+    c_emerge: float = 4.0
+    c_morph: float = 1.3
     c_delta: float = 1.2
     alpha: float = 2.0
     min_detected_flux: float = 4e-7  # GOES event lists are incomplete below ~B4 (X-ray background)

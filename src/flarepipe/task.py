@@ -19,7 +19,35 @@ from torch.nn import functional as F
 from flarepipe import metrics as _metrics
 from flarepipe.models import build_model
 
-__all__ = ["FlareTask", "tss"]
+__all__ = ["FlareTask", "tss", "AUGMENTATIONS", "augment_images"]
+
+#: Label-preserving image augmentations (training batches only): mirror left-right, mirror
+#: up-down, reverse the field's sign. Flare productivity depends on flux, gradients, the bipole's
+#: tilt magnitude and delta spots, which none of these changes; a mirror or a sign flip only swaps
+#: hemisphere/cycle (Hale) orientation.
+AUGMENTATIONS: tuple[str, ...] = ("hflip", "vflip", "sign")
+
+
+def augment_images(x: torch.Tensor, kinds: Sequence[str], generator: torch.Generator | None = None) -> torch.Tensor:
+    """Apply each of ``kinds`` to a random half of the image batch ``x`` [B, C, H, W].
+
+    Each sample draws independently; runs on the batch's device (GPU-resident data included).
+    """
+    unknown = sorted(set(kinds) - set(AUGMENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {unknown}; accepted: {list(AUGMENTATIONS)}")
+    if x.dim() != 4 or not kinds:
+        return x
+    for kind in kinds:
+        pick = torch.rand(x.shape[0], generator=generator, device="cpu").to(x.device) < 0.5
+        pick = pick.view(-1, 1, 1, 1)
+        if kind == "hflip":
+            x = torch.where(pick, x.flip(-1), x)
+        elif kind == "vflip":
+            x = torch.where(pick, x.flip(-2), x)
+        else:
+            x = torch.where(pick, -x, x)
+    return x
 
 
 def tss(labels: torch.Tensor, probs: torch.Tensor, threshold: float = 0.5) -> float:
@@ -56,6 +84,8 @@ class FlareTask(pl.LightningModule):
     channels_last
         Use the channels-last memory format for image networks: ``"auto"`` (on CUDA only),
         True or False.
+    augment
+        Image augmentations of training batches, a subset of :data:`AUGMENTATIONS` (S1: none).
 
     Notes
     -----
@@ -73,10 +103,15 @@ class FlareTask(pl.LightningModule):
         pos_weight: float | None = None,
         threshold: float = 0.5,
         channels_last: bool | str = "auto",
+        augment: Sequence[str] = (),
     ) -> None:
         super().__init__()
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
+        augment = list(augment or [])
+        unknown = sorted(set(augment) - set(AUGMENTATIONS))
+        if unknown:
+            raise ValueError(f"unknown augmentation(s) {unknown}; accepted: {list(AUGMENTATIONS)}")
         self.save_hyperparameters()
         self.network: nn.Module = build_model(model, **dict(model_params or {}))
         self.input_key: str = self.network.input_key
@@ -97,6 +132,7 @@ class FlareTask(pl.LightningModule):
         )
         self.threshold = threshold
         self.channels_last = channels_last
+        self.augment = augment
         self._use_channels_last = False
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
 
@@ -138,7 +174,10 @@ class FlareTask(pl.LightningModule):
     # -- steps -----------------------------------------------------------------------------
     def _shared_step(self, batch: Mapping[str, torch.Tensor], stage: str) -> torch.Tensor:
         labels = batch["label"]
-        logits = self(batch[self.input_key])
+        x = batch[self.input_key]
+        if stage == "train" and self.augment and self.input_key == "image":
+            x = augment_images(x, self.augment)
+        logits = self(x)
         loss = self.loss(logits, labels)
         bs = labels.shape[0]
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=bs)

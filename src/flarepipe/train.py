@@ -65,6 +65,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "accelerator": "auto",  # auto | cpu | gpu | cuda | mps
     "deterministic": "auto",  # auto (True on CPU, False on GPU) | true | false | warn
     "channels_last": "auto",  # image networks on CUDA
+    "augment": [],  # image augmentations of training batches: hflip, vflip, sign (S1: none)
 }
 
 #: Per-model defaults (S1: LSTM <= 20 epochs, patience 5; CNN <= 20 epochs, patience 10).
@@ -276,6 +277,7 @@ def train_one(
         class_weight=params["class_weight"],
         pos_weight=params["pos_weight"],
         channels_last=params["channels_last"],
+        augment=params["augment"],
     )
     dm = FlareDataModule(
         {s: shard_paths[s] for s in SPLITS},
