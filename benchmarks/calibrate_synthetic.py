@@ -38,7 +38,7 @@ def samples_for(params, inst, reg):
         pm = 1 - np.exp(-lam_m)
         q = pm / (pm + np.exp(-lam_all_o - lam_all_p))
         mu = max(reg["mu"][k], 0.05)
-        out.append((int(strong), q, np.log10(reg["phi"][k] * mu), mu, reg["emergence"][k],
+        out.append((int(strong), q, np.log10(reg["phi"][k]), mu, reg["emergence"][k],
                     reg["phi"][k] / max(reg["phi"][k - spd], 1e19), float(reg["rotated"]),
                     float(reg["delta"]), reg["index"], abs(reg["cmd"][k]) <= 70))
     return out

@@ -10,7 +10,7 @@ The planted log-rate of flares (GOES ≥ B1.0, per day) has three complementary 
 
 ``log λ = c0 + c_size·(log10 Φ − 21.7) + c_emerge·e(t) + c_morph·m + c_delta·δ``
 
-- ``Φ`` the region's total unsigned flux (visible in keywords and images, projected by μ);
+- ``Φ`` the region's total unsigned flux (visible in keywords and images);
 - ``e(t)`` the recent emergence rate, the fractional flux increase over the past 12 h, clipped to
   [0, 1] (visible only in the keyword time series, as an LSTM sees it);
 - ``m`` a "rotated" bipole, axis far from east-west (≥ 55°), violating Joy's law: invisible to the four
@@ -22,6 +22,13 @@ Peak fluxes follow a power law ``dN/dF ∝ F^-α`` (α = 2) above B1.0, so the �
 ``λ·10^{-(α-1)}`` and ``λ·100^{-(α-1)}``. Only flares above ``min_detected_flux`` (B4: GOES event lists
 are incomplete below the X-ray background) enter the catalogue; ``rate_all_per_day`` in the truth table
 is the rate of catalogued flares, so QUIET windows are those without a catalogued flare.
+
+The magnetogram segment is written, like the SMARP CEA magnetograms whose keywords describe the
+"vertical field", as the radial-field estimate ``B_LOS/μ`` (the μ-correction): a region's flux does
+not fade towards the limb, but the noise grows there. ``c0`` depends on the scale: the laptop-sized
+``default`` archive is a flare-rich interval (about a fifth of strong-vs-quiet samples are positive,
+so that each split holds dozens of flaring regions); ``small`` and ``large`` use a quieter Sun (about
+6%, close to Sun et al.'s Table 2).
 
 Everything is deterministic from the seed, whatever the number of worker processes: each region draws
 from its own generator seeded by ``(seed, instrument, region index)``.
@@ -92,10 +99,10 @@ INSTRUMENTS = {"HMI": HMI, "MDI": MDI}
 
 #: scale presets: regions per instrument and days generated
 SCALES = {
-    "tiny": {"n_regions": 16, "days": 12, "max_patch_deg": 5.0},
-    "small": {"n_regions": 30, "days": 40, "max_patch_deg": 10.0},
-    "default": {"n_regions": 300, "days": 150, "max_patch_deg": 5.0},
-    "large": {"n_regions": 1500, "days": 1500, "max_patch_deg": 20.0},
+    "tiny": {"n_regions": 16, "days": 12, "max_patch_deg": 5.0, "c0": -0.5},
+    "small": {"n_regions": 30, "days": 40, "max_patch_deg": 10.0, "c0": -1.8},
+    "default": {"n_regions": 300, "days": 150, "max_patch_deg": 5.0, "c0": -0.5},
+    "large": {"n_regions": 1500, "days": 1500, "max_patch_deg": 20.0, "c0": -1.8},
 }
 
 
@@ -111,8 +118,8 @@ class SyntheticParams:
     instruments: tuple[str, ...] = ("HMI", "MDI")
     cadence_min: int = 96  # sampling of records written (JSOC query @96m)
     compress: bool = False  # RICE-compress FITS as JSOC's default export (5x slower to write)
-    # planted flare-rate model (natural-log units)
-    c0: float = -0.5
+    # planted flare-rate model (natural-log units); c0 None: the scale's value
+    c0: float | None = None
     c_size: float = 3.0
     c_emerge: float = 4.0
     c_morph: float = 1.3
@@ -134,7 +141,7 @@ class SyntheticParams:
         if self.scale not in SCALES:
             raise ValueError(f"archive.synthetic.scale must be one of {sorted(SCALES)}, got {self.scale!r}")
         out = dict(SCALES[self.scale])
-        for k in ("n_regions", "days", "max_patch_deg"):
+        for k in ("n_regions", "days", "max_patch_deg", "c0"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
         return out
@@ -237,7 +244,7 @@ def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t
     mu = np.cos(np.radians(lat)) * np.cos(np.radians(cmd))
 
     log_size = np.log10(np.maximum(phi, 1e18)) - 21.7
-    log_rate = (params.c0 + params.c_size * log_size + params.c_emerge * emergence
+    log_rate = (float(params.resolved()["c0"]) + params.c_size * log_size + params.c_emerge * emergence
                 + params.c_morph * rotated + params.c_delta * delta)
     rate_b1 = np.exp(log_rate)
     f_det = max(params.min_detected_flux, B1_FLUX)
@@ -291,7 +298,11 @@ def _patch_shape(reg: dict, inst: InstrumentSpec, max_patch_deg: float) -> tuple
 
 def render_map(reg: dict, k: int, inst: InstrumentSpec, nx: int, ny: int, rng: np.random.Generator,
                noise_scale: float = 1.0) -> np.ndarray:
-    """LOS magnetogram (G) of region ``reg`` at its step ``k`` on an ``ny × nx`` CEA grid."""
+    """Magnetogram (G) of region ``reg`` at its step ``k`` on an ``ny × nx`` CEA grid.
+
+    The line-of-sight field ``B_r·μ`` plus network and noise, divided by μ: the radial-field estimate
+    stored in the SMARP-like magnetogram segment.
+    """
     cd = math.radians(inst.cdelt_deg)
     x = (np.arange(nx) - (nx - 1) / 2.0) * cd
     y = (np.arange(ny) - (ny - 1) / 2.0) * cd
@@ -327,7 +338,8 @@ def render_map(reg: dict, k: int, inst: InstrumentSpec, nx: int, ny: int, rng: n
     net = ndimage.gaussian_filter(rng.standard_normal((ny, nx)), 2.0 * 0.03 / inst.cdelt_deg + 0.6)
     net *= 18.0 / max(net.std(), 1e-9)
     noise = rng.standard_normal((ny, nx)) * inst.noise_g * noise_scale / math.sqrt(mu)
-    return (blos + net * mu + noise).astype(np.float32)
+    # stored as the radial-field estimate B_LOS/μ: the limb's noise is amplified, its flux is not lost
+    return ((blos + net * mu + noise) / mu).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------------
