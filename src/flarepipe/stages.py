@@ -226,7 +226,7 @@ def run_synthetic_figure(archive_dir, out_png, region_id: str | None = None) -> 
     ax0 = fig.add_axes([0.05, 0.42, 0.36, 0.52])
     vmax = float(np.nanpercentile(np.abs(img), 99.5))
     im = ax0.imshow(img, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax)
-    fig.colorbar(im, cax=fig.add_axes([0.42, 0.45, 0.012, 0.45]), label="B_LOS (G)")
+    fig.colorbar(im, cax=fig.add_axes([0.42, 0.45, 0.012, 0.45]), label="B_LOS/μ (G)")
     ax0.set_title(f"{mid['path'].split('/')[-1]}\nNOAA {mid['noaa_ars']}, LON_FWT {mid['lon_fwt']:.1f}°", fontsize=8)
     ax0.set_xlabel("x (CEA px, 0.03°)")
     ax1 = fig.add_axes([0.55, 0.72, 0.42, 0.22])
