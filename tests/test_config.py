@@ -55,3 +55,18 @@ def test_defaults_filled():
     del cfg["shard"]
     validate_config(cfg)
     assert cfg["shard"]["image_norm"] == "primary_train"
+
+
+def test_paper_config_trains_without_augmentation():
+    """config.yaml mirrors/sign-flips CNN training images; the paper's settings must not inherit it."""
+    default = load_config(REPO / "config.yaml")
+    paper = load_config(REPO / "config.yaml", REPO / "config" / "sun2022.yaml")
+    assert default["models"]["cnn"]["train"]["augment"] == ["hflip", "vflip", "sign"]
+    assert paper["models"]["cnn"]["train"]["augment"] == []
+
+
+def test_unknown_augmentation_is_named():
+    cfg = _default()
+    cfg["models"]["cnn"]["train"]["augment"] = ["hflip", "rot90"]
+    with pytest.raises(ConfigError, match=r"models\.cnn\.train\.augment\.1"):
+        validate_config(cfg)

@@ -152,3 +152,35 @@ def test_train_params() -> None:
     )
     assert resolve_precision("auto", "auto", "cnn") == expected
     assert resolve_precision("auto", "auto", "lstm") == "32-true"
+
+
+def test_augment_images_per_sample() -> None:
+    from flarepipe.task import augment_images
+
+    torch.manual_seed(0)
+    x = torch.randn(400, 1, 5, 7)
+    for kind, op in (("hflip", lambda a: a.flip(-1)), ("vflip", lambda a: a.flip(-2)), ("sign", lambda a: -a)):
+        y = augment_images(x, [kind])
+        same = (y == x).flatten(1).all(1)
+        changed = (y == op(x)).flatten(1).all(1)
+        assert bool((same | changed).all())  # each sample is either left alone or transformed whole
+        assert 0.35 < changed.float().mean() < 0.65
+    assert augment_images(x, []) is x
+    with pytest.raises(ValueError, match="rot90"):
+        augment_images(x, ["rot90"])
+    with pytest.raises(ValueError, match="rot90"):
+        FlareTask("cnn", {"width": 0.125}, augment=["rot90"])
+
+
+def test_sign_augmentation_hides_a_sign_cue(shards: dict[str, Path], tmp_path: Path) -> None:
+    """The fixture's image cue is the sign of the mean field: mirrors keep it, a sign flip erases it.
+
+    So a CNN trained with mirrors learns it, and one trained with sign flips cannot (the augmentation
+    really reaches the training batches, and only them: validation images are not flipped).
+    """
+    base = {"max_epochs": 3, "patience": 3, "batch_size": 32}
+    mirrors = train_one(shards, "cnn", {"width": 0.125}, {**base, "augment": ["hflip", "vflip"]},
+                        tmp_path / "mirrors", seed=0)
+    sign = train_one(shards, "cnn", {"width": 0.125}, {**base, "augment": ["sign"]}, tmp_path / "sign", seed=0)
+    assert mirrors["best_val_tss"] > 0.8, mirrors
+    assert sign["best_val_tss"] < 0.5, sign
