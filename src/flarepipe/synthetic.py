@@ -27,8 +27,8 @@ The magnetogram segment is written, like the SMARP CEA magnetograms whose keywor
 "vertical field", as the radial-field estimate ``B_LOS/μ`` (the μ-correction): a region's flux does
 not fade towards the limb, but the noise grows there. ``c0`` depends on the scale: the laptop-sized
 ``default`` archive is a flare-rich interval (about a fifth of strong-vs-quiet samples are positive,
-so that each split holds dozens of flaring regions); ``small`` and ``large`` use a quieter Sun (about
-6%, close to Sun et al.'s Table 2).
+so that each split holds a dozen flaring regions); ``small`` and ``large`` use a quieter Sun (6–12%
+of the samples positive).
 
 Everything is deterministic from the seed, whatever the number of worker processes: each region draws
 from its own generator seeded by ``(seed, instrument, region index)``.
