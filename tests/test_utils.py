@@ -55,3 +55,15 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert not target.exists() and list(tmp_path.iterdir()) == []
     write_csv(pd.DataFrame({"a": [1]}), target)
     assert target.read_text() == "a\n1\n"
+
+
+def test_map_chunked_keeps_order_in_processes():
+    import math
+
+    from flarepipe.parallel import map_chunked
+
+    items = list(range(1, 2001))
+    serial = map_chunked(math.sqrt, items)
+    assert serial == [math.sqrt(x) for x in items]
+    assert map_chunked(math.sqrt, items, workers=2, min_items=0) == serial
+    assert map_chunked(math.sqrt, [], workers=2, min_items=0) == []

@@ -16,6 +16,7 @@ Two steps, each a workflow stage:
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 
 from .archive import KEYWORDS
 from .fitsio import read_patch
+from .parallel import map_chunked
 from .shards import ShardReader, write_shard
 
 __all__ = ["extract_features", "build_shards", "standardise_keywords", "resize_image", "PRIMARY_INSTRUMENT"]
@@ -44,28 +46,12 @@ def resize_image(img: np.ndarray, size: int) -> np.ndarray:
 _PARALLEL_MIN = 1000
 
 
-def _read_subsampled(path: Path, instrument: str, hmi_subsample: int) -> np.ndarray:
+def _read_subsampled(item: tuple[Path, str], hmi_subsample: int) -> np.ndarray:
+    path, instrument = item
     data, _ = read_patch(path)
     if instrument == "HMI" and hmi_subsample > 1:
         data = data[::hmi_subsample, ::hmi_subsample]
     return data
-
-
-def _read_chunk(args: tuple[list, list, int]) -> list[np.ndarray]:
-    paths, instruments, hmi_subsample = args
-    return [_read_subsampled(p, i, hmi_subsample) for p, i in zip(paths, instruments)]
-
-
-def _read_images(paths: list[Path], instruments: list[str], hmi_subsample: int, workers: int) -> list[np.ndarray]:
-    """Read (and subsample) the magnetograms; FITS parsing is CPU-bound Python, so processes."""
-    if workers <= 1 or len(paths) < _PARALLEL_MIN:
-        return _read_chunk((paths, instruments, hmi_subsample))
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = max(1, min(500, len(paths) // (8 * workers)))
-    chunks = [(paths[i:i + size], instruments[i:i + size], hmi_subsample) for i in range(0, len(paths), size)]
-    with ProcessPoolExecutor(max_workers=workers) as ex:
-        return [a for part in ex.map(_read_chunk, chunks) for a in part]
 
 
 def _sequences(records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str]) -> np.ndarray:
@@ -95,7 +81,9 @@ def extract_features(archive_root: str | os.PathLike, records: pd.DataFrame, sam
         raise ValueError(f"records {missing[:5]} (row numbers in records.csv) have no magnetogram path")
     paths = [archive_root / str(records.at[r, "path"]) for r in last]
     inst = samples["instrument"].tolist()
-    imgs = [resize_image(a, image_size) for a in _read_images(paths, inst, hmi_subsample, threads)]
+    raw = map_chunked(partial(_read_subsampled, hmi_subsample=hmi_subsample), list(zip(paths, inst)),
+                      workers=threads, min_items=_PARALLEL_MIN)
+    imgs = [resize_image(a, image_size) for a in raw]
     images = np.stack(imgs)[:, None].astype(np.float32) if imgs else np.zeros((0, 1, image_size, image_size), np.float32)
     seq = _sequences(records, samples, keywords)
     meta = samples[["sample_id", "region_id", "instrument", "t_end"]].copy()

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from flarepipe.atomic import write_csv
+from flarepipe.parallel import map_chunked
 from flarepipe.timeutil import to_iso_utc
 
 __all__ = [
@@ -346,7 +347,7 @@ def summarise(flagged: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["series", "reason", "count"]).astype({"count": "int64"})
 
 
-#: below this many files a process pool costs more than it saves
+#: below this many files a process pool costs more than it saves (:func:`.parallel.map_chunked`)
 _PARALLEL_MIN_FILES = 2000
 
 
@@ -360,10 +361,6 @@ def _scan_one(path: str) -> tuple[int, int, int]:
         if data is None:
             raise ValueError(f"{path}: no 2-D image HDU")
         return int(np.isnan(np.asarray(data, dtype="float64")).sum()), data.shape[1], data.shape[0]
-
-
-def _scan_chunk(paths: list[str]) -> list[tuple[int, int, int]]:
-    return [_scan_one(p) for p in paths]
 
 
 def scan_fits(records: pd.DataFrame, archive_dir: str | os.PathLike, workers: int = 1) -> pd.DataFrame:
@@ -398,15 +395,7 @@ def scan_fits(records: pd.DataFrame, archive_dir: str | os.PathLike, workers: in
         if f.is_file():
             ids.append(rid)
             files.append(str(f))
-    if workers > 1 and len(files) >= _PARALLEL_MIN_FILES:
-        from concurrent.futures import ProcessPoolExecutor
-
-        size = max(1, min(500, len(files) // (8 * workers)))
-        chunks = [files[i:i + size] for i in range(0, len(files), size)]
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            values = [v for part in ex.map(_scan_chunk, chunks) for v in part]
-    else:
-        values = _scan_chunk(files)
+    values = map_chunked(_scan_one, files, workers=workers, min_items=_PARALLEL_MIN_FILES)
     out = pd.DataFrame(values, index=pd.Index(ids, name=records.index.name),
                        columns=["n_nan_pixels", "nx", "ny"])
     return out.astype("int64") if len(out) else out
