@@ -25,7 +25,7 @@ test: $(STAMP)
 ## real keyword tables in ../shared/data/real; writes results/sun2022_real/comparison.md
 REAL ?= ../shared/data/real
 reproduce: $(STAMP)
-	$(VENV)/bin/python -m flarepipe.reproduce --data $(REAL) --out results/sun2022_real --runs 10 --max-missing 15
+	$(VENV)/bin/python -m flarepipe.studies.sun2022.reproduce --data $(REAL) --out results/sun2022_real --runs 10 --max-missing 15
 
 ## report: self-contained HTML report of the last run, plus rule graph and job DAG (needs graphviz)
 report: $(STAMP)

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from flarepipe.data import FlareDataModule, InMemoryDataset
+from flarepipe.data.datamodule import FlareDataModule, InMemoryDataset
 from flarepipe.models import CNNNet
-from flarepipe.shards import write_shard
+from flarepipe.data.shards import write_shard
 
 
 def synthetic_arrays(n: int, size: int, seed: int = 0):

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from flarepipe.synthetic import SCALES, SyntheticParams, generate_archive
+from flarepipe.archive.sources.synthetic import SCALES, SyntheticParams, generate_archive
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from flarepipe.synthetic import HMI, MDI, SyntheticParams, _plan, simulate_region
+from flarepipe.archive.sources.synthetic import HMI, MDI, SyntheticParams, _plan, simulate_region
 
 
 def samples_for(params, inst, reg):

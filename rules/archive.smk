@@ -25,7 +25,7 @@ if config["archive"].get("source", "synthetic") != "jsoc":
 else:
     # jsoc: one job per unit (time range or region) so failed units rerun alone; JSOC allows one
     # pending export per user, so units share a `jsoc_export` resource (--resources jsoc_export=1).
-    from flarepipe.jsoc import plan_units
+    from flarepipe.archive.sources.jsoc import plan_units
 
     JSOC_UNITS = [u.unit_id for u in plan_units(config["archive"])]
 

@@ -1,13 +1,10 @@
 # Shared helpers: configuration validation (before any job runs), paths, experiment grid.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from flarepipe.config import ConfigError, validate_config  # noqa: E402
+from flarepipe.config import ConfigError, validate_config
 
 try:
-    validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+    validate_config(config)
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration:\n{exc}")
 

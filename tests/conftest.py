@@ -22,7 +22,7 @@ def real_path(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def tiny_archive(tmp_path_factory):
     """A tiny synthetic archive (both instruments, a few regions, 5 days)."""
-    from flarepipe.synthetic import SyntheticParams, generate_archive
+    from flarepipe.archive.sources.synthetic import SyntheticParams, generate_archive
 
     out = tmp_path_factory.mktemp("tiny_archive")
     params = SyntheticParams(scale="tiny", n_regions=4, days=5, c0=0.0)

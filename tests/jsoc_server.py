@@ -17,7 +17,7 @@ Record sets are parsed for
 ``series[regions][start/duration@cadence | start-end@cadence][? KEY op value ?]{segments}``.
 
 The archive is generated from a seed: tiny SHARP/SMARP patches written with
-:func:`flarepipe.fitsio.write_patch` (RICE_1-compressed int32 in HDU 1, ``BSCALE = 0.01``, as JSOC
+:func:`flarepipe.io.fitsio.write_patch` (RICE_1-compressed int32 in HDU 1, ``BSCALE = 0.01``, as JSOC
 exports them), generated on first request.
 
 Fault injection (:meth:`FakeJsoc.add_fault`), consumed in order, per endpoint (``series_struct``,
@@ -46,7 +46,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from flarepipe.fitsio import jsoc_filename, write_patch
+from flarepipe.io.fitsio import jsoc_filename, write_patch
 
 __all__ = ["FakeRecord", "FakeJsoc", "Hit", "make_records"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flarepipe import catalogue as cat
-from flarepipe.download import RetryBudgetExceeded, RetryPolicy
+from flarepipe.archive.catalogues import flares as cat
+from flarepipe.io.download import RetryBudgetExceeded, RetryPolicy
 from hek_server import FakeHek, hek_event
 
 REAL = Path(

@@ -1,4 +1,4 @@
-"""Tests of flarepipe.evaluate (stacking, tidy scores, summaries, t-test) and flarepipe.plots."""
+"""Tests of flarepipe.evaluation.evaluate (stacking, tidy scores, summaries, t-test) and flarepipe.evaluation.plots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from flarepipe.evaluate import (
+from flarepipe.evaluation.evaluate import (
     CRITERIA,
     PUBLISHED_SUN2022,
     average_predictions,
@@ -22,8 +22,8 @@ from flarepipe.evaluate import (
     to_markdown,
     write_evaluation,
 )
-from flarepipe.metrics import all_metrics
-from flarepipe.plots import metrics_bar, reliability_diagram, roc_plot, skill_profile_plot
+from flarepipe.evaluation.metrics import all_metrics
+from flarepipe.evaluation.plots import metrics_bar, reliability_diagram, roc_plot, skill_profile_plot
 
 
 def _frame(labels, probs, splits, prefix="S"):

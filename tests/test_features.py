@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe.features import build_shards, resize_image
-from flarepipe.shards import ShardReader, write_shard
+from flarepipe.data.features import build_shards, resize_image
+from flarepipe.data.shards import ShardReader, write_shard
 
 
 def _store(tmp_path, n=40):
@@ -63,7 +63,7 @@ def test_resize_bilinear_keeps_mean_and_blanks():
 
 
 def test_standardise_keywords_per_instrument_train_stats():
-    from flarepipe.features import standardise_keywords
+    from flarepipe.data.features import standardise_keywords
 
     rng = np.random.default_rng(0)
     seq = np.concatenate([rng.normal(5.0, 2.0, (40, 3, 2)), rng.normal(-1.0, 0.5, (20, 3, 2))])
@@ -86,10 +86,10 @@ def test_standardise_keywords_per_instrument_train_stats():
 
 
 def test_extract_features_same_with_worker_processes(tiny_archive, tmp_path, monkeypatch):
-    import flarepipe.features as feat
-    from flarepipe.archive import load_archive
-    from flarepipe.fitsio import read_patch
-    from flarepipe.labels import label_windows
+    import flarepipe.data.features as feat
+    from flarepipe.archive.layout import load_archive
+    from flarepipe.io.fitsio import read_patch
+    from flarepipe.samples.labels import label_windows
 
     arc = load_archive(tiny_archive[0])
     cand = label_windows(arc.records, arc.flares, None, {})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from flarepipe.fitsio import quantise, read_patch, write_patch
+from flarepipe.io.fitsio import quantise, read_patch, write_patch
 
 CARDS = {
     "TELESCOP": "SDO/HMI", "T_REC": "2011.02.15_02:00:00_TAI", "HARPNUM": 377, "NOAA_ARS": "11158,11159",

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe import jsoc
-from flarepipe.archive import load_archive
-from flarepipe.atomic import sha256_file
-from flarepipe.download import (
+from flarepipe.archive.sources import jsoc
+from flarepipe.archive.layout import load_archive
+from flarepipe.io.atomic import sha256_file
+from flarepipe.io.download import (
     PermanentError,
     RetryBudgetExceeded,
     RetryPolicy,
@@ -30,7 +30,7 @@ from flarepipe.download import (
     redact,
     safe_filename,
 )
-from flarepipe.fitsio import read_patch
+from flarepipe.io.fitsio import read_patch
 from jsoc_server import FakeJsoc, make_records
 
 EMAIL = "solar.tester+flares@example.org"
@@ -492,8 +492,8 @@ def test_corrupt_file_is_refetched(server, tmp_path):
 
 _KILL_SCRIPT = """
 import sys, json
-from flarepipe import jsoc
-from flarepipe.archive import load_archive
+from flarepipe.archive.sources import jsoc
+from flarepipe.archive.layout import load_archive
 cfg = json.loads(sys.argv[1])
 s = jsoc.JsocSettings.from_config(cfg)
 (unit,) = jsoc.plan_units(cfg)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe.labels import (
+from flarepipe.samples.labels import (
     EVOLUTION_TYPES,
     SAMPLE_COLUMNS,
     drop_counts,
@@ -18,7 +18,7 @@ from flarepipe.labels import (
     strong_vs_quiet,
     write_samples,
 )
-from flarepipe.timeutil import format_trec, parse_trec
+from flarepipe.core.timeutil import format_trec, parse_trec
 
 START = pd.Timestamp("2011-02-14 00:00:00")  # TAI, on the 96-minute grid; TAI-UTC = 34 s in 2011
 

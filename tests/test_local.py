@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flarepipe import local
-from flarepipe.archive import load_archive
-from flarepipe.atomic import sha256_file
-from flarepipe.fitsio import KEYWORD_COLUMNS, read_patch
-from flarepipe.jsoc import RECORD_COLUMNS
-from flarepipe.timeutil import tai_to_utc
+from flarepipe.archive.sources import local
+from flarepipe.archive.layout import load_archive
+from flarepipe.io.atomic import sha256_file
+from flarepipe.io.fitsio import KEYWORD_COLUMNS, read_patch
+from flarepipe.archive.sources.jsoc import RECORD_COLUMNS
+from flarepipe.core.timeutil import tai_to_utc
 
 REAL = Path(
     os.environ.get("FLAREPIPE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real")

@@ -1,4 +1,4 @@
-"""Tests of flarepipe.metrics against scikit-learn and hand-computed tables."""
+"""Tests of flarepipe.evaluation.metrics against scikit-learn and hand-computed tables."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from flarepipe.metrics import (
+from flarepipe.evaluation.metrics import (
     METRIC_NAMES,
     DegenerateMetricWarning,
     all_metrics,

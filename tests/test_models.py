@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from flarepipe.models import CNN2Net, CNNNet, LSTMNet, build_model, count_flops, model_defaults
-from flarepipe.task import FlareTask, tss
+from flarepipe.tasks.classification import FlareTask, tss
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""Tests of flarepipe.oracle: exact rate integrals and the TSS-optimal oracle forecast."""
+"""Tests of flarepipe.evaluation.oracle: exact rate integrals and the TSS-optimal oracle forecast."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe.metrics import skill_profile
-from flarepipe.oracle import (
+from flarepipe.evaluation.metrics import skill_profile
+from flarepipe.evaluation.oracle import (
     RateIntegrator,
     oracle_predictions,
     oracle_probabilities,

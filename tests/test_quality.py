@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe.quality import (
+from flarepipe.samples.quality import (
     MM2_PER_UHEM,
     REASONS,
     flag_records,
@@ -229,8 +229,8 @@ def test_write_flagged_iso_times(tmp_path):
 
 
 def test_scan_fits_parallel_equals_serial(tiny_archive, monkeypatch):
-    import flarepipe.quality as q
-    from flarepipe.archive import load_archive
+    import flarepipe.samples.quality as q
+    from flarepipe.archive.layout import load_archive
 
     arc = load_archive(tiny_archive[0])
     recs = arc.records.iloc[::3]

@@ -1,4 +1,4 @@
-"""Tests of flarepipe.reproduce: the bad-record rule, sample selection, NOAA derivation, splits,
+"""Tests of flarepipe.studies.sun2022.reproduce: the bad-record rule, sample selection, NOAA derivation, splits,
 relabelling the real SHARP tables, and a tiny end-to-end run on generated tables."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe import reproduce as rp
+from flarepipe.studies.sun2022 import reproduce as rp
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get(rp.REAL_DATA_ENV, REPO.parent / "shared" / "data" / "real"))

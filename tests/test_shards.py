@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from flarepipe.data import FlareDataModule, InMemoryDataset, ShardDataset
-from flarepipe.shards import LAYOUT_VERSION, ShardLayoutError, ShardReader, write_shard
+from flarepipe.data.datamodule import FlareDataModule, InMemoryDataset, ShardDataset
+from flarepipe.data.shards import LAYOUT_VERSION, ShardLayoutError, ShardReader, write_shard
 
 N, H, W, T, K = 10, 8, 6, 5, 4
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe.split import (
+from flarepipe.samples.split import (
     SPLIT_COLUMNS,
     LeakageError,
     check_leakage,

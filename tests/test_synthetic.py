@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe.archive import RECORD_COLUMNS, load_archive
-from flarepipe.fitsio import header_to_record, read_patch
-from flarepipe.magnetic import activity_mask, compute_keywords
-from flarepipe.synthetic import (
+from flarepipe.archive.layout import RECORD_COLUMNS, load_archive
+from flarepipe.io.fitsio import header_to_record, read_patch
+from flarepipe.core.magnetic import activity_mask, compute_keywords
+from flarepipe.archive.sources.synthetic import (
     HMI, MDI, SyntheticParams, _plan, b0_for_flux, bipole_field, generate_archive, simulate_region,
 )
 

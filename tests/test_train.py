@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from flarepipe.shards import write_shard
-from flarepipe.task import FlareTask
-from flarepipe.train import resolve_precision, resolve_train_params, train_one
+from flarepipe.data.shards import write_shard
+from flarepipe.tasks.classification import FlareTask
+from flarepipe.training.fit import resolve_precision, resolve_train_params, train_one
 
 torch.set_num_threads(1)
 
@@ -155,7 +155,7 @@ def test_train_params() -> None:
 
 
 def test_augment_images_per_sample() -> None:
-    from flarepipe.task import augment_images
+    from flarepipe.tasks.classification import augment_images
 
     torch.manual_seed(0)
     x = torch.randn(400, 1, 5, 7)

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from flarepipe.atomic import atomic_path, write_csv
-from flarepipe.flareclass import class_to_flux, flux_to_class
-from flarepipe.timeutil import format_trec, parse_trec, tai_to_utc, to_iso_utc, utc_to_tai
+from flarepipe.io.atomic import atomic_path, write_csv
+from flarepipe.core.flareclass import class_to_flux, flux_to_class
+from flarepipe.core.timeutil import format_trec, parse_trec, tai_to_utc, to_iso_utc, utc_to_tai
 
 
 def test_trec_tai_to_utc_leap_seconds():
@@ -60,7 +60,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 def test_map_chunked_keeps_order_in_processes():
     import math
 
-    from flarepipe.parallel import map_chunked
+    from flarepipe.io.parallel import map_chunked
 
     items = list(range(1, 2001))
     serial = map_chunked(math.sqrt, items)

@@ -127,7 +127,7 @@ def test_jsoc_source_through_the_workflow(tmp_path):
         rerun = subprocess.run(cmd, cwd=tmp_path, env=env_email, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
         assert len(srv.hits) == hits  # nothing fetched again
-    from flarepipe.archive import load_archive
+    from flarepipe.archive.layout import load_archive
 
     arc = load_archive(tmp_path / "res" / "archive")
     assert set(arc.records["region"]) == {377, 401}

@@ -2,9 +2,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (also in conda envs)
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
-from flarepipe.stages import run_archive
+from flarepipe.stages.archive import run_archive
 
 run_archive(snakemake.params.cfg, Path(snakemake.output.records).parent, workers=snakemake.threads)

@@ -2,10 +2,9 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (also in conda envs)
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
-from flarepipe.stages import run_logreg
+from flarepipe.stages.train import run_logreg
 
 out = Path(snakemake.output.predictions).parent
 print(run_logreg(Path(snakemake.input.train).parent, snakemake.params.cfg, out, snakemake.params.seed))

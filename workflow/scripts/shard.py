@@ -2,10 +2,9 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (also in conda envs)
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
-from flarepipe.stages import run_shard
+from flarepipe.stages.shard import run_shard
 
 i = snakemake.input
 run_shard(i.features, i.split, snakemake.wildcards.dataset, snakemake.params.cfg, Path(snakemake.output.train).parent)

@@ -1,11 +1,9 @@
 """Adapter: one dataset split for one run."""
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (also in conda envs)
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
-from flarepipe.stages import run_split
+from flarepipe.stages.label import run_split
 
 w = snakemake.wildcards
 run_split(snakemake.input.samples, w.dataset, int(w.run), snakemake.params.cfg, snakemake.output[0])

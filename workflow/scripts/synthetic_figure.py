@@ -2,9 +2,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (also in conda envs)
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
-from flarepipe.stages import run_synthetic_figure
+from flarepipe.stages.archive import run_synthetic_figure
 
 print(run_synthetic_figure(Path(snakemake.input.records).parent, snakemake.output[0]))

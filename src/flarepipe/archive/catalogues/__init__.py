@@ -1,0 +1,1 @@
+"""Event catalogues: flare lists (GOES, SWPC, HEK) and region maps."""

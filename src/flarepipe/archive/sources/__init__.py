@@ -1,0 +1,1 @@
+"""Archive sources (synthetic, local, jsoc). They import layout, io and core; never build, never each other."""

@@ -1,0 +1,1 @@
+"""Pure domain, importing nothing else of flarepipe: time (TAI/UTC), flare classes, magnetic keywords."""

@@ -1,0 +1,1 @@
+"""Model inputs: features, standardisation, HDF5 shards (the only h5py user), Dataset, DataModule."""

@@ -1,0 +1,294 @@
+"""PyTorch datasets and the Lightning DataModule over HDF5 shards.
+
+Two ways to feed a model, chosen by ``FlareDataModule(preload=...)``:
+
+* **lazy** (:class:`ShardDataset`): each batch is read from the shard when it is asked for
+  (``__getitems__``: one direct chunk read per image, straight into the batch array) by a
+  :class:`~flarepipe.data.shards.ShardReader` that opens the file in whichever worker process reads.
+  Memory stays flat however big the shard (the small sequence array is cached); use
+  ``num_workers > 0`` to overlap reading with training.
+* **preload** (:class:`InMemoryDataset`): the whole shard is read once into tensors (optionally on
+  the GPU) and batches are gathered with one indexing operation (``__getitems__``), no per-sample
+  Python and no collation. The fast path for shards that fit in memory.
+
+Both yield dicts with ``label`` (int64), ``index`` (int64, position in the shard) and the requested
+inputs: ``image`` float32 [1,H,W] and/or ``sequence`` float32 [T,K] (batched: [B,...]).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from flarepipe.data.shards import ShardReader
+
+__all__ = [
+    "INPUTS",
+    "SPLITS",
+    "FlareDataModule",
+    "InMemoryDataset",
+    "ShardDataset",
+    "passthrough_collate",
+]
+
+#: Names of the model inputs a dataset can provide.
+INPUTS: tuple[str, ...] = ("image", "sequence")
+#: Split names, in the order shards are expected.
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def _check_inputs(inputs: Sequence[str]) -> tuple[str, ...]:
+    inputs = tuple(inputs)
+    bad = [i for i in inputs if i not in INPUTS]
+    if bad or not inputs:
+        raise ValueError(f"inputs must be a non-empty subset of {INPUTS}, got {inputs}")
+    return inputs
+
+
+class ShardDataset(Dataset):
+    """Lazy per-sample view of one shard.
+
+    Parameters
+    ----------
+    path
+        Shard file.
+    inputs
+        Which inputs to read: ``"image"`` and/or ``"sequence"``.
+
+    Notes
+    -----
+    The underlying file is opened on the first ``__getitem__`` in each process, so the dataset
+    pickles cleanly (spawned workers) and forked workers never share an HDF5 handle.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, inputs: Sequence[str] = ("image", "sequence")
+    ) -> None:
+        self.inputs = _check_inputs(inputs)
+        self.reader = ShardReader(path)
+
+    @property
+    def path(self) -> Path:
+        """The shard file."""
+        return self.reader.path
+
+    @property
+    def labels(self) -> np.ndarray:
+        """All labels (int64 [N]) without reading any sample."""
+        return self.reader.labels
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """A whole batch as tensors (used by the DataLoader with :func:`passthrough_collate`)."""
+        arrays = self.reader.read_batch(indices, self.inputs)
+        out = {
+            "label": torch.from_numpy(arrays["labels"]),
+            "index": torch.as_tensor(indices, dtype=torch.int64),
+        }
+        if "image" in self.inputs:
+            out["image"] = torch.from_numpy(arrays["images"])
+        if "sequence" in self.inputs:
+            out["sequence"] = torch.from_numpy(arrays["sequences"])
+        return out
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        sample = self.reader.read(int(i), self.inputs)
+        out: dict[str, Any] = {
+            "label": torch.tensor(sample["label"], dtype=torch.int64),
+            "index": torch.tensor(int(i), dtype=torch.int64),
+        }
+        for key in self.inputs:
+            out[key] = torch.from_numpy(sample[key])
+        return out
+
+
+class InMemoryDataset(Dataset):
+    """A whole shard held as tensors; batches are gathered in one indexing step.
+
+    Parameters
+    ----------
+    path
+        Shard file, read completely once.
+    inputs
+        Which inputs to load: ``"image"`` and/or ``"sequence"`` (only those are held in memory).
+    device
+        Where the tensors live (``"cpu"`` default; ``"cuda"`` keeps a GPU-resident copy, then use
+        ``num_workers=0``).
+
+    Notes
+    -----
+    Use with :func:`passthrough_collate`: ``__getitems__`` already returns a batched dict.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        inputs: Sequence[str] = ("image", "sequence"),
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.inputs = _check_inputs(inputs)
+        reader = ShardReader(path)
+        self.path = reader.path
+        arrays = reader.read_all(self.inputs)
+        reader.close()
+        self.device = torch.device(device)
+        self.tensors: dict[str, torch.Tensor] = {
+            "label": torch.from_numpy(arrays["labels"]),
+        }
+        if "image" in self.inputs:
+            self.tensors["image"] = torch.from_numpy(arrays["images"])
+        if "sequence" in self.inputs:
+            self.tensors["sequence"] = torch.from_numpy(arrays["sequences"])
+        self.tensors = {k: v.to(self.device) for k, v in self.tensors.items()}
+
+    @property
+    def labels(self) -> np.ndarray:
+        """All labels (int64 [N])."""
+        return self.tensors["label"].cpu().numpy()
+
+    def __len__(self) -> int:
+        return int(self.tensors["label"].shape[0])
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(indices, dtype=torch.int64, device=self.device)
+        out = {k: v.index_select(0, idx) for k, v in self.tensors.items()}
+        out["index"] = idx
+        return out
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        out = {k: v[int(i)] for k, v in self.tensors.items()}
+        out["index"] = torch.tensor(int(i), dtype=torch.int64, device=self.device)
+        return out
+
+
+def passthrough_collate(batch: Any) -> Any:
+    """Collate for datasets whose ``__getitems__`` already returns a batched dict."""
+    if isinstance(batch, Mapping):
+        return batch
+    return torch.utils.data.default_collate(batch)
+
+
+class FlareDataModule(pl.LightningDataModule):
+    """Train/val/test loaders over the shards of one dataset run.
+
+    Parameters
+    ----------
+    shards
+        Either a folder holding ``train.h5``, ``val.h5``, ``test.h5`` (the shard stage's
+        ``results/shards/<dataset>/run<run>/``) or a mapping ``split -> path``.
+    batch_size
+        Samples per batch (S1: 64).
+    num_workers
+        Loader worker processes; persistent between epochs when > 0.
+    inputs
+        Inputs to load: ``("sequence",)`` for the LSTM, ``("image",)`` for the CNNs.
+    preload
+        Read each shard completely into memory once (:class:`InMemoryDataset`) instead of lazy
+        per-sample reads (:class:`ShardDataset`).
+    device
+        With ``preload``, where the tensors live (``"cpu"`` or ``"cuda"``). GPU-resident data needs
+        ``num_workers=0``.
+    drop_last
+        Drop the last incomplete training batch. ``None`` (default) drops it only when it would
+        hold a single sample, which batch norm cannot train on.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a split's shard is missing (at :meth:`setup`).
+    """
+
+    def __init__(
+        self,
+        shards: str | os.PathLike | Mapping[str, str | os.PathLike],
+        batch_size: int = 64,
+        num_workers: int = 0,
+        inputs: Sequence[str] = ("image", "sequence"),
+        preload: bool = False,
+        device: str = "cpu",
+        drop_last: bool | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(shards, Mapping):
+            self.paths = {str(k): Path(v) for k, v in shards.items()}
+        else:
+            self.paths = {s: Path(shards) / f"{s}.h5" for s in SPLITS}
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.inputs = _check_inputs(inputs)
+        self.preload = bool(preload)
+        self.device = device
+        if self.preload and torch.device(device).type != "cpu" and self.num_workers:
+            raise ValueError("device-resident preloaded data needs num_workers=0")
+        self.drop_last = drop_last
+        self.datasets: dict[str, Dataset] = {}
+
+    def dataset(self, split: str) -> Dataset:
+        """The dataset of ``split``, made on first use."""
+        if split not in self.datasets:
+            if split not in self.paths:
+                raise KeyError(f"no shard given for split {split!r}; have {sorted(self.paths)}")
+            path = self.paths[split]
+            if self.preload:
+                self.datasets[split] = InMemoryDataset(path, self.inputs, self.device)
+            else:
+                self.datasets[split] = ShardDataset(path, self.inputs)
+        return self.datasets[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Open the shards the stage needs (fit: train+val; validate: val; test; predict)."""
+        wanted = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+            "predict": ("val", "test"),
+        }.get(stage or "", tuple(self.paths))
+        for split in wanted:
+            if split in self.paths:
+                self.dataset(split)
+
+    def _loader(self, split: str, shuffle: bool, drop_last: bool = False) -> DataLoader:
+        ds = self.dataset(split)
+        kwargs: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "shuffle": shuffle,
+            "drop_last": drop_last,
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            # Pinned batches make the host-to-GPU copy asynchronous (not for GPU-resident data).
+            "pin_memory": torch.cuda.is_available() and torch.device(self.device).type == "cpu",
+            # Both datasets batch in __getitems__: no per-sample dicts, no stacking.
+            "collate_fn": passthrough_collate,
+        }
+        return DataLoader(ds, **kwargs)
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches."""
+        n = len(self.dataset("train"))
+        drop = self.drop_last
+        if drop is None:
+            drop = n % self.batch_size == 1 and n > 1
+        return self._loader("train", shuffle=True, drop_last=drop)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in shard order."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches in shard order."""
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self, split: str = "test") -> DataLoader:
+        """Batches of ``split`` in shard order (predictions align with the shard's metadata)."""
+        return self._loader(split, shuffle=False)

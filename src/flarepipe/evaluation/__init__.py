@@ -1,0 +1,1 @@
+"""Metrics, ensembles, tables, paired tests, oracle, plots. Works on prediction files."""

@@ -1,0 +1,1 @@
+"""Atomic writes, FITS read/write, resumable downloads, process pools."""

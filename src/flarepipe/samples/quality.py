@@ -1,0 +1,409 @@
+"""Record-level quality flags: which archive records are good, and why the others are not.
+
+Every record of ``records.csv`` is kept in the output with one boolean column per rejection reason,
+a ``reasons`` string (``;``-joined codes, empty when kept) and ``keep``. Nothing is dropped here;
+the labelling stage decides what a bad record costs (see :mod:`flarepipe.samples.labels`), and
+:func:`summarise` counts every reason so that no record disappears silently.
+
+Reasons, in output order (a check whose setting is ``None``/``false`` is disabled and never fires;
+a ``NaN`` in a column that an enabled check reads fails that check)::
+
+    reason          fires when                                       setting (default)
+    bad_quality     quality & quality_mask != 0          (S1 style)  quality_mask (None)
+                    or quality >= max_quality  (S2 style, 0x10000)   max_quality (None)
+    high_obs_vr     |obs_vr| >= max_abs_obs_vr (m/s)                 max_abs_obs_vr (None)
+    far_from_cm     |lon_fwt| > max_cm_distance_deg (S1 70, S2 45)   max_cm_distance_deg (None)
+    no_noaa         require_noaa and noaa_ars lists no region        require_noaa (false)
+    small_area      area < min_area_mm2; the record's own area       min_area_mm2 (None),
+                    (area_scope: record) or the region's maximum     area_scope (record)
+                    (area_scope: region_max, S2's max area > 25 Mm²)
+    nan_pixels      pixel_checks.n_nan_pixels > max_nan_pixels       max_nan_pixels (0)
+    size_deviation  nx or ny more than max_size_deviation_px off     max_size_deviation_px (2)
+                    the median of the same region's records
+    nan_keyword     any column of ``keywords`` is NaN                check_nan_keywords (true),
+                                                                     keywords (4 archive columns)
+    missing_file    path empty, or (with archive_dir) no such file   require_file (true)
+
+``quality_mask`` and ``max_quality`` take an integer, a string such as ``"0x10000"``, or a mapping
+``{instrument: value}`` (e.g. ``{HMI: ..., MDI: ...}``; ``null`` disables it for that instrument).
+
+Areas: the archive's ``area_uhem`` is in micro-hemispheres; 1 µhem = 1e-6 · 2π R☉² with
+R☉ = 696 Mm, i.e. :data:`MM2_PER_UHEM` ≈ 3.0437 Mm². The threshold is given in Mm² because S2 states
+it so.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flarepipe.io.atomic import write_csv
+from flarepipe.io.parallel import map_chunked
+from flarepipe.core.timeutil import to_iso_utc
+
+__all__ = [
+    "REASONS",
+    "KEYWORD_COLUMNS",
+    "QUALITY_DEFAULTS",
+    "MM2_PER_UHEM",
+    "R_SUN_MM",
+    "parse_noaa_ars",
+    "noaa_lists",
+    "flag_records",
+    "summarise",
+    "scan_fits",
+    "write_flagged",
+]
+
+REASONS: tuple[str, ...] = (
+    "bad_quality",
+    "high_obs_vr",
+    "far_from_cm",
+    "no_noaa",
+    "small_area",
+    "nan_pixels",
+    "size_deviation",
+    "nan_keyword",
+    "missing_file",
+)
+KEYWORD_COLUMNS: tuple[str, ...] = ("usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem")
+R_SUN_MM = 696.0
+MM2_PER_UHEM = 1e-6 * 2.0 * math.pi * R_SUN_MM**2  # ≈ 3.0437 Mm² per micro-hemisphere
+
+QUALITY_DEFAULTS: dict[str, object] = {
+    "quality_mask": None,
+    "max_quality": None,
+    "max_abs_obs_vr": None,
+    "max_cm_distance_deg": None,
+    "require_noaa": False,
+    "min_area_mm2": None,
+    "area_scope": "record",
+    "max_nan_pixels": 0,
+    "max_size_deviation_px": 2,
+    "check_nan_keywords": True,
+    "keywords": list(KEYWORD_COLUMNS),
+    "require_file": True,
+}
+
+
+def parse_noaa_ars(value: object) -> tuple[int, ...]:
+    """Parse a ``noaa_ars`` cell (``"11158,11159"``) into NOAA numbers; empty tuple when none.
+
+    Empty strings, ``NaN``/``None``/``<NA>`` and the JSOC placeholder ``0`` mean "no region".
+    A cell read by pandas as a number (``11158`` or ``11158.0``) is accepted.
+
+    Raises
+    ------
+    ValueError
+        When a comma-separated item is not a whole number.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ()
+    out = []
+    for item in str(value).split(","):
+        item = item.strip()
+        if item in ("", "nan", "NaN", "<NA>", "None"):
+            continue
+        try:
+            num = float(item)
+        except ValueError:
+            raise ValueError(f"noaa_ars: {item!r} in {value!r} is not a NOAA number") from None
+        if not num.is_integer():
+            raise ValueError(f"noaa_ars: {item!r} in {value!r} is not a whole NOAA number")
+        if int(num) != 0:
+            out.append(int(num))
+    return tuple(out)
+
+
+def noaa_lists(values: pd.Series) -> pd.Series:
+    """:func:`parse_noaa_ars` over a column, parsing each distinct cell once."""
+    obj = values.astype("object")
+    table = {v: parse_noaa_ars(v) for v in pd.unique(obj.dropna())}
+    return obj.map(lambda v: table.get(v, ()) if pd.notna(v) else ())
+
+
+def _settings(cfg: Mapping | None) -> dict:
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(QUALITY_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"config quality: unknown setting(s) {unknown}; known: {sorted(QUALITY_DEFAULTS)}"
+        )
+    out = {**QUALITY_DEFAULTS, **cfg}
+    if out["area_scope"] not in ("record", "region_max"):
+        raise ValueError(
+            f"config quality.area_scope must be 'record' or 'region_max', got {out['area_scope']!r}"
+        )
+    for key in ("max_abs_obs_vr", "max_cm_distance_deg", "min_area_mm2", "max_size_deviation_px",
+                "max_nan_pixels"):
+        val = out[key]
+        if val is not None and (not isinstance(val, (int, float)) or val < 0):
+            raise ValueError(f"config quality.{key} must be a number >= 0 or null, got {val!r}")
+    return out
+
+
+def _as_int(value: object, where: str) -> int:
+    """Read an integer setting given as int or string (``"0x10000"``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"config quality.{where} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            pass
+    raise ValueError(f"config quality.{where} must be an integer (e.g. 65536 or '0x10000'), "
+                     f"got {value!r}")
+
+
+def _per_instrument(setting: object, instruments: pd.Series, name: str) -> pd.Series | None:
+    """Expand a scalar or ``{instrument: value}`` setting into a per-record threshold."""
+    if setting is None:
+        return None
+    if isinstance(setting, Mapping):
+        table = {str(k): (None if v is None else _as_int(v, f"{name}.{k}"))
+                 for k, v in setting.items()}
+        missing = sorted(set(instruments.astype(str)) - set(table))
+        if missing:
+            raise ValueError(
+                f"config quality.{name} gives no value for instrument(s) {missing}; "
+                f"give one per instrument ({sorted(table)}) or a single integer"
+            )
+        return instruments.astype(str).map(table)
+    return pd.Series(_as_int(setting, name), index=instruments.index, dtype="object")
+
+
+def _require(df: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: missing column(s) {missing}; have {list(df.columns)}")
+
+
+def _num(records: pd.DataFrame, col: str) -> pd.Series:
+    try:
+        return pd.to_numeric(records[col], errors="raise").astype("float64")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"records.{col}: not numeric ({exc})") from None
+
+
+def flag_records(
+    records: pd.DataFrame,
+    cfg: Mapping | None = None,
+    pixel_checks: pd.DataFrame | None = None,
+    archive_dir: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """Flag every record with the reasons it fails; keep all rows.
+
+    Parameters
+    ----------
+    records
+        The archive's ``records.csv`` (see ``docs/FILES.md``); its index is kept (row numbers).
+    cfg
+        The ``quality`` section of the configuration; keys and defaults in
+        :data:`QUALITY_DEFAULTS`, rules in the module docstring. Unknown keys are an error.
+    pixel_checks
+        Optional frame indexed like ``records`` (a subset of its index is fine) with column
+        ``n_nan_pixels`` and optionally ``nx``/``ny`` measured from the FITS data (used instead of
+        the keyword ``nx``/``ny`` where given). Records without a row are not flagged
+        ``nan_pixels``; without ``pixel_checks`` the check is skipped.
+    archive_dir
+        When given, ``missing_file`` also fires for a ``path`` that does not exist under it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``records`` plus one bool column per reason in :data:`REASONS`, ``reasons``
+        (``;``-joined, in :data:`REASONS` order, empty when kept) and ``keep`` (no reason fired).
+
+    Raises
+    ------
+    ValueError
+        On an unknown or malformed setting, a missing column, or a ``pixel_checks`` index that
+        names records that do not exist.
+    """
+    s = _settings(cfg)
+    idx = records.index
+    flags = {r: pd.Series(False, index=idx) for r in REASONS}
+
+    # bad_quality
+    if s["quality_mask"] is not None or s["max_quality"] is not None:
+        _require(records, ["quality", "instrument"], "records")
+        q = _num(records, "quality")
+        bad = q.isna()
+        qi = q.fillna(0).astype("int64")
+        mask = _per_instrument(s["quality_mask"], records["instrument"], "quality_mask")
+        if mask is not None:
+            m = mask.fillna(0).astype("int64")
+            bad |= (qi & m) != 0
+        maxq = _per_instrument(s["max_quality"], records["instrument"], "max_quality")
+        if maxq is not None:
+            lim = maxq.astype("float64")  # None (instrument disabled) -> NaN -> never >=
+            bad |= qi.astype("float64") >= lim
+        flags["bad_quality"] = bad
+
+    if s["max_abs_obs_vr"] is not None:
+        _require(records, ["obs_vr"], "records")
+        v = _num(records, "obs_vr")
+        flags["high_obs_vr"] = v.isna() | (v.abs() >= float(s["max_abs_obs_vr"]))
+
+    if s["max_cm_distance_deg"] is not None:
+        _require(records, ["lon_fwt"], "records")
+        lon = _num(records, "lon_fwt")
+        flags["far_from_cm"] = lon.isna() | (lon.abs() > float(s["max_cm_distance_deg"]))
+
+    if s["require_noaa"]:
+        _require(records, ["noaa_ars"], "records")
+        has = noaa_lists(records["noaa_ars"]).map(bool)
+        flags["no_noaa"] = ~has.astype(bool)
+
+    if s["min_area_mm2"] is not None:
+        _require(records, ["area_uhem", "region_id"], "records")
+        area = _num(records, "area_uhem")
+        if s["area_scope"] == "region_max":
+            area = area.groupby(records["region_id"]).transform("max")
+        min_uhem = float(s["min_area_mm2"]) / MM2_PER_UHEM
+        flags["small_area"] = area.isna() | (area < min_uhem)
+
+    if pixel_checks is not None:
+        extra = pixel_checks.index.difference(idx)
+        if len(extra):
+            raise ValueError(
+                f"pixel_checks: index names {len(extra)} record(s) not in records "
+                f"(first: {extra[0]!r}); index it by the records' row numbers"
+            )
+
+    if s["max_nan_pixels"] is not None and pixel_checks is not None:
+        _require(pixel_checks, ["n_nan_pixels"], "pixel_checks")
+        n_nan = pd.to_numeric(pixel_checks["n_nan_pixels"]).reindex(idx)
+        flags["nan_pixels"] = (n_nan > float(s["max_nan_pixels"])).fillna(False).astype(bool)
+
+    if s["max_size_deviation_px"] is not None:
+        _require(records, ["nx", "ny", "region_id"], "records")
+        tol = float(s["max_size_deviation_px"])
+        dev = pd.Series(False, index=idx)
+        for col in ("nx", "ny"):
+            size = _num(records, col)
+            if pixel_checks is not None and col in pixel_checks.columns:
+                measured = pd.to_numeric(pixel_checks[col]).reindex(idx).astype("float64")
+                size = measured.where(measured.notna(), size)
+            med = size.groupby(records["region_id"]).transform("median")
+            dev |= size.isna() | ((size - med).abs() > tol)
+        flags["size_deviation"] = dev
+
+    if s["check_nan_keywords"]:
+        cols = list(s["keywords"])
+        _require(records, cols, "records (config quality.keywords)")
+        values = records[cols].apply(pd.to_numeric, errors="coerce")
+        flags["nan_keyword"] = values.isna().any(axis=1)
+
+    if s["require_file"]:
+        _require(records, ["path"], "records")
+        paths = records["path"].astype("object")
+        empty = paths.isna() | (paths.astype(str).str.strip() == "")
+        if archive_dir is not None:
+            base = Path(archive_dir)
+            absent = [
+                (not e) and not (base / str(p)).is_file() for p, e in zip(paths, empty, strict=True)
+            ]
+            empty = empty | pd.Series(absent, index=idx, dtype=bool)
+        flags["missing_file"] = empty
+
+    out = records.copy()
+    table = pd.DataFrame({r: flags[r].astype(bool).to_numpy() for r in REASONS}, index=idx)
+    for r in REASONS:
+        out[r] = table[r]
+    codes = np.array(REASONS, dtype=object)
+    out["reasons"] = [";".join(codes[row]) for row in table.to_numpy()]
+    out["keep"] = ~table.any(axis=1)
+    return out
+
+
+def summarise(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Count records per series: ``total``, ``kept`` and each reason (once per record and reason).
+
+    Parameters
+    ----------
+    flagged
+        Output of :func:`flag_records` (needs ``series``, ``keep`` and the reason columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``series, reason, count``; per series (sorted) the rows ``total``, ``kept``, then
+        every reason of :data:`REASONS` in order, zero counts included.
+    """
+    _require(flagged, ["series", "keep", *REASONS], "flagged records")
+    rows = []
+    for series, grp in flagged.groupby("series", sort=True):
+        rows.append((series, "total", len(grp)))
+        rows.append((series, "kept", int(grp["keep"].astype(bool).sum())))
+        rows.extend((series, r, int(grp[r].astype(bool).sum())) for r in REASONS)
+    return pd.DataFrame(rows, columns=["series", "reason", "count"]).astype({"count": "int64"})
+
+
+#: below this many files a process pool costs more than it saves (:func:`.parallel.map_chunked`)
+_PARALLEL_MIN_FILES = 2000
+
+
+def _scan_one(path: str) -> tuple[int, int, int]:
+    """NaN pixel count, width and height of the first 2-D image HDU of one FITS file."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdul:
+        data = next((h.data for h in hdul if getattr(h, "data", None) is not None
+                     and getattr(h.data, "ndim", 0) == 2), None)
+        if data is None:
+            raise ValueError(f"{path}: no 2-D image HDU")
+        return int(np.isnan(np.asarray(data, dtype="float64")).sum()), data.shape[1], data.shape[0]
+
+
+def scan_fits(records: pd.DataFrame, archive_dir: str | os.PathLike, workers: int = 1) -> pd.DataFrame:
+    """Read each record's magnetogram once: NaN pixel count and array shape.
+
+    Parameters
+    ----------
+    records
+        Needs ``path`` (relative to ``archive_dir``); records with an empty or absent path are left
+        out of the result (``missing_file`` reports them).
+    archive_dir
+        The archive folder.
+    workers
+        Processes reading files (FITS header parsing is CPU-bound Python); the result does not
+        depend on it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``records`` (subset) with ``n_nan_pixels``, ``nx`` (width) and ``ny``
+        (height), suitable as ``pixel_checks`` for :func:`flag_records`. The first HDU holding an
+        image is read (RICE-compressed exports keep it in HDU 1). A file without an image raises
+        ``ValueError`` naming the file.
+    """
+    _require(records, ["path"], "records")
+    base = Path(archive_dir)
+    ids, files = [], []
+    for rid, p in records["path"].items():
+        if p is None or (isinstance(p, float) and math.isnan(p)) or str(p).strip() == "":
+            continue
+        f = base / str(p)
+        if f.is_file():
+            ids.append(rid)
+            files.append(str(f))
+    values = map_chunked(_scan_one, files, workers=workers, min_items=_PARALLEL_MIN_FILES)
+    out = pd.DataFrame(values, index=pd.Index(ids, name=records.index.name),
+                       columns=["n_nan_pixels", "nx", "ny"])
+    return out.astype("int64") if len(out) else out
+
+
+def write_flagged(flagged: pd.DataFrame, target: str | os.PathLike) -> None:
+    """Write ``records_flagged.csv`` atomically, ``t_rec`` as ISO UTC with milliseconds."""
+    out = flagged.copy()
+    if "t_rec" in out.columns and pd.api.types.is_datetime64_any_dtype(out["t_rec"]):
+        out["t_rec"] = to_iso_utc(pd.DatetimeIndex(out["t_rec"]))
+    write_csv(out, target)

@@ -1,0 +1,1 @@
+"""Only what a paper adds beyond a config: published numbers, audits."""

@@ -1,0 +1,1 @@
+"""Sun et al. 2022 (SCIENCE.md S1)."""

@@ -1,0 +1,1 @@
+"""LightningModules: a task wraps a registered network with its loss, metrics and optimiser."""

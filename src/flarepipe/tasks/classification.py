@@ -1,0 +1,238 @@
+"""The Lightning task: loss, metrics and optimiser around a plain network from :mod:`.models`.
+
+One :meth:`FlareTask._shared_step` serves training, validation and test. Validation and test
+predictions are accumulated over the epoch; at its end the task logs the true skill statistic
+``<stage>_tss`` = TPR - FPR at probability threshold 0.5 (the quantity early stopping and
+checkpointing monitor), and ``<stage>_acc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flarepipe.evaluation import metrics as _metrics
+from flarepipe.models import build_model
+
+__all__ = ["FlareTask", "tss", "AUGMENTATIONS", "augment_images"]
+
+#: Label-preserving image augmentations (training batches only): mirror left-right, mirror
+#: up-down, reverse the field's sign. Flare productivity depends on flux, gradients, the bipole's
+#: tilt magnitude and delta spots, which none of these changes; a mirror or a sign flip only swaps
+#: hemisphere/cycle (Hale) orientation.
+AUGMENTATIONS: tuple[str, ...] = ("hflip", "vflip", "sign")
+
+
+def augment_images(x: torch.Tensor, kinds: Sequence[str], generator: torch.Generator | None = None) -> torch.Tensor:
+    """Apply each of ``kinds`` to a random half of the image batch ``x`` [B, C, H, W].
+
+    Each sample draws independently; runs on the batch's device (GPU-resident data included).
+    """
+    unknown = sorted(set(kinds) - set(AUGMENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {unknown}; accepted: {list(AUGMENTATIONS)}")
+    if x.dim() != 4 or not kinds:
+        return x
+    for kind in kinds:
+        pick = torch.rand(x.shape[0], generator=generator, device="cpu").to(x.device) < 0.5
+        pick = pick.view(-1, 1, 1, 1)
+        if kind == "hflip":
+            x = torch.where(pick, x.flip(-1), x)
+        elif kind == "vflip":
+            x = torch.where(pick, x.flip(-2), x)
+        else:
+            x = torch.where(pick, -x, x)
+    return x
+
+
+def tss(labels: torch.Tensor, probs: torch.Tensor, threshold: float = 0.5) -> float:
+    """True skill statistic TPR - FPR of ``probs >= threshold`` against 0/1 ``labels``.
+
+    Tensor front end of :func:`flarepipe.evaluation.metrics.tss` (one implementation of the score); NaN when
+    either class is absent (the statistic is undefined).
+    """
+    y = labels.detach().cpu().numpy().astype("int64")
+    p = probs.detach().float().cpu().numpy()
+    return _metrics.tss(_metrics.contingency(y, p, threshold))
+
+
+class FlareTask(pl.LightningModule):
+    """Binary flare classifier: network + loss + metrics + Adam.
+
+    Parameters
+    ----------
+    model
+        Registry name of the network (``"lstm"``, ``"cnn"``, ``"cnn2"``), see
+        :func:`flarepipe.models.build_model`.
+    model_params
+        Constructor parameters of the network.
+    lr
+        Adam learning rate (S1: 1e-3).
+    weight_decay
+        Adam weight decay.
+    class_weight
+        For 2-score networks: cross-entropy weights ``[w_negative, w_positive]`` (None: equal).
+    pos_weight
+        For 1-logit networks: BCE weight of positives (S2: 4.5; None: 1).
+    threshold
+        Probability threshold of the logged TSS/accuracy.
+    channels_last
+        Use the channels-last memory format for image networks: ``"auto"`` (on CUDA only),
+        True or False.
+    augment
+        Image augmentations of training batches, a subset of :data:`AUGMENTATIONS` (S1: none).
+
+    Notes
+    -----
+    Hyperparameters are saved in checkpoints, so ``FlareTask.load_from_checkpoint(path)``
+    rebuilds the network.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        model_params: Mapping[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        class_weight: Sequence[float] | None = None,
+        pos_weight: float | None = None,
+        threshold: float = 0.5,
+        channels_last: bool | str = "auto",
+        augment: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        if lr <= 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        augment = list(augment or [])
+        unknown = sorted(set(augment) - set(AUGMENTATIONS))
+        if unknown:
+            raise ValueError(f"unknown augmentation(s) {unknown}; accepted: {list(AUGMENTATIONS)}")
+        self.save_hyperparameters()
+        self.network: nn.Module = build_model(model, **dict(model_params or {}))
+        self.input_key: str = self.network.input_key
+        self.n_outputs: int = int(self.network.n_outputs)
+        if self.n_outputs not in (1, 2):
+            raise ValueError(f"FlareTask needs a network with 1 or 2 outputs, got {self.n_outputs}")
+        if class_weight is not None and len(class_weight) != 2:
+            raise ValueError(f"class_weight must be [w_negative, w_positive], got {class_weight}")
+        self.register_buffer(
+            "class_weight",
+            torch.tensor(class_weight, dtype=torch.float32) if class_weight is not None else None,
+            persistent=False,
+        )
+        self.register_buffer(
+            "pos_weight",
+            torch.tensor([pos_weight], dtype=torch.float32) if pos_weight is not None else None,
+            persistent=False,
+        )
+        self.threshold = threshold
+        self.channels_last = channels_last
+        self.augment = augment
+        self._use_channels_last = False
+        self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
+
+    # -- network ---------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """Switch image networks to channels-last on CUDA (or when asked)."""
+        want = self.channels_last
+        if want == "auto":
+            trainer = self._trainer  # the public property raises when not attached
+            want = self.device.type == "cuda" or (
+                trainer is not None and trainer.strategy.root_device.type == "cuda"
+            )
+        self._use_channels_last = bool(want) and self.input_key == "image"
+        if self._use_channels_last:
+            self.network.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw network scores for the input ``x`` (image or sequence batch)."""
+        if self._use_channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.network(x)
+
+    def probability(self, logits: torch.Tensor) -> torch.Tensor:
+        """Positive-class probability [B] from scores [B, 2] or a logit [B, 1] (in float32)."""
+        logits = logits.float()
+        if self.n_outputs == 1:
+            return torch.sigmoid(logits[:, 0])
+        return torch.softmax(logits, dim=1)[:, 1]
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (2 scores, class weights) or BCE (1 logit, ``pos_weight``)."""
+        logits = logits.float()
+        if self.n_outputs == 1:
+            return F.binary_cross_entropy_with_logits(
+                logits[:, 0], labels.float(), pos_weight=self.pos_weight
+            )
+        return F.cross_entropy(logits, labels.long(), weight=self.class_weight)
+
+    # -- steps -----------------------------------------------------------------------------
+    def _shared_step(self, batch: Mapping[str, torch.Tensor], stage: str) -> torch.Tensor:
+        labels = batch["label"]
+        x = batch[self.input_key]
+        if stage == "train" and self.augment and self.input_key == "image":
+            x = augment_images(x, self.augment)
+        logits = self(x)
+        loss = self.loss(logits, labels)
+        bs = labels.shape[0]
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=bs)
+        if stage in self._outputs:
+            self._outputs[stage].append((labels.detach(), self.probability(logits.detach())))
+        return loss
+
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """One training batch."""
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        """One validation batch (predictions kept for the epoch's TSS)."""
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        """One test batch (predictions kept for the epoch's TSS)."""
+        self._shared_step(batch, "test")
+
+    def predict_step(
+        self, batch: Mapping[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> torch.Tensor:
+        """Positive-class probability [B] (float32, on CPU)."""
+        return self.probability(self(batch[self.input_key])).cpu()
+
+    # -- epoch metrics ---------------------------------------------------------------------
+    def _epoch_end(self, stage: str) -> None:
+        outputs = self._outputs[stage]
+        if not outputs:
+            return
+        labels = torch.cat([o[0] for o in outputs]).cpu()
+        probs = torch.cat([o[1] for o in outputs]).cpu()
+        outputs.clear()
+        acc = float(((probs >= self.threshold).long() == labels.long()).float().mean())
+        self.log(f"{stage}_tss", tss(labels, probs, self.threshold), sync_dist=True)
+        self.log(f"{stage}_acc", acc, sync_dist=True)
+
+    def on_validation_epoch_start(self) -> None:
+        """Forget predictions of an interrupted epoch."""
+        self._outputs["val"].clear()
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_tss`` and ``val_acc`` over the whole validation set."""
+        self._epoch_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        """Forget predictions of an interrupted epoch."""
+        self._outputs["test"].clear()
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test_tss`` and ``test_acc`` over the whole test set."""
+        self._epoch_end("test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam with the task's learning rate and weight decay."""
+        return torch.optim.Adam(
+            self.network.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )

@@ -1,0 +1,1 @@
+"""Fit one (dataset, model, run); keyword baselines."""
