@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from flarepipe.archive.layout import KEYWORDS
+from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.io.fitsio import read_patch
 from flarepipe.io.parallel import map_chunked
 from flarepipe.data.shards import ShardReader, write_shard
@@ -73,7 +73,7 @@ def extract_features(archive_root: str | os.PathLike, records: pd.DataFrame, sam
 
     ``threads`` processes read the FITS files; the store does not depend on it.
     """
-    keywords = list(keywords or KEYWORDS)
+    keywords = list(keywords or KEYWORD_COLUMNS)
     archive_root = Path(archive_root)
     last = samples["last_record"].astype(int).to_numpy()
     missing = [int(r) for r in last if not str(records.at[r, "path"]).strip()]

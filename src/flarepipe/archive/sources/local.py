@@ -2,13 +2,19 @@
 
 Writes the same archive layout as the other sources (``docs/FILES.md``). Inputs, any of:
 
-* a folder of JSOC FITS exports (``local.fits_dir``), read with :func:`flarepipe.io.fitsio.read_patch`
-  and :func:`flarepipe.io.fitsio.header_to_record` - the code that reads downloaded files - and copied
-  (or hard/sym-linked) to ``fits/<series>/<JSOC file name>``;
-* keyword tables (``local.keyword_tables``) read by :func:`load_keyword_tables` with a column map,
-  because real tables name keywords differently (the Sun et al. 2022 tables call the line-of-sight
-  ``USFLUXL``/``MEANGBL`` ``USFLUX``/``MEANGBZ``);
-* a flare list (``local.flares``) in any format :func:`flarepipe.archive.catalogues.flares.read_flare_file` reads.
+* a folder of JSOC FITS exports (``archive.local.fits_dir``), read with
+  :func:`flarepipe.io.fitsio.read_patch` and :func:`flarepipe.io.fitsio.header_to_record` - the
+  code that reads downloaded files - and copied (or hard/sym-linked) to
+  ``fits/<series>/<JSOC file name>``;
+* keyword tables (``archive.local.keyword_tables``) read by :func:`load_keyword_tables` with a
+  column map, because real tables name keywords differently (the Sun et al. 2022 tables call the
+  line-of-sight ``USFLUXL``/``MEANGBL`` ``USFLUX``/``MEANGBZ``:
+  :attr:`flarepipe.core.keywords.Keyword.table_column`);
+* a flare list (``archive.local.flares``) in any format
+  :func:`flarepipe.archive.catalogues.flares.read_flare_file` reads.
+
+Settings come from the validated ``archive.local`` section (:class:`LocalSettings`); the schema
+holds every key, bound and default.
 
 Keyword-table times. The tables' ``t_start``/``t_end`` lie on the 96-minute JSOC ``T_REC`` grid
 (00:00, 01:36, ... TAI): they are ``T_REC`` values written without their ``_TAI`` suffix. They are
@@ -18,43 +24,45 @@ same conversion ``T_REC`` gets everywhere else; ``t_end_tai`` keeps the grid tim
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from flarepipe import __version__
-from flarepipe.io.atomic import atomic_path, sha256_file, write_csv, write_json
-from flarepipe.archive.catalogues.flares import REJECT_COLUMNS, read_flare_file, read_harp_noaa_map, write_flares
-from flarepipe.io.download import safe_filename
-from flarepipe.io.fitsio import KEYWORD_COLUMNS, SERIES_INFO, header_to_record, jsoc_filename, read_patch
-from flarepipe.archive.sources.jsoc import RECORD_COLUMNS, _section
+from flarepipe.archive.catalogues.flares import read_flare_file, read_harp_noaa_map, write_flares
+from flarepipe.archive.layout import RECORD_COLUMNS, REJECT_COLUMNS
+from flarepipe.core.keywords import KEYWORD_COLUMNS, KEYWORDS
+from flarepipe.core.series import SERIES, series_of_prefix
 from flarepipe.core.timeutil import format_trec, tai_to_utc, to_iso_utc
+from flarepipe.io.atomic import atomic_path, sha256_file, write_csv, write_json
+from flarepipe.io.download import safe_filename
+from flarepipe.io.fitsio import header_to_record, jsoc_filename, read_patch
 
 __all__ = [
+    "SECTION",
     "DEFAULT_TABLE_COLUMN_MAP",
-    "PREFIX_INFO",
+    "TABLE_NAMES",
+    "LocalSettings",
     "load_keyword_tables",
     "keyword_tables_to_records",
     "scan_fits",
     "build_local_archive",
 ]
 
-#: region prefix -> series / instrument
-PREFIX_INFO = {
-    info["prefix"]: {"series": s, "instrument": info["instrument"]}
-    for s, info in SERIES_INFO.items()
-}
+#: where the section lives in the configuration (for messages)
+SECTION = "archive.local"
 
-# table column that holds each JSOC keyword in the Sun et al. (2022) tables
-_SUN2022_NAMES = {"USFLUXL": "USFLUX", "MEANGBL": "MEANGBZ", "R_VALUE": "R_VALUE", "AREA": "AREA"}
-
-#: canonical name -> column of the keyword table (defaults: the sharp_*.csv / smarp_*.csv tables)
+#: canonical name -> column of the keyword table (defaults: the Sun et al. 2022 sharp_*.csv /
+#: smarp_*.csv tables; keyword columns from :attr:`flarepipe.core.keywords.Keyword.table_column`)
 DEFAULT_TABLE_COLUMN_MAP: dict[str, str] = {
     "prefix": "prefix",
     "region": "arpnum",
@@ -63,13 +71,88 @@ DEFAULT_TABLE_COLUMN_MAP: dict[str, str] = {
     "label": "label",
     "flares": "flares",
     "flare_index": "FLARE_INDEX",
-    **{col: _SUN2022_NAMES.get(keys[0], keys[0]) for col, keys in KEYWORD_COLUMNS.items()},
+    **{k.column: k.table_column for k in KEYWORDS},
 }
+#: the canonical names a column map may set
+TABLE_NAMES: tuple[str, ...] = tuple(DEFAULT_TABLE_COLUMN_MAP)
 _REQUIRED = ("prefix", "region", "t_end")
+_PREFIXES = [s.prefix for s in SERIES.values()]
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """What :func:`build_local_archive` reads from the validated ``archive.local`` section.
+
+    Every attribute is described, with its bounds and default, in the schema section
+    ``archive.local``; ``keyword_tables`` are paths or globs, ``column_map`` is merged over
+    :data:`DEFAULT_TABLE_COLUMN_MAP`.
+
+    Raises
+    ------
+    ValueError
+        Neither ``fits_dir`` nor ``keyword_tables`` is given.
+    """
+
+    flares: str
+    fits_dir: str | None = None
+    fits_glob: str = "**/*.magnetogram.fits"
+    link: str = "copy"
+    keyword_tables: tuple[str, ...] = ()
+    column_map: Mapping[str, str | None] = field(default_factory=dict)
+    harp_noaa_map: str | None = None
+    quality_default: int = 0
+    flares_format: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.fits_dir and not self.keyword_tables:
+            raise ValueError(f"{SECTION} needs fits_dir and/or keyword_tables")
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> LocalSettings:
+        """Settings from the ``archive.local`` section as :mod:`flarepipe.config` validated it.
+
+        Raises
+        ------
+        ValueError
+            A key is missing or unknown (the section was not validated), or the section names
+            neither FITS files nor keyword tables.
+        """
+        d = dict(section)
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        missing = [n for n in names if n not in d]
+        if unknown or missing:
+            raise ValueError(
+                f"{SECTION}: {'unknown keys ' + str(unknown) if unknown else ''}"
+                f"{'; ' if unknown and missing else ''}"
+                f"{'missing keys ' + str(missing) if missing else ''}: pass the section as "
+                "flarepipe.config.validate_config checked and filled it"
+            )
+        tables = d["keyword_tables"]
+        return cls(
+            flares=str(d["flares"]),
+            fits_dir=str(d["fits_dir"]) if d["fits_dir"] else None,
+            fits_glob=str(d["fits_glob"]),
+            link=str(d["link"]),
+            keyword_tables=(str(tables),)
+            if isinstance(tables, (str, os.PathLike))
+            else tuple(str(t) for t in tables),
+            column_map=dict(d["column_map"]),
+            harp_noaa_map=str(d["harp_noaa_map"]) if d["harp_noaa_map"] else None,
+            quality_default=int(d["quality_default"]),
+            flares_format=str(d["flares_format"]),
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready view (for the manifest)."""
+        out = dataclasses.asdict(self)
+        out["keyword_tables"] = list(self.keyword_tables)
+        out["column_map"] = dict(self.column_map)
+        return out
 
 
 def _tai_to_utc_grid(tai: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """:func:`flarepipe.core.timeutil.tai_to_utc`, evaluated once per distinct day instead of per value.
+    """:func:`flarepipe.core.timeutil.tai_to_utc`, evaluated once per distinct day, not per value.
 
     TAI-UTC is constant within a TAI day except across a leap second (UTC midnight = TAI 00:00:3x);
     days whose offset at 00:00 and 12:00 TAI differ are converted element by element. Exact, and
@@ -123,7 +206,7 @@ def load_keyword_tables(
         Canonical name -> table column, merged over :data:`DEFAULT_TABLE_COLUMN_MAP`. Names:
         ``prefix`` (``HARP``/``TARP``), ``region``, ``t_end`` (required), ``t_start``, ``label``,
         ``flares``, ``flare_index`` and the archive keyword columns of
-        :data:`flarepipe.io.fitsio.KEYWORD_COLUMNS`. Map a name to ``None`` to skip it.
+        :data:`flarepipe.core.keywords.KEYWORD_COLUMNS`. Map a name to ``None`` to skip it.
 
     Returns
     -------
@@ -153,25 +236,25 @@ def load_keyword_tables(
         ]
         if missing:
             raise ValueError(
-                f"{p}: columns not found for {', '.join(missing)} (set local.column_map; "
+                f"{p}: columns not found for {', '.join(missing)} (set {SECTION}.column_map; "
                 f"the table has {list(df.columns)})"
             )
         out = pd.DataFrame(index=df.index)
         prefix = df[use["prefix"]].astype(str).str.strip().str.upper()
-        bad = ~prefix.isin(list(PREFIX_INFO))
+        bad = ~prefix.isin(_PREFIXES)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise ValueError(
                 f"{p}:{i + 2}: unknown region prefix {prefix.iloc[i]!r} "
-                f"(expected one of {list(PREFIX_INFO)})"
+                f"(expected one of {_PREFIXES})"
             )
         region = pd.to_numeric(df[use["region"]], errors="coerce")
         if region.isna().any():
             i = int(np.flatnonzero(region.isna().to_numpy())[0])
             raise ValueError(f"{p}:{i + 2}: bad region number {df[use['region']].iloc[i]!r}")
         out["region_id"] = prefix + region.astype("int64").astype(str)
-        out["instrument"] = prefix.map(lambda x: PREFIX_INFO[x]["instrument"])
-        out["series"] = prefix.map(lambda x: PREFIX_INFO[x]["series"])
+        out["instrument"] = prefix.map(lambda x: series_of_prefix(x).instrument)
+        out["series"] = prefix.map(lambda x: series_of_prefix(x).name)
         out["region"] = region.astype("int64")
         for name in ("t_end", "t_start"):
             if name not in use or use[name] not in df.columns:
@@ -298,7 +381,7 @@ def _place(src: Path, dest: Path, mode: str) -> None:
     elif mode == "symlink":
         os.symlink(src.resolve(), tmp)
     else:
-        raise ValueError(f"config.yaml: local.link must be copy, hardlink or symlink, got {mode!r}")
+        raise ValueError(f"{SECTION}.link must be copy, hardlink or symlink, got {mode!r}")
     os.replace(tmp, dest)
 
 
@@ -321,7 +404,7 @@ def scan_fits(
     """
     root = Path(fits_dir)
     if not root.is_dir():
-        raise ValueError(f"config.yaml: local.fits_dir {str(root)!r} is not a folder")
+        raise ValueError(f"{SECTION}.fits_dir {str(root)!r} is not a folder")
     archive = Path(archive_dir)
     rows, rejected = [], []
     for p in sorted(Path(x) for x in glob.glob(str(root / pattern), recursive=True)):
@@ -361,64 +444,48 @@ def _expand(paths) -> list[Path]:
     for p in paths:
         hits = sorted(glob.glob(str(p)))
         if not hits:
-            raise ValueError(f"config.yaml: local.keyword_tables: no file matches {str(p)!r}")
+            raise ValueError(f"{SECTION}.keyword_tables: no file matches {str(p)!r}")
         out += [Path(h) for h in hits]
     return out
 
 
-def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
+def build_local_archive(
+    settings: LocalSettings | Mapping[str, Any], archive_dir: str | os.PathLike
+) -> dict:
     """Write the archive layout from files on disk; return the manifest.
 
-    Reads ``cfg['local']`` (or ``cfg`` when it is the section).
-
-    Keys and defaults: ``fits_dir: null``, ``fits_glob: '**/*.magnetogram.fits'``,
-    ``link: copy`` (``copy``, ``hardlink`` or ``symlink``), ``keyword_tables: []`` (paths or globs),
-    ``column_map: {}`` (over :data:`DEFAULT_TABLE_COLUMN_MAP`), ``harp_noaa_map: null``,
-    ``quality_default: 0``, ``flares`` (required: a flare list), ``flares_format: auto``.
+    Parameters
+    ----------
+    settings
+        :class:`LocalSettings`, or the validated ``archive.local`` section.
+    archive_dir
+        The archive folder.
 
     When a record comes both from a table and from a FITS file (same series, region and ``T_REC``),
     the file gives ``path``, size, ``QUALITY``, position and NOAA numbers, and the table gives the
     keyword values it maps (the table is what the column map was configured for); header values fill
     keywords the table lacks.
+
+    Raises
+    ------
+    ValueError
+        No records found, or an input cannot be read (the message names the file and the key).
     """
-    c = _section(cfg, "local")
-    known = {
-        "fits_dir",
-        "fits_glob",
-        "link",
-        "keyword_tables",
-        "column_map",
-        "harp_noaa_map",
-        "quality_default",
-        "flares",
-        "flares_format",
-    }
-    unknown = set(c) - known
-    if unknown:
-        raise ValueError(f"config.yaml: unknown keys in local: {sorted(unknown)}")
-    if not c.get("flares"):
-        raise ValueError("config.yaml: local.flares (a flare list) is required")
-    if not c.get("fits_dir") and not c.get("keyword_tables"):
-        raise ValueError("config.yaml: local needs fits_dir and/or keyword_tables")
+    c = settings if isinstance(settings, LocalSettings) else LocalSettings.from_section(settings)
     archive = Path(archive_dir)
     archive.mkdir(parents=True, exist_ok=True)
     parts, rejected = [], []
     fits_recs = pd.DataFrame(columns=RECORD_COLUMNS)
-    if c.get("fits_dir"):
-        fits_recs, rej = scan_fits(
-            c["fits_dir"],
-            archive,
-            pattern=c.get("fits_glob", "**/*.magnetogram.fits"),
-            link=c.get("link", "copy"),
-        )
+    if c.fits_dir:
+        fits_recs, rej = scan_fits(c.fits_dir, archive, pattern=c.fits_glob, link=c.link)
         rejected.append(rej)
     table_recs = pd.DataFrame(columns=RECORD_COLUMNS)
-    tables = _expand(c.get("keyword_tables"))
+    tables = _expand(c.keyword_tables)
     if tables:
-        harp_noaa = read_harp_noaa_map(c["harp_noaa_map"]) if c.get("harp_noaa_map") else None
-        tidy = load_keyword_tables(tables, c.get("column_map") or {})
+        harp_noaa = read_harp_noaa_map(c.harp_noaa_map) if c.harp_noaa_map else None
+        tidy = load_keyword_tables(tables, c.column_map)
         table_recs, rej = keyword_tables_to_records(
-            tidy, harp_noaa=harp_noaa, quality=int(c.get("quality_default", 0))
+            tidy, harp_noaa=harp_noaa, quality=c.quality_default
         )
         rejected.append(rej)
     if len(fits_recs) and len(table_recs):
@@ -436,7 +503,7 @@ def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
             parts.append(part)
     if not parts:
         raise ValueError(
-            "local source found no records (check local.fits_dir / local.keyword_tables)"
+            f"local source found no records (check {SECTION}.fits_dir / {SECTION}.keyword_tables)"
         )
     records = pd.concat(parts, ignore_index=True).reindex(columns=RECORD_COLUMNS)
     records["path"] = records["path"].fillna("").astype(str)
@@ -446,7 +513,7 @@ def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
     records = records.sort_values(["series", "region", "t_rec"], kind="stable").reset_index(
         drop=True
     )
-    cat = read_flare_file(c["flares"], c.get("flares_format", "auto"))
+    cat = read_flare_file(c.flares, c.flares_format)
     rejected_records = (
         pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=REJECT_COLUMNS)
     )
@@ -460,11 +527,11 @@ def build_local_archive(cfg: Mapping, archive_dir: str | os.PathLike) -> dict:
     manifest = {
         "source": "local",
         "flarepipe_version": __version__,
-        "parameters": {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in c.items()},
+        "parameters": c.to_dict(),
         "inputs": {
             "keyword_tables": [str(p) for p in tables],
-            "fits_dir": c.get("fits_dir"),
-            "flares": str(c["flares"]),
+            "fits_dir": c.fits_dir,
+            "flares": c.flares,
         },
         "counts": {
             "records": int(len(records)),
