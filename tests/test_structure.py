@@ -325,3 +325,36 @@ def test_schema_enums_are_the_registries():
     assert {k: v["default"] for k, v in retry.items()} == vars(RetryPolicy())
     shard = schema["properties"]["shard"]["properties"]
     assert shard["log_keywords"]["items"]["enum"] == list(KEYWORD_COLUMNS)
+
+
+def test_source_errors_do_not_name_a_config_file():
+    """Only flarepipe.config names the file the user passed; the archive sources, catalogues,
+    io and core phrase errors with the key path (``archive.jsoc.chunk_days``)."""
+    parts = [
+        PKG / "archive" / "sources",
+        PKG / "archive" / "catalogues",
+        PKG / "archive" / "layout.py",
+        PKG / "io",
+        PKG / "core",
+    ]
+    bad = []
+    for path in MODULES.values():
+        if not any(path == p or p in path.parents for p in parts):
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(getattr(n, "body", None), list)
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and "config.yaml" in node.value
+                and id(node) not in docstrings
+            ):
+                bad.append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
+    assert not bad, "error text naming config.yaml: " + ", ".join(bad)
