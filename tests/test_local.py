@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from archive_config import local_section
+from flarepipe.archive.catalogues import keyword_tables
 from flarepipe.archive.layout import RECORD_COLUMNS, load_archive
 from flarepipe.archive.sources import local
 from flarepipe.config import ConfigError
@@ -91,7 +92,7 @@ def test_tai_grid_conversion_matches_timeutil_and_handles_leap_seconds():
         pd.date_range("2008-12-30", "2009-01-02", freq="96min").tolist()
         + [pd.Timestamp("2009-01-01 00:00:20"), pd.Timestamp("2009-01-01 00:00:40")]
     )
-    fast = local._tai_to_utc_grid(idx)
+    fast = keyword_tables._tai_to_utc_grid(idx)
     assert (fast == pd.DatetimeIndex(tai_to_utc(idx))).all()
     assert fast[-2] == pd.Timestamp(
         "2008-12-31 23:59:47"
