@@ -27,7 +27,7 @@ else:
     # pending export per user, so units share a `jsoc_export` resource (--resources jsoc_export=1).
     from flarepipe.archive.sources.jsoc import plan_units
 
-    JSOC_UNITS = [u.unit_id for u in plan_units(config["archive"])]
+    JSOC_UNITS = [u.unit_id for u in plan_units(config["archive"]["jsoc"])]
 
     # compute nodes often have no internet: downloads run where snakemake itself runs
     localrules:

@@ -17,8 +17,8 @@ Record sets are parsed for
 ``series[regions][start/duration@cadence | start-end@cadence][? KEY op value ?]{segments}``.
 
 The archive is generated from a seed: tiny SHARP/SMARP patches written with
-:func:`flarepipe.io.fitsio.write_patch` (RICE_1-compressed int32 in HDU 1, ``BSCALE = 0.01``, as JSOC
-exports them), generated on first request.
+:func:`flarepipe.io.fitsio.write_patch` (RICE_1-compressed int32 in HDU 1, ``BSCALE = 0.01``, as
+JSOC exports them), generated on first request.
 
 Fault injection (:meth:`FakeJsoc.add_fault`), consumed in order, per endpoint (``series_struct``,
 ``rs_list``, ``exp_request``, ``exp_status``, ``file``, ``check_address``):

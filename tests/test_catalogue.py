@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from archive_config import catalogue_section
 from flarepipe.archive.catalogues import flares as cat
+from flarepipe.config import ConfigError
 from flarepipe.io.download import RetryBudgetExceeded, RetryPolicy
 from hek_server import FakeHek, hek_event
 
@@ -174,13 +176,23 @@ def test_build_catalogue_from_file_with_time_filter(tmp_path):
         "2012-03-07T00:02:00;2012-03-07T00:24:00;2012-03-07T00:40:00;AR11429;X5.4;\n"
     )
     res = cat.build_catalogue(
-        {"catalogue": {"path": str(p), "start": "2012-01-01", "end": "2013-01-01"}}
+        catalogue_section({"path": str(p), "start": "2012-01-01", "end": "2013-01-01"})
     )
     assert res.flares["goes_class"].tolist() == ["X5.4"]
-    with pytest.raises(ValueError, match="catalogue.path is required"):
-        cat.build_catalogue({"catalogue": {"source": "file"}})
-    with pytest.raises(ValueError, match="catalogue.start and catalogue.end"):
-        cat.build_catalogue({"catalogue": {"source": "hek"}})
+    with pytest.raises(ValueError, match=r"archive\.catalogue\.path is required"):
+        cat.build_catalogue(catalogue_section({"source": "file"}))
+    with pytest.raises(ValueError, match=r"archive\.catalogue\.start and archive\.catalogue\.end"):
+        cat.build_catalogue(catalogue_section({"source": "hek"}))
+    with pytest.raises(ValueError, match=r"archive\.catalogue\.start must be before"):
+        cat.build_catalogue(
+            catalogue_section({"path": str(p), "start": "2013-01-01", "end": "2012-01-01"})
+        )
+    with pytest.raises(ConfigError, match=r"archive\.catalogue\.source must be one of"):
+        catalogue_section({"source": "goes"})
+    with pytest.raises(ConfigError, match=r"archive\.catalogue\.hek\.chunk_days must be > 0"):
+        catalogue_section({"source": "hek", "hek": {"chunk_days": 0}})
+    with pytest.raises(ValueError, match=r"archive\.catalogue: missing keys"):
+        cat.build_catalogue({"path": str(p)})
     with pytest.raises(ValueError, match="unknown flare-list format"):
         q = tmp_path / "x.txt"
         q.write_text("hello\n")
@@ -277,3 +289,23 @@ def test_hek_windows():
     assert w[-1][1] == pd.Timestamp("2011-03-15")
     with pytest.raises(ValueError):
         cat.hek_windows("2011-02-01", "2011-01-01")
+
+
+def test_catalogue_settings_defaults_are_the_schema_defaults():
+    s = cat.CatalogueSettings.from_section(catalogue_section({"path": "f.txt"}))
+    assert s == cat.CatalogueSettings(path="f.txt")
+    assert s.hek == cat.HekSettings() and s.hek.retry == RetryPolicy()
+
+
+def test_build_catalogue_from_the_hek_section():
+    with FakeHek(_events(), page_size=50) as hek:
+        section = catalogue_section(
+            {
+                "source": "hek",
+                "start": "2011-02-13",
+                "end": "2011-02-14",
+                "hek": {"url": hek.url, "retry": {"max_attempts": 2, "base_delay_s": 0.01}},
+            }
+        )
+        res = cat.build_catalogue(section)
+    assert res.flares["goes_class"].tolist() == ["M6.6"]

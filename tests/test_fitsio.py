@@ -9,13 +9,22 @@ from astropy.io import fits
 from flarepipe.io.fitsio import quantise, read_patch, write_patch
 
 CARDS = {
-    "TELESCOP": "SDO/HMI", "T_REC": "2011.02.15_02:00:00_TAI", "HARPNUM": 377, "NOAA_ARS": "11158,11159",
-    "QUALITY": 0, "LON_FWT": 12.345678, "OBS_VR": -2875.25, "USFLUXL": 1.234e22, "GENERATR": "test",
+    "TELESCOP": "SDO/HMI",
+    "T_REC": "2011.02.15_02:00:00_TAI",
+    "HARPNUM": 377,
+    "NOAA_ARS": "11158,11159",
+    "QUALITY": 0,
+    "LON_FWT": 12.345678,
+    "OBS_VR": -2875.25,
+    "USFLUXL": 1.234e22,
+    "GENERATR": "test",
 }
 
 
 def _astropy_file(path, data, cards, bscale=0.01):
-    ints = np.where(np.isfinite(data), np.round(np.nan_to_num(data) / bscale), -2147483648).astype(np.int32)
+    ints = np.where(np.isfinite(data), np.round(np.nan_to_num(data) / bscale), -2147483648).astype(
+        np.int32
+    )
     hdu = fits.ImageHDU(data=ints, header=fits.Header([fits.Card(k, v) for k, v in cards.items()]))
     hdu.header["BSCALE"] = bscale
     hdu.header["BZERO"] = 0.0
@@ -38,7 +47,9 @@ def test_uncompressed_writer_matches_astropy_bytes(tmp_path):
         assert (tmp_path / "fast.fits").read_bytes() == (tmp_path / "ref.fits").read_bytes()
         back, header = read_patch(tmp_path / "fast.fits")
         np.testing.assert_array_equal(back, data)
-        assert header["QUALITY"] == cards["QUALITY"] and header["LON_FWT"] == pytest.approx(cards["LON_FWT"])
+        assert header["QUALITY"] == cards["QUALITY"] and header["LON_FWT"] == pytest.approx(
+            cards["LON_FWT"]
+        )
         with fits.open(tmp_path / "fast.fits") as hdul:
             hdul.verify("exception")
 

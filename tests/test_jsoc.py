@@ -18,8 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from archive_config import jsoc_section
+from flarepipe.archive.layout import RECORD_COLUMNS, load_archive
 from flarepipe.archive.sources import jsoc
-from flarepipe.archive.layout import load_archive
+from flarepipe.archive.sources.jsoc.fetch import _progress_bar
+from flarepipe.config import ConfigError
+from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.io.atomic import sha256_file
 from flarepipe.io.download import (
     PermanentError,
@@ -98,7 +102,7 @@ def test_format_duration():
 
 
 def test_plan_units_chunks_cover_range_without_overlap_and_clip_to_mission():
-    cfg = {"jsoc": {"start": "2010-09-01", "end": "2011-01-01", "chunk_days": 30}}
+    cfg = jsoc_section({"start": "2010-09-01", "end": "2011-01-01", "chunk_days": 30})
     units = jsoc.plan_units(cfg)
     for series in ("hmi.sharp_cea_720s", "mdi.smarp_cea_96m"):
         us = [u for u in units if u.series == series]
@@ -110,11 +114,13 @@ def test_plan_units_chunks_cover_range_without_overlap_and_clip_to_mission():
         -1
     ].end == "2010.10.29_00:00:00_TAI"
     ids = [u.unit_id for u in units]
-    assert len(ids) == len(set(ids)) and all(jsoc._UNIT_ID_RE.match(i) for i in ids)
+    assert len(ids) == len(set(ids)) and all(jsoc.UNIT_ID_PATTERN.match(i) for i in ids)
     assert "hmi.sharp_cea_720s.20100901-20101001" in ids
     assert (
         jsoc.plan_units(
-            {"jsoc": {"start": "2012-01-01", "end": "2012-02-01", "series": ["mdi.smarp_cea_96m"]}}
+            jsoc_section(
+                {"start": "2012-01-01", "end": "2012-02-01", "series": ["mdi.smarp_cea_96m"]}
+            )
         )
         == []
     )
@@ -122,18 +128,18 @@ def test_plan_units_chunks_cover_range_without_overlap_and_clip_to_mission():
 
 def test_plan_units_grid_alignment_and_regions():
     u = jsoc.plan_units(
-        {"jsoc": {"start": "2011-02-14T05:00", "end": "2011-02-15", "series": [SERIES]}}
+        jsoc_section({"start": "2011-02-14T05:00", "end": "2011-02-15", "series": [SERIES]})
     )
     assert u[0].start == "2011.02.14_04:48:00_TAI"  # floored to the 96-minute grid from midnight
     u = jsoc.plan_units(
-        {
-            "jsoc": {
+        jsoc_section(
+            {
                 "start": "2011-02-14",
                 "end": "2011-02-16",
                 "regions": {SERIES: [401, 377]},
                 "series": [SERIES],
             }
-        }
+        )
     )
     assert [x.unit_id for x in u] == ["hmi.sharp_cea_720s.HARP377", "hmi.sharp_cea_720s.HARP401"]
     assert (
@@ -142,14 +148,14 @@ def test_plan_units_grid_alignment_and_regions():
     )
     assert (
         jsoc.get_unit(
-            {
-                "jsoc": {
+            jsoc_section(
+                {
                     "start": "2011-02-14",
                     "end": "2011-02-16",
                     "regions": {SERIES: [377]},
                     "series": [SERIES],
                 }
-            },
+            ),
             "hmi.sharp_cea_720s.HARP377",
         )
         == u[0]
@@ -157,47 +163,95 @@ def test_plan_units_grid_alignment_and_regions():
     assert jsoc.Unit.from_dict(json.loads(json.dumps(u[0].to_dict()))) == u[0]
     with pytest.raises(KeyError, match="no unit"):
         jsoc.get_unit(
-            {"jsoc": {"series": [SERIES], "start": "2011-01-01", "end": "2011-01-02"}}, "nope"
+            jsoc_section({"series": [SERIES], "start": "2011-01-01", "end": "2011-01-02"}), "nope"
         )
 
 
 @pytest.mark.parametrize(
     "section, match",
     [
-        ({"chunk_days": -1}, r"jsoc\.chunk_days must be > 0, got -1"),
-        ({"series": ["aia.lev1"]}, "unknown series 'aia.lev1'"),
-        ({"bogus": 1}, r"unknown keys in jsoc: \['bogus'\]"),
-        ({"start": "2011-02-02", "end": "2011-02-01"}, "jsoc.start must be before jsoc.end"),
-        ({"retry": {"max_attempts": 0}}, "max_attempts must be >= 1"),
-        ({"cadence": "fast"}, "jsoc.cadence"),
-        ({"keywords": {"usflux": ["USFLUX"]}}, "unknown archive column"),
+        ({"chunk_days": -1}, r"archive\.jsoc\.chunk_days must be > 0 .*got -1"),
+        ({"series": ["aia.lev1"]}, r"archive\.jsoc\.series\.0 must be one of .*got 'aia.lev1'"),
+        ({"bogus": 1}, r"archive\.jsoc: Additional properties .*'bogus' was unexpected"),
+        ({"retry": {"max_attempts": 0}}, r"archive\.jsoc\.retry\.max_attempts must be >= 1"),
+        ({"cadence": "fast"}, r"archive\.jsoc\.cadence: 'fast' does not match"),
+        ({"keywords": {"usflux": ["USFLUX"]}}, r"archive\.jsoc\.keywords must be one of"),
+        ({"where": "QUALITY=0 ?][? 1=1"}, r"archive\.jsoc\.where"),
+        ({"regions": {SERIES: [0]}}, r"archive\.jsoc\.regions\.hmi\.sharp_cea_720s\.0"),
+        ({"max_quality": "lots"}, r"archive\.jsoc\.max_quality"),
+        ({"server": "nowhere"}, r"archive\.jsoc\.server"),
+        ({"start": 2011}, r"archive\.jsoc\.start"),
     ],
 )
-def test_settings_errors_name_the_key(section, match):
-    with pytest.raises(ValueError, match=match):
-        jsoc.JsocSettings.from_config({"jsoc": section})
+def test_schema_errors_name_the_key(section, match):
+    """The schema checks the section before any job runs (no hand validation in the source)."""
+    with pytest.raises(ConfigError, match=match):
+        jsoc_section(section)
+
+
+def test_settings_checks_what_the_schema_cannot():
+    with pytest.raises(ValueError, match="archive.jsoc.start must be before archive.jsoc.end"):
+        jsoc.JsocSettings.from_section(jsoc_section({"start": "2011-02-02", "end": "2011-02-01"}))
+    with pytest.raises(ValueError, match=r"archive\.jsoc\.end must be a date/time"):
+        jsoc.JsocSettings.from_section(jsoc_section({"end": "2011-13-45"}))
+    # a section that did not go through the schema is refused, naming what is missing
+    with pytest.raises(ValueError, match=r"archive\.jsoc: missing keys \[.*'chunk_days'"):
+        jsoc.JsocSettings.from_section({"start": "2011-01-01"})
+    with pytest.raises(ValueError) as err:
+        jsoc.JsocSettings.from_section({**jsoc_section({}), "bogus": 1})
+    assert "unknown keys ['bogus']" in str(err.value) and "config.yaml" not in str(err.value)
+
+
+def test_settings_convert_the_validated_section():
+    import datetime
+
+    s = jsoc.JsocSettings.from_section(
+        jsoc_section(
+            {
+                "start": datetime.date(2011, 2, 14),  # YAML reads an unquoted date as a date
+                "end": "2011.02.16_00:00:00_TAI",
+                "max_quality": "0x10000",
+                "regions": {SERIES: [401, 377, 377]},
+                "keywords": {"usfluxl_mx": ["USFLUXL", "USFLUX"], "area_uhem": "AREA"},
+            }
+        )
+    )
+    assert s.start == "2011-02-14" and s.max_quality == 65536
+    assert s.regions == {SERIES: (377, 401)}
+    assert s.keywords["usfluxl_mx"] == ("USFLUXL", "USFLUX") and s.keywords["area_uhem"] == (
+        "AREA",
+    )
+    assert s.keywords["r_value"] == ("R_VALUE",)  # unconfigured columns keep the registry names
+    assert list(s.keywords) == list(KEYWORD_COLUMNS)
+
+
+def test_schema_defaults_are_the_settings_defaults():
+    """One truth: the schema's defaults, read through from_section, equal the dataclass's."""
+    assert jsoc.JsocSettings.from_section(jsoc_section({})) == jsoc.JsocSettings()
 
 
 def test_settings_never_hold_the_email():
-    s = jsoc.JsocSettings.from_config({"jsoc": {"email": EMAIL, "server": "http://127.0.0.1:1/"}})
+    s = jsoc.JsocSettings.from_section(
+        jsoc_section({"email": EMAIL, "server": "http://127.0.0.1:1/"})
+    )
     assert EMAIL not in json.dumps(s.to_dict()) and EMAIL not in repr(s)
 
 
 def test_resolve_email_env_wins(monkeypatch):
     monkeypatch.delenv(jsoc.EMAIL_ENV, raising=False)
-    assert jsoc.resolve_email({"jsoc": {}}) is None
-    assert jsoc.resolve_email({"jsoc": {"email": "a@b.org"}}) == "a@b.org"
+    assert jsoc.resolve_email(jsoc_section({})) is None
+    assert jsoc.resolve_email(jsoc_section({"email": "a@b.org"})) == "a@b.org"
     monkeypatch.setenv(jsoc.EMAIL_ENV, "env@b.org")
-    assert jsoc.resolve_email({"jsoc": {"email": "a@b.org"}}) == "env@b.org"
+    assert jsoc.resolve_email(jsoc_section({"email": "a@b.org"})) == "env@b.org"
 
 
 def test_make_client_names_and_urls():
-    assert jsoc.make_client({"jsoc": {"server": "jsoc"}})._server.name == "JSOC"
-    c = jsoc.make_client({"jsoc": {"server": "http://127.0.0.1:9/"}})
+    assert jsoc.make_client(jsoc.JsocSettings(server="jsoc"))._server.name == "JSOC"
+    c = jsoc.make_client(jsoc_section({"server": "http://127.0.0.1:9/"}))
     assert c._server.url_jsoc_info == "http://127.0.0.1:9/cgi-bin/ajax/jsoc_info"
     assert c._server.http_download_baseurl == "http://127.0.0.1:9/"
     with pytest.raises(ValueError, match="neither a drms server name"):
-        jsoc.make_client({"jsoc": {"server": "nowhere"}})
+        jsoc.make_client(jsoc.JsocSettings(server="nowhere"))
 
 
 # ----------------------------------------------------------------------------- parse layer (pure)
@@ -224,7 +278,7 @@ def test_keywords_to_records_converts_tai_once_and_rejects_bad_rows():
             "AREA": [5452.7, 1, 2, 3],
         }
     )
-    cols = list(jsoc.KEYWORD_COLUMNS)
+    cols = list(KEYWORD_COLUMNS)
     kw = {
         cols[0]: ("USFLUXL", "USFLUX"),
         cols[1]: ("MEANGBL",),
@@ -232,7 +286,7 @@ def test_keywords_to_records_converts_tai_once_and_rejects_bad_rows():
         cols[3]: ("AREA",),
     }
     rec, rej = jsoc.keywords_to_records(kdf, SERIES, kw)
-    assert list(rec.columns) == jsoc.RECORD_COLUMNS
+    assert list(rec.columns) == RECORD_COLUMNS
     assert rec["t_rec"].tolist() == [
         "2011-02-15T01:59:26.000",
         "2011-02-15T03:35:26.000",
@@ -245,6 +299,79 @@ def test_keywords_to_records_converts_tai_once_and_rejects_bad_rows():
     assert rec["path"].tolist() == ["", ""] and rec["nx"].tolist() == [0, 0]
     assert sorted(rej["reason"]) == ["bad HARPNUM nan", "bad T_REC 'MISSING'"]
     assert set(rej["row"]) == {1, 3}
+
+
+def test_choose_keywords_takes_what_the_series_has():
+    from flarepipe.archive.sources.jsoc.parse import choose_keywords
+
+    kw = {
+        "usfluxl_mx": ("USFLUXL", "USFLUX"),
+        "meangbl_g_per_px": ("MEANGBL",),
+        "r_value": ("R_VALUE",),
+        "area_uhem": ("AREA",),
+    }
+    available = {"HARPNUM", "T_REC", "QUALITY", "NOAA_ARS", "USFLUX", "R_VALUE", "AREA"}
+    wanted, chosen, missing = choose_keywords(SERIES, available, kw)
+    assert wanted == ["HARPNUM", "T_REC", "NOAA_ARS", "QUALITY", "USFLUX", "R_VALUE", "AREA"]
+    assert chosen["usfluxl_mx"] == ("USFLUX",) and chosen["meangbl_g_per_px"] == ()
+    assert missing == ["meangbl_g_per_px (none of ['MEANGBL'])"]
+
+
+class _StubRequest:
+    """An export request whose status runs through ``statuses`` (one step per status poll)."""
+
+    def __init__(self, rid, statuses):
+        self.id, self._statuses = rid, list(statuses)
+
+    @property
+    def status(self):
+        return self._statuses[0]
+
+    def has_finished(self):
+        if len(self._statuses) > 1:
+            self._statuses.pop(0)
+        return self.status == 0
+
+
+class _StubClient:
+    """Answers export requests from a script: the send layer without any server."""
+
+    def __init__(self, submits):
+        self.submits, self.calls = list(submits), []
+
+    def export(self, rs, method, protocol, email):
+        self.calls.append((rs, method, protocol, email))
+        return self.submits.pop(0)
+
+    def export_from_id(self, rid):
+        raise AssertionError("no saved export in this test")
+
+
+def test_session_export_lifecycle_without_a_server(tmp_path):
+    """Pending-export limit (7), a failed export (4) resubmitted, then queued -> done."""
+    from flarepipe.archive.sources.jsoc.client import JsocSession
+
+    client = _StubClient(
+        [
+            _StubRequest("A", [7]),
+            _StubRequest("B", [2, 4]),
+            _StubRequest("C", [2, 1, 0]),
+        ]
+    )
+    slept = []
+    settings = jsoc.JsocSettings.from_section(
+        jsoc_section({"poll_interval_s": 1, "retry": {"base_delay_s": 0, "jitter": 0}})
+    )
+    session = JsocSession(
+        client, "U", settings, EMAIL, tmp_path / "export.json", slept.append, lambda: 0.0
+    )
+    req = session.export("hmi.sharp_cea_720s[377]{magnetogram}")
+    assert req.id == "C" and [c[3] for c in client.calls] == [EMAIL] * 3
+    assert session.stats["pending_limit_waits"] == 1 and session.stats["export_requests"] == 3
+    assert session.stats["retries"] == 1 and session.stats["status_polls"] == 3
+    state = json.loads((tmp_path / "export.json").read_text())
+    assert state["requestid"] == "C" and EMAIL not in json.dumps(state)
+    assert slept and all(s >= 0 for s in slept)
 
 
 def test_parse_export_record():
@@ -325,6 +452,7 @@ def _small_records():
 
 
 def _cfg(url: str, **over) -> dict:
+    """The validated archive.jsoc section of a unit against the loopback server."""
     sec = {
         "server": url,
         "series": [SERIES],
@@ -337,7 +465,7 @@ def _cfg(url: str, **over) -> dict:
         "retry": {"max_attempts": 4, "base_delay_s": 0.01, "max_delay_s": 0.05, "jitter": 0},
     }
     sec.update(over)
-    return {"jsoc": sec}
+    return jsoc_section(sec)
 
 
 @pytest.fixture
@@ -348,10 +476,10 @@ def server():
 
 def _fetch(srv, archive, email=EMAIL, **over):
     cfg = _cfg(srv.url, **over)
-    settings = jsoc.JsocSettings.from_config(cfg)
-    (unit,) = jsoc.plan_units(cfg)
+    settings = jsoc.JsocSettings.from_section(cfg)
+    (unit,) = jsoc.plan_units(settings)
     return jsoc.fetch_unit(
-        unit, jsoc.make_client(cfg), archive, settings=settings, email=email
+        unit, jsoc.make_client(settings), archive, settings=settings, email=email
     ), unit
 
 
@@ -398,7 +526,7 @@ def test_fetch_unit_then_merge_writes_archive_layout(server, tmp_path):
         ),
     )
     merged = pd.read_csv(archive / "records.csv", keep_default_na=False)
-    assert list(merged.columns) == jsoc.RECORD_COLUMNS and len(merged) == 15
+    assert list(merged.columns) == RECORD_COLUMNS and len(merged) == 15
     assert manifest["counts"]["files"] == 15 and manifest["source"] == "jsoc"
     assert manifest["files"]["records.csv"] == sha256_file(archive / "records.csv")
     assert not list(archive.rglob("*.part"))
@@ -494,10 +622,9 @@ _KILL_SCRIPT = """
 import sys, json
 from flarepipe.archive.sources import jsoc
 from flarepipe.archive.layout import load_archive
-cfg = json.loads(sys.argv[1])
-s = jsoc.JsocSettings.from_config(cfg)
-(unit,) = jsoc.plan_units(cfg)
-jsoc.fetch_unit(unit, jsoc.make_client(cfg), sys.argv[2], settings=s, email=sys.argv[3])
+s = jsoc.JsocSettings.from_section(json.loads(sys.argv[1]))
+(unit,) = jsoc.plan_units(s)
+jsoc.fetch_unit(unit, jsoc.make_client(s), sys.argv[2], settings=s, email=sys.argv[3])
 """
 
 
@@ -631,7 +758,7 @@ def test_records_without_data_file_and_missing_keywords(tmp_path):
         s = _summary(out)
         rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
         assert (rec["path"] == "").sum() == 1 and s["counts"]["files"] == 14
-        col = list(jsoc.KEYWORD_COLUMNS)[0]
+        col = KEYWORD_COLUMNS[0]
         assert rec[col].eq("").all() and any("USFLUXL" in m for m in s["missing_keywords"])
         n = len(srv.hits)
         _fetch(srv, tmp_path)
@@ -651,7 +778,7 @@ def test_server_without_exports_is_a_clear_error(server, tmp_path):
     (unit,) = jsoc.plan_units(cfg)
     with pytest.raises(jsoc.UnitError, match="does not support exports"):
         jsoc.fetch_unit(
-            unit, client, tmp_path, settings=jsoc.JsocSettings.from_config(cfg), email=EMAIL
+            unit, client, tmp_path, settings=jsoc.JsocSettings.from_section(cfg), email=EMAIL
         )
 
 
@@ -697,8 +824,6 @@ def test_quality_clause_and_query_filter(server, tmp_path):
         len(rec) == 14 and rec["quality"].max() == 0
     )  # the QUALITY=0x400 record was not asked for
     assert _summary(out)["counts"]["files"] == 14
-    with pytest.raises(ValueError, match="jsoc.max_quality must be an integer"):
-        jsoc.JsocSettings.from_config({"jsoc": {"max_quality": "lots"}})
 
 
 def test_smarp_unit_with_fractional_trec(tmp_path):
@@ -707,7 +832,7 @@ def test_smarp_unit_with_fractional_trec(tmp_path):
         cfg = _cfg(srv.url, series=["mdi.smarp_cea_96m"], start="2010-07-14", end="2010-07-15")
         (unit,) = jsoc.plan_units(cfg)
         client = jsoc.make_client(cfg)
-        settings = jsoc.JsocSettings.from_config(cfg)
+        settings = jsoc.JsocSettings.from_section(cfg)
         out = jsoc.fetch_unit(unit, client, tmp_path, settings=settings, email=EMAIL)
         rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
         assert (
@@ -721,15 +846,15 @@ def test_smarp_unit_with_fractional_trec(tmp_path):
 
 
 def test_progress_bar_off_without_tty():
-    assert jsoc._progress_bar(3, "u", None).disable  # pytest's stderr is not a terminal
-    assert jsoc._progress_bar(3, "u", False).disable
+    assert _progress_bar(3, "u", None).disable  # pytest's stderr is not a terminal
+    assert _progress_bar(3, "u", False).disable
 
 
 def test_run_unit_reads_everything_from_config(server, tmp_path, monkeypatch):
     monkeypatch.setenv(jsoc.EMAIL_ENV, EMAIL)
-    archive_cfg = {"source": "jsoc", **_cfg(server.url)}  # as config['archive'] holds it
-    uid = jsoc.plan_units(archive_cfg)[0].unit_id
-    out = jsoc.run_unit(archive_cfg, uid, tmp_path)
+    section = _cfg(server.url)  # config['archive']['jsoc'] as the workflow validated it
+    uid = jsoc.plan_units(section)[0].unit_id
+    out = jsoc.run_unit(section, uid, tmp_path)
     assert _summary(out)["counts"]["files"] == 15
     assert any(h.params.get("notify") == EMAIL for h in server.hits_for("exp_request"))
 

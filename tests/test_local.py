@@ -10,12 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from archive_config import local_section
+from flarepipe.archive.catalogues import keyword_tables
+from flarepipe.archive.layout import RECORD_COLUMNS, load_archive
 from flarepipe.archive.sources import local
-from flarepipe.archive.layout import load_archive
-from flarepipe.io.atomic import sha256_file
-from flarepipe.io.fitsio import KEYWORD_COLUMNS, read_patch
-from flarepipe.archive.sources.jsoc import RECORD_COLUMNS
+from flarepipe.config import ConfigError
+from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.core.timeutil import tai_to_utc
+from flarepipe.io.atomic import sha256_file
+from flarepipe.io.fitsio import read_patch
 
 REAL = Path(
     os.environ.get("FLAREPIPE_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real")
@@ -89,7 +92,7 @@ def test_tai_grid_conversion_matches_timeutil_and_handles_leap_seconds():
         pd.date_range("2008-12-30", "2009-01-02", freq="96min").tolist()
         + [pd.Timestamp("2009-01-01 00:00:20"), pd.Timestamp("2009-01-01 00:00:40")]
     )
-    fast = local._tai_to_utc_grid(idx)
+    fast = keyword_tables._tai_to_utc_grid(idx)
     assert (fast == pd.DatetimeIndex(tai_to_utc(idx))).all()
     assert fast[-2] == pd.Timestamp(
         "2008-12-31 23:59:47"
@@ -119,14 +122,14 @@ def test_build_local_archive_from_real_fits_and_a_table(tmp_path):
     flares.write_text(FLARES_TXT)
     archive = tmp_path / "archive"
     manifest = local.build_local_archive(
-        {
-            "local": {
+        local_section(
+            {
                 "fits_dir": str(fits_in),
                 "keyword_tables": [str(table)],
                 "flares": str(flares),
                 "harp_noaa_map": str(REAL / "keywords" / "harp_noaa_map.txt"),
             }
-        },
+        ),
         archive,
     )
 
@@ -181,14 +184,43 @@ def test_build_local_archive_from_real_fits_and_a_table(tmp_path):
 
 
 def test_build_local_archive_config_errors(tmp_path):
-    with pytest.raises(ValueError, match="local.flares"):
-        local.build_local_archive({"local": {"fits_dir": str(tmp_path)}}, tmp_path / "a")
-    with pytest.raises(ValueError, match="fits_dir and/or keyword_tables"):
-        local.build_local_archive({"local": {"flares": "x"}}, tmp_path / "a")
-    with pytest.raises(ValueError, match="no file matches"):
+    # the schema: a flare list is required, keys are spelled as documented
+    with pytest.raises(ConfigError, match=r"archive\.local: 'flares' is a required property"):
+        local_section({"fits_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match=r"archive\.local: .*'fitsdir' was unexpected"):
+        local_section({"flares": "x", "fitsdir": "x"})
+    with pytest.raises(ConfigError, match=r"archive\.local\.link must be one of"):
+        local_section({"flares": "x", "fits_dir": "x", "link": "move"})
+    with pytest.raises(ConfigError, match=r"archive\.local\.column_map must be one of"):
+        local_section({"flares": "x", "keyword_tables": "t.csv", "column_map": {"USFLUX": "x"}})
+    with pytest.raises(ConfigError, match=r"archive: 'local' is a required property"):
+        from archive_config import validated_archive
+
+        validated_archive({"source": "local"})
+    # the settings: what a schema cannot say
+    with pytest.raises(ValueError, match=r"archive\.local needs fits_dir and/or keyword_tables"):
+        local.build_local_archive(local_section({"flares": "x"}), tmp_path / "a")
+    with pytest.raises(ValueError, match=r"archive\.local\.keyword_tables: no file matches"):
         local.build_local_archive(
-            {"local": {"flares": "x", "keyword_tables": [str(tmp_path / "none*.csv")]}},
+            local_section({"flares": "x", "keyword_tables": [str(tmp_path / "none*.csv")]}),
             tmp_path / "a",
         )
-    with pytest.raises(ValueError, match=r"unknown keys in local: \['fitsdir'\]"):
-        local.build_local_archive({"local": {"fitsdir": "x"}}, tmp_path / "a")
+    with pytest.raises(ValueError, match=r"archive\.local: missing keys"):
+        local.build_local_archive({"flares": "x", "fits_dir": str(tmp_path)}, tmp_path / "a")
+
+
+def test_local_settings_defaults_and_conversion():
+    s = local.LocalSettings.from_section(
+        local_section({"flares": "f.txt", "keyword_tables": "a*.csv"})
+    )
+    assert s == local.LocalSettings(flares="f.txt", keyword_tables=("a*.csv",))
+    assert set(local.TABLE_NAMES) == {
+        "prefix",
+        "region",
+        "t_start",
+        "t_end",
+        "label",
+        "flares",
+        "flare_index",
+        *KW,
+    }

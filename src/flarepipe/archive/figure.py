@@ -11,7 +11,8 @@ import pandas as pd
 from flarepipe.archive.layout import load_archive
 from flarepipe.io.atomic import atomic_path
 from flarepipe.io.fitsio import read_patch
-from flarepipe.samples.quality import parse_noaa_ars
+from flarepipe.core.keywords import KEYWORDS
+from flarepipe.core.noaa import parse_noaa_ars
 
 __all__ = ["region_figure"]
 
@@ -77,7 +78,7 @@ def region_figure(archive_dir, out_png, region_id: str | None = None) -> str:
     ax3.set_title(f"{len(fl)} flares of NOAA {','.join(map(str, nums))}", fontsize=8)
     axk = fig.add_axes([0.05, 0.08, 0.42, 0.25])
     axk.axis("off")
-    info = json.loads(json.dumps({k: hdr.get(k) for k in ("T_REC", "HARPNUM", "QUALITY", "USFLUXL", "MEANGBL", "R_VALUE", "AREA")}, default=str))
+    info = json.loads(json.dumps({k: hdr.get(k) for k in ("T_REC", "HARPNUM", "QUALITY", *(kw.fits_card for kw in KEYWORDS))}, default=str))
     axk.text(0, 1, "\n".join(f"{k:8s} = {v}" for k, v in info.items()), family="monospace", fontsize=8, va="top")
     locator = mdates.AutoDateLocator(maxticks=6)
     for ax in (ax1, ax2, ax3):

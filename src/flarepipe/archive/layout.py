@@ -1,30 +1,78 @@
 """The raw-archive contract (docs/FILES.md): its columns, and how every later stage loads it.
 
 Every source writes the same layout (docs/FILES.md); :func:`load_archive` is how every later stage
-reads it, so none of them can tell which source made it.
+reads it, so none of them can tell which source made it. This module is the contract: it imports
+none of the sources that write it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
 import pandas as pd
 
+from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.core.timeutil import parse_utc
 
-__all__ = ["Archive", "load_archive", "RECORD_COLUMNS", "FLARE_COLUMNS", "KEYWORDS"]
-
-RECORD_COLUMNS = [
-    "series", "instrument", "region", "region_id", "t_rec", "t_rec_tai", "noaa_ars", "quality",
-    "lat_fwt", "lon_fwt", "obs_vr", "usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem",
-    "nx", "ny", "path",
+__all__ = [
+    "Archive",
+    "load_archive",
+    "read_records",
+    "RECORD_COLUMNS",
+    "RECORD_TEXT_COLUMNS",
+    "RECORD_FLOAT_COLUMNS",
+    "FLARE_COLUMNS",
+    "REJECT_COLUMNS",
+    "UNIT_REJECT_COLUMNS",
 ]
-FLARE_COLUMNS = ["start_utc", "peak_utc", "end_utc", "goes_class", "peak_flux_wm2", "noaa_ar",
-                 "region_missing"]
-#: the four keywords shared by SHARP and SMARP (SCIENCE.md S1), in model input order
-KEYWORDS = ["usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem"]
+
+#: the records.csv columns of docs/FILES.md, in order
+RECORD_COLUMNS: list[str] = [
+    "series",
+    "instrument",
+    "region",
+    "region_id",
+    "t_rec",
+    "t_rec_tai",
+    "noaa_ars",
+    "quality",
+    "lat_fwt",
+    "lon_fwt",
+    "obs_vr",
+    *KEYWORD_COLUMNS,
+    "nx",
+    "ny",
+    "path",
+]
+#: records.csv columns read as text (``noaa_ars`` and ``path`` may be empty)
+RECORD_TEXT_COLUMNS: tuple[str, ...] = (
+    "series",
+    "instrument",
+    "region_id",
+    "t_rec",
+    "t_rec_tai",
+    "noaa_ars",
+    "path",
+)
+#: records.csv columns that may be missing (empty cell -> NaN)
+RECORD_FLOAT_COLUMNS: tuple[str, ...] = ("lat_fwt", "lon_fwt", "obs_vr", *KEYWORD_COLUMNS)
+#: the flares.csv columns of docs/FILES.md, in order
+FLARE_COLUMNS = [
+    "start_utc",
+    "peak_utc",
+    "end_utc",
+    "goes_class",
+    "peak_flux_wm2",
+    "noaa_ar",
+    "region_missing",
+]
+#: rows a reader rejected or repaired (``rejected_flares.csv``; local ``rejected_records.csv``)
+REJECT_COLUMNS = ["source", "line", "reason", "raw"]
+#: records a JSOC unit rejected (``units/<unit>/rejected.csv``; merged with a ``unit_id`` first)
+UNIT_REJECT_COLUMNS = ["series", "row", "reason", "raw"]
 
 
 @dataclasses.dataclass
@@ -44,25 +92,34 @@ class Archive:
 def _check_columns(df: pd.DataFrame, needed: list[str], path: Path) -> None:
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; see docs/FILES.md for the archive layout")
+        raise ValueError(
+            f"{path}: missing column(s) {missing}; see docs/FILES.md for the archive layout"
+        )
+
+
+def read_records(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a ``records.csv`` as written: text columns as strings (empty stays ``''``), missing
+    numbers (empty cells) as NaN, ``t_rec`` left as its ISO string."""
+    return pd.read_csv(
+        path,
+        dtype={c: str for c in RECORD_TEXT_COLUMNS},
+        keep_default_na=False,
+        na_values={c: ["", "nan", "NaN"] for c in RECORD_FLOAT_COLUMNS},
+    )
 
 
 def load_archive(root: str | os.PathLike) -> Archive:
     """Read ``records.csv``, ``flares.csv`` and ``manifest.json`` of an archive folder.
 
-    Times are parsed to naive UTC timestamps; records keep their file order (sorted by series, region,
-    time) with a RangeIndex, whose numbers are the record ids used by later stages.
+    Times are parsed to naive UTC timestamps; records keep their file order (sorted by series,
+    region, time) with a RangeIndex, whose numbers are the record ids used by later stages.
     """
-    import json
-
     root = Path(root)
     rec_path, fl_path = root / "records.csv", root / "flares.csv"
     for p in (rec_path, fl_path):
         if not p.exists():
             raise FileNotFoundError(f"{p}: archive file not found (run the archive stage first)")
-    records = pd.read_csv(rec_path, dtype={"noaa_ars": str, "path": str, "t_rec_tai": str},
-                          keep_default_na=False, na_values={c: ["", "nan", "NaN"] for c in KEYWORDS
-                                                            + ["lat_fwt", "lon_fwt", "obs_vr"]})
+    records = read_records(rec_path)
     _check_columns(records, RECORD_COLUMNS, rec_path)
     records["t_rec"] = parse_utc(records["t_rec"], what=f"{rec_path}: t_rec")
     flares = pd.read_csv(fl_path, dtype={"goes_class": str})
@@ -72,5 +129,8 @@ def load_archive(root: str | os.PathLike) -> Archive:
     flares["noaa_ar"] = pd.to_numeric(flares["noaa_ar"], errors="coerce").astype("Int64")
     if "region_missing" not in flares:
         flares["region_missing"] = flares["noaa_ar"].isna()
-    manifest = json.loads((root / "manifest.json").read_text()) if (root / "manifest.json").exists() else {}
-    return Archive(root=root, records=records.reset_index(drop=True), flares=flares, manifest=manifest)
+    man_path = root / "manifest.json"
+    manifest = json.loads(man_path.read_text()) if man_path.exists() else {}
+    return Archive(
+        root=root, records=records.reset_index(drop=True), flares=flares, manifest=manifest
+    )

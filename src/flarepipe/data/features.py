@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from flarepipe.archive.layout import KEYWORDS
+from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.data.shards import ShardReader, write_shard
 from flarepipe.io.fitsio import read_patch
 from flarepipe.io.parallel import map_chunked
@@ -160,7 +160,7 @@ def extract_features(
     ValueError
         When some but not all samples' last records have a magnetogram path.
     """
-    keywords = list(keywords or KEYWORDS)
+    keywords = list(keywords or KEYWORD_COLUMNS)
     archive_root = Path(archive_root)
     last = samples["last_record"].astype(int).to_numpy()
     rel_paths = _image_paths(records, last)

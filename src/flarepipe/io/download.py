@@ -2,7 +2,8 @@
 
 Layering (see ``/work/shared/docs/STYLE.md``): this module only sends bytes over HTTP and checks
 them; building queries and parsing answers lives in :mod:`flarepipe.archive.sources.jsoc` and
-:mod:`flarepipe.archive.catalogues.flares`.
+:mod:`flarepipe.archive.catalogues.flares`, which take their :class:`RetryPolicy` from their
+validated config section with :meth:`RetryPolicy.from_section`.
 
 Guarantees of :func:`download_file`:
 
@@ -32,8 +33,8 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -112,6 +113,32 @@ class RetryPolicy:
                 raise ValueError(f"retry.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.jitter <= 1:
             raise ValueError(f"retry.jitter must be in [0, 1], got {self.jitter}")
+
+    @classmethod
+    def from_section(cls, section: Mapping | None, where: str = "retry") -> RetryPolicy:
+        """The policy of a validated ``retry`` config section (keys as the attributes).
+
+        Parameters
+        ----------
+        section
+            E.g. ``archive.jsoc.retry``, as the schema filled it; missing keys take the class
+            defaults, ``None`` gives the default policy.
+        where
+            The section's name, for error messages.
+
+        Raises
+        ------
+        ValueError
+            An unknown key or a value out of range, naming ``where``.
+        """
+        d = dict(section or {})
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}")
+        try:
+            return cls(**d)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
 
     def delay(self, failures: int) -> float:
         """Delay before the next attempt after ``failures`` consecutive failures (>= 1)."""
@@ -275,7 +302,8 @@ def call_with_retry(
                     f"unit {unit_id}: {what} failed {failures} time(s) in {elapsed:.1f} s; retry "
                     f"budget spent (max_attempts={policy.max_attempts}, "
                     f"budget_s={policy.budget_s:g}). Last error: {msg}. Files already complete are "
-                    "kept: rerun the job to resume, or raise jsoc.retry.max_attempts / budget_s."
+                    "kept: rerun the job to resume, or raise the retry budget (retry.max_attempts "
+                    "/ retry.budget_s of archive.jsoc or archive.catalogue.hek)."
                 ) from None
             if on_retry is not None:
                 on_retry(failures, exc, delay)

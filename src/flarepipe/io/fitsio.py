@@ -18,34 +18,23 @@ import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 
-from flarepipe.io.atomic import atomic_path
+from flarepipe.core.keywords import KEYWORDS
+from flarepipe.core.noaa import normalise_noaa_ars
+from flarepipe.core.series import SERIES
 from flarepipe.core.timeutil import parse_trec, to_iso_utc
+from flarepipe.io.atomic import atomic_path
 
 __all__ = [
     "read_patch",
     "write_patch",
+    "quantise",
     "header_to_record",
     "jsoc_filename",
-    "SERIES_INFO",
-    "KEYWORD_COLUMNS",
 ]
 
-#: per-series facts: instrument, region-number keyword, region-id prefix
-SERIES_INFO = {
-    "hmi.sharp_cea_720s": {"instrument": "HMI", "regkey": "HARPNUM", "prefix": "HARP"},
-    "mdi.smarp_cea_96m": {"instrument": "MDI", "regkey": "TARPNUM", "prefix": "TARP"},
-}
-
-#: canonical archive column ← FITS keyword(s), first present wins
-KEYWORD_COLUMNS = {
-    "usfluxl_mx": ("USFLUXL",),
-    "meangbl_g_per_px": ("MEANGBL",),
-    "r_value": ("R_VALUE",),
-    "area_uhem": ("AREA",),
-}
-
 _NAME = re.compile(
-    r"^(?P<series>[a-z]+\.[a-z_0-9]+)\.(?P<num>\d+)\.(?P<date>\d{8})_(?P<time>\d{6})_TAI\.(?P<seg>\w+)\.fits$"
+    r"^(?P<series>[a-z]+\.[a-z_0-9]+)\.(?P<num>\d+)\.(?P<date>\d{8})_(?P<time>\d{6})_TAI"
+    r"\.(?P<seg>\w+)\.fits$"
 )
 
 
@@ -71,9 +60,9 @@ def _image_hdu(hdul: fits.HDUList) -> fits.hdu.base.ExtensionHDU | fits.PrimaryH
 def read_patch(path: str | os.PathLike) -> tuple[np.ndarray, fits.Header]:
     """Read a patch FITS file: float32 image (NaN where blank) and its repaired header.
 
-    Works for RICE-compressed JSOC exports (data in HDU 1) and plain images in HDU 0. Malformed cards
-    of older exports are fixed with ``verify('silentfix')``. Raises ``ValueError`` naming the file when
-    it is truncated or holds no image.
+    Works for RICE-compressed JSOC exports (data in HDU 1) and plain images in HDU 0. Malformed
+    cards of older exports are fixed with ``verify('silentfix')``. Raises ``ValueError`` naming the
+    file when it is truncated or holds no image.
     """
     path = Path(path)
     try:
@@ -101,48 +90,52 @@ def _float(header: fits.Header, key: str) -> float:
         return math.nan  # e.g. the string 'nan' on malformed older cards
 
 
-def header_to_record(header: fits.Header, path: str | os.PathLike, archive_dir=None) -> dict:
+def header_to_record(
+    header: fits.Header, path: str | os.PathLike, archive_dir: str | os.PathLike | None = None
+) -> dict:
     """One records.csv row (see docs/FILES.md) from a patch header.
 
-    The series and region come from the header (``HARPNUM``/``TARPNUM``), falling back to the JSOC
-    file name. ``path`` is stored relative to ``archive_dir`` when given.
+    The series and region come from the header's region keyword (``HARPNUM``/``TARPNUM``,
+    :data:`flarepipe.core.series.SERIES`), falling back to the JSOC file name; the keywords from
+    the FITS cards of :data:`flarepipe.core.keywords.KEYWORDS` (NaN when absent); ``noaa_ars``
+    through :func:`flarepipe.core.noaa.normalise_noaa_ars`. ``path`` is stored relative to
+    ``archive_dir`` when given.
+
+    Raises
+    ------
+    ValueError
+        The header names no known series or has no ``T_REC`` (the message names the file).
     """
     path = Path(path)
     m = _NAME.match(path.name)
-    series = None
-    if "HARPNUM" in header:
-        series = "hmi.sharp_cea_720s"
-    elif "TARPNUM" in header:
-        series = "mdi.smarp_cea_96m"
-    elif m and m.group("series") in SERIES_INFO:
-        series = m.group("series")
+    series = next((s for s in SERIES.values() if s.region_key in header), None)
+    if series is None and m and m.group("series") in SERIES:
+        series = SERIES[m.group("series")]
     if series is None:
-        raise ValueError(f"{path}: neither HARPNUM nor TARPNUM in header, and not a JSOC file name")
-    info = SERIES_INFO[series]
-    region = header.get(info["regkey"])
+        keys = "/".join(s.region_key for s in SERIES.values())
+        raise ValueError(f"{path}: no {keys} in the header, and not a JSOC file name")
+    region = header.get(series.region_key)
     if region is None and m:
         region = int(m.group("num"))
     trec = str(header.get("T_REC", "")).strip()
     if not trec:
         raise ValueError(f"{path}: header has no T_REC")
     t_utc = parse_trec(trec)
-    noaa = str(header.get("NOAA_ARS", "") or "").strip()
-    noaa = ",".join(x for x in re.split(r"[,\s]+", noaa) if x and x != "0")
     rec = {
-        "series": series,
-        "instrument": info["instrument"],
+        "series": series.name,
+        "instrument": series.instrument,
         "region": int(region),
-        "region_id": f"{info['prefix']}{int(region)}",
+        "region_id": f"{series.prefix}{int(region)}",
         "t_rec": to_iso_utc(t_utc),
         "t_rec_tai": trec,
-        "noaa_ars": noaa,
+        "noaa_ars": normalise_noaa_ars(header.get("NOAA_ARS", "") or ""),
         "quality": int(header.get("QUALITY", 0) or 0),
         "lat_fwt": _float(header, "LAT_FWT"),
         "lon_fwt": _float(header, "LON_FWT"),
         "obs_vr": _float(header, "OBS_VR"),
     }
-    for col, keys in KEYWORD_COLUMNS.items():
-        rec[col] = next((_float(header, k) for k in keys if k in header), math.nan)
+    for k in KEYWORDS:
+        rec[k.column] = _float(header, k.fits_card)
     rec["nx"] = int(header.get("ZNAXIS1", header.get("NAXIS1", 0)))
     rec["ny"] = int(header.get("ZNAXIS2", header.get("NAXIS2", 0)))
     rec["path"] = str(path.relative_to(archive_dir)) if archive_dir else str(path)
@@ -163,8 +156,9 @@ def _pad(buf: bytes, fill: bytes) -> bytes:
 def _image_header(shape: tuple[int, int], cards: dict, bscale: float) -> bytes:
     """Header block of an uncompressed int32 image extension, formatted by astropy.
 
-    One astropy ``Header`` per distinct key sequence is kept and only its values are updated: parsing
-    and verifying ~35 new cards per file dominated the writer's cost (14 of 21 ms per record).
+    One astropy ``Header`` per distinct key sequence is kept and only its values are updated:
+    parsing and verifying ~35 new cards per file dominated the writer's cost (14 of 21 ms per
+    record).
     """
     keys = tuple(cards)
     with _TEMPLATES_LOCK:
@@ -179,13 +173,20 @@ def _image_header(shape: tuple[int, int], cards: dict, bscale: float) -> bytes:
         values = {"NAXIS1": int(shape[1]), "NAXIS2": int(shape[0]), **cards, "BSCALE": bscale}
         for k, v in values.items():
             old = h[k]
-            if type(old) is not type(v) or old != v:  # setting a card costs ~50 µs: only changed ones
+            if (
+                type(old) is not type(v) or old != v
+            ):  # setting a card costs ~50 µs: only changed ones
                 h[k] = v
         return h.tostring().encode("ascii")
 
 
-def write_patch(path: str | os.PathLike, data: np.ndarray, cards: dict, bscale: float = 0.01,
-                compress: bool = True) -> None:
+def write_patch(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    cards: dict,
+    bscale: float = 0.01,
+    compress: bool = True,
+) -> None:
     """Write a patch as JSOC does: int32 in HDU 1 with ``BSCALE``, ``BLANK`` for NaN.
 
     ``compress=True`` writes a RICE_1-compressed HDU (JSOC's default export) with astropy;
@@ -193,8 +194,8 @@ def write_patch(path: str | os.PathLike, data: np.ndarray, cards: dict, bscale: 
     and the blocks are assembled here, which is about ten times faster than ``HDUList.writeto``
     and gives the same file (tested).
 
-    ``data`` must already be quantised to multiples of ``bscale`` if the caller needs the stored values
-    to equal its array exactly (see :func:`quantise`). Written atomically.
+    ``data`` must already be quantised to multiples of ``bscale`` if the caller needs the stored
+    values to equal its array exactly (see :func:`quantise`). Written atomically.
     """
     data = np.asarray(data)
     if data.ndim != 2:
@@ -211,7 +212,11 @@ def write_patch(path: str | os.PathLike, data: np.ndarray, cards: dict, bscale: 
         with atomic_path(path, suffix=".fits.part") as tmp:
             hdul.writeto(tmp, overwrite=True)
         return
-    blob = _PRIMARY + _pad(_image_header(ints.shape, cards, bscale), b" ") + _pad(ints.astype(">i4").tobytes(), b"\0")
+    blob = (
+        _PRIMARY
+        + _pad(_image_header(ints.shape, cards, bscale), b" ")
+        + _pad(ints.astype(">i4").tobytes(), b"\0")
+    )
     with atomic_path(path, suffix=".fits.part") as tmp:
         with open(tmp, "wb") as fh:
             fh.write(blob)

@@ -44,6 +44,8 @@ import pandas as pd
 
 from flarepipe.io.atomic import write_csv
 from flarepipe.io.parallel import map_chunked
+from flarepipe.core.keywords import KEYWORD_COLUMNS
+from flarepipe.core.noaa import noaa_lists, parse_noaa_ars
 from flarepipe.core.timeutil import to_iso_utc
 
 __all__ = [
@@ -71,7 +73,6 @@ REASONS: tuple[str, ...] = (
     "nan_keyword",
     "missing_file",
 )
-KEYWORD_COLUMNS: tuple[str, ...] = ("usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem")
 R_SUN_MM = 696.0
 MM2_PER_UHEM = 1e-6 * 2.0 * math.pi * R_SUN_MM**2  # ≈ 3.0437 Mm² per micro-hemisphere
 
@@ -89,42 +90,6 @@ QUALITY_DEFAULTS: dict[str, object] = {
     "keywords": list(KEYWORD_COLUMNS),
     "require_file": True,
 }
-
-
-def parse_noaa_ars(value: object) -> tuple[int, ...]:
-    """Parse a ``noaa_ars`` cell (``"11158,11159"``) into NOAA numbers; empty tuple when none.
-
-    Empty strings, ``NaN``/``None``/``<NA>`` and the JSOC placeholder ``0`` mean "no region".
-    A cell read by pandas as a number (``11158`` or ``11158.0``) is accepted.
-
-    Raises
-    ------
-    ValueError
-        When a comma-separated item is not a whole number.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ()
-    out = []
-    for item in str(value).split(","):
-        item = item.strip()
-        if item in ("", "nan", "NaN", "<NA>", "None"):
-            continue
-        try:
-            num = float(item)
-        except ValueError:
-            raise ValueError(f"noaa_ars: {item!r} in {value!r} is not a NOAA number") from None
-        if not num.is_integer():
-            raise ValueError(f"noaa_ars: {item!r} in {value!r} is not a whole NOAA number")
-        if int(num) != 0:
-            out.append(int(num))
-    return tuple(out)
-
-
-def noaa_lists(values: pd.Series) -> pd.Series:
-    """:func:`parse_noaa_ars` over a column, parsing each distinct cell once."""
-    obj = values.astype("object")
-    table = {v: parse_noaa_ars(v) for v in pd.unique(obj.dropna())}
-    return obj.map(lambda v: table.get(v, ()) if pd.notna(v) else ())
 
 
 def _settings(cfg: Mapping | None) -> dict:

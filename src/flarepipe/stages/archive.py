@@ -19,14 +19,19 @@ def run_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> dict
     return build_archive(cfg, out_dir, workers=workers)
 
 
-def run_unit(cfg: dict, unit: str, archive_dir) -> Path:
-    """Fetch one JSOC unit (keywords, export, resumable downloads) into ``archive_dir/units``."""
+def run_unit(cfg: dict, unit: str, archive_dir: str | os.PathLike) -> Path:
+    """Fetch one JSOC unit (keywords, export, resumable downloads) into ``archive_dir/units``.
+
+    ``cfg`` is the validated ``archive`` section; the unit reads ``cfg['jsoc']``.
+    """
     from flarepipe.archive.sources.jsoc import run_unit as fetch
 
-    return fetch(cfg, unit, archive_dir)
+    return fetch(cfg["jsoc"], unit, archive_dir)
 
 
-def run_merge(units: list, flares_csv, rejected_csv, out_records) -> None:
+def run_merge(
+    units: list, flares_csv: str | os.PathLike, rejected_csv: str | os.PathLike, out_records
+) -> None:
     """Merge finished JSOC units and the catalogue into the archive layout."""
     from flarepipe.archive.sources.jsoc import merge_units
 
@@ -34,10 +39,13 @@ def run_merge(units: list, flares_csv, rejected_csv, out_records) -> None:
 
 
 def run_catalogue(cfg: dict, out_flares, out_rejected, out_repaired) -> None:
-    """The flare catalogue (HEK or a catalogue file), with rejected and repaired rows."""
+    """The flare catalogue (HEK or a catalogue file), with rejected and repaired rows.
+
+    ``cfg`` is the validated ``archive`` section; the catalogue reads ``cfg['catalogue']``.
+    """
     from flarepipe.archive.catalogues.flares import build_catalogue, write_catalogue
 
-    write_catalogue(build_catalogue(cfg), out_flares, out_rejected, out_repaired)
+    write_catalogue(build_catalogue(cfg["catalogue"]), out_flares, out_rejected, out_repaired)
 
 
 def run_synthetic_figure(archive_dir, out_png, region_id: str | None = None) -> str:

@@ -8,25 +8,30 @@ Every reader returns a :class:`CatalogueResult`: ``flares`` in the ``flares.csv`
 
 Rules applied to every source (:func:`finalise_events`):
 
-* **Flux** from the class string with :func:`flarepipe.core.flareclass.class_to_flux`; ``goes_class`` is
-  rewritten canonically (``'C1  '`` -> ``'C1.0'``, ``'X14.'`` -> ``'X14.0'``). A bare letter
-  (``'C'``, SWPC's unknown magnitude) counts as 1.0 of its class, the flareclass convention: the
-  lower bound of the class, so a ``>= M1.0`` label is still right.
-* **Regions**: no region (empty, blank, ``0``: SWPC writes 0 for none) -> ``noaa_ar`` empty and
-  ``region_missing`` true; the event is kept. NOAA numbers passed 9999 on 2002-06-14 (region 10000);
-  afterwards the HEK and SWPC sometimes drop the leading 1 (``1158`` for ``11158``).
-  :func:`normalise_noaa` adds 10000 to numbers below 9000 for events from 2002-06-14 on. Numbers
-  9000-9999 stay as given: those are real regions still on the disk in the weeks after the switch
-  (this would only become ambiguous once NOAA numbers reach 19000).
+* **Flux** from the class string with :func:`flarepipe.core.flareclass.class_to_flux`;
+  ``goes_class`` is rewritten canonically (``'C1  '`` -> ``'C1.0'``, ``'X14.'`` -> ``'X14.0'``).
+  A bare letter (``'C'``, SWPC's unknown magnitude) counts as 1.0 of its class, the flareclass
+  convention: the lower bound of the class, so a ``>= M1.0`` label is still right.
+* **Regions** (:mod:`flarepipe.core.noaa`): no region (empty, blank, ``0``: SWPC writes 0 for
+  none) -> ``noaa_ar`` empty and ``region_missing`` true; the event is kept. NOAA numbers passed
+  9999 on 2002-06-14 (region 10000); afterwards the HEK and SWPC sometimes drop the leading 1
+  (``1158`` for ``11158``): 10000 is added to numbers below 9000 for events from 2002-06-14 on
+  (:func:`flarepipe.core.noaa.offset_lost`), and reported as a repair. Numbers 9000-9999 stay as
+  given: those are real regions still on the disk in the weeks after the switch (this would only
+  become ambiguous once NOAA numbers reach 19000).
 * **Times**, UTC: a peak before the start is moved one day later when that puts it inside
   ``[start, end]`` (catalogues write a peak just after midnight with the start's date), an end
   before the start likewise (SWPC gives the end time with the start's date). Anything else out of
   order (peak before start, peak after end) is rejected.
 * **Duplicates** (same start, peak, end, class and region) are rejected as ``duplicate``.
+
+:func:`build_catalogue` reads its :class:`CatalogueSettings` from the validated
+``archive.catalogue`` section; the schema holds every key, bound and default.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -36,20 +41,27 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from flarepipe.archive.layout import FLARE_COLUMNS as _ARCHIVE_FLARE_COLUMNS
+from flarepipe.archive.layout import FLARE_COLUMNS, REJECT_COLUMNS
+from flarepipe.core.flareclass import class_to_flux, flux_to_class
+from flarepipe.core.noaa import NOAA_10000_DATE, noaa_number, normalise_noaa, offset_lost
+from flarepipe.core.timeutil import to_iso_utc
 from flarepipe.io.atomic import write_csv
 from flarepipe.io.download import RetryPolicy, call_with_retry, socket_timeout
-from flarepipe.core.flareclass import class_to_flux, flux_to_class
-from flarepipe.core.timeutil import to_iso_utc
 
 __all__ = [
     "FLARE_COLUMNS",
     "REJECT_COLUMNS",
     "NOAA_10000_DATE",
+    "SECTION",
+    "FORMATS",
+    "HEK_URL",
+    "HekSettings",
+    "CatalogueSettings",
     "CatalogueResult",
     "normalise_noaa",
     "finalise_events",
@@ -70,11 +82,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FLARE_COLUMNS = list(_ARCHIVE_FLARE_COLUMNS)  # flares.csv of docs/FILES.md
-REJECT_COLUMNS = ["source", "line", "reason", "raw"]
-#: first day with 5-digit NOAA numbers (region 10000)
-NOAA_10000_DATE = pd.Timestamp("2002-06-14")
-_HEK_URL = "https://www.lmsal.com/hek/her?"
+#: where the section lives in the configuration (for messages)
+SECTION = "archive.catalogue"
+#: the LMSAL HEK
+HEK_URL = "https://www.lmsal.com/hek/her?"
+#: flare-list formats :func:`read_flare_file` reads (``auto`` detects them from the first line)
+FORMATS: tuple[str, ...] = ("auto", "goes_txt", "swpc_csv", "sc24_csv", "flares_csv")
 
 
 @dataclass
@@ -96,6 +109,114 @@ class CatalogueResult:
         }
 
 
+def _time_text(value: object) -> str | None:
+    """A configured time as text (YAML reads ``2011-01-01`` as a date)."""
+    return None if value is None else str(value).strip()
+
+
+def _check_keys(cls: type, d: Mapping, where: str, extra: tuple[str, ...] = ()) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(d) - set(names) - set(extra))
+    missing = [n for n in names if n not in d]
+    if unknown or missing:
+        raise ValueError(
+            f"{where}: {'unknown keys ' + str(unknown) if unknown else ''}"
+            f"{'; ' if unknown and missing else ''}"
+            f"{'missing keys ' + str(missing) if missing else ''}: pass the section as "
+            "flarepipe.config.validate_config checked and filled it"
+        )
+
+
+@dataclass(frozen=True)
+class HekSettings:
+    """The HEK query of ``archive.catalogue.hek`` (every key described in the schema)."""
+
+    url: str = HEK_URL
+    frm_name: str | None = "SWPC"
+    observatory: str | None = None
+    chunk_days: float = 30.0
+    timeout_s: float = 120.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> HekSettings:
+        """Settings from the validated ``archive.catalogue.hek`` section."""
+        d = dict(section)
+        _check_keys(cls, d, f"{SECTION}.hek")
+        return cls(
+            url=str(d["url"]),
+            frm_name=str(d["frm_name"]) if d["frm_name"] else None,
+            observatory=str(d["observatory"]) if d["observatory"] else None,
+            chunk_days=float(d["chunk_days"]),
+            timeout_s=float(d["timeout_s"]),
+            retry=RetryPolicy.from_section(d["retry"], f"{SECTION}.hek.retry"),
+        )
+
+
+@dataclass(frozen=True)
+class CatalogueSettings:
+    """What :func:`build_catalogue` reads from the validated ``archive.catalogue`` section.
+
+    ``source`` is ``file`` (the flare list at ``path``, in ``format``) or ``hek``; events
+    starting in ``[start, end)`` (UTC) are kept (``start``/``end`` required for the HEK).
+
+    Raises
+    ------
+    ValueError
+        ``path`` missing for ``file``, ``start``/``end`` missing for ``hek``, or ``start`` not
+        before ``end``.
+    """
+
+    source: str = "file"
+    path: str | None = None
+    format: str = "auto"
+    start: str | None = None
+    end: str | None = None
+    hek: HekSettings = field(default_factory=HekSettings)
+
+    def __post_init__(self) -> None:
+        if self.source == "file" and not self.path:
+            raise ValueError(f"{SECTION}.path is required when {SECTION}.source is 'file'")
+        if self.source == "hek" and not (self.start and self.end):
+            raise ValueError(f"{SECTION}.start and {SECTION}.end are required for the HEK")
+        times = {}
+        for key in ("start", "end"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    times[key] = pd.Timestamp(value)
+                except ValueError:
+                    raise ValueError(
+                        f"{SECTION}.{key} must be a date/time, got {value!r}"
+                    ) from None
+        if len(times) == 2 and times["start"] >= times["end"]:
+            raise ValueError(
+                f"{SECTION}.start must be before {SECTION}.end, got {self.start} >= {self.end}"
+            )
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]) -> CatalogueSettings:
+        """Settings from the ``archive.catalogue`` section as :mod:`flarepipe.config` validated
+        it (every key present: the schema fills the defaults).
+
+        Raises
+        ------
+        ValueError
+            A key is missing or unknown (the section was not validated), or the values do not
+            fit together (see the class).
+        """
+        d = dict(section)
+        _check_keys(cls, d, SECTION)
+        return cls(
+            source=str(d["source"]),
+            path=str(d["path"]) if d["path"] else None,
+            format=str(d["format"]),
+            start=_time_text(d["start"]),
+            end=_time_text(d["end"]),
+            hek=HekSettings.from_section(d["hek"]),
+        )
+
+
 def _empty_flares() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series(dtype="datetime64[ns]") for c in FLARE_COLUMNS[:3]})
     df["goes_class"] = pd.Series(dtype=str)
@@ -106,46 +227,6 @@ def _empty_flares() -> pd.DataFrame:
 
 
 # =============================================================================== shared rules
-
-
-def normalise_noaa(numbers: Iterable, times: Iterable) -> pd.Series:
-    """NOAA region numbers as nullable ``Int64``: 0/blank/NaN -> missing; the 10000 offset restored.
-
-    For events on or after 2002-06-14 (:data:`NOAA_10000_DATE`) a number below 9000 had its leading
-    1 dropped (HEK/SWPC write ``1158`` for 11158) and gets 10000 added. Raises ``ValueError`` naming
-    the value when one is not a number.
-    """
-    nums = pd.Series(list(numbers), dtype=object)
-    t = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(times)), errors="coerce"))
-    return pd.Series(
-        [_restore_offset(_noaa_int(v), when) for v, when in zip(nums, t, strict=True)],
-        dtype="Int64",
-    )
-
-
-def _restore_offset(n: int | None, when: pd.Timestamp) -> int | None:
-    if n is not None and n < 9000 and not pd.isna(when) and when >= NOAA_10000_DATE:
-        return n + 10000
-    return n
-
-
-def _noaa_int(v) -> int | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-        return None
-    if isinstance(v, (int, np.integer)):
-        return int(v) if v > 0 else None
-    s = str(v).strip().upper()
-    if s.startswith("AR"):
-        s = s[2:].strip()
-    if s in ("", "0", "NAN", "NONE", "-", "---", "NULL"):
-        return None
-    try:
-        f = float(s)
-    except ValueError:
-        raise ValueError(f"not a NOAA region number: {v!r}") from None
-    if f != int(f) or f < 0:
-        raise ValueError(f"not a NOAA region number: {v!r}")
-    return int(f) if f > 0 else None
 
 
 def _canonical_class(raw: str) -> tuple[str, float]:
@@ -246,16 +327,14 @@ def finalise_events(raw: pd.DataFrame, source: str) -> CatalogueResult:
         key = repr(v)
         if key not in ncache:
             try:
-                ncache[key] = (_noaa_int(v), None)
+                ncache[key] = (noaa_number(v), None)
             except ValueError:
                 ncache[key] = (None, f"bad NOAA region {v!r}")
         noaa.append(ncache[key][0])
         nerr.append(ncache[key][1])
     set_reason(np.array([e is not None for e in nerr]), lambda i: nerr[i])
     nums = np.array([-1 if x is None else x for x in noaa], dtype=np.int64)
-    offset = (
-        (nums > 0) & (nums < 9000) & ok & (t0 >= np.datetime64(NOAA_10000_DATE.to_datetime64()))
-    )
+    offset = ok & offset_lost(nums, t0)
     nums = np.where(offset, nums + 10000, nums)
     for i in np.flatnonzero(offset):
         fixes[i].append("NOAA number +10000 (leading 1 dropped after 2002-06-14)")
@@ -503,14 +582,13 @@ def read_flare_file(path: str | os.PathLike, fmt: str = "auto") -> CatalogueResu
         else:
             raise ValueError(
                 f"{path}: unknown flare-list format (first line {first.strip()[:80]!r}); "
-                "set catalogue.format to goes_txt, swpc_csv, sc24_csv or flares_csv"
+                "name the format (archive.catalogue.format or archive.local.flares_format): "
+                "goes_txt, swpc_csv, sc24_csv or flares_csv"
             )
     if fmt == "flares_csv":
         return CatalogueResult(read_flares_csv(path), source=path.name)
     if fmt not in _FORMATS:
-        raise ValueError(
-            f"catalogue.format must be one of auto, {', '.join(_FORMATS)}, flares_csv; got {fmt!r}"
-        )
+        raise ValueError(f"flare-list format must be one of {list(FORMATS)}, got {fmt!r}")
     return _FORMATS[fmt](path)
 
 
@@ -524,7 +602,7 @@ def hek_windows(start, end, chunk_days: float = 30.0) -> list[tuple[pd.Timestamp
     if t1 <= t0:
         raise ValueError(f"empty HEK interval: {t0} >= {t1}")
     if chunk_days <= 0:
-        raise ValueError(f"catalogue.hek.chunk_days must be > 0, got {chunk_days}")
+        raise ValueError(f"HEK chunk_days must be > 0, got {chunk_days}")
     out, t = [], t0
     step = pd.Timedelta(days=chunk_days)
     while t < t1:
@@ -575,7 +653,7 @@ def make_hek_client(url: str | None = None):
     """``sunpy.net.hek.HEKClient`` for ``url`` (default: the LMSAL HEK)."""
     from sunpy.net.hek import HEKClient
 
-    return HEKClient(url=url or _HEK_URL)
+    return HEKClient(url=url or HEK_URL)
 
 
 _HEK_FIELDS = (
@@ -653,44 +731,36 @@ def _time_filter(res: CatalogueResult, start, end) -> CatalogueResult:
     return res
 
 
-def build_catalogue(cfg: Mapping, *, hek_client=None) -> CatalogueResult:
-    """The flare catalogue the config asks for (``cfg['catalogue']`` or the section itself).
+def build_catalogue(
+    settings: CatalogueSettings | Mapping[str, Any], *, hek_client: Any = None
+) -> CatalogueResult:
+    """The flare catalogue the configuration asks for.
 
-    Keys and defaults: ``source: file`` (``file`` or ``hek``), ``path: null`` (the flare list, for
-    ``file``), ``format: auto``, ``start: null``, ``end: null`` (UTC; events starting in
-    ``[start, end)``; required for ``hek``), ``hek: {url: https://www.lmsal.com/hek/her?,
-    frm_name: SWPC, observatory: null, chunk_days: 30, timeout_s: 120, retry: {...}}``.
+    Parameters
+    ----------
+    settings
+        :class:`CatalogueSettings`, or the validated ``archive.catalogue`` section.
+    hek_client
+        A ``sunpy.net.hek.HEKClient`` (default: one for ``hek.url``, built here when needed).
     """
-    from flarepipe.archive.sources.jsoc import _retry_from, _section
-
-    c = _section(cfg, "catalogue")
-    source = c.get("source", "file")
-    start, end = c.get("start"), c.get("end")
-    if source == "file":
-        if not c.get("path"):
-            raise ValueError(
-                "config.yaml: catalogue.path is required when catalogue.source is 'file'"
-            )
-        res = read_flare_file(c["path"], c.get("format", "auto"))
-        return _time_filter(res, start, end)
-    if source == "hek":
-        h = dict(c.get("hek") or {})
-        if not (start and end):
-            raise ValueError(
-                "config.yaml: catalogue.start and catalogue.end are required for the HEK"
-            )
-        client = hek_client or make_hek_client(h.get("url"))
-        return query_hek(
-            start,
-            end,
-            client,
-            chunk_days=float(h.get("chunk_days", 30)),
-            frm_name=h.get("frm_name", "SWPC"),
-            observatory=h.get("observatory"),
-            timeout_s=float(h.get("timeout_s", 120)),
-            retry=_retry_from(h.get("retry"), "catalogue.hek.retry"),
-        )
-    raise ValueError(f"config.yaml: catalogue.source must be 'file' or 'hek', got {source!r}")
+    c = (
+        settings
+        if isinstance(settings, CatalogueSettings)
+        else CatalogueSettings.from_section(settings)
+    )
+    if c.source == "file":
+        return _time_filter(read_flare_file(c.path, c.format), c.start, c.end)
+    h = c.hek
+    return query_hek(
+        c.start,
+        c.end,
+        hek_client or make_hek_client(h.url),
+        chunk_days=h.chunk_days,
+        frm_name=h.frm_name,
+        observatory=h.observatory,
+        timeout_s=h.timeout_s,
+        retry=h.retry,
+    )
 
 
 def write_flares(flares: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -50,6 +50,7 @@ from flarepipe import __version__
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
 from flarepipe.io.fitsio import jsoc_filename, quantise, write_patch
 from flarepipe.core.flareclass import flux_to_class
+from flarepipe.core.keywords import KEYWORDS
 from flarepipe.core.magnetic import RSUN_MM, activity_mask, compute_keywords
 from flarepipe.core.timeutil import format_trec, tai_to_utc, to_iso_utc
 
@@ -408,7 +409,7 @@ def _region_job(args) -> dict:
             "CTYPE1": "CRLN-CEA", "CTYPE2": "CRLT-CEA", "CUNIT1": "degree", "CUNIT2": "degree",
             "CRPIX1": (nx + 1) / 2.0, "CRPIX2": (ny + 1) / 2.0, "CRVAL1": (lon + 180.0) % 360.0, "CRVAL2": lat,
             "CDELT1": inst.cdelt_deg, "CDELT2": inst.cdelt_deg, "RSUN_REF": 696000000.0,
-            "USFLUXL": kw["USFLUXL"], "MEANGBL": kw["MEANGBL"], "R_VALUE": kw["R_VALUE"], "AREA": kw["AREA"],
+            **{k.fits_card: kw[k.jsoc] for k in KEYWORDS},
             "ORIGIN": "flarepipe synthetic", "GENERATR": GENERATOR_VERSION,
         }
         name = jsoc_filename(inst.series, region_number, trec)
@@ -417,8 +418,7 @@ def _region_job(args) -> dict:
             "series": inst.series, "instrument": inst.name, "region": region_number, "region_id": region_id,
             "t_rec": to_iso_utc(t_utc[k]), "t_rec_tai": trec, "noaa_ars": noaa_str, "quality": quality,
             "lat_fwt": lat, "lon_fwt": lon, "obs_vr": obs_vr,
-            "usfluxl_mx": kw["USFLUXL"], "meangbl_g_per_px": kw["MEANGBL"], "r_value": kw["R_VALUE"],
-            "area_uhem": kw["AREA"], "nx": nx, "ny": ny,
+            **{k.column: kw[k.jsoc] for k in KEYWORDS}, "nx": nx, "ny": ny,
             "path": f"fits/{inst.series}/{name}",
         })
     flares = []

@@ -91,6 +91,7 @@ from flarepipe.evaluation.evaluate import (
 )
 from flarepipe.data.features import standardise_keywords
 from flarepipe.core.flareclass import M1_FLUX, class_to_flux
+from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.samples.labels import label_windows
 from flarepipe.archive.sources.local import keyword_tables_to_records, load_keyword_tables
 from flarepipe.samples.split import DATASETS, SPLITS, derive_seed, make_dataset_splits
@@ -128,7 +129,7 @@ log = logging.getLogger(__name__)
 #: Environment variable naming the shared real-data folder (default ``../shared/data/real``).
 REAL_DATA_ENV = "FLAREPIPE_REAL_DATA"
 #: The four S1 keywords, in the order of the sequence's last axis (archive column names).
-KEYWORDS: tuple[str, ...] = ("usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem")
+KEYWORDS: tuple[str, ...] = KEYWORD_COLUMNS
 #: Models fitted per (dataset, run): the S1 LSTM and the logistic-regression baseline.
 MODELS: tuple[str, ...] = ("LSTM", "LR")
 #: Datasets in display order.

@@ -1,0 +1,48 @@
+"""Archive config sections as the workflow sees them: validated and filled by flarepipe.config.
+
+The sources take typed settings built from the validated ``archive.jsoc`` / ``archive.local`` /
+``archive.catalogue`` sections; tests build those sections the same way (schema defaults, bounds),
+never by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from flarepipe.config import validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+_BASE = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def validated_archive(archive: dict) -> dict:
+    """``archive`` placed in the shipped config.yaml, validated; returns the filled section.
+
+    Raises ``flarepipe.config.ConfigError`` as the workflow would.
+    """
+    cfg = copy.deepcopy(_BASE)
+    cfg["archive"] = copy.deepcopy(archive)
+    return validate_config(cfg)["archive"]
+
+
+def jsoc_section(section: dict | None = None, catalogue: dict | None = None) -> dict:
+    """The validated ``archive.jsoc`` section for ``section``."""
+    arc = {
+        "source": "jsoc",
+        "jsoc": section or {},
+        "catalogue": catalogue or {"source": "file", "path": "flares.csv"},
+    }
+    return validated_archive(arc)["jsoc"]
+
+
+def catalogue_section(section: dict) -> dict:
+    """The validated ``archive.catalogue`` section for ``section``."""
+    return validated_archive({"source": "jsoc", "jsoc": {}, "catalogue": section})["catalogue"]
+
+
+def local_section(section: dict) -> dict:
+    """The validated ``archive.local`` section for ``section``."""
+    return validated_archive({"source": "local", "local": section})["local"]
