@@ -28,11 +28,9 @@ from flarepipe.archive.layout import KEYWORDS
 from flarepipe.io.fitsio import read_patch
 from flarepipe.io.parallel import map_chunked
 from flarepipe.data.shards import ShardReader, write_shard
+from flarepipe.samples.registry import DATASETS
 
-__all__ = ["extract_features", "build_shards", "standardise_keywords", "resize_image", "PRIMARY_INSTRUMENT"]
-
-#: the dataset's primary instrument (val/test come from it)
-PRIMARY_INSTRUMENT = {"SHARP_ONLY": "HMI", "FUSED_SHARP": "HMI", "SMARP_ONLY": "MDI", "FUSED_SMARP": "MDI"}
+__all__ = ["extract_features", "build_shards", "standardise_keywords", "resize_image"]
 
 
 def resize_image(img: np.ndarray, size: int) -> np.ndarray:
@@ -161,7 +159,8 @@ def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str,
     seq_std, norm["sequences"] = standardise_keywords(seq, meta["instrument"].to_numpy(), train_mask,
                                                       fallback_all=True)
     seq_std = np.nan_to_num(seq_std, nan=0.0).astype(np.float32)
-    primary = PRIMARY_INSTRUMENT.get(dataset)
+    # the dataset's primary instrument (val/test come from it), flarepipe.samples.registry
+    primary = DATASETS[dataset].primary if dataset in DATASETS else None
     if image_norm == "global":
         ref = np.arange(len(meta))
     elif image_norm == "primary_train":
