@@ -59,9 +59,21 @@ OVERRIDES = {
 
 def _smk(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(REPO / "config/tiny.yaml"),
-           str(workdir / "toy.yaml"), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+        str(workdir / "toy.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
 
 
@@ -93,12 +105,20 @@ def test_plugin_network_runs_through_the_tiny_workflow(toy_workdir: Path) -> Non
     assert summary["model"] == "toy_mlp" and summary["epochs_run"] <= 2
     assert (run / "model.ckpt").stat().st_size > 0
     metrics = pd.read_csv(out / "evaluation" / "metrics.csv")
-    assert set(metrics["model"]) == {"toy_mlp", "logreg", "stack_tss", "stack_auc", "avg",
-                                     "best_tss", "oracle"}
+    assert set(metrics["model"]) == {
+        "toy_mlp",
+        "logreg",
+        "stack_tss",
+        "stack_auc",
+        "avg",
+        "best_tss",
+        "oracle",
+    }
     pred = pd.read_csv(run / "predictions.csv")
     assert pred["prob"].between(0, 1).all() and set(pred["split"]) == {"val", "test"}
-    stack = json.loads((out / "models" / "SHARP_ONLY" / "stack_tss" / "run0" /
-                        "summary.json").read_text())
+    stack = json.loads(
+        (out / "models" / "SHARP_ONLY" / "stack_tss" / "run0" / "summary.json").read_text()
+    )
     assert stack["pair"] == ["toy_mlp", "logreg"] and 0.0 <= stack["alpha"] <= 1.0
     md = (out / "evaluation" / "metrics.md").read_text()
     assert "| SHARP_ONLY | toy_mlp | test | 1 |" in md

@@ -98,8 +98,11 @@ def test_load_plugins_by_path_and_name(tmp_path: Path, monkeypatch: pytest.Monke
             load_plugins(["named_plugin", "nope.py"], base_dir=tmp_path)
         with pytest.raises(PluginError, match=r"plugins\[0\]: no module named 'no_such_mod'"):
             load_plugins(["no_such_mod"])
-        with pytest.raises(PluginError, match=r"\[0\]: importing plug-in 'broken.py' failed: "
-                                               r"RuntimeError: boom"):
+        with pytest.raises(
+            PluginError,
+            match=r"\[0\]: importing plug-in 'broken.py' failed: "
+            r"RuntimeError: boom",
+        ):
             load_plugins(["broken.py"], base_dir=tmp_path)
         with pytest.raises(PluginError, match="neither a module name nor a .py path"):
             load_plugins(["not a module"])
@@ -197,8 +200,13 @@ def test_bad_registrations_are_reported(tmp_path: Path) -> None:
         from flarepipe.models.registry import register_network
         from flarepipe.training.registry import register_baseline
 
-        register_network("weird", "x:Y", input="sequence", params_schema={"type": "objekt"},
-                         train_defaults={"max_epochs": 0})
+        register_network(
+            "weird",
+            "x:Y",
+            input="sequence",
+            params_schema={"type": "objekt"},
+            train_defaults={"max_epochs": 0},
+        )
         register_baseline("lstm", "x:y")
         msg = _errors(_default())
         assert "network 'weird': its params_schema is not a valid JSON schema" in msg
@@ -212,26 +220,51 @@ def test_bad_registrations_are_reported(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "change,message",
     [
-        ({"stacking": {"pair": ["lstm", "cnn2"], "criteria": ["tss"]}},
-         "experiments.stacking.pair: 'cnn2' is not in experiments.models"),
-        ({"stacking": [{"pair": ["lstm", "lstm"], "criteria": ["tss"]}]},
-         "experiments.stacking[0].pair: stacks 'lstm' with itself"),
-        ({"stacking": [{"pair": ["lstm", "cnn"], "criteria": ["tss"]},
-                       {"pair": ["lstm", "logreg"], "criteria": ["auc"]}]},
-         "experiments.stacking[1]: ensemble name 'avg' is also made by experiments.stacking[0]"),
-        ({"stacking": [{"pair": ["lstm", "cnn"], "criteria": ["tss", "f1"]}]},
-         "experiments.stacking.0.criteria.1 must be one of ['cross_entropy', 'bss', 'auc', 'tss']"),
-        ({"stacking": {"pair": ["lstm", "cnn"], "criteria": ["tss"], "prefix": "1x"}},
-         "experiments.stacking.prefix"),
-        ({"paired_tests": [{"a": ["SMARP_ONLY", "lstm"], "b": ["SHARP_ONLY", "lstm"]}]},
-         "experiments.paired_tests[0].a: dataset 'SMARP_ONLY' is not in experiments.datasets"),
-        ({"paired_tests": [{"a": ["SHARP_ONLY", "cnn2"], "b": ["SHARP_ONLY", "lstm"]}]},
-         "experiments.paired_tests[0].a: model 'cnn2' is neither in experiments.models"),
-        ({"paired_tests": [{"a": ["SHARP_ONLY", "lstm"], "b": ["SHARP_ONLY", "avg"],
-                            "metric": "F1"}]},
-         "experiments.paired_tests[0].metric must be one of ['ACC', 'TSS'"),
-        ({"paired_tests": [{"a": ["SHARP_ONLY"], "b": ["SHARP_ONLY", "avg"]}]},
-         "experiments.paired_tests.0.a: ['SHARP_ONLY'] is too short"),
+        (
+            {"stacking": {"pair": ["lstm", "cnn2"], "criteria": ["tss"]}},
+            "experiments.stacking.pair: 'cnn2' is not in experiments.models",
+        ),
+        (
+            {"stacking": [{"pair": ["lstm", "lstm"], "criteria": ["tss"]}]},
+            "experiments.stacking[0].pair: stacks 'lstm' with itself",
+        ),
+        (
+            {
+                "stacking": [
+                    {"pair": ["lstm", "cnn"], "criteria": ["tss"]},
+                    {"pair": ["lstm", "logreg"], "criteria": ["auc"]},
+                ]
+            },
+            "experiments.stacking[1]: ensemble name 'avg' is also made by experiments.stacking[0]",
+        ),
+        (
+            {"stacking": [{"pair": ["lstm", "cnn"], "criteria": ["tss", "f1"]}]},
+            "experiments.stacking.0.criteria.1 must be one of ['cross_entropy', 'bss', 'auc',",
+        ),
+        (
+            {"stacking": {"pair": ["lstm", "cnn"], "criteria": ["tss"], "prefix": "1x"}},
+            "experiments.stacking.prefix",
+        ),
+        (
+            {"paired_tests": [{"a": ["SMARP_ONLY", "lstm"], "b": ["SHARP_ONLY", "lstm"]}]},
+            "experiments.paired_tests[0].a: dataset 'SMARP_ONLY' is not in experiments.datasets",
+        ),
+        (
+            {"paired_tests": [{"a": ["SHARP_ONLY", "cnn2"], "b": ["SHARP_ONLY", "lstm"]}]},
+            "experiments.paired_tests[0].a: model 'cnn2' is neither in experiments.models",
+        ),
+        (
+            {
+                "paired_tests": [
+                    {"a": ["SHARP_ONLY", "lstm"], "b": ["SHARP_ONLY", "avg"], "metric": "F1"}
+                ]
+            },
+            "experiments.paired_tests[0].metric must be one of ['ACC', 'TSS'",
+        ),
+        (
+            {"paired_tests": [{"a": ["SHARP_ONLY"], "b": ["SHARP_ONLY", "avg"]}]},
+            "experiments.paired_tests.0.a: ['SHARP_ONLY'] is too short",
+        ),
     ],
 )
 def test_cross_field_errors_name_the_field(change: dict, message: str) -> None:
@@ -275,18 +308,22 @@ def test_default_plan_equals_the_old_grid(extra: str | None) -> None:
     cfg = load_config(REPO / "config.yaml", *([REPO / extra] if extra else []))
     plan = experiment_plan(cfg)
     exp = cfg["experiments"]
-    assert [[t["a"], t["b"]] for t in plan.paired_tests] == _old_tests(exp["datasets"],
-                                                                       exp["models"])
+    assert [[t["a"], t["b"]] for t in plan.paired_tests] == _old_tests(
+        exp["datasets"], exp["models"]
+    )
     assert all(t["metric"] == "TSS" and t["split"] == "test" for t in plan.paired_tests)
     old_stack = [f"stack_{c}" for c in exp["stacking"]] + ["avg", "best_tss"]
     assert list(plan.ensembles) == old_stack and plan.stack_models == ("lstm", "cnn")
     assert plan.networks == ("lstm", "cnn") and plan.baselines == ("logreg",)
 
 
-@pytest.mark.parametrize("models", [["lstm", "cnn", "logreg"], ["cnn", "logreg"], ["lstm"],
-                                    ["cnn2", "lstm", "cnn"]])
-@pytest.mark.parametrize("datasets", [["SHARP_ONLY", "FUSED_SHARP"], ["FUSED_SMARP", "SMARP_ONLY",
-                                      "SHARP_ONLY"], ["FUSED_SHARP"]])
+@pytest.mark.parametrize(
+    "models", [["lstm", "cnn", "logreg"], ["cnn", "logreg"], ["lstm"], ["cnn2", "lstm", "cnn"]]
+)
+@pytest.mark.parametrize(
+    "datasets",
+    [["SHARP_ONLY", "FUSED_SHARP"], ["FUSED_SMARP", "SMARP_ONLY", "SHARP_ONLY"], ["FUSED_SHARP"]],
+)
 def test_default_paired_tests_generalise_the_old_set(models, datasets) -> None:
     got = [[t["a"], t["b"]] for t in default_paired_tests(datasets, models)]
     old = _old_tests(datasets, models)
@@ -300,8 +337,9 @@ def test_stacking_forms() -> None:
     models = ["lstm", "cnn", "logreg"]
     assert stacking_plans({"models": models, "stacking": []}) == []
     short = stacking_plans({"models": models, "stacking": ["tss"]})
-    assert [p.as_dict() for p in short] == [{"pair": ["lstm", "cnn"], "criteria": ["tss"],
-                                             "prefix": "", "best": "tss"}]
+    assert [p.as_dict() for p in short] == [
+        {"pair": ["lstm", "cnn"], "criteria": ["tss"], "prefix": "", "best": "tss"}
+    ]
     assert stacking_plans({"models": ["lstm", "logreg"], "stacking": ["tss"]}) == []
     cfg = _default()
     cfg["experiments"]["stacking"] = [
@@ -310,8 +348,15 @@ def test_stacking_forms() -> None:
     ]
     validate_config(cfg)
     plan = experiment_plan(cfg)
-    assert plan.ensembles == ("stack_auc", "avg", "best_tss", "kw_stack_tss", "kw_stack_bss",
-                              "kw_avg", "kw_best_auc")
+    assert plan.ensembles == (
+        "stack_auc",
+        "avg",
+        "best_tss",
+        "kw_stack_tss",
+        "kw_stack_bss",
+        "kw_avg",
+        "kw_best_auc",
+    )
     assert plan.stack_models == ("cnn", "lstm", "logreg")
     one = copy.deepcopy(_default())
     one["experiments"]["stacking"] = {"pair": ["lstm", "logreg"], "criteria": ["tss"]}

@@ -65,9 +65,7 @@ def load_config_plugins(config: dict) -> list[str]:
     if not isinstance(plugins, list):
         from flarepipe.core.registry import PluginError
 
-        raise PluginError(
-            f"plugins must be a list of module names or .py paths, got {plugins!r}"
-        )
+        raise PluginError(f"plugins must be a list of module names or .py paths, got {plugins!r}")
     load_plugins(plugins, where="plugins")
     return list(plugins)
 

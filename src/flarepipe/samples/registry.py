@@ -87,9 +87,7 @@ class DatasetSpec:
 
 
 TASKS: Registry[LabelTask] = Registry("label task", "flarepipe.samples.registry.register_task")
-DATASETS: Registry[DatasetSpec] = Registry(
-    "dataset", "flarepipe.samples.registry.register_dataset"
-)
+DATASETS: Registry[DatasetSpec] = Registry("dataset", "flarepipe.samples.registry.register_dataset")
 
 
 def register_task(
