@@ -1,7 +1,19 @@
 # Shared helpers: configuration validation (before any job runs), paths, experiment grid.
+# Every name (dataset, network, baseline, ensemble) comes from the registries via the plan
+# (flarepipe.config.experiments); none is written here.
 
 
 from flarepipe.config import ConfigError, validate_config
+from flarepipe.config.experiments import (
+    ORACLE,
+    criteria_plugins,
+    experiment_plan,
+    model_plugins,
+    wildcard_pattern,
+)
+from flarepipe.models.registry import network_names
+from flarepipe.samples.registry import dataset_names
+from flarepipe.training.registry import baseline_names
 
 try:
     validate_config(config)
@@ -10,19 +22,18 @@ except ConfigError as exc:
 
 R = config["results"]
 EXP = config["experiments"]
-DATASETS = EXP["datasets"]
-RUNS = list(range(EXP["runs"]))
-NEURAL = [m for m in EXP["models"] if m in ("lstm", "cnn", "cnn2")]
-SYNTHETIC = config["archive"].get("source", "synthetic") == "synthetic"
-STACK = (
-    [f"stack_{c}" for c in EXP.get("stacking", [])] + ["avg", "best_tss"]
-    if {"lstm", "cnn"} <= set(EXP["models"]) and EXP.get("stacking")
-    else []
-)
+PLAN = experiment_plan(config)
+DATASETS = list(PLAN.datasets)
+RUNS = list(PLAN.runs)
+NEURAL = list(PLAN.networks)
+SYNTHETIC = PLAN.oracle
+STACK = list(PLAN.ensembles)
+NETWORK_PATTERN = wildcard_pattern(network_names())
+BASELINE_PATTERN = wildcard_pattern(baseline_names())
 
 
 wildcard_constraints:
-    dataset="|".join(["SHARP_ONLY", "FUSED_SHARP", "SMARP_ONLY", "FUSED_SMARP"]),
+    dataset=wildcard_pattern(dataset_names()),
     run=r"\d+",
     split="train|val|test",
 
@@ -34,13 +45,19 @@ def res(group, key, fallback):
 
 
 def prediction_files():
-    models = list(EXP["models"]) + STACK + (["oracle"] if SYNTHETIC else [])
     return expand(
         f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
         dataset=DATASETS,
-        model=models,
+        model=PLAN.prediction_models,
         run=RUNS,
     )
+
+
+def stack_inputs(wc):
+    """Predictions of every model a stacking pair reads, by model name."""
+    return {
+        m: f"{R}/models/{wc.dataset}/{m}/run{wc.run}/predictions.csv" for m in PLAN.stack_models
+    }
 
 
 def final_outputs():

@@ -1,20 +1,21 @@
-# Stage 7: stacking (S1), skill scores, mean +- sd over runs, paired tests, verification plots.
+# Stage 7: stacking of the configured pairs (S1: lstm + cnn), skill scores, mean +- sd over runs,
+# paired tests (experiments.paired_tests), verification plots.
 
 
 rule stack:
     conda:
         "../envs/evaluate.yaml"
     input:
-        lstm=f"{R}/models/{{dataset}}/lstm/run{{run}}/predictions.csv",
-        cnn=f"{R}/models/{{dataset}}/cnn/run{{run}}/predictions.csv",
+        unpack(stack_inputs),
     output:
         expand(
             f"{R}/models/{{{{dataset}}}}/{{ensemble}}/run{{{{run}}}}/predictions.csv",
             ensemble=STACK,
         ),
     params:
-        criteria=EXP.get("stacking", []),
+        stacking=[s.as_dict() for s in PLAN.stacking],
         template=lambda wc: f"{R}/models/{wc.dataset}/{{ensemble}}/run{wc.run}",
+        plugins=criteria_plugins(PLAN.stacking),
     log:
         f"{R}/logs/stack/{{dataset}}_{{run}}.log",
     script:
@@ -40,14 +41,7 @@ rule evaluate:
             category="4. Evaluation",
         ),
     params:
-        tests=[
-            [[d, m], [d2, m]]
-            for m in ["lstm", "cnn"]
-            if m in EXP["models"]
-            for d, d2 in [("FUSED_SHARP", "SHARP_ONLY"), ("FUSED_SMARP", "SMARP_ONLY")]
-            if d in DATASETS and d2 in DATASETS
-        ]
-        + [[[d, "lstm"], [d, "logreg"]] for d in DATASETS if {"lstm", "logreg"} <= set(EXP["models"])],
+        tests=list(PLAN.paired_tests),
     log:
         f"{R}/logs/evaluate.log",
     script:

@@ -1,5 +1,6 @@
-# Stage 6: one job per (dataset, model, run). Only the model's own config section is a param, so
-# changing one model's hyperparameters reruns only that model's jobs.
+# Stage 6: one job per (dataset, model, run): `train` for registered networks, `baseline` for
+# registered baselines. Only the model's own config section is a param, so changing one model's
+# hyperparameters reruns only that model's jobs.
 
 
 rule train:
@@ -13,10 +14,11 @@ rule train:
         predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
         checkpoint=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/model.ckpt",
     wildcard_constraints:
-        model="lstm|cnn|cnn2",
+        model=NETWORK_PATTERN,
     params:
         cfg=lambda wc: config["models"].get(wc.model, {}),
         seed=lambda wc: int(config["split"].get("seed", 0)) * 1000 + int(wc.run),
+        plugins=lambda wc: model_plugins(wc.model),
     threads: res("train", "cpus", 1)
     resources:
         runtime=res("train", "runtime", 240),
@@ -29,7 +31,7 @@ rule train:
         "../workflow/scripts/train.py"
 
 
-rule logreg:
+rule baseline:
     conda:
         "../envs/train.yaml"
     input:
@@ -37,14 +39,17 @@ rule logreg:
         val=rules.shard.output.val,
         test=rules.shard.output.test,
     output:
-        predictions=f"{R}/models/{{dataset}}/logreg/run{{run}}/predictions.csv",
+        predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
+    wildcard_constraints:
+        model=BASELINE_PATTERN,
     params:
-        cfg=config["models"].get("logreg", {}),
+        cfg=lambda wc: config["models"].get(wc.model, {}),
         seed=lambda wc: int(wc.run),
+        plugins=lambda wc: model_plugins(wc.model),
     log:
-        f"{R}/logs/train/{{dataset}}_logreg_{{run}}.log",
+        f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
     script:
-        "../workflow/scripts/logreg.py"
+        "../workflow/scripts/baseline.py"
 
 
 rule oracle:
@@ -55,7 +60,7 @@ rule oracle:
         split=rules.split.output[0],
         rates=f"{R}/archive/manifest.json",
     output:
-        predictions=f"{R}/models/{{dataset}}/oracle/run{{run}}/predictions.csv",
+        predictions=f"{R}/models/{{dataset}}/{ORACLE}/run{{run}}/predictions.csv",
     log:
         f"{R}/logs/oracle/{{dataset}}_{{run}}.log",
     script:

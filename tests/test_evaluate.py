@@ -9,7 +9,6 @@ from scipy import stats
 
 from flarepipe.evaluation.evaluate import (
     CRITERIA,
-    PUBLISHED_SUN2022,
     average_predictions,
     best_predictions,
     criterion_score,
@@ -24,6 +23,7 @@ from flarepipe.evaluation.evaluate import (
 )
 from flarepipe.evaluation.metrics import all_metrics
 from flarepipe.evaluation.plots import metrics_bar, reliability_diagram, roc_plot, skill_profile_plot
+from flarepipe.studies.sun2022.published import PUBLISHED_TSS, published_tss
 
 
 def _frame(labels, probs, splits, prefix="S"):
@@ -81,12 +81,12 @@ def test_stack_at_least_as_good_as_either_base_on_val(criterion, seed):
     s_a = criterion_score(va["label"].to_numpy(), va["prob"].to_numpy(), criterion)
     s_b = criterion_score(vb["label"].to_numpy(), vb["prob"].to_numpy(), criterion)
     s_s = criterion_score(vs["label"].to_numpy(), vs["prob"].to_numpy(), criterion)
-    if CRITERIA[criterion]:
+    if CRITERIA[criterion].higher_is_better:
         assert s_s >= max(s_a, s_b) - 1e-12
     else:
         assert s_s <= min(s_a, s_b) + 1e-12
     assert s_s == pytest.approx(
-        res.grid["score"].max() if CRITERIA[criterion] else res.grid["score"].min()
+        res.grid["score"].max() if CRITERIA[criterion].higher_is_better else res.grid["score"].min()
     )
     # with two comparable independent views, a mixture is chosen (not a corner)
     if criterion in ("cross_entropy", "bss"):
@@ -173,7 +173,8 @@ def test_evaluate_runs_summary_and_markdown(tmp_path):
     assert row["sd"] == pytest.approx(vals.std(ddof=1))
     assert row["n"] == 5
 
-    md = to_markdown(summ, published=PUBLISHED_SUN2022, path=tmp_path / "m.md")
+    md = to_markdown(summ, published=published_tss({"lstm": "LSTM", "cnn": "CNN"}),
+                     path=tmp_path / "m.md")
     lines = md.strip().splitlines()
     assert lines[0].startswith("| dataset | model | split | runs | ACC | TSS")
     assert lines[0].rstrip().endswith("published TSS |")
@@ -251,3 +252,98 @@ def test_roc_plot_single_class_does_not_crash(tmp_path):
     with pytest.raises(ValueError, match="no TSS"):
         metrics_bar(pd.DataFrame(columns=["dataset", "model", "split", "metric", "mean", "sd"]),
                     tmp_path / "x.png")
+
+
+# ---------------------------------------------------------------------------------------------
+def _workflow_predictions(root, datasets=("SHARP_ONLY",), models=("lstm", "cnn"), runs=2):
+    """Prediction files in the workflow's layout ``models/<dataset>/<model>/run<k>/``."""
+    rng = np.random.default_rng(11)
+    files = []
+    for d in datasets:
+        for m in models:
+            for k in range(runs):
+                y = np.tile([0, 1], 50)
+                p = 1 / (1 + np.exp(-(2.0 * (2 * y - 1) + rng.normal(0, 1.5, 100))))
+                splits = np.where(np.arange(100) < 50, "val", "test")
+                path = root / "models" / d / m / f"run{k}" / "predictions.csv"
+                path.parent.mkdir(parents=True)
+                _frame(y, p, splits).to_csv(path, index=False)
+                files.append(path)
+    return files
+
+
+def test_workflow_table_shows_published_tss(tmp_path):
+    """Defect: the published column of the workflow's metrics.md was always empty (published
+    values were keyed LSTM/CNN, the workflow's models are lstm/cnn)."""
+    from flarepipe.stages.evaluate import run_evaluate
+
+    files = _workflow_predictions(tmp_path)
+    md = tmp_path / "ev" / "metrics.md"
+    run_evaluate(files, tmp_path / "ev" / "metrics.csv", md, tmp_path / "ev" / "plots")
+    rows = {ln.split("|")[2].strip(): ln for ln in md.read_text().splitlines()
+            if ln.startswith("| SHARP_ONLY |")}
+    assert rows["lstm"].rstrip().endswith("| 0.884 ± 0.032 |")  # Sun et al. 2022 (SCIENCE.md S1)
+    assert rows["cnn"].rstrip().endswith("| 0.843 ± 0.034 |")
+
+
+def test_published_values_are_keyed_by_registered_names():
+    from flarepipe.models.registry import NETWORKS
+    from flarepipe.samples.registry import DATASETS
+
+    assert len(PUBLISHED_TSS) == 8
+    for dataset, model in PUBLISHED_TSS:
+        assert dataset in DATASETS and model in NETWORKS
+
+
+def test_ensembles_of_any_pair_with_prefix(tmp_path):
+    from flarepipe.evaluation.criteria import ensemble_names
+    from flarepipe.stages.evaluate import run_stack
+
+    good, noise, _ = _pair(6, kind="noise_vs_perfect")
+    res = ensembles(noise, good, criteria=("tss", "bss"), best_criterion="auc", prefix="nl_")
+    assert list(res) == ensemble_names(("tss", "bss"), "nl_", "auc")
+    assert list(res) == ["nl_stack_tss", "nl_stack_bss", "nl_avg", "nl_best_auc"]
+    assert res["nl_best_auc"].alpha == 0.0 and res["nl_stack_bss"].alpha == 0.0
+    # the stack stage: two configured pairs of three models, one file per ensemble name
+    paths = {}
+    for name, frame in (("lstm", good), ("logreg", noise), ("cnn", good)):
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    stacking = [
+        {"pair": ["lstm", "cnn"], "criteria": ["tss"], "prefix": "", "best": "tss"},
+        {"pair": ["logreg", "lstm"], "criteria": ["cross_entropy"], "prefix": "lr_", "best": "tss"},
+    ]
+    alphas = run_stack(paths, stacking, str(tmp_path / "{ensemble}"))
+    assert list(alphas) == ["stack_tss", "avg", "best_tss", "lr_stack_cross_entropy", "lr_avg",
+                            "lr_best_tss"]
+    assert alphas["lr_stack_cross_entropy"] == 0.0 and alphas["lr_best_tss"] == 0.0
+    for name in alphas:
+        back = read_predictions(tmp_path / name / "predictions.csv")
+        assert len(back) == len(good)
+
+
+def test_paired_tests_from_config_in_the_table(tmp_path):
+    from flarepipe.stages.evaluate import run_evaluate
+
+    files = _workflow_predictions(tmp_path, datasets=("SHARP_ONLY", "FUSED_SHARP"),
+                                  models=("lstm", "logreg"), runs=3)
+    tests = [
+        {"a": ["FUSED_SHARP", "lstm"], "b": ["SHARP_ONLY", "lstm"], "metric": "TSS",
+         "split": "test"},
+        {"a": ["SHARP_ONLY", "lstm"], "b": ["SHARP_ONLY", "logreg"], "metric": "AUC",
+         "split": "val"},
+        {"a": ["SHARP_ONLY", "cnn"], "b": ["SHARP_ONLY", "lstm"]},
+    ]
+    md = tmp_path / "metrics.md"
+    run_evaluate(files, tmp_path / "metrics.csv", md, tmp_path / "plots", tests=tests)
+    text = md.read_text()
+    section = text.split("## Paired tests\n")[1].splitlines()
+    assert section[0].startswith("- FUSED_SHARP lstm > SHARP_ONLY lstm (test TSS, one-sided "
+                                 "paired t, n=3): mean diff ")
+    assert section[1].startswith("- SHARP_ONLY lstm > SHARP_ONLY logreg (val AUC, one-sided "
+                                 "paired t, n=3)")
+    assert "not computed (no TSS on split 'test' for dataset/model ('SHARP_ONLY', 'cnn'))" in \
+        section[2]
+    tidy = pd.read_csv(tmp_path / "metrics.csv")
+    ref = paired_test(tidy, ("SHARP_ONLY", "lstm"), ("SHARP_ONLY", "logreg"), "AUC", "val")
+    assert f"p = {ref.pvalue:.3g}" in section[1]

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from flarepipe.models import CNN2Net, CNNNet, LSTMNet, build_model, count_flops, model_defaults
+from flarepipe.models import (
+    NETWORKS,
+    CNN2Net,
+    CNNNet,
+    LSTMNet,
+    build_model,
+    count_flops,
+    model_defaults,
+    network_input,
+    network_spec,
+    register_network,
+)
 from flarepipe.tasks.classification import FlareTask, tss
 
 torch.set_num_threads(1)
@@ -17,7 +32,6 @@ def test_lstm_shape() -> None:
     net = LSTMNet()
     assert net(torch.zeros(3, 16, 4)).shape == (3, 2)
     assert net.lstm.num_layers == 2 and net.lstm.hidden_size == 64
-    assert net.input_key == "sequence"
 
 
 @pytest.mark.parametrize("size", [32, 64, 128, (48, 80)])
@@ -71,10 +85,79 @@ def test_registry() -> None:
     assert isinstance(build_model("cnn", width=0.1), CNNNet)
     assert isinstance(build_model("cnn2"), CNN2Net)
     assert model_defaults("lstm")["hidden"] == 64
-    with pytest.raises(ValueError, match="known models"):
+    with pytest.raises(ValueError, match=r"unknown network 'resnet'; registered: \['lstm'"):
         build_model("resnet")
     with pytest.raises(ValueError, match="no parameter.*hiden"):
         build_model("lstm", hiden=3)
+    assert [network_input(n) for n in ("lstm", "cnn", "cnn2")] == ["sequence", "image", "image"]
+
+
+@pytest.mark.parametrize("name", ["lstm", "cnn", "cnn2"])
+def test_registered_schema_matches_constructor(name: str) -> None:
+    """The registered parameter schema names exactly the constructor's parameters, and the
+    constructor's defaults satisfy it (the schema cannot drift from the class)."""
+    import jsonschema
+
+    spec = network_spec(name)
+    defaults = model_defaults(name)
+    assert set(spec.params_schema["properties"]) == set(defaults)
+    assert spec.params_schema["additionalProperties"] is False
+    as_json = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
+    jsonschema.validate(as_json, spec.params_schema)
+    assert set(spec.train_defaults) == {"max_epochs", "patience"}
+
+
+def test_registry_imports_without_torch() -> None:
+    """Config validation reads the registry at Snakemake start-up and in every job: no torch."""
+    code = (
+        "import sys; import flarepipe.models, flarepipe.config.registries; "
+        "from flarepipe.config import load_config; load_config('config.yaml'); "
+        "bad = [m for m in ('torch', 'sklearn', 'scipy', 'h5py') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_plugin_network_by_decorator_and_by_string(tmp_path: Path, monkeypatch) -> None:
+    """A network registered in a user module (by decorator, or lazily by 'module:Class')
+    trains through the task like a built-in one."""
+    (tmp_path / "lazy_nets.py").write_text(
+        "import torch\n"
+        "class MeanNet(torch.nn.Module):\n"
+        "    n_outputs = 1\n"
+        "    def __init__(self, n_features: int = 4):\n"
+        "        super().__init__()\n"
+        "        self.linear = torch.nn.Linear(n_features, 1)\n"
+        "    def forward(self, x):\n"
+        "        return self.linear(x.mean(dim=1))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        register_network("mean_net", "lazy_nets:MeanNet", input="sequence",
+                         train_defaults={"max_epochs": 1, "patience": 0})
+        task = FlareTask("mean_net", {"n_features": 4})
+        assert task.input_key == "sequence" and task.n_outputs == 1
+        p = task.predict_step({"sequence": torch.randn(3, 16, 4)}, 0)
+        assert p.shape == (3,)
+        with pytest.raises(ValueError, match="already registered"):
+            register_network("mean_net", "lazy_nets:Other", input="sequence")
+
+        @register_network("bad_net", input="image")
+        class BadNet(torch.nn.Module):  # no n_outputs
+            def forward(self, x):
+                return x
+
+        with pytest.raises(ValueError, match="must set n_outputs"):
+            build_model("bad_net")
+        with pytest.raises(ValueError, match="input must be one of"):
+            register_network("vid", "x:Y", input="video")
+    finally:
+        NETWORKS.unregister("mean_net")
+        NETWORKS.unregister("bad_net")
 
 
 def test_tss() -> None:
@@ -92,7 +175,7 @@ def test_task_routes_inputs_and_losses() -> None:
         "label": torch.tensor([0, 1, 0, 1]),
     }
     lstm = FlareTask("lstm")
-    assert lstm.input_key == "sequence"
+    assert lstm.input_key == "sequence"  # from the registry
     p = lstm.predict_step(batch, 0)
     assert p.shape == (4,) and ((p >= 0) & (p <= 1)).all()
     cnn2 = FlareTask("cnn2", {"width": 0.25}, pos_weight=4.5)

@@ -8,4 +8,4 @@ from flarepipe.stages.train import run_train
 
 out = Path(snakemake.output.predictions).parent
 print(run_train(Path(snakemake.input.train).parent, snakemake.wildcards.model, snakemake.params.cfg, out,
-                snakemake.params.seed, threads=snakemake.threads))
+                snakemake.params.seed, threads=snakemake.threads, plugins=snakemake.params.plugins))

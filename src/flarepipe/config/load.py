@@ -22,6 +22,12 @@ class ConfigError(ValueError):
 
 def _describe(err) -> str:
     where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        # describe the deepest error of the branches whose type fits the value
+        fits = [e for e in err.context if not any(
+            o.relative_schema_path[0] == e.relative_schema_path[0] and o.validator == "type"
+            and not o.relative_path for o in err.context)]
+        return _describe(max(fits or err.context, key=lambda e: len(e.absolute_path)))
     v = err.validator
     s = err.schema if isinstance(err.schema, dict) else {}
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
@@ -39,10 +45,23 @@ def _describe(err) -> str:
 
 
 def validate_config(config: dict, schema_path: str | os.PathLike = SCHEMA_PATH, source: str = "config.yaml") -> dict:
-    """Validate ``config`` in place (filling schema defaults); raise :class:`ConfigError` listing every problem."""
+    """Validate ``config`` in place (filling schema defaults); raise :class:`ConfigError` listing every problem.
+
+    The plug-ins of ``config["plugins"]`` are imported first; registered names fill the schema's
+    enums and the ``models`` blocks (:mod:`flarepipe.config.registries`), and
+    :mod:`flarepipe.config.experiments` checks the fields that must agree with each other.
+    """
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    from flarepipe.config.experiments import experiment_problems
+    from flarepipe.config.registries import fill_schema, load_config_plugins, registry_problems
+    from flarepipe.core.registry import PluginError
+
+    try:
+        load_config_plugins(config)
+    except PluginError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    schema = fill_schema(yaml.safe_load(Path(schema_path).read_text()))
     validator_cls = jsonschema.validators.validator_for(schema)
 
     def set_defaults(validator, properties, instance, schema):
@@ -53,9 +72,10 @@ def validate_config(config: dict, schema_path: str | os.PathLike = SCHEMA_PATH, 
 
     extended = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
     errors = sorted(extended(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = "\n".join(f"{source}: {_describe(e)}" for e in errors)
-        raise ConfigError(lines)
+    problems = [_describe(e) for e in errors]
+    problems = problems or registry_problems(schema) or experiment_problems(config)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
     return config
 
 

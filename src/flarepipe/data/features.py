@@ -30,24 +30,16 @@ from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.data.shards import ShardReader, write_shard
 from flarepipe.io.fitsio import read_patch
 from flarepipe.io.parallel import map_chunked
+from flarepipe.samples.registry import DATASETS
 
 __all__ = [
     "IMAGE_CHANNELS",
     "NO_IMAGE_REASON",
-    "PRIMARY_INSTRUMENT",
     "build_shards",
     "extract_features",
     "resize_image",
     "standardise_keywords",
 ]
-
-#: the dataset's primary instrument (val/test come from it)
-PRIMARY_INSTRUMENT = {
-    "SHARP_ONLY": "HMI",
-    "FUSED_SHARP": "HMI",
-    "SMARP_ONLY": "MDI",
-    "FUSED_SMARP": "MDI",
-}
 
 #: Channel names of the ``image`` input written here (one: the patch's magnetogram).
 IMAGE_CHANNELS: tuple[str, ...] = ("magnetogram",)
@@ -262,7 +254,7 @@ def build_shards(
     split
         ``sample_id, split`` rows (split in train/val/test) of this dataset run.
     dataset
-        Dataset name (its primary instrument: :data:`PRIMARY_INSTRUMENT`).
+        Dataset name (its primary instrument: :data:`flarepipe.samples.registry.DATASETS`).
     out_dir
         Folder of the three shards.
     image_norm
@@ -315,7 +307,8 @@ def build_shards(
         seq, meta["instrument"].to_numpy(), train_mask, fallback_all=True
     )
     seq_std = np.nan_to_num(seq_std, nan=0.0).astype(np.float32)
-    primary = PRIMARY_INSTRUMENT.get(dataset)
+    # the dataset's primary instrument (val/test come from it), flarepipe.samples.registry
+    primary = DATASETS[dataset].primary if dataset in DATASETS else None
     if image_norm not in ("primary_train", "global"):
         raise ValueError(
             f"config.yaml: shard.image_norm must be primary_train or global, got {image_norm!r}"

@@ -6,17 +6,21 @@ the positive class. Outputs are the tidy table ``dataset, model, run, split, met
 (``results/evaluation/metrics.csv``) and a markdown table of mean ± sd over runs
 (``results/evaluation/metrics.md``).
 
-Ensembles (Sun et al. 2022, S1 in ``SCIENCE.md``), all fitted on the **validation** split only and
-applied unchanged to the test split:
+Ensembles of any pair of models (Sun et al. 2022, S1 in ``SCIENCE.md``, stack the LSTM and the
+CNN), all fitted on the **validation** split only and applied unchanged to the test split:
 
-* ``stack_<criterion>``: ``r = alpha * p_LSTM + (1 - alpha) * p_CNN`` with ``alpha`` on a grid in
-  ``[0, 1]`` (101 points by default) chosen to optimise the criterion on validation, criterion in
-  {``cross_entropy`` (minimised), ``bss``, ``auc``, ``tss`` (maximised)}. Ties (TSS and AUC are
-  flat over ranges of ``alpha``) are broken by taking the middle one of the tied grid points, the
-  choice farthest from the edges of the optimal range.
+* ``stack_<criterion>``: ``r = alpha * p_first + (1 - alpha) * p_second`` with ``alpha`` on a grid
+  in ``[0, 1]`` (101 points by default) chosen to optimise the criterion on validation; criteria
+  are registered in :data:`flarepipe.evaluation.criteria.CRITERIA` (``cross_entropy``
+  (minimised), ``bss``, ``auc``, ``tss`` (maximised)). Ties (TSS and AUC are flat over ranges of
+  ``alpha``) are broken by taking the middle one of the tied grid points, the choice farthest
+  from the edges of the optimal range.
 * ``avg``: ``alpha = 0.5``.
 * ``best_<criterion>``: the base model that is better on validation by the criterion
   (``alpha`` is 1 for the first model, 0 for the second; ties go to the first).
+
+Paired tests (:func:`paired_test`, :func:`paired_tests_markdown`) compare two (dataset, model)
+rows across runs; the workflow takes the list from ``experiments.paired_tests``.
 """
 
 from __future__ import annotations
@@ -29,16 +33,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import roc_auc_score
 
-from flarepipe.io.atomic import write_csv, write_text
+from flarepipe.evaluation.criteria import CRITERIA, Criterion, ensemble_names
 from flarepipe.evaluation.metrics import SCORE_NAMES, check_inputs, metrics_with_reasons
+from flarepipe.io.atomic import write_csv, write_text
 
 __all__ = [
     "PREDICTION_COLUMNS",
     "TIDY_COLUMNS",
     "CRITERIA",
-    "PUBLISHED_SUN2022",
     "DEFAULT_TABLE_METRICS",
     "StackResult",
     "PairedTest",
@@ -53,6 +56,7 @@ __all__ = [
     "summary_table",
     "to_markdown",
     "paired_test",
+    "paired_tests_markdown",
     "write_evaluation",
 ]
 
@@ -60,24 +64,8 @@ __all__ = [
 PREDICTION_COLUMNS: tuple[str, ...] = ("sample_id", "split", "label", "prob")
 #: Columns of the tidy evaluation table (``metrics.csv``).
 TIDY_COLUMNS: tuple[str, ...] = ("dataset", "model", "run", "split", "metric", "value")
-#: Stacking criteria and whether higher is better.
-CRITERIA: dict[str, bool] = {"cross_entropy": False, "bss": True, "auc": True, "tss": True}
 #: Metrics shown by default in the markdown table.
 DEFAULT_TABLE_METRICS: tuple[str, ...] = ("ACC", "TSS", "HSS", "AUC", "BSS")
-
-#: Published test TSS (mean, sd over 10 runs) of Sun et al. 2022, keyed by (dataset, model).
-PUBLISHED_SUN2022: dict[tuple[str, str], tuple[float, float]] = {
-    ("FUSED_SHARP", "LSTM"): (0.900, 0.023),
-    ("SHARP_ONLY", "LSTM"): (0.884, 0.032),
-    ("FUSED_SMARP", "LSTM"): (0.810, 0.050),
-    ("SMARP_ONLY", "LSTM"): (0.800, 0.049),
-    ("FUSED_SHARP", "CNN"): (0.812, 0.071),
-    ("SHARP_ONLY", "CNN"): (0.843, 0.034),
-    ("FUSED_SMARP", "CNN"): (0.802, 0.056),
-    ("SMARP_ONLY", "CNN"): (0.754, 0.061),
-}
-
-_EPS = float(np.finfo(np.float64).eps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,39 +122,33 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return m.drop(columns=["_merge", "label_b"]).rename(columns={"label_a": "label"})
 
 
+def _criterion(name: str) -> Criterion:
+    if name not in CRITERIA:
+        raise ValueError(f"unknown criterion {name!r}; choose one of {sorted(CRITERIA)}")
+    return CRITERIA[name]
+
+
 def criterion_score(y: np.ndarray, p: np.ndarray, criterion: str) -> float:
-    """Value of a stacking criterion (``cross_entropy``, ``bss``, ``auc`` or ``tss`` at 0.5).
+    """Value of a registered stacking criterion (``cross_entropy``, ``bss``, ``auc``, ``tss``).
 
     Returns NaN where it is undefined (e.g. one class only, except for cross-entropy).
     """
-    if criterion not in CRITERIA:
-        raise ValueError(f"unknown criterion {criterion!r}; choose one of {sorted(CRITERIA)}")
+    _criterion(criterion)
     return float(_criterion_grid(np.asarray(y), np.asarray(p, float)[None, :], criterion)[0])
 
 
 def _criterion_grid(y: np.ndarray, r: np.ndarray, criterion: str) -> np.ndarray:
     """Criterion for each row of ``r`` (shape [n_alpha, n_samples]) against labels ``y``."""
+    spec = _criterion(criterion)
     y = y.astype(np.int64)
     n = y.size
     out = np.full(r.shape[0], np.nan)
     if n == 0:
         return out
     n_pos = int(y.sum())
-    n_neg = n - n_pos
-    if criterion == "cross_entropy":
-        q = np.clip(r, _EPS, 1.0 - _EPS)
-        return -np.mean(np.where(y[None, :] == 1, np.log(q), np.log1p(-q)), axis=1)
-    if n_pos == 0 or n_neg == 0:
+    if spec.needs_both_classes and (n_pos == 0 or n_pos == n):
         return out
-    if criterion == "bss":
-        f = n_pos / n
-        return 1.0 - np.mean((r - y[None, :]) ** 2, axis=1) / (f * (1.0 - f))
-    if criterion == "tss":
-        f = r >= 0.5
-        return f[:, y == 1].sum(axis=1) / n_pos - f[:, y == 0].sum(axis=1) / n_neg
-    if criterion == "auc":
-        return np.array([roc_auc_score(y, row) for row in r])
-    raise ValueError(f"unknown criterion {criterion!r}; choose one of {sorted(CRITERIA)}")
+    return np.asarray(spec.grid(y, r), dtype=np.float64)
 
 
 @dataclass
@@ -234,8 +216,9 @@ def stack_predictions(
     first, second : pandas.DataFrame
         Predictions of the two base models (``sample_id, split, label, prob``) on the same samples;
         in S1 ``first`` is the LSTM and ``second`` the CNN.
-    criterion : {"tss", "auc", "bss", "cross_entropy"}
-        Criterion optimised over ``alpha`` on the validation split.
+    criterion : str
+        A registered criterion (``tss``, ``auc``, ``bss``, ``cross_entropy``, ...) optimised
+        over ``alpha`` on the validation split.
     n_grid : int, default 101
         Number of equally spaced ``alpha`` values in ``[0, 1]``.
     val_split : str, default "val"
@@ -253,8 +236,7 @@ def stack_predictions(
         On an unknown criterion, mismatched samples or labels, no validation rows, or a criterion
         undefined on the validation set.
     """
-    if criterion not in CRITERIA:
-        raise ValueError(f"unknown criterion {criterion!r}; choose one of {sorted(CRITERIA)}")
+    spec = _criterion(criterion)
     if n_grid < 2:
         raise ValueError(f"n_grid must be >= 2, got {n_grid}")
     m = _paired(first, second)
@@ -263,7 +245,7 @@ def stack_predictions(
     pa, pb = v["prob_a"].to_numpy(), v["prob_b"].to_numpy()
     r = np.clip(alphas[:, None] * pa[None, :] + (1 - alphas[:, None]) * pb[None, :], 0.0, 1.0)
     scores = _criterion_grid(v["label"].to_numpy(), r, criterion)
-    alpha = _pick(alphas, scores, CRITERIA[criterion])
+    alpha = _pick(alphas, scores, spec.higher_is_better)
     return StackResult(
         name=f"stack_{criterion}",
         alpha=alpha,
@@ -286,8 +268,7 @@ def best_predictions(
 
     ``alpha`` is 1.0 when ``first`` wins (or ties), 0.0 when ``second`` wins.
     """
-    if criterion not in CRITERIA:
-        raise ValueError(f"unknown criterion {criterion!r}; choose one of {sorted(CRITERIA)}")
+    spec = _criterion(criterion)
     m = _paired(first, second)
     v = _val(m, val_split)
     r = np.vstack([v["prob_b"].to_numpy(), v["prob_a"].to_numpy()])
@@ -295,7 +276,7 @@ def best_predictions(
     if np.all(np.isnan(scores)):
         raise ValueError(f"criterion {criterion!r} undefined on the validation set")
     sa, sb = scores[1], scores[0]
-    higher = CRITERIA[criterion]
+    higher = spec.higher_is_better
     first_wins = np.isnan(sb) or (sa >= sb if higher else sa <= sb)
     alpha = 1.0 if first_wins else 0.0
     return StackResult(
@@ -310,22 +291,25 @@ def ensembles(
     criteria: Iterable[str] = ("cross_entropy", "bss", "auc", "tss"),
     best_criterion: str = "tss",
     n_grid: int = 101,
+    prefix: str = "",
 ) -> dict[str, StackResult]:
-    """Every S1 ensemble: ``stack_<c>`` for each criterion, ``avg`` and ``best_<best_criterion>``.
+    """Every ensemble of one pair: ``stack_<c>`` per criterion, ``avg``, ``best_<best_criterion>``.
+
+    Names are :func:`flarepipe.evaluation.criteria.ensemble_names` (``prefix`` before each).
 
     Returns
     -------
     dict
         Model name to :class:`StackResult`.
     """
+    criteria = list(criteria)
+    results = [stack_predictions(first, second, c, n_grid=n_grid) for c in criteria]
+    results += [average_predictions(first, second), best_predictions(first, second, best_criterion)]
+    names = ensemble_names(criteria, prefix, best_criterion)
     out: dict[str, StackResult] = {}
-    for c in criteria:
-        res = stack_predictions(first, second, c, n_grid=n_grid)
-        out[res.name] = res
-    avg = average_predictions(first, second)
-    out[avg.name] = avg
-    best = best_predictions(first, second, best_criterion)
-    out[best.name] = best
+    for name, res in zip(names, results, strict=True):
+        res.name = name
+        out[name] = res
     return out
 
 
@@ -429,8 +413,9 @@ def to_markdown(
     summary : pandas.DataFrame
         Output of :func:`summary_table`.
     published : mapping, optional
-        ``{(dataset, model): (mean, sd)}`` of published values (e.g. :data:`PUBLISHED_SUN2022`),
-        shown in an extra column on rows of ``published_split``.
+        ``{(dataset, model): (mean, sd)}`` of published values (e.g.
+        :data:`flarepipe.studies.sun2022.published.PUBLISHED_TSS`), shown in an extra column on
+        rows of ``published_split``.
     metrics : sequence of str, optional
         Columns, in order; None for every metric present (scores first, in
         :data:`~flarepipe.evaluation.metrics.SCORE_NAMES` order).
@@ -550,15 +535,51 @@ def paired_test(
     return PairedTest(stat, pval, n, mean_diff, tuple(int(r) for r in both.index))
 
 
+def paired_tests_markdown(tidy: pd.DataFrame, tests: Iterable[Mapping]) -> str:
+    """The ``## Paired tests`` section of ``metrics.md``: one line per test, "" for no tests.
+
+    Parameters
+    ----------
+    tidy : pandas.DataFrame
+        Output of :func:`evaluate_runs`.
+    tests : iterable of mapping
+        ``{"a": [dataset, model], "b": [dataset, model], "metric": "TSS", "split": "test"}``
+        (``metric`` and ``split`` optional), as in ``experiments.paired_tests``; each tests
+        ``H1: a > b`` (:func:`paired_test`). A test whose rows are missing is listed as not
+        computed, with the reason.
+    """
+    lines = []
+    for t in tests:
+        a, b = tuple(t["a"]), tuple(t["b"])
+        metric, split = t.get("metric", "TSS"), t.get("split", "test")
+        try:
+            r = paired_test(tidy, a, b, metric=metric, split=split)
+        except (ValueError, KeyError) as exc:
+            lines.append(f"- {list(a)} vs {list(b)}: not computed ({exc})")
+            continue
+        lines.append(
+            f"- {a[0]} {a[1]} > {b[0]} {b[1]} ({split} {metric}, one-sided paired t, n={r.n}): "
+            f"mean diff {r.mean_diff:+.3f}, t = {r.statistic:.2f}, p = {r.pvalue:.3g}"
+        )
+    return "\n## Paired tests\n" + "\n".join(lines) + "\n" if lines else ""
+
+
 def write_evaluation(
     tidy: pd.DataFrame,
     metrics_csv: str | os.PathLike,
     metrics_md: str | os.PathLike,
-    published: Mapping[tuple[str, str], tuple[float, float]] | None = PUBLISHED_SUN2022,
+    published: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+    sections: str = "",
     **markdown_kwargs,
 ) -> pd.DataFrame:
-    """Write the tidy table and its markdown summary atomically; return the summary."""
+    """Write the tidy table and its markdown summary atomically; return the summary.
+
+    ``published`` (``{(dataset, model): (mean, sd)}``, keyed by registered names) adds the
+    published column of :func:`to_markdown`; ``sections`` (e.g. :func:`paired_tests_markdown`)
+    is appended to the markdown file.
+    """
     write_csv(tidy, metrics_csv)
     summary = summary_table(tidy)
-    to_markdown(summary, published=published, path=metrics_md, **markdown_kwargs)
+    table = to_markdown(summary, published=published, **markdown_kwargs)
+    write_text(table + sections, metrics_md)
     return summary

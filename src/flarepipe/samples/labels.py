@@ -5,8 +5,9 @@ Two steps, both pure functions over DataFrames:
 1. :func:`label_windows` builds every *candidate* window of every region and types its observation
    and prediction windows (QUIET / WEAK / STRONG), with the bad-record bookkeeping. Candidates are
    what :func:`evolution_counts` tabulates (Sun et al. 2022, Table 2), before any task filter.
-2. A *task* (:data:`TASKS`, selected by name in ``cfg["task"]``) turns candidates into labelled
-   samples: :func:`strong_vs_quiet` (S1) or :func:`flaring_region` (S2).
+2. A *task* (registered in :data:`flarepipe.samples.registry.TASKS`, selected by name in
+   ``cfg["task"]``) turns candidates into labelled samples: :func:`strong_vs_quiet` (S1) or
+   :func:`flaring_region` (S2).
    :func:`make_samples` chains both and returns the ``samples.csv`` frame of ``docs/FILES.md``.
 
 Time rules
@@ -72,8 +73,7 @@ region's last record time.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -82,6 +82,7 @@ from flarepipe.io.atomic import write_csv
 from flarepipe.core.flareclass import class_to_flux
 from flarepipe.samples.quality import noaa_lists
 from flarepipe.core.timeutil import parse_utc, to_iso_utc
+from flarepipe.samples.registry import TASKS
 
 __all__ = [
     "EVOLUTION_TYPES",
@@ -89,7 +90,6 @@ __all__ = [
     "LABEL_DEFAULTS",
     "TASKS",
     "apply_task",
-    "Task",
     "evolution_type",
     "label_windows",
     "strong_vs_quiet",
@@ -486,27 +486,6 @@ def flaring_region(candidates: pd.DataFrame) -> pd.DataFrame:
     out["pred_end"] = out["region_end"]
     out["label"] = (out["region_type"] == "STRONG").astype("int64")
     return out
-
-
-@dataclass(frozen=True)
-class Task:
-    """A labelling task: a name and a pure function from candidates to labelled samples."""
-
-    name: str
-    label: Callable[[pd.DataFrame], pd.DataFrame]
-    description: str
-
-
-TASKS: dict[str, Task] = {
-    "strong_vs_quiet": Task(
-        "strong_vs_quiet", strong_vs_quiet,
-        "S1: STRONG prediction window vs QUIET observation and prediction windows",
-    ),
-    "flaring_region": Task(
-        "flaring_region", flaring_region,
-        "S2: region produced >= strong_class during its record span, one sample per good record",
-    ),
-}
 
 
 def make_samples(

@@ -9,7 +9,7 @@ Split frames carry ``sample_id, region_id, instrument, split`` (the ``split_<run
 ``docs/FILES.md``) plus ``label`` while it is needed for undersampling; :func:`make_dataset_splits`
 returns the file columns only.
 
-Datasets (S1)::
+Datasets are registered in :data:`flarepipe.samples.registry.DATASETS` (S1's four)::
 
     name          split by region         added to train only
     SHARP_ONLY    HMI samples             -
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from flarepipe.io.atomic import write_csv
+from flarepipe.samples.registry import DATASETS
 
 __all__ = [
     "SPLITS",
@@ -52,12 +53,6 @@ __all__ = [
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 SPLIT_COLUMNS: list[str] = ["sample_id", "region_id", "instrument", "split"]
-DATASETS: dict[str, tuple[str, str | None]] = {
-    "SHARP_ONLY": ("HMI", None),
-    "SMARP_ONLY": ("MDI", None),
-    "FUSED_SHARP": ("HMI", "MDI"),
-    "FUSED_SMARP": ("MDI", "HMI"),
-}
 SPLIT_DEFAULTS: dict[str, object] = {
     "seed": 0,
     "method": "random_regions",
@@ -347,7 +342,7 @@ def make_dataset_splits(
     """Build the ``split_<run>.csv`` frame of one dataset and run.
 
     Steps: select the dataset's primary instrument (:data:`DATASETS`); split it by ``method``;
-    for FUSED datasets add all samples of the other instrument to train (:func:`fuse`);
+    add all samples of its extra instruments to train (:func:`fuse`; S1's FUSED datasets);
     undersample negatives per (split, instrument); :func:`check_leakage`.
 
     Methods (``cfg["method"]``)::
@@ -372,7 +367,7 @@ def make_dataset_splits(
         raise ValueError(f"run must be an integer >= 0, got {run!r}")
     s = _settings(cfg)
     _require(samples, ["sample_id", "region_id", "instrument", "label"], "samples")
-    primary, other = DATASETS[dataset_name]
+    primary, extra = DATASETS[dataset_name].primary, DATASETS[dataset_name].extra
     inst = samples["instrument"].astype(str)
     a = samples[(inst == primary).to_numpy()]
     if a.empty:
@@ -396,8 +391,8 @@ def make_dataset_splits(
     if s["exclude_noaa_overlap"] and region_noaa is None:
         raise ValueError("config split.exclude_noaa_overlap needs the region → NOAA map "
                          "(make_dataset_splits(..., region_noaa=...))")
-    if other is not None:
-        b = samples[(inst == other).to_numpy()]
+    if extra:
+        b = samples[inst.isin(extra).to_numpy()]
         split = fuse(split, b, region_noaa if s["exclude_noaa_overlap"] else None)
     split = undersample(split.reset_index(drop=True), s["undersample_ratio"], seed_run)
     check_leakage(split)

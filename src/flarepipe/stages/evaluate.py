@@ -5,25 +5,39 @@ Each function takes its rule's declared inputs and outputs; the workflow script 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-
 
 from flarepipe.io.atomic import write_csv, write_json
 
 __all__ = ["run_stack", "parse_prediction_path", "run_evaluate"]
 
 
-def run_stack(first_csv, second_csv, criteria, out_dir_template: str) -> dict:
-    """S1 ensembles of two models' predictions; one predictions.csv per ensemble name."""
+def run_stack(predictions: Mapping[str, str | os.PathLike], stacking: list, out_dir_template: str,
+              plugins: list | tuple = ()) -> dict:
+    """Ensembles of configured pairs; one predictions.csv (and summary.json) per ensemble name.
+
+    ``predictions`` maps model name to its ``predictions.csv``; each entry of ``stacking`` is
+    ``{"pair": [first, second], "criteria": [...], "prefix": "", "best": "tss"}``
+    (:meth:`flarepipe.config.experiments.StackPlan.as_dict`). ``plugins`` (those that registered
+    the criteria) are imported first.
+    """
+    from flarepipe.core.registry import load_plugins
     from flarepipe.evaluation.evaluate import ensembles, read_predictions
 
-    res = ensembles(read_predictions(first_csv), read_predictions(second_csv), criteria=tuple(criteria))
+    load_plugins(plugins)
+    frames = {m: read_predictions(p) for m, p in predictions.items()}
     alphas = {}
-    for name, r in res.items():
-        out = Path(out_dir_template.format(ensemble=name))
-        write_csv(r.predictions, out / "predictions.csv")
-        alphas[name] = r.alpha
-        write_json({"alpha": r.alpha, "criterion": r.criterion}, out / "summary.json")
+    for entry in stacking:
+        first, second = entry["pair"]
+        res = ensembles(frames[first], frames[second], criteria=tuple(entry["criteria"]),
+                        best_criterion=entry.get("best", "tss"), prefix=entry.get("prefix", ""))
+        for name, r in res.items():
+            out = Path(out_dir_template.format(ensemble=name))
+            write_csv(r.predictions, out / "predictions.csv")
+            alphas[name] = r.alpha
+            write_json({"alpha": r.alpha, "criterion": r.criterion, "pair": [first, second]},
+                       out / "summary.json")
     return alphas
 
 
@@ -33,25 +47,33 @@ def parse_prediction_path(path: str | os.PathLike) -> tuple[str, str, int]:
     return p.parts[-4], p.parts[-3], int(p.parts[-2].removeprefix("run"))
 
 
-def run_evaluate(prediction_files: list, out_csv, out_md, plot_dir, tests: list | None = None) -> None:
-    """Skill scores per run, mean ± sd table, paired tests and verification plots."""
-    from flarepipe.evaluation.evaluate import evaluate_runs, paired_test, read_predictions, write_evaluation
-    from flarepipe.evaluation.plots import metrics_bar, reliability_diagram, roc_plot, skill_profile_plot
+def run_evaluate(prediction_files: list, out_csv, out_md, plot_dir, tests: list | None = None,
+                 published: Mapping | None = None) -> None:
+    """Skill scores per run, mean ± sd table, paired tests and verification plots.
+
+    ``tests`` are ``experiments.paired_tests`` entries (``{"a": [dataset, model], "b": ...}``);
+    ``published`` (``{(dataset, model): (mean, sd)}``, default Sun et al. 2022's test TSS,
+    :data:`flarepipe.studies.sun2022.published.PUBLISHED_TSS`) fills the table's published column.
+    """
+    from flarepipe.evaluation.evaluate import (
+        evaluate_runs,
+        paired_tests_markdown,
+        read_predictions,
+        write_evaluation,
+    )
+    from flarepipe.evaluation.plots import (
+        metrics_bar,
+        reliability_diagram,
+        roc_plot,
+        skill_profile_plot,
+    )
+    from flarepipe.studies.sun2022.published import PUBLISHED_TSS
 
     entries = [(*parse_prediction_path(p), str(p)) for p in prediction_files]
     tidy = evaluate_runs(entries)
-    summary = write_evaluation(tidy, out_csv, out_md)
-    lines = []
-    for a, b in tests or []:
-        try:
-            t = paired_test(tidy, tuple(a), tuple(b))
-            lines.append(f"- {a[0]} {a[1]} > {b[0]} {b[1]} (test TSS, one-sided paired t, n={t.n}): "
-                         f"mean diff {t.mean_diff:+.3f}, t = {t.statistic:.2f}, p = {t.pvalue:.3g}")
-        except (ValueError, KeyError) as exc:
-            lines.append(f"- {a} vs {b}: not computed ({exc})")
-    if lines:
-        with open(out_md, "a") as fh:
-            fh.write("\n## Paired tests\n" + "\n".join(lines) + "\n")
+    summary = write_evaluation(tidy, out_csv, out_md,
+                               published=PUBLISHED_TSS if published is None else published,
+                               sections=paired_tests_markdown(tidy, tests or []))
     plot_dir = Path(plot_dir)
     plot_dir.mkdir(parents=True, exist_ok=True)
     for dataset in sorted({e[0] for e in entries}):

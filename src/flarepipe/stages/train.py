@@ -1,4 +1,4 @@
-"""The train, logreg and oracle rules (rules/train.smk): one job per (dataset, model, run).
+"""The train, baseline and oracle rules (rules/train.smk): one job per (dataset, model, run).
 
 Each function takes its rule's declared inputs and outputs; the workflow script calls one of them."""
 
@@ -10,18 +10,23 @@ import pandas as pd
 
 from flarepipe.io.atomic import write_csv, write_json
 
-__all__ = ["run_train", "run_logreg", "run_oracle"]
+__all__ = ["run_train", "run_baseline", "run_oracle"]
 
 
-def run_train(shard_dir, model: str, model_cfg: dict, out_dir, seed: int, threads: int | None = None) -> dict:
+def run_train(shard_dir, model: str, model_cfg: dict, out_dir, seed: int,
+              threads: int | None = None, plugins: list | tuple = ()) -> dict:
     """Train a network on one dataset run and write checkpoint, CSV log and predictions.
 
-    ``threads`` caps torch's CPU threads at the job's share (Snakemake ``threads``), so parallel jobs
-    do not oversubscribe the cores.
+    ``threads`` caps torch's CPU threads at the job's share (Snakemake ``threads``), so parallel
+    jobs do not oversubscribe the cores. ``plugins`` (the plug-in that registered ``model``, if
+    any) are imported first.
     """
     import torch
 
+    from flarepipe.core.registry import load_plugins
     from flarepipe.training.fit import train_one
+
+    load_plugins(plugins)
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -34,14 +39,16 @@ def run_train(shard_dir, model: str, model_cfg: dict, out_dir, seed: int, thread
     return summary
 
 
-def run_logreg(shard_dir, cfg: dict, out_dir, seed: int) -> dict:
-    """The keyword-only logistic-regression baseline on the same shards."""
-    from flarepipe.training.baselines import train_logreg
+def run_baseline(shard_dir, model: str, cfg: dict, out_dir, seed: int,
+                 plugins: list | tuple = ()) -> dict:
+    """A registered baseline (``logreg``: keyword-only logistic regression) on the same shards."""
+    from flarepipe.core.registry import load_plugins
+    from flarepipe.training.registry import fit_baseline
 
+    load_plugins(plugins)
     shard_dir = Path(shard_dir)
     shards = {s: shard_dir / f"{s}.h5" for s in ("train", "val", "test")}
-    summary = train_logreg(shards, out_dir, C=float(cfg.get("C", 1.0)),
-                           class_weight=cfg.get("class_weight", "balanced"), seed=int(seed))
+    summary = fit_baseline(model, shards, out_dir, cfg, seed=int(seed))
     write_json(summary, Path(out_dir) / "summary.json")
     return summary
 

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from flarepipe.evaluation import metrics as _metrics
-from flarepipe.models import build_model
+from flarepipe.models.registry import build_model, network_input
 
 __all__ = ["FlareTask", "tss", "AUGMENTATIONS", "augment_images"]
 
@@ -28,7 +28,9 @@ __all__ = ["FlareTask", "tss", "AUGMENTATIONS", "augment_images"]
 AUGMENTATIONS: tuple[str, ...] = ("hflip", "vflip", "sign")
 
 
-def augment_images(x: torch.Tensor, kinds: Sequence[str], generator: torch.Generator | None = None) -> torch.Tensor:
+def augment_images(
+    x: torch.Tensor, kinds: Sequence[str], generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Apply each of ``kinds`` to a random half of the image batch ``x`` [B, C, H, W].
 
     Each sample draws independently; runs on the batch's device (GPU-resident data included).
@@ -53,8 +55,8 @@ def augment_images(x: torch.Tensor, kinds: Sequence[str], generator: torch.Gener
 def tss(labels: torch.Tensor, probs: torch.Tensor, threshold: float = 0.5) -> float:
     """True skill statistic TPR - FPR of ``probs >= threshold`` against 0/1 ``labels``.
 
-    Tensor front end of :func:`flarepipe.evaluation.metrics.tss` (one implementation of the score); NaN when
-    either class is absent (the statistic is undefined).
+    Tensor front end of :func:`flarepipe.evaluation.metrics.tss` (one implementation of the
+    score); NaN when either class is absent (the statistic is undefined).
     """
     y = labels.detach().cpu().numpy().astype("int64")
     p = probs.detach().float().cpu().numpy()
@@ -67,8 +69,8 @@ class FlareTask(pl.LightningModule):
     Parameters
     ----------
     model
-        Registry name of the network (``"lstm"``, ``"cnn"``, ``"cnn2"``), see
-        :func:`flarepipe.models.build_model`.
+        Registry name of the network (``"lstm"``, ``"cnn"``, ``"cnn2"`` or a plug-in's), see
+        :mod:`flarepipe.models.registry`; the batch entry it reads is registered with it.
     model_params
         Constructor parameters of the network.
     lr
@@ -119,7 +121,7 @@ class FlareTask(pl.LightningModule):
             raise ValueError(f"unknown augmentation(s) {unknown}; accepted: {list(AUGMENTATIONS)}")
         self.save_hyperparameters()
         self.network: nn.Module = build_model(model, **dict(model_params or {}))
-        self.input_key: str = self.network.input_key
+        self.input_key: str = network_input(model)
         self.target_key: str = self.TARGET_KEY
         self.n_outputs: int = int(self.network.n_outputs)
         if self.n_outputs not in (1, 2):

@@ -35,12 +35,11 @@ from pytorch_lightning.loggers import CSVLogger
 
 from flarepipe.io.atomic import atomic_path, write_csv
 from flarepipe.data.datamodule import SPLITS, FlareDataModule
-from flarepipe.models import MODELS
+from flarepipe.models.registry import network_spec
 from flarepipe.data.shards import ShardReader
 from flarepipe.tasks.classification import FlareTask
 
 __all__ = [
-    "MODEL_TRAIN_DEFAULTS",
     "TRAIN_DEFAULTS",
     "check_shards",
     "resolve_precision",
@@ -48,10 +47,11 @@ __all__ = [
     "train_one",
 ]
 
-#: Training parameters read by :func:`train_one`, with defaults (``None``: per-model default).
+#: Training parameters read by :func:`train_one`, with defaults (``None``: per-network default,
+#: registered with the network, :attr:`flarepipe.models.registry.NetworkSpec.train_defaults`).
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "max_epochs": None,  # per model, see MODEL_TRAIN_DEFAULTS
-    "patience": None,  # epochs without val_tss improvement before stopping; per model
+    "max_epochs": None,  # per network (S1: 20)
+    "patience": None,  # epochs without val_tss improvement before stopping; per network
     "min_delta": 0.0,  # smallest val_tss change that counts as an improvement
     "batch_size": 64,
     "lr": 1e-3,
@@ -66,13 +66,6 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "deterministic": "auto",  # auto (True on CPU, False on GPU) | true | false | warn
     "channels_last": "auto",  # image networks on CUDA
     "augment": [],  # image augmentations of training batches: hflip, vflip, sign (S1: none)
-}
-
-#: Per-model defaults (S1: LSTM <= 20 epochs, patience 5; CNN <= 20 epochs, patience 10).
-MODEL_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "lstm": {"max_epochs": 20, "patience": 5},
-    "cnn": {"max_epochs": 20, "patience": 10},
-    "cnn2": {"max_epochs": 20, "patience": 10},
 }
 
 _QUIET_WARNINGS = (
@@ -97,22 +90,27 @@ logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_TIPS_FILTE
 
 
 def resolve_train_params(model_name: str, train_params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Merge ``train_params`` over :data:`TRAIN_DEFAULTS` and the model's defaults.
+    """Merge ``train_params`` over :data:`TRAIN_DEFAULTS` and the network's registered defaults.
 
     Raises
     ------
     ValueError
-        On an unknown model or parameter, or an out-of-range value.
+        On an unknown network or parameter, or an out-of-range value.
     """
-    if model_name not in MODELS:
-        raise ValueError(f"unknown model {model_name!r}; known models: {sorted(MODELS)}")
+    spec = network_spec(model_name)
     given = dict(train_params or {})
     unknown = sorted(set(given) - set(TRAIN_DEFAULTS))
     if unknown:
         raise ValueError(
             f"unknown training parameter(s) {unknown}; accepted: {sorted(TRAIN_DEFAULTS)}"
         )
-    params = {**TRAIN_DEFAULTS, **MODEL_TRAIN_DEFAULTS.get(model_name, {})}
+    params = {**TRAIN_DEFAULTS, **spec.train_defaults}
+    missing = [k for k in ("max_epochs", "patience") if params[k] is None and given.get(k) is None]
+    if missing:
+        raise ValueError(
+            f"network {model_name!r} registers no default for {missing}; set "
+            f"models.{model_name}.train.{missing[0]} in the configuration"
+        )
     params.update({k: v for k, v in given.items() if v is not None})
     for key in ("max_epochs", "batch_size"):
         if int(params[key]) < 1:
@@ -131,14 +129,15 @@ def _cuda_used(accelerator: str) -> bool:
 
 
 def resolve_precision(precision: str, accelerator: str = "auto", model_name: str = "cnn") -> str:
-    """Lightning precision for ``precision="auto"``: bf16-mixed for CNNs on bf16-capable CUDA.
+    """Lightning precision for ``precision="auto"``: bf16-mixed on bf16-capable CUDA.
 
-    The LSTM stays in 32-true: it is tiny and launch-bound, so reduced precision buys nothing.
-    Any other value is returned unchanged.
+    Networks registered with ``auto_bf16=False`` (the LSTM: tiny and launch-bound, so reduced
+    precision buys nothing) stay in 32-true. Any other value is returned unchanged.
     """
     if precision != "auto":
         return precision
-    if model_name != "lstm" and _cuda_used(accelerator) and torch.cuda.is_bf16_supported():
+    auto_bf16 = network_spec(model_name).auto_bf16
+    if auto_bf16 and _cuda_used(accelerator) and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"
 
@@ -225,11 +224,12 @@ def train_one(
     shard_paths
         ``{"train": path, "val": path, "test": path}``.
     model_name
-        ``"lstm"`` (reads the sequences), ``"cnn"`` or ``"cnn2"`` (read the images).
+        A registered network (:mod:`flarepipe.models.registry`): ``"lstm"`` (reads the
+        sequences), ``"cnn"`` or ``"cnn2"`` (read the images), or a plug-in's.
     model_params
         Network constructor parameters (:func:`flarepipe.models.model_defaults`).
     train_params
-        Training parameters; see :data:`TRAIN_DEFAULTS` and :data:`MODEL_TRAIN_DEFAULTS`.
+        Training parameters; see :data:`TRAIN_DEFAULTS` and the network's registered defaults.
     out_dir
         Folder for ``model.ckpt``, ``metrics.csv``, ``predictions.csv``.
     seed

@@ -1,0 +1,264 @@
+"""The experiment expansion: the jobs a validated configuration asks for, read from the registries.
+
+``experiments`` lists datasets, models (registered networks and baselines) and runs; stacking
+pairs any two configured models; paired tests compare two (dataset, model) rows. The workflow's
+rules (``rules/common.smk``) build their targets and wildcard constraints from
+:func:`experiment_plan` and :func:`wildcard_pattern`; :func:`experiment_problems` is the part of
+config validation that needs more than the schema (names that must agree across fields).
+
+``experiments.stacking`` takes one entry ``{pair: [first, second], criteria: [...], prefix: "",
+best: tss}``, a list of them, or the S1 shorthand: a list of criteria, which stacks ``lstm`` and
+``cnn`` when both are configured (and nothing otherwise). ``experiments.paired_tests`` is a list
+of ``{a: [dataset, model], b: [dataset, model], metric: TSS, split: test}``; when null, the
+default set: for every configured network, each dataset with extra instruments against the
+dataset of the same primary instrument alone (S1: FUSED vs ONLY), and, per dataset, every
+network against every baseline reading the same input (S1: lstm vs logreg).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flarepipe.core.registry import origins
+from flarepipe.evaluation.criteria import CRITERIA, ensemble_names
+from flarepipe.models.registry import NETWORKS
+from flarepipe.samples.registry import DATASETS, TASKS
+from flarepipe.training.registry import BASELINES
+
+__all__ = [
+    "LEGACY_STACK_PAIR",
+    "ORACLE",
+    "ExperimentPlan",
+    "StackPlan",
+    "criteria_plugins",
+    "default_paired_tests",
+    "experiment_plan",
+    "experiment_problems",
+    "model_plugins",
+    "stacking_plans",
+    "wildcard_pattern",
+]
+
+#: The pair a bare list of criteria stacks (S1: ``r = alpha * p_LSTM + (1 - alpha) * p_CNN``).
+LEGACY_STACK_PAIR: tuple[str, str] = ("lstm", "cnn")
+#: Model name of the planted-rate oracle (synthetic archives only).
+ORACLE = "oracle"
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """One configured stacking pair and the ensembles made of it."""
+
+    pair: tuple[str, str]
+    criteria: tuple[str, ...]
+    prefix: str = ""
+    best: str = "tss"
+
+    @property
+    def names(self) -> list[str]:
+        """Model names of its ensembles (:func:`flarepipe.evaluation.criteria.ensemble_names`)."""
+        return ensemble_names(self.criteria, self.prefix, self.best)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain form for job parameters (fixed key order)."""
+        return {
+            "pair": list(self.pair),
+            "criteria": list(self.criteria),
+            "prefix": self.prefix,
+            "best": self.best,
+        }
+
+
+@dataclass(frozen=True)
+class ExperimentPlan:
+    """The jobs of a validated configuration."""
+
+    datasets: tuple[str, ...]
+    runs: tuple[int, ...]
+    networks: tuple[str, ...]
+    baselines: tuple[str, ...]
+    stacking: tuple[StackPlan, ...]
+    paired_tests: tuple[dict, ...]
+    oracle: bool
+
+    @property
+    def ensembles(self) -> tuple[str, ...]:
+        """Ensemble model names, in configuration order."""
+        return tuple(n for s in self.stacking for n in s.names)
+
+    @property
+    def stack_models(self) -> tuple[str, ...]:
+        """Distinct models the stacking pairs read, in order."""
+        return tuple(dict.fromkeys(m for s in self.stacking for m in s.pair))
+
+    @property
+    def prediction_models(self) -> tuple[str, ...]:
+        """Every model name with a ``predictions.csv`` per (dataset, run)."""
+        return self.networks + self.baselines + self.ensembles + ((ORACLE,) if self.oracle else ())
+
+
+def wildcard_pattern(names: Iterable[str]) -> str:
+    """A regular expression matching exactly one of ``names`` (for wildcard constraints)."""
+    names = list(names)
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def stacking_plans(experiments: Mapping[str, Any]) -> list[StackPlan]:
+    """The configured stacking pairs (see the module docstring for the accepted forms)."""
+    value = experiments.get("stacking") or []
+    models = list(experiments.get("models", []))
+    if isinstance(value, Mapping):
+        value = [value]
+    if all(isinstance(v, str) for v in value):
+        if value and set(LEGACY_STACK_PAIR) <= set(models):
+            return [StackPlan(LEGACY_STACK_PAIR, tuple(value))]
+        return []
+    return [
+        StackPlan(
+            (str(v["pair"][0]), str(v["pair"][1])),
+            tuple(v["criteria"]),
+            str(v.get("prefix", "")),
+            str(v.get("best", "tss")),
+        )
+        for v in value
+    ]
+
+
+def _alone(primary: str, datasets: Iterable[str]) -> str | None:
+    for d in DATASETS.values():
+        if d.primary == primary and not d.extra and d.name in datasets:
+            return d.name
+    return None
+
+
+def _test(a: list[str], b: list[str], metric: str = "TSS", split: str = "test") -> dict:
+    return {"a": list(a), "b": list(b), "metric": metric, "split": split}
+
+
+def default_paired_tests(datasets: Iterable[str], models: Iterable[str]) -> list[dict]:
+    """The default ``experiments.paired_tests`` (module docstring), in S1's order."""
+    datasets, models = list(datasets), list(models)
+    nets = [m for m in models if m in NETWORKS]
+    baselines = [m for m in models if m in BASELINES]
+    tests = []
+    for m in nets:
+        for spec in DATASETS.values():
+            alone = _alone(spec.primary, datasets)
+            if spec.extra and spec.name in datasets and alone:
+                tests.append(_test([spec.name, m], [alone, m]))
+    for d in datasets:
+        for b in baselines:
+            for m in nets:
+                if NETWORKS[m].input == BASELINES[b].input:
+                    tests.append(_test([d, m], [d, b]))
+    return tests
+
+
+def experiment_plan(config: Mapping[str, Any]) -> ExperimentPlan:
+    """The jobs of a validated configuration (schema defaults filled)."""
+    exp = config["experiments"]
+    models = list(exp["models"])
+    datasets = tuple(exp["datasets"])
+    tests = exp.get("paired_tests")
+    if tests is None:
+        tests = default_paired_tests(datasets, models)
+    return ExperimentPlan(
+        datasets=datasets,
+        runs=tuple(range(int(exp["runs"]))),
+        networks=tuple(m for m in models if m in NETWORKS),
+        baselines=tuple(m for m in models if m in BASELINES),
+        stacking=tuple(stacking_plans(exp)),
+        paired_tests=tuple(
+            _test(t["a"], t["b"], t.get("metric", "TSS"), t.get("split", "test")) for t in tests
+        ),
+        oracle=config.get("archive", {}).get("source", "synthetic") == "synthetic",
+    )
+
+
+def model_plugins(name: str) -> list[str]:
+    """The plug-in that registered model ``name`` (network or baseline), as configured; [] for
+    built-ins. A job passes it on so that it imports exactly that plug-in."""
+    if name in NETWORKS:
+        return origins(NETWORKS, [name])
+    if name in BASELINES:
+        return origins(BASELINES, [name])
+    return []
+
+
+def criteria_plugins(plans: Iterable[StackPlan]) -> list[str]:
+    """The plug-ins that registered the criteria of ``plans``."""
+    return origins(CRITERIA, [c for p in plans for c in (*p.criteria, p.best)])
+
+
+def experiment_problems(config: Mapping[str, Any]) -> list[str]:
+    """Cross-field errors of a schema-valid configuration, each naming its field."""
+    exp = config["experiments"]
+    models = list(exp["models"])
+    datasets = list(exp["datasets"])
+    problems = []
+    plans = stacking_plans(exp)
+    raw = exp.get("stacking") or []
+    indexed = not isinstance(raw, Mapping) and any(isinstance(v, Mapping) for v in raw)
+    taken: dict[str, str] = {}
+    registered = set(NETWORKS) | set(BASELINES) | {ORACLE}
+    for i, plan in enumerate(plans):
+        where = f"experiments.stacking[{i}]" if indexed else "experiments.stacking"
+        for m in plan.pair:
+            if m not in models:
+                problems.append(f"{where}.pair: {m!r} is not in experiments.models {models}")
+        if plan.pair[0] == plan.pair[1]:
+            problems.append(f"{where}.pair: stacks {plan.pair[0]!r} with itself")
+        for name in plan.names:
+            if name in registered:
+                problems.append(
+                    f"{where}: ensemble name {name!r} is a registered model name; set a prefix"
+                )
+            elif name in taken:
+                problems.append(
+                    f"{where}: ensemble name {name!r} is also made by {taken[name]}; give the "
+                    "entries distinct `prefix` values"
+                )
+            taken.setdefault(name, where)
+    predicted = set(models) | set(taken) | {ORACLE}
+    metric_names = None
+    for i, t in enumerate(exp.get("paired_tests") or []):
+        for side in ("a", "b"):
+            d, m = t[side]
+            if d not in datasets:
+                problems.append(
+                    f"experiments.paired_tests[{i}].{side}: dataset {d!r} is not in "
+                    f"experiments.datasets {datasets}"
+                )
+            if m not in predicted:
+                problems.append(
+                    f"experiments.paired_tests[{i}].{side}: model {m!r} is neither in "
+                    f"experiments.models {models} nor an ensemble or the oracle"
+                )
+        if t.get("metric", "TSS") != "TSS":
+            if metric_names is None:
+                from flarepipe.evaluation.metrics import METRIC_NAMES
+
+                metric_names = METRIC_NAMES
+            if t["metric"] not in metric_names:
+                problems.append(
+                    f"experiments.paired_tests[{i}].metric must be one of {list(metric_names)}, "
+                    f"got {t['metric']!r}"
+                )
+    # plug-in label tasks and datasets are not passed to the label/split/shard jobs (yet)
+    task = config.get("labels", {}).get("task")
+    if task in TASKS and TASKS.origin(task):
+        problems.append(
+            f"labels.task: {task!r} comes from plug-in {TASKS.origin(task)!r}; the label job "
+            "does not import plug-ins yet, so register label tasks in flarepipe.samples.registry"
+        )
+    for d in datasets:
+        if d in DATASETS and DATASETS.origin(d):
+            problems.append(
+                f"experiments.datasets: {d!r} comes from plug-in {DATASETS.origin(d)!r}; the "
+                "split and shard jobs do not import plug-ins yet, so register datasets in "
+                "flarepipe.samples.registry"
+            )
+    return problems

@@ -1,0 +1,149 @@
+"""The registries as the configuration schema sees them: enums, per-model blocks, plug-ins.
+
+``schema.yaml`` writes no registered name. A node ``{x-registry: <kind>}`` gets the enum of that
+registry (:data:`KINDS`); the ``models`` section, marked ``x-registry-blocks: models``, gets one
+property per registered network (``network``: its registered parameter schema, ``train``: the
+shared training schema) and per baseline (its parameter schema). :func:`fill_schema` does both,
+after :func:`load_config_plugins` imported the plug-ins the configuration lists.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from flarepipe.core.registry import load_plugins
+from flarepipe.evaluation.criteria import CRITERIA
+from flarepipe.models.registry import NETWORKS
+from flarepipe.samples.registry import DATASETS, TASKS
+from flarepipe.training.registry import BASELINES
+
+__all__ = [
+    "KINDS",
+    "fill_schema",
+    "load_config_plugins",
+    "model_names",
+    "registry_names",
+    "registry_problems",
+]
+
+
+def model_names() -> tuple[str, ...]:
+    """Everything ``experiments.models`` may list: registered networks, then baselines."""
+    return NETWORKS.names() + BASELINES.names()
+
+
+#: Registry kinds a schema node can name with ``x-registry``.
+KINDS: dict[str, Callable[[], tuple[str, ...]]] = {
+    "networks": NETWORKS.names,
+    "baselines": BASELINES.names,
+    "models": model_names,
+    "datasets": DATASETS.names,
+    "tasks": TASKS.names,
+    "criteria": CRITERIA.names,
+}
+
+
+def registry_names(kind: str) -> tuple[str, ...]:
+    """Registered names of ``kind`` (a key of :data:`KINDS`)."""
+    try:
+        return KINDS[kind]()
+    except KeyError:
+        raise ValueError(f"unknown registry kind {kind!r}; known: {sorted(KINDS)}") from None
+
+
+def load_config_plugins(config: dict) -> list[str]:
+    """Import the plug-ins of ``config["plugins"]``; return their names as configured.
+
+    Raises
+    ------
+    flarepipe.core.registry.PluginError
+        Naming ``plugins[i]`` when one is not found or fails to import.
+    """
+    plugins = config.get("plugins") or []
+    if not isinstance(plugins, list):
+        from flarepipe.core.registry import PluginError
+
+        raise PluginError(f"plugins must be a list of module names or .py paths, got {plugins!r}")
+    load_plugins(plugins, where="plugins")
+    return list(plugins)
+
+
+def _model_blocks() -> dict[str, Any]:
+    blocks: dict[str, Any] = {}
+    for spec in NETWORKS.values():
+        blocks[spec.name] = {
+            "type": "object",
+            "additionalProperties": False,
+            "description": f"network {spec.name}: {spec.description}".rstrip(": "),
+            "properties": {
+                "network": copy.deepcopy(spec.params_schema),
+                "train": {"$ref": "#/$defs/train"},
+            },
+        }
+    for spec in BASELINES.values():
+        block = copy.deepcopy(spec.params_schema)
+        block.setdefault("description", f"baseline {spec.name}: {spec.description}".rstrip(": "))
+        blocks[spec.name] = block
+    return blocks
+
+
+def fill_schema(schema: dict) -> dict:
+    """A copy of ``schema`` with registry enums and the per-model blocks filled in."""
+    out = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            kind = node.get("x-registry")
+            if kind is not None:
+                node["enum"] = list(registry_names(kind))
+            if node.get("x-registry-blocks") == "models":
+                node["properties"] = _model_blocks()
+                node["propertyNames"] = {"enum": list(model_names())}
+            for value in list(node.values()):
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(out)
+    return out
+
+
+def registry_problems(schema: dict) -> list[str]:
+    """What is wrong with the registrations themselves (checked at every validation).
+
+    A name used by a network and a baseline; a registered parameter schema that is not a valid
+    JSON schema; registered training defaults that the ``train`` schema rejects.
+    """
+    import jsonschema
+
+    problems = []
+
+    def by(registry: Any, name: str) -> str:
+        origin = registry.origin(name)
+        return f" (registered by plug-in {origin!r})" if origin else ""
+
+    for name in sorted(set(NETWORKS) & set(BASELINES)):
+        problems.append(f"{name!r} is registered both as a network and as a baseline")
+    validator_cls = jsonschema.validators.validator_for(schema)
+    specs = [("network", NETWORKS, s, s.params_schema) for s in NETWORKS.values()]
+    specs += [("baseline", BASELINES, s, s.params_schema) for s in BASELINES.values()]
+    for kind, registry, spec, params_schema in specs:
+        try:
+            validator_cls.check_schema(params_schema)
+        except jsonschema.SchemaError as exc:
+            problems.append(
+                f"{kind} {spec.name!r}{by(registry, spec.name)}: its params_schema is not a "
+                f"valid JSON schema: {exc.message}"
+            )
+    train_schema = {**schema.get("$defs", {}).get("train", {}), "$defs": schema.get("$defs", {})}
+    for spec in NETWORKS.values():
+        for err in validator_cls(train_schema).iter_errors(spec.train_defaults):
+            where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+            problems.append(
+                f"network {spec.name!r}{by(NETWORKS, spec.name)}: train_defaults {where}: "
+                f"{err.message}"
+            )
+    return problems

@@ -1,0 +1,12 @@
+"""Adapter: a registered baseline (e.g. logreg) on one dataset run."""
+import sys
+from pathlib import Path
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+from flarepipe.stages.train import run_baseline
+
+out = Path(snakemake.output.predictions).parent
+print(run_baseline(Path(snakemake.input.train).parent, snakemake.wildcards.model,
+                   snakemake.params.cfg, out, snakemake.params.seed,
+                   plugins=snakemake.params.plugins))
