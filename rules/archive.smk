@@ -1,7 +1,7 @@
 # Stage 1: the raw archive (records.csv, flares.csv, manifest.json, fits/).
 
 
-if config["archive"].get("source", "synthetic") != "jsoc":
+if config["archive"]["source"] != "jsoc":
 
     rule archive:
         conda:
@@ -10,13 +10,15 @@ if config["archive"].get("source", "synthetic") != "jsoc":
             records=f"{R}/archive/records.csv",
             flares=f"{R}/archive/flares.csv",
             manifest=f"{R}/archive/manifest.json",
+            # the planted rates of the synthetic archive (read by the oracle and the figure)
+            **({"rates": f"{R}/archive/truth/rates.csv"} if SYNTHETIC else {}),
         params:
             cfg=config["archive"],
         threads: config["archive"].get("synthetic", {}).get("workers", 1)
         resources:
-            runtime=res("archive", "runtime", 120),
-            mem_mb=res("archive", "mem_mb", 8000),
-            cpus_per_task=res("archive", "cpus", 2),
+            runtime=res("archive", "runtime"),
+            mem_mb=res("archive", "mem_mb"),
+            cpus_per_task=res("archive", "cpus"),
         log:
             f"{R}/logs/archive.log",
         script:
@@ -45,7 +47,7 @@ else:
         retries: 2
         resources:
             jsoc_export=1,
-            runtime=res("archive", "runtime", 120),
+            runtime=res("archive", "runtime"),
         log:
             f"{R}/logs/jsoc/{{unit}}.log",
         script:
@@ -88,6 +90,7 @@ rule synthetic_figure:
     input:
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,
+        rates=f"{R}/archive/truth/rates.csv",
     output:
         report(
             f"{R}/figures/synthetic_region.png",

@@ -5,8 +5,8 @@ rule stack:
     conda:
         "../envs/evaluate.yaml"
     input:
-        lstm=f"{R}/models/{{dataset}}/lstm/run{{run}}/predictions.csv",
-        cnn=f"{R}/models/{{dataset}}/cnn/run{{run}}/predictions.csv",
+        first=f"{R}/models/{{dataset}}/lstm/run{{run}}/predictions.csv",
+        second=f"{R}/models/{{dataset}}/cnn/run{{run}}/predictions.csv",
     output:
         expand(
             f"{R}/models/{{{{dataset}}}}/{{ensemble}}/run{{{{run}}}}/predictions.csv",
@@ -25,7 +25,7 @@ rule evaluate:
     conda:
         "../envs/evaluate.yaml"
     input:
-        prediction_files(),
+        predictions=prediction_files(),
     output:
         metrics=report(
             f"{R}/evaluation/metrics.csv",

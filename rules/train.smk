@@ -16,13 +16,13 @@ rule train:
         model="lstm|cnn|cnn2",
     params:
         cfg=lambda wc: config["models"].get(wc.model, {}),
-        seed=lambda wc: int(config["split"].get("seed", 0)) * 1000 + int(wc.run),
-    threads: res("train", "cpus", 1)
+        seed=lambda wc: job_seed("train", config["split"]["seed"], int(wc.run)),
+    threads: res("train", "cpus")
     resources:
-        runtime=res("train", "runtime", 240),
-        mem_mb=res("train", "mem_mb", 16000),
-        cpus_per_task=res("train", "cpus", 1),
-        gpu=res("train", "gpu", 0),
+        runtime=res("train", "runtime"),
+        mem_mb=res("train", "mem_mb"),
+        cpus_per_task=res("train", "cpus"),
+        gpu=res("train", "gpu"),
     log:
         f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
     script:
@@ -40,7 +40,7 @@ rule logreg:
         predictions=f"{R}/models/{{dataset}}/logreg/run{{run}}/predictions.csv",
     params:
         cfg=config["models"].get("logreg", {}),
-        seed=lambda wc: int(wc.run),
+        seed=lambda wc: job_seed("logreg", config["split"]["seed"], int(wc.run)),
     log:
         f"{R}/logs/train/{{dataset}}_logreg_{{run}}.log",
     script:
@@ -53,7 +53,7 @@ rule oracle:
     input:
         samples=rules.label.output.samples,
         split=rules.split.output[0],
-        rates=f"{R}/archive/manifest.json",
+        rates=f"{R}/archive/truth/rates.csv",
     output:
         predictions=f"{R}/models/{{dataset}}/oracle/run{{run}}/predictions.csv",
     log:

@@ -1,10 +1,11 @@
-"""Adapter: keyword-only logistic regression on one dataset run."""
+"""Adapter: rule logreg -> flarepipe.stages.train.run_logreg."""
+
 import sys
-from pathlib import Path
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.train import run_logreg
+from flarepipe.stages.train import run_logreg  # noqa: E402
 
-out = Path(snakemake.output.predictions).parent
-print(run_logreg(Path(snakemake.input.train).parent, snakemake.params.cfg, out, snakemake.params.seed))
+print(run_logreg(**smk.input, cfg=smk.params.cfg, seed=smk.params.seed,
+                 out_predictions=smk.output.predictions))

@@ -1,8 +1,11 @@
-"""Adapter: S1 stacking ensembles of LSTM and CNN."""
+"""Adapter: rule stack -> flarepipe.stages.evaluate.run_stack."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.evaluate import run_stack
+from flarepipe.stages.evaluate import run_stack  # noqa: E402
 
-print(run_stack(snakemake.input.lstm, snakemake.input.cnn, snakemake.params.criteria, snakemake.params.template))
+print(run_stack(**smk.input, criteria=smk.params.criteria, template=smk.params.template,
+                out=list(smk.output)))

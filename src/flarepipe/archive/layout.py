@@ -14,7 +14,8 @@ import pandas as pd
 
 from flarepipe.core.timeutil import parse_utc
 
-__all__ = ["Archive", "load_archive", "RECORD_COLUMNS", "FLARE_COLUMNS", "KEYWORDS"]
+__all__ = ["Archive", "load_archive", "read_records", "read_flares", "RECORD_COLUMNS",
+           "FLARE_COLUMNS", "KEYWORDS"]
 
 RECORD_COLUMNS = [
     "series", "instrument", "region", "region_id", "t_rec", "t_rec_tai", "noaa_ars", "quality",
@@ -47,30 +48,48 @@ def _check_columns(df: pd.DataFrame, needed: list[str], path: Path) -> None:
         raise ValueError(f"{path}: missing column(s) {missing}; see docs/FILES.md for the archive layout")
 
 
+def read_records(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an archive's ``records.csv``: ``t_rec`` as naive UTC, a RangeIndex of record ids.
+
+    Records keep their file order (sorted by series, region, time); the row numbers are the record
+    ids used by later stages. ``path`` values are relative to the file's folder (docs/FILES.md).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: archive file not found (run the archive stage first)")
+    records = pd.read_csv(path, dtype={"noaa_ars": str, "path": str, "t_rec_tai": str},
+                          keep_default_na=False, na_values={c: ["", "nan", "NaN"] for c in KEYWORDS
+                                                            + ["lat_fwt", "lon_fwt", "obs_vr"]})
+    _check_columns(records, RECORD_COLUMNS, path)
+    records["t_rec"] = parse_utc(records["t_rec"], what=f"{path}: t_rec")
+    return records.reset_index(drop=True)
+
+
+def read_flares(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an archive's ``flares.csv``: times as naive UTC, ``noaa_ar`` as nullable integers."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: archive file not found (run the archive stage first)")
+    flares = pd.read_csv(path, dtype={"goes_class": str})
+    _check_columns(flares, FLARE_COLUMNS[:-1], path)
+    for c in ("start_utc", "peak_utc", "end_utc"):
+        flares[c] = parse_utc(flares[c], what=f"{path}: {c}")
+    flares["noaa_ar"] = pd.to_numeric(flares["noaa_ar"], errors="coerce").astype("Int64")
+    if "region_missing" not in flares:
+        flares["region_missing"] = flares["noaa_ar"].isna()
+    return flares
+
+
 def load_archive(root: str | os.PathLike) -> Archive:
     """Read ``records.csv``, ``flares.csv`` and ``manifest.json`` of an archive folder.
 
-    Times are parsed to naive UTC timestamps; records keep their file order (sorted by series, region,
-    time) with a RangeIndex, whose numbers are the record ids used by later stages.
+    See :func:`read_records` and :func:`read_flares`; the manifest is ``{}`` when absent.
     """
     import json
 
     root = Path(root)
-    rec_path, fl_path = root / "records.csv", root / "flares.csv"
-    for p in (rec_path, fl_path):
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: archive file not found (run the archive stage first)")
-    records = pd.read_csv(rec_path, dtype={"noaa_ars": str, "path": str, "t_rec_tai": str},
-                          keep_default_na=False, na_values={c: ["", "nan", "NaN"] for c in KEYWORDS
-                                                            + ["lat_fwt", "lon_fwt", "obs_vr"]})
-    _check_columns(records, RECORD_COLUMNS, rec_path)
-    records["t_rec"] = parse_utc(records["t_rec"], what=f"{rec_path}: t_rec")
-    flares = pd.read_csv(fl_path, dtype={"goes_class": str})
-    _check_columns(flares, FLARE_COLUMNS[:-1], fl_path)
-    for c in ("start_utc", "peak_utc", "end_utc"):
-        flares[c] = parse_utc(flares[c], what=f"{fl_path}: {c}")
-    flares["noaa_ar"] = pd.to_numeric(flares["noaa_ar"], errors="coerce").astype("Int64")
-    if "region_missing" not in flares:
-        flares["region_missing"] = flares["noaa_ar"].isna()
-    manifest = json.loads((root / "manifest.json").read_text()) if (root / "manifest.json").exists() else {}
-    return Archive(root=root, records=records.reset_index(drop=True), flares=flares, manifest=manifest)
+    records = read_records(root / "records.csv")
+    flares = read_flares(root / "flares.csv")
+    mpath = root / "manifest.json"
+    manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
+    return Archive(root=root, records=records, flares=flares, manifest=manifest)

@@ -1,29 +1,34 @@
-"""The stack and evaluate rules (rules/evaluate.smk): ensembles, skill scores, tests, plots.
-
-Each function takes its rule's declared inputs and outputs; the workflow script calls one of them."""
+"""The stack and evaluate rules (``rules/evaluate.smk``): ensembles, skill scores, tests, plots."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-
-from flarepipe.io.atomic import write_csv, write_json
+from flarepipe.io.atomic import write_csv, write_json, write_text
 
 __all__ = ["run_stack", "parse_prediction_path", "run_evaluate"]
 
 
-def run_stack(first_csv, second_csv, criteria, out_dir_template: str) -> dict:
-    """S1 ensembles of two models' predictions; one predictions.csv per ensemble name."""
+def run_stack(first, second, criteria, template: str, out: list) -> dict:
+    """Rule ``stack``: S1 ensembles of two models' predictions, one ``predictions.csv`` each.
+
+    ``first``/``second`` are the two models' ``predictions.csv``; ``template`` is the ensemble
+    folder with ``{ensemble}`` for its name; ``out`` the rule's outputs (checked against it).
+    """
     from flarepipe.evaluation.evaluate import ensembles, read_predictions
 
-    res = ensembles(read_predictions(first_csv), read_predictions(second_csv), criteria=tuple(criteria))
+    res = ensembles(read_predictions(first), read_predictions(second), criteria=tuple(criteria))
+    planned = {Path(template.format(ensemble=name)) / "predictions.csv" for name in res}
+    if planned != {Path(p) for p in out}:
+        raise ValueError(f"stack: ensembles {sorted(res)} do not match the rule's outputs "
+                         f"{sorted(map(str, out))}")
     alphas = {}
     for name, r in res.items():
-        out = Path(out_dir_template.format(ensemble=name))
-        write_csv(r.predictions, out / "predictions.csv")
+        folder = Path(template.format(ensemble=name))
+        write_csv(r.predictions, folder / "predictions.csv")
         alphas[name] = r.alpha
-        write_json({"alpha": r.alpha, "criterion": r.criterion}, out / "summary.json")
+        write_json({"alpha": r.alpha, "criterion": r.criterion}, folder / "summary.json")
     return alphas
 
 
@@ -33,30 +38,48 @@ def parse_prediction_path(path: str | os.PathLike) -> tuple[str, str, int]:
     return p.parts[-4], p.parts[-3], int(p.parts[-2].removeprefix("run"))
 
 
-def run_evaluate(prediction_files: list, out_csv, out_md, plot_dir, tests: list | None = None) -> None:
-    """Skill scores per run, mean ± sd table, paired tests and verification plots."""
-    from flarepipe.evaluation.evaluate import evaluate_runs, paired_test, read_predictions, write_evaluation
-    from flarepipe.evaluation.plots import metrics_bar, reliability_diagram, roc_plot, skill_profile_plot
+def run_evaluate(predictions: list, out_metrics, out_table, out_plots,
+                 tests: list | None = None) -> None:
+    """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
 
-    entries = [(*parse_prediction_path(p), str(p)) for p in prediction_files]
+    ``predictions`` are the ``.../models/<dataset>/<model>/run<k>/predictions.csv`` files;
+    ``tests`` pairs ``[[dataset, model], [dataset, model]]`` for one-sided paired t-tests.
+    """
+    from flarepipe.evaluation.evaluate import (
+        evaluate_runs,
+        paired_test,
+        read_predictions,
+        write_evaluation,
+    )
+    from flarepipe.evaluation.plots import (
+        metrics_bar,
+        reliability_diagram,
+        roc_plot,
+        skill_profile_plot,
+    )
+
+    entries = [(*parse_prediction_path(p), str(p)) for p in predictions]
     tidy = evaluate_runs(entries)
-    summary = write_evaluation(tidy, out_csv, out_md)
+    summary = write_evaluation(tidy, out_metrics, out_table)
     lines = []
     for a, b in tests or []:
         try:
             t = paired_test(tidy, tuple(a), tuple(b))
-            lines.append(f"- {a[0]} {a[1]} > {b[0]} {b[1]} (test TSS, one-sided paired t, n={t.n}): "
-                         f"mean diff {t.mean_diff:+.3f}, t = {t.statistic:.2f}, p = {t.pvalue:.3g}")
+            lines.append(f"- {a[0]} {a[1]} > {b[0]} {b[1]} (test TSS, one-sided paired t, "
+                         f"n={t.n}): mean diff {t.mean_diff:+.3f}, t = {t.statistic:.2f}, "
+                         f"p = {t.pvalue:.3g}")
         except (ValueError, KeyError) as exc:
             lines.append(f"- {a} vs {b}: not computed ({exc})")
     if lines:
-        with open(out_md, "a") as fh:
-            fh.write("\n## Paired tests\n" + "\n".join(lines) + "\n")
-    plot_dir = Path(plot_dir)
+        text = Path(out_table).read_text() + "\n## Paired tests\n" + "\n".join(lines) + "\n"
+        write_text(text, out_table)
+    plot_dir = Path(out_plots)
     plot_dir.mkdir(parents=True, exist_ok=True)
     for dataset in sorted({e[0] for e in entries}):
         preds = {m: read_predictions(p) for d, m, k, p in entries if d == dataset and k == 0}
-        reliability_diagram(preds, plot_dir / f"{dataset}_reliability.png", f"{dataset}: reliability (run 0, test)")
-        roc_plot(preds, plot_dir / f"{dataset}_roc.png", f"{dataset}: ROC (run 0, test)")
-        skill_profile_plot(preds, plot_dir / f"{dataset}_skill_profile.png", f"{dataset}: TSS/HSS vs threshold (run 0, test)")
+        title = f"{dataset}: %s (run 0, test)"
+        reliability_diagram(preds, plot_dir / f"{dataset}_reliability.png", title % "reliability")
+        roc_plot(preds, plot_dir / f"{dataset}_roc.png", title % "ROC")
+        skill_profile_plot(preds, plot_dir / f"{dataset}_skill_profile.png",
+                           title % "TSS/HSS vs threshold")
     metrics_bar(summary, plot_dir / "tss_bar.png", title="Test TSS, mean ± sd over runs")
