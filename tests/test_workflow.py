@@ -54,7 +54,8 @@ def test_invalid_config_fails_before_any_job(workdir, tmp_path):
     bad.write_text("models: {cnn: {train: {lr: -1}}}\n")
     res = smk(workdir, "-n", "--configfile", str(REPO / "config/tiny.yaml"), str(bad), check=False)
     assert res.returncode != 0
-    assert "models.cnn.train.lr must be > 0" in res.stdout + res.stderr
+    # the message names the file that set the value, not config.yaml
+    assert f"{bad}: models.cnn.train.lr must be > 0" in res.stdout + res.stderr
 
 
 def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
@@ -67,6 +68,17 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     assert "| SHARP_ONLY | lstm | test |" in (res_dir / "evaluation" / "metrics.md").read_text()
     # a second invocation has nothing to do
     assert dry_jobs(workdir) == {}
+
+    # an equal configuration with its keys in another order (config.yaml and the extra file, at
+    # every level) has nothing to do either: params are compared as canonical (key-sorted) text
+    original = (workdir / "config.yaml").read_text()
+    (workdir / "config.yaml").write_text(_reversed_yaml(original))
+    (workdir / "tiny_reordered.yaml").write_text(
+        _reversed_yaml((REPO / "config/tiny.yaml").read_text()))
+    try:
+        assert dry_jobs(workdir, "--configfile", str(workdir / "tiny_reordered.yaml")) == {}
+    finally:
+        (workdir / "config.yaml").write_text(original)
 
     # a changed model hyperparameter reruns only that model's train job (and what reads it)
     extra = workdir / "lstm_change.yaml"
@@ -91,6 +103,37 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     assert split_file.read_bytes() == before  # deterministic
     # identical content: Snakemake 9 compares checksums of small inputs, so nothing downstream reruns
     assert dry_jobs(workdir) == {}
+
+
+def test_exclude_noaa_overlap_runs_the_split(workdir):
+    """split.exclude_noaa_overlap: the split rule reads records.csv for the region -> NOAA map
+    (before, every split job failed: the map was never passed)."""
+    extra = workdir / "noaa_overlap.yaml"
+    extra.write_text("split: {exclude_noaa_overlap: true}\n")
+    target = "results/tiny/splits/FUSED_SHARP/split_0.csv"
+    args = (target, "--configfile", str(REPO / "config/tiny.yaml"), str(extra))
+    assert dry_jobs(workdir, *args) == {"split": 1}  # params changed, nothing else
+    smk(workdir, *args)
+    split = pd.read_csv(workdir / target)
+    assert set(split["instrument"]) == {"HMI", "MDI"}
+    assert set(split.loc[split["instrument"] == "MDI", "split"]) == {"train"}
+
+
+def _reversed_yaml(text: str) -> str:
+    """The same YAML document with every mapping's keys in reverse order."""
+    import yaml
+
+    def rev(node):
+        if isinstance(node, dict):
+            return {k: rev(node[k]) for k in reversed(list(node))}
+        if isinstance(node, list):
+            return [rev(v) for v in node]
+        return node
+
+    data = yaml.safe_load(text)
+    out = yaml.safe_dump(rev(data), sort_keys=False)
+    assert yaml.safe_load(out) == data and out != yaml.safe_dump(data, sort_keys=False)
+    return out
 
 
 def test_jsoc_source_through_the_workflow(tmp_path):
