@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -66,6 +67,13 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     assert {"lstm", "cnn", "logreg", "oracle", "avg"} <= set(metrics["model"])
     assert (res_dir / "figures" / "synthetic_region.png").stat().st_size > 10_000
     assert "| SHARP_ONLY | lstm | test |" in (res_dir / "evaluation" / "metrics.md").read_text()
+    # the metrics of the committed reference (tests/reference/README.md): results did not move
+    ref = pd.read_csv(REPO / "tests" / "reference" / "tiny_metrics.csv")
+    keys = ["dataset", "model", "run", "split", "metric"]
+    got = metrics.set_index(keys)["value"].sort_index()
+    want = ref.set_index(keys)["value"].sort_index()
+    assert got.index.equals(want.index)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-9, atol=1e-12)
     # a second invocation has nothing to do
     assert dry_jobs(workdir) == {}
 
