@@ -109,7 +109,7 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     assert dry_jobs(workdir, str(split_file.relative_to(workdir))) == {"split": 1}
     smk(workdir, str(split_file.relative_to(workdir)))
     assert split_file.read_bytes() == before  # deterministic
-    # identical content: Snakemake 9 compares checksums of small inputs, so nothing downstream reruns
+    # identical content: Snakemake 9 compares checksums of small inputs: nothing downstream reruns
     assert dry_jobs(workdir) == {}
 
 
@@ -145,9 +145,10 @@ def _reversed_yaml(text: str) -> str:
 
 
 def test_jsoc_source_through_the_workflow(tmp_path):
-    """archive.source = jsoc: unit jobs, catalogue and merge run through Snakemake against a loopback
-    server speaking the JSOC protocol (the real drms client); a rerun fetches nothing."""
+    """archive.source = jsoc: unit jobs, catalogue and merge run through Snakemake against a
+    loopback server speaking the JSOC protocol (the real drms client); a rerun fetches nothing."""
     import yaml
+
     from jsoc_server import FakeJsoc, make_records
 
     email = "reviewer.secret@example.org"
@@ -170,12 +171,14 @@ def test_jsoc_source_through_the_workflow(tmp_path):
         shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
         env_email = {**os.environ, "FLAREPIPE_JSOC_EMAIL": email, "PYTHONPATH": str(REPO / "src")}
         cmd = SNAKEMAKE + ["res/archive/records.csv", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(tmp_path), "--configfile", str(tmp_path / "jsoc.yaml"),
+                           "--directory", str(tmp_path),
+                           "--configfile", str(tmp_path / "jsoc.yaml"),
                            "--cores", "2", "--resources", "jsoc_export=1"]
-        run = subprocess.run(cmd, cwd=tmp_path, env=env_email, capture_output=True, text=True, timeout=600)
+        opts = {"cwd": tmp_path, "env": env_email, "capture_output": True, "text": True}
+        run = subprocess.run(cmd, **opts, timeout=600)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
         hits = len(srv.hits)
-        rerun = subprocess.run(cmd, cwd=tmp_path, env=env_email, capture_output=True, text=True, timeout=300)
+        rerun = subprocess.run(cmd, **opts, timeout=300)
         assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
         assert len(srv.hits) == hits  # nothing fetched again
     from flarepipe.archive.layout import load_archive
