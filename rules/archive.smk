@@ -1,7 +1,7 @@
 # Stage 1: the raw archive (records.csv, flares.csv, manifest.json, fits/).
 
 
-if config["archive"].get("source", "synthetic") != "jsoc":
+if config["archive"]["source"] != "jsoc":
 
     rule archive:
         conda:
@@ -10,13 +10,15 @@ if config["archive"].get("source", "synthetic") != "jsoc":
             records=f"{R}/archive/records.csv",
             flares=f"{R}/archive/flares.csv",
             manifest=f"{R}/archive/manifest.json",
+            # the planted rates of the synthetic archive (read by the oracle and the figure)
+            **({"rates": f"{R}/archive/truth/rates.csv"} if SYNTHETIC else {}),
         params:
             cfg=config["archive"],
         threads: config["archive"].get("synthetic", {}).get("workers", 1)
         resources:
-            runtime=res("archive", "runtime", 120),
-            mem_mb=res("archive", "mem_mb", 8000),
-            cpus_per_task=res("archive", "cpus", 2),
+            runtime=res("archive", "runtime"),
+            mem_mb=res("archive", "mem_mb"),
+            cpus_per_task=res("archive", "cpus"),
         log:
             f"{R}/logs/archive.log",
         script:
@@ -40,12 +42,12 @@ else:
         output:
             f"{R}/archive/units/{{unit}}/unit.json",
         params:
-            cfg=config["archive"],
+            cfg=config["archive"]["jsoc"],
             archive=f"{R}/archive",
         retries: 2
         resources:
             jsoc_export=1,
-            runtime=res("archive", "runtime", 120),
+            runtime=res("archive", "runtime"),
         log:
             f"{R}/logs/jsoc/{{unit}}.log",
         script:
@@ -59,7 +61,7 @@ else:
             rejected=f"{R}/archive/catalogue/rejected_flares.csv",
             repaired=f"{R}/archive/catalogue/repaired_flares.csv",
         params:
-            cfg=config["archive"],
+            cfg=config["archive"]["catalogue"],
         log:
             f"{R}/logs/catalogue.log",
         script:
@@ -88,6 +90,7 @@ rule synthetic_figure:
     input:
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,
+        rates=f"{R}/archive/truth/rates.csv",
     output:
         report(
             f"{R}/figures/synthetic_region.png",

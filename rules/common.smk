@@ -3,7 +3,8 @@
 # (flarepipe.config.experiments); none is written here.
 
 
-from flarepipe.config import ConfigError, validate_config
+from flarepipe.config import ConfigError, canonical, resource, validate_config, workflow_sources
+from flarepipe.core.seeds import job_seed
 from flarepipe.config.experiments import (
     ORACLE,
     criteria_plugins,
@@ -15,10 +16,22 @@ from flarepipe.models.registry import network_names
 from flarepipe.samples.registry import dataset_names
 from flarepipe.training.registry import baseline_names
 
+# Fill the schema defaults and check every field; errors name the config file that set the value.
 try:
-    validate_config(config)
+    validate_config(
+        config,
+        source=workflow_sources(
+            workflow.configfiles,
+            workflow.config_settings.configfiles,
+            workflow.config_settings.config,
+            workflow.config_settings.replace_workflow_config,
+        ),
+    )
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration:\n{exc}")
+# Params are compared by their text: sort every mapping's keys so that an equal configuration
+# with its keys in another order reruns nothing.
+config.update(canonical(config))
 
 R = config["results"]
 EXP = config["experiments"]
@@ -38,10 +51,9 @@ wildcard_constraints:
     split="train|val|test",
 
 
-def res(group, key, fallback):
-    """A resource of a rule group from config.yaml's resources section."""
-    table = config.get("resources", {})
-    return table.get(group, {}).get(key, table.get("default", {}).get(key, fallback))
+def res(group, key):
+    """A resource of a rule group (the resources section; defaults in the schema)."""
+    return resource(config, group, key)
 
 
 def prediction_files():

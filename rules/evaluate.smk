@@ -26,7 +26,7 @@ rule evaluate:
     conda:
         "../envs/evaluate.yaml"
     input:
-        prediction_files(),
+        predictions=prediction_files(),
     output:
         metrics=report(
             f"{R}/evaluation/metrics.csv",

@@ -29,6 +29,12 @@ rule split:
         "../envs/process.yaml"
     input:
         samples=rules.label.output.samples,
+        # the region -> NOAA map comes from the records when fused regions are checked for overlap
+        **(
+            {"records": rules.archive.output.records}
+            if config["split"]["exclude_noaa_overlap"]
+            else {}
+        ),
     output:
         f"{R}/splits/{{dataset}}/split_{{run}}.csv",
     params:

@@ -11,11 +11,11 @@ rule features:
         f"{R}/features/features.h5",
     params:
         cfg=config["features"],
-    threads: res("features", "cpus", 2)
+    threads: res("features", "cpus")
     resources:
-        runtime=res("features", "runtime", 60),
-        mem_mb=res("features", "mem_mb", 8000),
-        cpus_per_task=res("features", "cpus", 2),
+        runtime=res("features", "runtime"),
+        mem_mb=res("features", "mem_mb"),
+        cpus_per_task=res("features", "cpus"),
     log:
         f"{R}/logs/features.log",
     script:

@@ -17,14 +17,14 @@ rule train:
         model=NETWORK_PATTERN,
     params:
         cfg=lambda wc: config["models"].get(wc.model, {}),
-        seed=lambda wc: int(config["split"].get("seed", 0)) * 1000 + int(wc.run),
+        seed=lambda wc: job_seed("train", config["split"]["seed"], int(wc.run)),
         plugins=lambda wc: model_plugins(wc.model),
-    threads: res("train", "cpus", 1)
+    threads: res("train", "cpus")
     resources:
-        runtime=res("train", "runtime", 240),
-        mem_mb=res("train", "mem_mb", 16000),
-        cpus_per_task=res("train", "cpus", 1),
-        gpu=res("train", "gpu", 0),
+        runtime=res("train", "runtime"),
+        mem_mb=res("train", "mem_mb"),
+        cpus_per_task=res("train", "cpus"),
+        gpu=res("train", "gpu"),
     log:
         f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
     script:
@@ -44,7 +44,7 @@ rule baseline:
         model=BASELINE_PATTERN,
     params:
         cfg=lambda wc: config["models"].get(wc.model, {}),
-        seed=lambda wc: int(wc.run),
+        seed=lambda wc: job_seed("logreg", config["split"]["seed"], int(wc.run)),
         plugins=lambda wc: model_plugins(wc.model),
     log:
         f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
@@ -58,7 +58,7 @@ rule oracle:
     input:
         samples=rules.label.output.samples,
         split=rules.split.output[0],
-        rates=f"{R}/archive/manifest.json",
+        rates=f"{R}/archive/truth/rates.csv",
     output:
         predictions=f"{R}/models/{{dataset}}/{ORACLE}/run{{run}}/predictions.csv",
     log:

@@ -313,7 +313,9 @@ def test_ensembles_of_any_pair_with_prefix(tmp_path):
         {"pair": ["lstm", "cnn"], "criteria": ["tss"], "prefix": "", "best": "tss"},
         {"pair": ["logreg", "lstm"], "criteria": ["cross_entropy"], "prefix": "lr_", "best": "tss"},
     ]
-    alphas = run_stack(paths, stacking, str(tmp_path / "{ensemble}"))
+    names = ["stack_tss", "avg", "best_tss", "lr_stack_cross_entropy", "lr_avg", "lr_best_tss"]
+    out = [tmp_path / n / "predictions.csv" for n in names]
+    alphas = run_stack(stacking, str(tmp_path / "{ensemble}"), out, (), **paths)
     assert list(alphas) == ["stack_tss", "avg", "best_tss", "lr_stack_cross_entropy", "lr_avg",
                             "lr_best_tss"]
     assert alphas["lr_stack_cross_entropy"] == 0.0 and alphas["lr_best_tss"] == 0.0

@@ -116,10 +116,11 @@ def test_extract_features_same_with_worker_processes(tiny_archive, tmp_path, mon
     import flarepipe.data.features as feat
     from flarepipe.archive.layout import load_archive
     from flarepipe.io.fitsio import read_patch
+    from flarepipe.config import settings
     from flarepipe.samples.labels import label_windows
 
     arc = load_archive(tiny_archive[0])
-    cand = label_windows(arc.records, arc.flares, None, {})
+    cand = label_windows(arc.records, arc.flares, settings("labels"))
     samples = cand[cand["dropped"].fillna("").eq("")] if "dropped" in cand else cand
     samples = samples.assign(label=0).head(40).reset_index(drop=True)
     assert len(samples) > 5
@@ -145,10 +146,11 @@ def test_extract_features_same_with_worker_processes(tiny_archive, tmp_path, mon
 # -- archives whose records have no image files (e.g. the tables source) --------------------------
 def _samples(tiny_archive, n=60):
     from flarepipe.archive.layout import load_archive
+    from flarepipe.config import settings
     from flarepipe.samples.labels import label_windows
 
     arc = load_archive(tiny_archive[0])
-    cand = label_windows(arc.records, arc.flares, None, {})
+    cand = label_windows(arc.records, arc.flares, settings("labels"))
     samples = cand[cand["dropped"].fillna("").eq("")] if "dropped" in cand else cand
     # labels planted by the test: both classes in every split whatever the tiny archive's flares
     samples = samples.head(n).reset_index(drop=True)

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flarepipe.config import settings
+from flarepipe.core.timeutil import format_trec, parse_trec
 from flarepipe.samples.labels import (
     EVOLUTION_TYPES,
     SAMPLE_COLUMNS,
@@ -18,7 +20,11 @@ from flarepipe.samples.labels import (
     strong_vs_quiet,
     write_samples,
 )
-from flarepipe.core.timeutil import format_trec, parse_trec
+
+
+def L(cfg: dict | None = None):  # noqa: N802 - label settings, schema defaults for the rest
+    return settings("labels", cfg)
+
 
 START = pd.Timestamp("2011-02-14 00:00:00")  # TAI, on the 96-minute grid; TAI-UTC = 34 s in 2011
 
@@ -62,7 +68,7 @@ def _sid(records, row):
 # ------------------------------------------------------------------------------------------
 def test_sample_layout_and_times():
     recs = _region()
-    samples = make_samples(recs, _flares(), None, {})
+    samples = make_samples(recs, _flares(), L())
     assert list(samples.columns) == SAMPLE_COLUMNS
     first = samples.set_index("last_record", drop=False).loc[15]
     assert first["sample_id"] == "HARP1_20110214T235926"  # 2011.02.15_00:00:00_TAI - 34 s
@@ -89,7 +95,7 @@ def test_sample_layout_and_times():
 def test_window_edges(offset, obs20, pred20):
     recs = _region()
     x = recs.loc[20, "t_rec"]
-    cands = _by_id(label_windows(recs, _flares((x + offset, "M1.0", 11158))))
+    cands = _by_id(label_windows(recs, _flares((x + offset, "M1.0", 11158)), L()))
     row = cands.loc[_sid(recs, 20)]
     assert (row["obs_type"], row["pred_type"]) == (obs20, pred20)
 
@@ -97,7 +103,7 @@ def test_window_edges(offset, obs20, pred20):
 def test_edges_seen_from_neighbouring_windows():
     recs = _region()
     x = recs.loc[20, "t_rec"]
-    cands = _by_id(label_windows(recs, _flares((x + pd.Timedelta(hours=24), "X1", 11158))))
+    cands = _by_id(label_windows(recs, _flares((x + pd.Timedelta(hours=24), "X1", 11158)), L()))
     # the same instant is the right edge of record 20's prediction window and of record 35's
     # observation window (15 steps of 96 min = 24 h)
     assert cands.loc[_sid(recs, 35), "obs_type"] == "STRONG"
@@ -121,7 +127,7 @@ def test_evolution_type_thresholds(events, cfg, expected):
     recs = _region()
     x = recs.loc[20, "t_rec"] + pd.Timedelta(hours=3)
     fl = _flares(*[(x + pd.Timedelta(minutes=i), e[0], 11158) for i, e in enumerate(events)])
-    cands = _by_id(label_windows(recs, fl, None, cfg))
+    cands = _by_id(label_windows(recs, fl, L(cfg)))
     assert cands.loc[_sid(recs, 20), "pred_type"] == expected
 
 
@@ -130,14 +136,14 @@ def test_peak_flux_used_when_class_missing():
     x = recs.loc[20, "t_rec"] + pd.Timedelta(hours=1)
     fl = _flares((x, "", 11158))
     fl["peak_flux_wm2"] = [2e-5]
-    assert _by_id(label_windows(recs, fl)).loc[_sid(recs, 20), "pred_type"] == "STRONG"
+    assert _by_id(label_windows(recs, fl, L())).loc[_sid(recs, 20), "pred_type"] == "STRONG"
 
 
 def test_noaa_mismatch_and_missing_region_never_match():
     recs = _region()
     x = recs.loc[20, "t_rec"] + pd.Timedelta(hours=1)
     fl = _flares((x, "X9.0", 11999), (x, "X9.0", None))
-    cands = label_windows(recs, fl)
+    cands = label_windows(recs, fl, L())
     assert set(cands["pred_type"]) == {"QUIET"} and set(cands["obs_type"]) == {"QUIET"}
 
 
@@ -146,8 +152,8 @@ def test_noaa_match_region_union_vs_last_record():
     recs.loc[30:, "noaa_ars"] = "11158,11160"
     x = recs.loc[25, "t_rec"] + pd.Timedelta(hours=1)
     fl = _flares((x, "M2.0", 11160))
-    by_region = _by_id(label_windows(recs, fl, None, {"noaa_match": "region"}))
-    by_record = _by_id(label_windows(recs, fl, None, {"noaa_match": "record"}))
+    by_region = _by_id(label_windows(recs, fl, L({"noaa_match": "region"})))
+    by_record = _by_id(label_windows(recs, fl, L({"noaa_match": "record"})))
     assert by_region.loc[_sid(recs, 20), "pred_type"] == "STRONG"
     assert by_record.loc[_sid(recs, 20), "pred_type"] == "QUIET"
     assert by_record.loc[_sid(recs, 30), "obs_type"] == "STRONG"
@@ -157,8 +163,8 @@ def test_tai_utc_offset_is_tolerated():
     recs = _region()
     shifted = recs.copy()
     shifted["t_rec"] = shifted["t_rec"] + pd.Timedelta(seconds=34)  # exactly on the TAI grid
-    a = label_windows(recs, _flares())
-    b = label_windows(shifted, _flares())
+    a = label_windows(recs, _flares(), L())
+    b = label_windows(shifted, _flares(), L())
     assert a["record_ids"].tolist() == b["record_ids"].tolist()
     assert (a["n_missing"] == b["n_missing"]).all()
 
@@ -166,17 +172,17 @@ def test_tai_utc_offset_is_tolerated():
 def test_record_off_grid_is_missing_unless_within_tolerance():
     recs = _region()
     recs.loc[10, "t_rec"] += pd.Timedelta(minutes=10)
-    cands = _by_id(label_windows(recs, _flares(), None, {"max_bad_records": 16}))
+    cands = _by_id(label_windows(recs, _flares(), L({"max_bad_records": 16})))
     ids = cands.loc[_sid(recs, 20), "record_ids"].split(";")
     assert ids[5] == "-1" and cands.loc[_sid(recs, 20), "n_bad"] == 1
     assert cands.index.str.endswith(recs.loc[10, "t_rec"].strftime("%H%M%S")).sum() == 0
-    wide = _by_id(label_windows(recs, _flares(), None, {"tolerance_minutes": 15}))
+    wide = _by_id(label_windows(recs, _flares(), L({"tolerance_minutes": 15})))
     assert wide.loc[_sid(recs, 20), "record_ids"].split(";")[5] == "10"
 
 
 def test_twelve_minute_records_are_subsampled_to_the_grid():
     recs = _region(n=8 * 20, step_min=12)
-    cands = label_windows(recs, _flares())
+    cands = label_windows(recs, _flares(), L())
     assert len(cands) == 20  # one window end per 96-minute grid point
     assert (cands["last_record"] % 8 == 0).all()
     full = cands[cands["n_missing"] == 0].iloc[0]
@@ -189,7 +195,7 @@ def test_nearest_record_wins_within_tolerance():
     extra = recs.loc[[10]].copy()
     extra["t_rec"] = extra["t_rec"] + pd.Timedelta(minutes=2)  # farther from the grid point
     recs = pd.concat([recs, extra], ignore_index=True)
-    cands = _by_id(label_windows(recs, _flares()))
+    cands = _by_id(label_windows(recs, _flares(), L()))
     assert "10" in cands.loc[_sid(recs, 19), "record_ids"].split(";")
     assert "20" not in cands.loc[_sid(recs, 19), "record_ids"].split(";")
 
@@ -209,26 +215,26 @@ def test_nearest_record_wins_within_tolerance():
 )
 def test_bad_record_rules(bad_rows, cfg, dropped, n_bad):
     recs = _region()
-    cands = _by_id(label_windows(recs, _flares(), _flag(recs, bad_rows), cfg))
+    cands = _by_id(label_windows(recs, _flares(), L(cfg), _flag(recs, bad_rows)))
     row = cands.loc[_sid(recs, 20)]
     assert (row["dropped"], row["n_bad"]) == (dropped, n_bad)
-    kept_ids = set(make_samples(recs, _flares(), _flag(recs, bad_rows), cfg)["sample_id"])
+    kept_ids = set(make_samples(recs, _flares(), L(cfg), _flag(recs, bad_rows))["sample_id"])
     assert (_sid(recs, 20) in kept_ids) == (dropped == "")
 
 
 def test_missing_records_count_as_bad_unless_configured():
     recs = _region().drop(index=[6, 7, 8]).reset_index(drop=True)  # row numbers renumbered
     sid = "HARP1_" + _region().loc[20, "t_rec"].strftime("%Y%m%dT%H%M%S")
-    strict = _by_id(label_windows(recs, _flares()))
+    strict = _by_id(label_windows(recs, _flares(), L()))
     assert strict.loc[sid, "dropped"] == "too_many_bad" and strict.loc[sid, "n_missing"] == 3
-    lax = _by_id(label_windows(recs, _flares(), None, {"missing_counts_as_bad": False}))
+    lax = _by_id(label_windows(recs, _flares(), L({"missing_counts_as_bad": False})))
     assert lax.loc[sid, "dropped"] == "" and lax.loc[sid, "n_bad"] == 0
     assert lax.loc[sid, "record_ids"].split(";")[1:4] == ["-1", "-1", "-1"]
 
 
 def test_region_start_needs_enough_records():
     recs = _region()
-    cands = label_windows(recs, _flares())
+    cands = label_windows(recs, _flares(), L())
     kept = cands[cands["dropped"] == ""]
     assert kept["last_record"].min() == 13  # 14 present + 2 missing slots
     counts = drop_counts(cands).set_index("outcome")["count"]
@@ -238,7 +244,7 @@ def test_region_start_needs_enough_records():
 def test_flagged_must_match_records():
     recs = _region()
     with pytest.raises(ValueError, match="index differs"):
-        label_windows(recs, _flares(), _flag(recs).iloc[1:])
+        label_windows(recs, _flares(), L(), _flag(recs).iloc[1:])
 
 
 # tasks --------------------------------------------------------------------------------------
@@ -273,7 +279,7 @@ def test_flaring_region_labels_whole_span():
     )
     cfg = {"task": "flaring_region", "obs_hours": 0, "step_minutes": 60}
     flagged = _flag(recs, bad_rows=(0, 7))  # 0 is on the hourly grid, 7 is not
-    samples = make_samples(recs, fl, flagged, cfg)
+    samples = make_samples(recs, fl, L(cfg), flagged)
     assert list(samples.columns) == SAMPLE_COLUMNS
     per = samples.groupby("region_id")
     assert per["label"].unique().to_dict() == {"HARP1": [1], "HARP2": [0]}
@@ -315,16 +321,16 @@ def test_evolution_counts_table():
 def test_evolution_counts_precede_task_filter():
     recs = _region()
     fl = _flares((recs.loc[25, "t_rec"], "C1.0", 11158))
-    cands = label_windows(recs, fl)
+    cands = label_windows(recs, fl, L())
     table = evolution_counts(cands)
     assert table[list(EVOLUTION_TYPES)].to_numpy().sum() == (cands["dropped"] == "").sum()
-    assert len(make_samples(recs, fl)) < (cands["dropped"] == "").sum()  # WEAK ones discarded
+    assert len(make_samples(recs, fl, L())) < (cands["dropped"] == "").sum()  # WEAK ones discarded
 
 
 def test_write_read_round_trip(tmp_path):
     recs = _region()
     fl = _flares((recs.loc[25, "t_rec"], "M1.0", 11158))
-    samples = make_samples(recs, fl)
+    samples = make_samples(recs, fl, L())
     path = tmp_path / "labels" / "samples.csv"
     write_samples(samples, path)
     text = path.read_text()
@@ -338,13 +344,13 @@ def test_string_times_are_parsed():
     as_str = recs.assign(t_rec=recs["t_rec"].dt.strftime("%Y-%m-%dT%H:%M:%S.000"))
     fl = _flares((recs.loc[25, "t_rec"], "M1.0", 11158))
     fl_str = fl.assign(start_utc=fl["start_utc"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
-    pd.testing.assert_frame_equal(make_samples(recs, fl), make_samples(as_str, fl_str))
+    pd.testing.assert_frame_equal(make_samples(recs, fl, L()), make_samples(as_str, fl_str, L()))
 
 
 @pytest.mark.parametrize(
     "cfg, match",
     [
-        ({"obs_hour": 24}, "unknown setting.*obs_hour"),
+        ({"obs_hour": 24}, "'obs_hour' was unexpected"),
         ({"task": "nope"}, "labels.task"),
         ({"tolerance_minutes": 48}, "tolerance_minutes"),
         ({"n_steps": 17}, "n_steps"),
@@ -357,14 +363,14 @@ def test_string_times_are_parsed():
 def test_config_validation(cfg, match):
     recs = _region(n=20)
     if match is None:
-        label_windows(recs, _flares(), None, cfg)
+        label_windows(recs, _flares(), L(cfg))
     else:
         with pytest.raises(ValueError, match=match):
-            label_windows(recs, _flares(), None, cfg)
+            label_windows(recs, _flares(), L(cfg))
 
 
 def test_bad_flare_class_names_the_row():
     recs = _region(n=20)
     with pytest.raises(ValueError, match="goes_class at row 1"):
         label_windows(recs, _flares((recs.loc[3, "t_rec"], "M1", 11158),
-                                    (recs.loc[3, "t_rec"], "Z9", 11158)))
+                                    (recs.loc[3, "t_rec"], "Z9", 11158)), L())

@@ -6,15 +6,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flarepipe.config import ConfigError, settings
 from flarepipe.samples.quality import (
     MM2_PER_UHEM,
     REASONS,
     flag_records,
     parse_noaa_ars,
+    region_noaa,
     scan_fits,
     summarise,
     write_flagged,
 )
+
+
+def Q(cfg: dict):  # noqa: N802 - the quality settings, schema defaults for what cfg leaves out
+    return settings("quality", cfg)
+
 
 # every check enabled, S1/S2-like thresholds
 CFG = {
@@ -76,7 +83,7 @@ def _records(mods: list[dict]) -> pd.DataFrame:
 
 @pytest.mark.parametrize("reason", sorted(BREAK))
 def test_each_reason_fires_alone(reason):
-    flagged = flag_records(_records([BREAK[reason]]), CFG)
+    flagged = flag_records(_records([BREAK[reason]]), Q(CFG))
     assert flagged.loc[:4, "keep"].all() and (flagged.loc[:4, "reasons"] == "").all()
     last = flagged.iloc[-1]
     assert not last["keep"]
@@ -87,22 +94,22 @@ def test_each_reason_fires_alone(reason):
 def test_nan_pixels_from_pixel_checks_alone():
     recs = _records([{}])
     pix = pd.DataFrame({"n_nan_pixels": [0, 3]}, index=[0, 5])  # a subset of the records
-    flagged = flag_records(recs, CFG, pixel_checks=pix)
+    flagged = flag_records(recs, Q(CFG), pixel_checks=pix)
     assert flagged["reasons"].tolist() == [""] * 5 + ["nan_pixels"]
     # without pixel checks the reason never fires
-    assert not flag_records(recs, CFG)["nan_pixels"].any()
+    assert not flag_records(recs, Q(CFG))["nan_pixels"].any()
 
 
 def test_combination_joins_reasons_in_order():
     mods = {**BREAK["missing_file"], **BREAK["far_from_cm"], **BREAK["bad_quality"]}
-    last = flag_records(_records([mods]), CFG).iloc[-1]
+    last = flag_records(_records([mods]), Q(CFG)).iloc[-1]
     assert last["reasons"] == "bad_quality;far_from_cm;missing_file"
     assert not last["keep"]
 
 
 def test_output_keeps_rows_and_adds_columns():
     recs = _records([BREAK["no_noaa"]])
-    flagged = flag_records(recs, CFG)
+    flagged = flag_records(recs, Q(CFG))
     assert len(flagged) == len(recs) and flagged.index.equals(recs.index)
     assert list(flagged.columns) == [*recs.columns, *REASONS, "reasons", "keep"]
     assert flagged["keep"].dtype == bool
@@ -114,29 +121,29 @@ def test_disabled_checks_never_fire():
                              "max_nan_pixels")}
     off.update(require_noaa=False, check_nan_keywords=False, require_file=False)
     every = {k: v for m in BREAK.values() for k, v in m.items()}
-    flagged = flag_records(_records([every]), off)
+    flagged = flag_records(_records([every]), Q(off))
     assert flagged["keep"].all()
 
 
 def test_quality_rules_s1_mask_and_s2_threshold():
     recs = _records([{"quality": 0x4}, {"quality": 0x10000}, {"quality": 0xFFFF}])
-    s1 = flag_records(recs, {"quality_mask": 0x4})["bad_quality"].tolist()[-3:]
+    s1 = flag_records(recs, Q({"quality_mask": 0x4}))["bad_quality"].tolist()[-3:]
     assert s1 == [True, False, True]  # 0xFFFF has bit 2 set
-    s2 = flag_records(recs, {"max_quality": 0x10000})["bad_quality"].tolist()[-3:]
+    s2 = flag_records(recs, Q({"max_quality": 0x10000}))["bad_quality"].tolist()[-3:]
     assert s2 == [False, True, False]
 
 
 def test_quality_mask_per_instrument():
     recs = _records([{"quality": 512, "instrument": "MDI"}, {"quality": 512}])
     cfg = {"quality_mask": {"HMI": 0xFFFFFFFF, "MDI": 0x1}}
-    assert flag_records(recs, cfg)["bad_quality"].tolist()[-2:] == [False, True]
+    assert flag_records(recs, Q(cfg))["bad_quality"].tolist()[-2:] == [False, True]
     with pytest.raises(ValueError, match="quality_mask.*MDI"):
-        flag_records(recs, {"quality_mask": {"HMI": 1}})
+        flag_records(recs, Q({"quality_mask": {"HMI": 1}}))
 
 
 def test_threshold_edges():
     recs = _records([{"obs_vr": 3499.9}, {"lon_fwt": 70.0}, {"area_uhem": 25.0 / MM2_PER_UHEM}])
-    flagged = flag_records(recs, CFG)
+    flagged = flag_records(recs, Q(CFG))
     assert flagged["keep"].all()  # |vr| < 3500, |lon| <= 70, area >= 25 Mm² are all fine
 
 
@@ -145,8 +152,8 @@ def test_area_region_max_scope():
     rows += [{**_good(i, "HARP2"), "area_uhem": 1.0} for i in range(3)]
     recs = pd.DataFrame(rows)
     cfg = {"min_area_mm2": 25.0, "area_scope": "region_max"}
-    assert flag_records(recs, cfg)["small_area"].tolist() == [False] * 3 + [True] * 3
-    assert flag_records(recs, {"min_area_mm2": 25.0})["small_area"].tolist() == [
+    assert flag_records(recs, Q(cfg))["small_area"].tolist() == [False] * 3 + [True] * 3
+    assert flag_records(recs, Q({"min_area_mm2": 25.0}))["small_area"].tolist() == [
         True, True, False, True, True, True]
 
 
@@ -154,9 +161,9 @@ def test_size_deviation_uses_region_median_and_measured_sizes():
     rows = [_good(i, "HARP1") for i in range(5)] + [{**_good(i, "HARP2"), "nx": 300}
                                                      for i in range(3)]
     recs = pd.DataFrame(rows)
-    assert not flag_records(recs, {})["size_deviation"].any()  # medians are per region
+    assert not flag_records(recs, Q({}))["size_deviation"].any()  # medians are per region
     pix = pd.DataFrame({"n_nan_pixels": [0], "ny": [380]}, index=[2])
-    flagged = flag_records(recs, {}, pixel_checks=pix)
+    flagged = flag_records(recs, Q({}), pixel_checks=pix)
     assert flagged["size_deviation"].tolist() == [False, False, True] + [False] * 5
 
 
@@ -165,9 +172,15 @@ def test_missing_file_checks_archive_dir(tmp_path):
     (tmp_path / "fits" / "hmi").mkdir(parents=True)
     for i in (0, 1, 2):
         (tmp_path / "fits" / "hmi" / f"{i}.fits").write_bytes(b"")
-    flagged = flag_records(recs, {}, archive_dir=tmp_path)
+    flagged = flag_records(recs, Q({}), archive_dir=tmp_path)
     assert flagged["missing_file"].tolist() == [False, False, False, True, True]
-    assert not flag_records(recs, {})["missing_file"].any()
+    assert not flag_records(recs, Q({}))["missing_file"].any()
+
+
+def test_region_noaa_is_the_union_over_records():
+    recs = pd.DataFrame({"region_id": ["HARP1", "HARP1", "HARP2", "HARP3"],
+                         "noaa_ars": ["11158", "11160,11158", "", None]})
+    assert region_noaa(recs) == {"HARP1": (11158, 11160), "HARP2": (), "HARP3": ()}
 
 
 def test_noaa_parsing():
@@ -180,23 +193,29 @@ def test_noaa_parsing():
 
 
 def test_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="quality: .*'min_area_uhem' was unexpected"):
+        Q({"min_area_uhem": 10})
+    with pytest.raises(ConfigError, match=r"quality\.max_abs_obs_vr must be > 0"):
+        Q({"max_abs_obs_vr": -1})
+    with pytest.raises(ConfigError, match=r"quality\.max_quality must be an integer, a hex"):
+        Q({"max_quality": "high"})
+
+
+def test_settings_are_converted_and_errors_of_records_are_named():
+    s = Q({"max_quality": "0x10000", "quality_mask": {"HMI": "0x3", "MDI": None}})
+    assert s.max_quality == 0x10000 and s.quality_mask == {"HMI": 3, "MDI": None}
+    assert s.keywords == ("usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem")  # schema
     recs = _records([])
-    with pytest.raises(ValueError, match="unknown setting.*min_area_uhem"):
-        flag_records(recs, {"min_area_uhem": 10})
-    with pytest.raises(ValueError, match="max_abs_obs_vr"):
-        flag_records(recs, {"max_abs_obs_vr": -1})
-    with pytest.raises(ValueError, match="max_quality"):
-        flag_records(recs, {"max_quality": "high"})
     with pytest.raises(ValueError, match="pixel_checks.*99"):
-        flag_records(recs, {}, pixel_checks=pd.DataFrame({"n_nan_pixels": [1]}, index=[99]))
+        flag_records(recs, Q({}), pixel_checks=pd.DataFrame({"n_nan_pixels": [1]}, index=[99]))
     with pytest.raises(ValueError, match=r"missing column.*obs_vr"):
-        flag_records(recs.drop(columns="obs_vr"), {"max_abs_obs_vr": 10})
+        flag_records(recs.drop(columns="obs_vr"), Q({"max_abs_obs_vr": 10}))
 
 
 def test_summarise_counts_every_reason_and_totals():
     recs = _records([BREAK["no_noaa"], {**BREAK["no_noaa"], **BREAK["nan_keyword"]}])
     recs.loc[0, ["series", "instrument"]] = ["mdi.smarp_cea_96m", "MDI"]
-    summary = summarise(flag_records(recs, CFG))
+    summary = summarise(flag_records(recs, Q(CFG)))
     assert list(summary.columns) == ["series", "reason", "count"]
     hmi = summary[summary["series"] == "hmi.sharp_cea_720s"].set_index("reason")["count"]
     assert hmi["total"] == 6 and hmi["kept"] == 4
@@ -221,7 +240,7 @@ def test_scan_fits_counts_nan_pixels(tmp_path):
 
 
 def test_write_flagged_iso_times(tmp_path):
-    flagged = flag_records(_records([BREAK["no_noaa"]]), CFG)
+    flagged = flag_records(_records([BREAK["no_noaa"]]), Q(CFG))
     write_flagged(flagged, tmp_path / "q" / "records_flagged.csv")
     back = pd.read_csv(tmp_path / "q" / "records_flagged.csv", keep_default_na=False)
     assert back.loc[0, "t_rec"] == "2011-02-15T01:59:26.000"

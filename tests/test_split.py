@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flarepipe.config import ConfigError, settings
+from flarepipe.core.seeds import job_seed
 from flarepipe.samples.split import (
     SPLIT_COLUMNS,
     LeakageError,
@@ -19,6 +21,10 @@ from flarepipe.samples.split import (
     undersample,
     write_split,
 )
+
+
+def S(cfg: dict | None = None):  # noqa: N802 - split settings, schema defaults for the rest
+    return settings("split", cfg)
 
 
 def _samples(n_hmi=60, n_mdi=40, seed=1) -> pd.DataFrame:
@@ -202,8 +208,8 @@ def test_check_leakage_names_region_and_splits():
 def test_dataset_splits_fused_shares_val_and_test():
     s = _samples()
     cfg = {"seed": 11}
-    only = make_dataset_splits(s, "SHARP_ONLY", cfg, run=2)
-    fused = make_dataset_splits(s, "FUSED_SHARP", cfg, run=2)
+    only = make_dataset_splits(s, "SHARP_ONLY", S(cfg), run=2)
+    fused = make_dataset_splits(s, "FUSED_SHARP", S(cfg), run=2)
     for df in (only, fused):
         assert list(df.columns) == SPLIT_COLUMNS
         check_leakage(df)
@@ -214,15 +220,15 @@ def test_dataset_splits_fused_shares_val_and_test():
     assert set(only.loc[only["split"] == "train", "sample_id"]) <= set(
         fused.loc[fused["split"] == "train", "sample_id"])
     assert set(fused.loc[fused["instrument"] == "MDI", "split"]) == {"train"}
-    smarp = make_dataset_splits(s, "FUSED_SMARP", cfg, run=2)
+    smarp = make_dataset_splits(s, "FUSED_SMARP", S(cfg), run=2)
     assert set(smarp.loc[smarp["instrument"] == "HMI", "split"]) == {"train"}
 
 
 def test_dataset_splits_deterministic_per_run():
     s = _samples()
-    a = make_dataset_splits(s, "SMARP_ONLY", {"seed": 1}, run=0)
-    pd.testing.assert_frame_equal(a, make_dataset_splits(s, "SMARP_ONLY", {"seed": 1}, run=0))
-    assert not a.equals(make_dataset_splits(s, "SMARP_ONLY", {"seed": 1}, run=1))
+    a = make_dataset_splits(s, "SMARP_ONLY", S({"seed": 1}), run=0)
+    pd.testing.assert_frame_equal(a, make_dataset_splits(s, "SMARP_ONLY", S({"seed": 1}), run=0))
+    assert not a.equals(make_dataset_splits(s, "SMARP_ONLY", S({"seed": 1}), run=1))
     assert derive_seed(1, 0) == derive_seed(1, 0) != derive_seed(1, 1)
 
 
@@ -230,7 +236,7 @@ def test_dataset_splits_s2_chronological_kfold():
     s = _samples()
     cfg = {"method": "chronological_kfold", "boundaries": BOUNDS, "k": 3, "by_class": True,
            "undersample_ratio": None}
-    folds = [make_dataset_splits(s, "SHARP_ONLY", cfg, run=r) for r in range(3)]
+    folds = [make_dataset_splits(s, "SHARP_ONLY", S(cfg), run=r) for r in range(3)]
     first_t = s.groupby("region_id")["t_end"].min()
     for f in folds:
         check_leakage(f)
@@ -244,17 +250,47 @@ def test_dataset_splits_s2_chronological_kfold():
 def test_dataset_config_errors():
     s = _samples()
     with pytest.raises(ValueError, match="dataset 'BOTH'"):
-        make_dataset_splits(s, "BOTH", {}, 0)
-    with pytest.raises(ValueError, match="unknown setting.*test_fraction"):
-        make_dataset_splits(s, "SHARP_ONLY", {"test_fraction": 0.3}, 0)
-    with pytest.raises(ValueError, match="boundaries"):
-        make_dataset_splits(s, "SHARP_ONLY", {"method": "chronological"}, 0)
+        make_dataset_splits(s, "BOTH", S(), 0)
+    with pytest.raises(ConfigError, match="'test_fraction' was unexpected"):
+        S({"test_fraction": 0.3})
+    with pytest.raises(ConfigError, match=r"split\.boundaries is required"):
+        S({"method": "chronological"})
+    with pytest.raises(ConfigError, match=r"split\.boundaries\.test: start must precede end"):
+        S({"method": "chronological", "boundaries": {"test": ["2016-01-01", "2015-01-01"]}})
     with pytest.raises(ValueError, match="region_noaa|NOAA map"):
-        make_dataset_splits(s, "FUSED_SHARP", {"exclude_noaa_overlap": True}, 0)
+        make_dataset_splits(s, "FUSED_SHARP", S({"exclude_noaa_overlap": True}), 0)
+
+
+def test_exclude_noaa_overlap_drops_fused_regions_sharing_val_or_test_noaa():
+    s = _samples()
+    only = make_dataset_splits(s, "SHARP_ONLY", S(), 0)
+    held = only.loc[only["split"] != "train", "region_id"].unique()
+    noaa = {r: (20000 + i,) for i, r in enumerate(sorted(s["region_id"].unique()))}
+    noaa["TARP1001"] = noaa[held[0]]  # the same sunspot group seen by MDI
+    keep_all = {"undersample_ratio": None}
+    fused = make_dataset_splits(s, "FUSED_SHARP", S({**keep_all, "exclude_noaa_overlap": True}),
+                                0, region_noaa=noaa)
+    check_leakage(fused, region_noaa={r: n for r, n in noaa.items()
+                                      if r in set(fused["region_id"])})
+    assert "TARP1001" not in set(fused["region_id"])
+    plain = make_dataset_splits(s, "FUSED_SHARP", S(keep_all), 0)
+    assert "TARP1001" in set(plain["region_id"])
+    assert set(plain["region_id"]) - set(fused["region_id"]) == {"TARP1001"}
+
+
+def test_split_seeds_are_the_job_seed_of_the_split_rule():
+    """v1's seeds, kept: the permutation of run r uses derive_seed(seed, r)."""
+    s = _samples()
+    hmi = s[s["instrument"] == "HMI"]
+    cfg = {"seed": 5, "undersample_ratio": None}
+    split = make_dataset_splits(s, "SHARP_ONLY", S(cfg), 3)
+    direct = region_split(hmi, 0.2, 0.2, derive_seed(5, 3), stratify=True)
+    assert job_seed("split", 5, 3) == derive_seed(5, 3)
+    assert split["split"].tolist() == direct["split"].tolist()
 
 
 def test_write_split_columns(tmp_path):
-    split = make_dataset_splits(_samples(), "SHARP_ONLY", {}, 0)
+    split = make_dataset_splits(_samples(), "SHARP_ONLY", S({}), 0)
     write_split(split, tmp_path / "split_0.csv")
     back = pd.read_csv(tmp_path / "split_0.csv")
     assert list(back.columns) == SPLIT_COLUMNS and len(back) == len(split)

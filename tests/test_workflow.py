@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -54,7 +55,8 @@ def test_invalid_config_fails_before_any_job(workdir, tmp_path):
     bad.write_text("models: {cnn: {train: {lr: -1}}}\n")
     res = smk(workdir, "-n", "--configfile", str(REPO / "config/tiny.yaml"), str(bad), check=False)
     assert res.returncode != 0
-    assert "models.cnn.train.lr must be > 0" in res.stdout + res.stderr
+    # the message names the file that set the value, not config.yaml
+    assert f"{bad}: models.cnn.train.lr must be > 0" in res.stdout + res.stderr
 
 
 def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
@@ -65,8 +67,26 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     assert {"lstm", "cnn", "logreg", "oracle", "avg"} <= set(metrics["model"])
     assert (res_dir / "figures" / "synthetic_region.png").stat().st_size > 10_000
     assert "| SHARP_ONLY | lstm | test |" in (res_dir / "evaluation" / "metrics.md").read_text()
+    # the metrics of the committed reference (tests/reference/README.md): results did not move
+    ref = pd.read_csv(REPO / "tests" / "reference" / "tiny_metrics.csv")
+    keys = ["dataset", "model", "run", "split", "metric"]
+    got = metrics.set_index(keys)["value"].sort_index()
+    want = ref.set_index(keys)["value"].sort_index()
+    assert got.index.equals(want.index)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-9, atol=1e-12)
     # a second invocation has nothing to do
     assert dry_jobs(workdir) == {}
+
+    # an equal configuration with its keys in another order (config.yaml and the extra file, at
+    # every level) has nothing to do either: params are compared as canonical (key-sorted) text
+    original = (workdir / "config.yaml").read_text()
+    (workdir / "config.yaml").write_text(_reversed_yaml(original))
+    (workdir / "tiny_reordered.yaml").write_text(
+        _reversed_yaml((REPO / "config/tiny.yaml").read_text()))
+    try:
+        assert dry_jobs(workdir, "--configfile", str(workdir / "tiny_reordered.yaml")) == {}
+    finally:
+        (workdir / "config.yaml").write_text(original)
 
     # a changed model hyperparameter reruns only that model's train job (and what reads it)
     extra = workdir / "lstm_change.yaml"
@@ -89,14 +109,46 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     assert dry_jobs(workdir, str(split_file.relative_to(workdir))) == {"split": 1}
     smk(workdir, str(split_file.relative_to(workdir)))
     assert split_file.read_bytes() == before  # deterministic
-    # identical content: Snakemake 9 compares checksums of small inputs, so nothing downstream reruns
+    # identical content: Snakemake 9 compares checksums of small inputs: nothing downstream reruns
     assert dry_jobs(workdir) == {}
 
 
-def test_jsoc_source_through_the_workflow(tmp_path):
-    """archive.source = jsoc: unit jobs, catalogue and merge run through Snakemake against a loopback
-    server speaking the JSOC protocol (the real drms client); a rerun fetches nothing."""
+def test_exclude_noaa_overlap_runs_the_split(workdir):
+    """split.exclude_noaa_overlap: the split rule reads records.csv for the region -> NOAA map
+    (before, every split job failed: the map was never passed)."""
+    extra = workdir / "noaa_overlap.yaml"
+    extra.write_text("split: {exclude_noaa_overlap: true}\n")
+    target = "results/tiny/splits/FUSED_SHARP/split_0.csv"
+    args = (target, "--configfile", str(REPO / "config/tiny.yaml"), str(extra))
+    assert dry_jobs(workdir, *args) == {"split": 1}  # params changed, nothing else
+    smk(workdir, *args)
+    split = pd.read_csv(workdir / target)
+    assert set(split["instrument"]) == {"HMI", "MDI"}
+    assert set(split.loc[split["instrument"] == "MDI", "split"]) == {"train"}
+
+
+def _reversed_yaml(text: str) -> str:
+    """The same YAML document with every mapping's keys in reverse order."""
     import yaml
+
+    def rev(node):
+        if isinstance(node, dict):
+            return {k: rev(node[k]) for k in reversed(list(node))}
+        if isinstance(node, list):
+            return [rev(v) for v in node]
+        return node
+
+    data = yaml.safe_load(text)
+    out = yaml.safe_dump(rev(data), sort_keys=False)
+    assert yaml.safe_load(out) == data and out != yaml.safe_dump(data, sort_keys=False)
+    return out
+
+
+def test_jsoc_source_through_the_workflow(tmp_path):
+    """archive.source = jsoc: unit jobs, catalogue and merge run through Snakemake against a
+    loopback server speaking the JSOC protocol (the real drms client); a rerun fetches nothing."""
+    import yaml
+
     from jsoc_server import FakeJsoc, make_records
 
     email = "reviewer.secret@example.org"
@@ -119,12 +171,14 @@ def test_jsoc_source_through_the_workflow(tmp_path):
         shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
         env_email = {**os.environ, "FLAREPIPE_JSOC_EMAIL": email, "PYTHONPATH": str(REPO / "src")}
         cmd = SNAKEMAKE + ["res/archive/records.csv", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(tmp_path), "--configfile", str(tmp_path / "jsoc.yaml"),
+                           "--directory", str(tmp_path),
+                           "--configfile", str(tmp_path / "jsoc.yaml"),
                            "--cores", "2", "--resources", "jsoc_export=1"]
-        run = subprocess.run(cmd, cwd=tmp_path, env=env_email, capture_output=True, text=True, timeout=600)
+        opts = {"cwd": tmp_path, "env": env_email, "capture_output": True, "text": True}
+        run = subprocess.run(cmd, **opts, timeout=600)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
         hits = len(srv.hits)
-        rerun = subprocess.run(cmd, cwd=tmp_path, env=env_email, capture_output=True, text=True, timeout=300)
+        rerun = subprocess.run(cmd, **opts, timeout=300)
         assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
         assert len(srv.hits) == hits  # nothing fetched again
     from flarepipe.archive.layout import load_archive

@@ -1,9 +1,12 @@
-"""Adapter: build the raw archive."""
+"""Adapter: rule archive (synthetic or local source) -> flarepipe.stages.archive.run_archive."""
+
 import sys
-from pathlib import Path
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.archive import run_archive
+from flarepipe.stages.archive import run_archive  # noqa: E402
 
-run_archive(snakemake.params.cfg, Path(snakemake.output.records).parent, workers=snakemake.threads)
+o = smk.output
+run_archive(**smk.input, cfg=smk.params.cfg, out_records=o.records, out_flares=o.flares,
+            out_manifest=o.manifest, out_rates=o.get("rates"), workers=smk.threads)

@@ -1,12 +1,12 @@
-"""Adapter: a registered baseline (e.g. logreg) on one dataset run."""
+"""Adapter: rule baseline -> flarepipe.stages.train.run_baseline."""
+
 import sys
-from pathlib import Path
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.train import run_baseline
+from flarepipe.stages.train import run_baseline  # noqa: E402
 
-out = Path(snakemake.output.predictions).parent
-print(run_baseline(Path(snakemake.input.train).parent, snakemake.wildcards.model,
-                   snakemake.params.cfg, out, snakemake.params.seed,
-                   plugins=snakemake.params.plugins))
+print(run_baseline(**smk.input, model=smk.wildcards.model, cfg=smk.params.cfg,
+                   seed=smk.params.seed, out_predictions=smk.output.predictions,
+                   plugins=smk.params.plugins))

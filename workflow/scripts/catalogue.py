@@ -1,9 +1,12 @@
-"""Adapter: the flare catalogue (HEK or a catalogue file), with rejected and repaired rows."""
+"""Adapter: rule catalogue -> flarepipe.stages.archive.run_catalogue."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.archive import run_catalogue
+from flarepipe.stages.archive import run_catalogue  # noqa: E402
 
-o = snakemake.output  # noqa: F821
-run_catalogue(snakemake.params.cfg, o.flares, o.rejected, o.repaired)  # noqa: F821
+o = smk.output
+run_catalogue(**smk.input, cfg=smk.params.cfg, out_flares=o.flares, out_rejected=o.rejected,
+              out_repaired=o.repaired)

@@ -1,9 +1,12 @@
-"""Adapter: skill scores, summary table, paired tests, plots."""
+"""Adapter: rule evaluate -> flarepipe.stages.evaluate.run_evaluate."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.evaluate import run_evaluate
+from flarepipe.stages.evaluate import run_evaluate  # noqa: E402
 
-o = snakemake.output
-run_evaluate(list(snakemake.input), o.metrics, o.table, o.plots, tests=snakemake.params.tests)
+o = smk.output
+run_evaluate(**smk.input, tests=smk.params.tests, out_metrics=o.metrics, out_table=o.table,
+             out_plots=o.plots)

@@ -1,9 +1,10 @@
-"""Adapter: raw model inputs per sample."""
+"""Adapter: rule features -> flarepipe.stages.shard.run_features."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.shard import run_features
+from flarepipe.stages.shard import run_features  # noqa: E402
 
-i = snakemake.input
-run_features(i.records, i.samples, snakemake.params.cfg, snakemake.output[0], threads=snakemake.threads)
+run_features(**smk.input, cfg=smk.params.cfg, out=smk.output[0], threads=smk.threads)

@@ -1,9 +1,11 @@
-"""Adapter: merge finished JSOC units and the catalogue into the archive layout."""
+"""Adapter: rule archive (jsoc source) -> flarepipe.stages.archive.run_jsoc_merge."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.archive import run_merge
+from flarepipe.stages.archive import run_jsoc_merge  # noqa: E402
 
-i = snakemake.input  # noqa: F821
-run_merge(i.units, i.flares, i.rejected, snakemake.output.records)  # noqa: F821
+o = smk.output
+run_jsoc_merge(**smk.input, out_records=o.records, out_flares=o.flares, out_manifest=o.manifest)

@@ -1,8 +1,11 @@
-"""Adapter: fetch one JSOC unit (keywords, export, resumable downloads)."""
+"""Adapter: rule jsoc_unit -> flarepipe.stages.archive.run_jsoc_unit."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.archive import run_unit
+from flarepipe.stages.archive import run_jsoc_unit  # noqa: E402
 
-print(run_unit(snakemake.params.cfg, snakemake.wildcards.unit, snakemake.params.archive))  # noqa: F821
+print(run_jsoc_unit(**smk.input, cfg=smk.params.cfg, unit=smk.wildcards.unit,
+                    archive=smk.params.archive, out=smk.output[0]))

@@ -1,9 +1,12 @@
-"""Adapter: labelled samples and evolution-type counts."""
+"""Adapter: rule label -> flarepipe.stages.label.run_label."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.label import run_label
+from flarepipe.stages.label import run_label  # noqa: E402
 
-o = snakemake.output
-run_label(snakemake.input.records, snakemake.input.flagged, snakemake.params.cfg, o.samples, o.counts, o.drops)
+o = smk.output
+run_label(**smk.input, cfg=smk.params.cfg, out_samples=o.samples, out_counts=o.counts,
+          out_drops=o.drops)

@@ -1,10 +1,10 @@
-"""Adapter: oracle predictions from the synthetic archive's planted rates."""
+"""Adapter: rule oracle -> flarepipe.stages.train.run_oracle."""
+
 import sys
-from pathlib import Path
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.train import run_oracle
+from flarepipe.stages.train import run_oracle  # noqa: E402
 
-rates = Path(snakemake.input.rates).parent / "truth" / "rates.csv"
-run_oracle(snakemake.input.samples, snakemake.input.split, rates, snakemake.output.predictions)
+run_oracle(**smk.input, out_predictions=smk.output.predictions)

@@ -1,9 +1,12 @@
-"""Adapter: per-record quality flags."""
+"""Adapter: rule quality -> flarepipe.stages.quality.run_quality."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.quality import run_quality
+from flarepipe.stages.quality import run_quality  # noqa: E402
 
-run_quality(snakemake.input.records, snakemake.params.cfg, snakemake.output.flagged, snakemake.output.summary,
-            workers=snakemake.threads)
+o = smk.output
+run_quality(**smk.input, cfg=smk.params.cfg, out_flagged=o.flagged, out_summary=o.summary,
+            workers=smk.threads)

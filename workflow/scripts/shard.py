@@ -1,10 +1,12 @@
-"""Adapter: standardised shards of one dataset run."""
+"""Adapter: rule shard -> flarepipe.stages.shard.run_shard."""
+
 import sys
-from pathlib import Path
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.shard import run_shard
+from flarepipe.stages.shard import run_shard  # noqa: E402
 
-i = snakemake.input
-run_shard(i.features, i.split, snakemake.wildcards.dataset, snakemake.params.cfg, Path(snakemake.output.train).parent)
+o = smk.output
+run_shard(**smk.input, dataset=smk.wildcards.dataset, cfg=smk.params.cfg, out_train=o.train,
+          out_val=o.val, out_test=o.test)

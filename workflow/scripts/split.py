@@ -1,9 +1,11 @@
-"""Adapter: one dataset split for one run."""
+"""Adapter: rule split -> flarepipe.stages.label.run_split."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.label import run_split
+from flarepipe.stages.label import run_split  # noqa: E402
 
-w = snakemake.wildcards
-run_split(snakemake.input.samples, w.dataset, int(w.run), snakemake.params.cfg, snakemake.output[0])
+w = smk.wildcards
+run_split(**smk.input, dataset=w.dataset, run=int(w.run), cfg=smk.params.cfg, out=smk.output[0])

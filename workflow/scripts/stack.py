@@ -1,9 +1,11 @@
-"""Adapter: ensembles of the configured stacking pairs."""
+"""Adapter: rule stack -> flarepipe.stages.evaluate.run_stack."""
+
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.evaluate import run_stack
+from flarepipe.stages.evaluate import run_stack  # noqa: E402
 
-print(run_stack(dict(snakemake.input.items()), snakemake.params.stacking, snakemake.params.template,
-                plugins=snakemake.params.plugins))
+print(run_stack(smk.params.stacking, smk.params.template, list(smk.output), smk.params.plugins,
+                **smk.input))

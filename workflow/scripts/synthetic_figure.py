@@ -1,9 +1,10 @@
-"""Adapter: figure of one synthetic patch and its flares."""
+"""Adapter: rule synthetic_figure -> flarepipe.stages.archive.run_synthetic_figure."""
+
 import sys
-from pathlib import Path
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.archive import run_synthetic_figure
+from flarepipe.stages.archive import run_synthetic_figure  # noqa: E402
 
-print(run_synthetic_figure(Path(snakemake.input.records).parent, snakemake.output[0]))
+print(run_synthetic_figure(**smk.input, out=smk.output[0]))

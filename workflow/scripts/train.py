@@ -1,11 +1,13 @@
-"""Adapter: train one network on one dataset run."""
+"""Adapter: rule train -> flarepipe.stages.train.run_train."""
+
 import sys
-from pathlib import Path
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.train import run_train
+from flarepipe.stages.train import run_train  # noqa: E402
 
-out = Path(snakemake.output.predictions).parent
-print(run_train(Path(snakemake.input.train).parent, snakemake.wildcards.model, snakemake.params.cfg, out,
-                snakemake.params.seed, threads=snakemake.threads, plugins=snakemake.params.plugins))
+o = smk.output
+print(run_train(**smk.input, model=smk.wildcards.model, cfg=smk.params.cfg, seed=smk.params.seed,
+                out_predictions=o.predictions, out_checkpoint=o.checkpoint, threads=smk.threads,
+                plugins=smk.params.plugins))

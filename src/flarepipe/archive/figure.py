@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flarepipe.archive.layout import load_archive
+from flarepipe.archive.layout import read_flares, read_records
 from flarepipe.io.atomic import atomic_path
 from flarepipe.io.fitsio import read_patch
 from flarepipe.core.keywords import KEYWORDS
@@ -17,8 +17,13 @@ from flarepipe.core.noaa import parse_noaa_ars
 __all__ = ["region_figure"]
 
 
-def region_figure(archive_dir, out_png, region_id: str | None = None) -> str:
-    """A figure of one patch and its region's flares and keywords (README, report)."""
+def region_figure(records_csv, flares_csv, rates_csv, out_png, region_id: str | None = None) -> str:
+    """A figure of one patch and its region's flares, keywords and planted rates (README, report).
+
+    Reads ``records.csv`` (the patch file is its ``path``, relative to the file's folder),
+    ``flares.csv`` and the synthetic archive's ``truth/rates.csv``; returns the region shown
+    (by default the HMI region with most >= C1 flares).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,11 +34,11 @@ def region_figure(archive_dir, out_png, region_id: str | None = None) -> str:
     
     
 
-    arc = load_archive(archive_dir)
-    rec = arc.records
-    rates = pd.read_csv(Path(archive_dir) / "truth" / "rates.csv")
+    rec = read_records(records_csv)
+    flares = read_flares(flares_csv)
+    rates = pd.read_csv(rates_csv)
     if region_id is None:  # the HMI region with most ≥C flares
-        fl = arc.flares[arc.flares["peak_flux_wm2"] >= 1e-6].dropna(subset=["noaa_ar"])
+        fl = flares[flares["peak_flux_wm2"] >= 1e-6].dropna(subset=["noaa_ar"])
         counts = {}
         for rid, noaa in rec.groupby("region_id")["noaa_ars"].first().items():
             nums = parse_noaa_ars(noaa)
@@ -42,9 +47,9 @@ def region_figure(archive_dir, out_png, region_id: str | None = None) -> str:
         region_id = max(hmi, key=hmi.get)
     r = rec[rec["region_id"] == region_id]
     nums = parse_noaa_ars(r["noaa_ars"].iloc[0])
-    fl = arc.flares[arc.flares["noaa_ar"].isin(nums)]
+    fl = flares[flares["noaa_ar"].isin(nums)]
     mid = r.iloc[len(r) // 2]
-    img, hdr = read_patch(Path(archive_dir) / mid["path"])
+    img, hdr = read_patch(Path(records_csv).parent / mid["path"])
     rr = rates[rates["region_id"] == region_id]
     fig = plt.figure(figsize=(11, 6.5))
     import matplotlib.dates as mdates

@@ -21,6 +21,8 @@ __all__ = [
     "Archive",
     "load_archive",
     "read_records",
+    "read_records_raw",
+    "read_flares",
     "RECORD_COLUMNS",
     "RECORD_TEXT_COLUMNS",
     "RECORD_FLOAT_COLUMNS",
@@ -97,7 +99,7 @@ def _check_columns(df: pd.DataFrame, needed: list[str], path: Path) -> None:
         )
 
 
-def read_records(path: str | os.PathLike) -> pd.DataFrame:
+def read_records_raw(path: str | os.PathLike) -> pd.DataFrame:
     """Read a ``records.csv`` as written: text columns as strings (empty stays ``''``), missing
     numbers (empty cells) as NaN, ``t_rec`` left as its ISO string."""
     return pd.read_csv(
@@ -108,29 +110,45 @@ def read_records(path: str | os.PathLike) -> pd.DataFrame:
     )
 
 
-def load_archive(root: str | os.PathLike) -> Archive:
-    """Read ``records.csv``, ``flares.csv`` and ``manifest.json`` of an archive folder.
+def read_records(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an archive's ``records.csv``: ``t_rec`` as naive UTC, a RangeIndex of record ids.
 
-    Times are parsed to naive UTC timestamps; records keep their file order (sorted by series,
-    region, time) with a RangeIndex, whose numbers are the record ids used by later stages.
+    Records keep their file order (sorted by series, region, time); the row numbers are the record
+    ids used by later stages. ``path`` values are relative to the file's folder (docs/FILES.md).
     """
-    root = Path(root)
-    rec_path, fl_path = root / "records.csv", root / "flares.csv"
-    for p in (rec_path, fl_path):
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: archive file not found (run the archive stage first)")
-    records = read_records(rec_path)
-    _check_columns(records, RECORD_COLUMNS, rec_path)
-    records["t_rec"] = parse_utc(records["t_rec"], what=f"{rec_path}: t_rec")
-    flares = pd.read_csv(fl_path, dtype={"goes_class": str})
-    _check_columns(flares, FLARE_COLUMNS[:-1], fl_path)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: archive file not found (run the archive stage first)")
+    records = read_records_raw(path)
+    _check_columns(records, RECORD_COLUMNS, path)
+    records["t_rec"] = parse_utc(records["t_rec"], what=f"{path}: t_rec")
+    return records.reset_index(drop=True)
+
+
+def read_flares(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an archive's ``flares.csv``: times as naive UTC, ``noaa_ar`` as nullable integers."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: archive file not found (run the archive stage first)")
+    flares = pd.read_csv(path, dtype={"goes_class": str})
+    _check_columns(flares, FLARE_COLUMNS[:-1], path)
     for c in ("start_utc", "peak_utc", "end_utc"):
-        flares[c] = parse_utc(flares[c], what=f"{fl_path}: {c}")
+        flares[c] = parse_utc(flares[c], what=f"{path}: {c}")
     flares["noaa_ar"] = pd.to_numeric(flares["noaa_ar"], errors="coerce").astype("Int64")
     if "region_missing" not in flares:
         flares["region_missing"] = flares["noaa_ar"].isna()
-    man_path = root / "manifest.json"
-    manifest = json.loads(man_path.read_text()) if man_path.exists() else {}
-    return Archive(
-        root=root, records=records.reset_index(drop=True), flares=flares, manifest=manifest
-    )
+    return flares
+
+
+def load_archive(root: str | os.PathLike) -> Archive:
+    """Read ``records.csv``, ``flares.csv`` and ``manifest.json`` of an archive folder.
+
+    See :func:`read_records` and :func:`read_flares`; the manifest is ``{}`` when absent.
+    """
+
+    root = Path(root)
+    records = read_records(root / "records.csv")
+    flares = read_flares(root / "flares.csv")
+    mpath = root / "manifest.json"
+    manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
+    return Archive(root=root, records=records, flares=flares, manifest=manifest)

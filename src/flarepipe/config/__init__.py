@@ -1,5 +1,29 @@
-"""The one place for configuration defaults and bounds: load, merge, fill, validate."""
+"""The one place for configuration defaults and bounds: load, merge, fill, check, canonicalise."""
 
-from flarepipe.config.load import SCHEMA_PATH, ConfigError, load_config, validate_config
+from flarepipe.config.load import (
+    SCHEMA_PATH,
+    SETTINGS,
+    ConfigError,
+    Source,
+    canonical,
+    load_config,
+    resource,
+    section,
+    settings,
+    validate_config,
+    workflow_sources,
+)
 
-__all__ = ["ConfigError", "validate_config", "load_config", "SCHEMA_PATH"]
+__all__ = [
+    "SCHEMA_PATH",
+    "SETTINGS",
+    "ConfigError",
+    "Source",
+    "canonical",
+    "load_config",
+    "resource",
+    "section",
+    "settings",
+    "validate_config",
+    "workflow_sources",
+]

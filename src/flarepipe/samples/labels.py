@@ -10,6 +10,9 @@ Two steps, both pure functions over DataFrames:
    :func:`flaring_region` (S2).
    :func:`make_samples` chains both and returns the ``samples.csv`` frame of ``docs/FILES.md``.
 
+Settings are the fields of :class:`LabelSettings`; the defaults quoted below are those of the config
+schema (``flarepipe/config/schema.yaml``, section ``labels``), the one place they are set.
+
 Time rules
 ----------
 * A flare belongs to a window ``(t0, t1]`` when its **start** time ``s`` satisfies ``t0 < s <= t1``
@@ -73,21 +76,21 @@ region's last record time.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from flarepipe.io.atomic import write_csv
 from flarepipe.core.flareclass import class_to_flux
-from flarepipe.samples.quality import noaa_lists
 from flarepipe.core.timeutil import parse_utc, to_iso_utc
+from flarepipe.io.atomic import write_csv
+from flarepipe.samples.quality import noaa_lists, region_noaa
 from flarepipe.samples.registry import TASKS
 
 __all__ = [
     "EVOLUTION_TYPES",
     "SAMPLE_COLUMNS",
-    "LABEL_DEFAULTS",
+    "LabelSettings",
     "TASKS",
     "apply_task",
     "evolution_type",
@@ -117,20 +120,6 @@ SAMPLE_COLUMNS: list[str] = [
     "record_ids",
     "last_record",
 ]
-LABEL_DEFAULTS: dict[str, object] = {
-    "task": "strong_vs_quiet",
-    "obs_hours": 24.0,
-    "pred_hours": 24.0,
-    "step_minutes": 96.0,
-    "n_steps": None,
-    "tolerance_minutes": 3.0,
-    "grid_origin": "1993-01-01T00:00:00",
-    "strong_class": "M1.0",
-    "min_class": None,
-    "max_bad_records": 2,
-    "missing_counts_as_bad": True,
-    "noaa_match": "region",
-}
 _TIME_COLUMNS = ("t_start", "t_end", "pred_end")
 _MS_SPAN = 10**13  # ms since 1970 must stay below this (year 2286) for the composite flare keys
 
@@ -138,63 +127,69 @@ _MS_SPAN = 10**13  # ms since 1970 must stay below this (year 2286) for the comp
 # --------------------------------------------------------------------------------------------
 # settings and inputs
 # --------------------------------------------------------------------------------------------
-def _settings(cfg: Mapping | None) -> dict:
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(LABEL_DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"config labels: unknown setting(s) {unknown}; known: {sorted(LABEL_DEFAULTS)}"
-        )
-    s = {**LABEL_DEFAULTS, **cfg}
-    if s["task"] not in TASKS:
-        raise ValueError(f"config labels.task must be one of {sorted(TASKS)}, got {s['task']!r}")
-    for key, lo in (("obs_hours", 0), ("pred_hours", 0), ("tolerance_minutes", 0)):
-        if not isinstance(s[key], (int, float)) or isinstance(s[key], bool) or s[key] < lo:
-            raise ValueError(f"config labels.{key} must be a number >= {lo}, got {s[key]!r}")
-    step = s["step_minutes"]
-    if not isinstance(step, (int, float)) or isinstance(step, bool) or step <= 0:
-        raise ValueError(f"config labels.step_minutes must be a number > 0, got {step!r}")
-    if not 2 * s["tolerance_minutes"] < step:
-        raise ValueError(
-            f"config labels.tolerance_minutes ({s['tolerance_minutes']}) must be less than half of "
-            f"labels.step_minutes ({step}) so that a record matches at most one grid point"
-        )
-    max_steps = int(round(s["obs_hours"] * 60.0 / step)) + 1
-    if abs((max_steps - 1) * step - s["obs_hours"] * 60.0) > 1e-6:
-        raise ValueError(
-            f"config labels.obs_hours ({s['obs_hours']} h) must be a whole number of "
-            f"labels.step_minutes ({step} min)"
-        )
-    if s["n_steps"] is None:
-        s["n_steps"] = max_steps
-    n = s["n_steps"]
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= max_steps:
-        raise ValueError(
-            f"config labels.n_steps must be an integer in [1, {max_steps}] "
-            f"(obs_hours·60/step_minutes + 1), got {n!r}"
-        )
-    mb = s["max_bad_records"]
-    if not isinstance(mb, int) or isinstance(mb, bool) or mb < 0:
-        raise ValueError(f"config labels.max_bad_records must be an integer >= 0, got {mb!r}")
-    if s["noaa_match"] not in ("region", "record"):
-        raise ValueError(
-            f"config labels.noaa_match must be 'region' or 'record', got {s['noaa_match']!r}"
-        )
-    for key in ("strong_class", "min_class"):
-        if s[key] is not None or key == "strong_class":
-            try:
-                class_to_flux(s[key])
-            except ValueError:
-                raise ValueError(
-                    f"config labels.{key} must be a GOES class such as 'M1.0', got {s[key]!r}"
-                ) from None
-    try:
-        pd.Timestamp(s["grid_origin"])
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"config labels.grid_origin must be an ISO time, got {s['grid_origin']!r}"
-        ) from None
-    return s
+@dataclass(frozen=True)
+class LabelSettings:
+    """Windows, grid, thresholds and task, typed (the rules are in the module docstring).
+
+    Build it from the configuration with ``flarepipe.config.settings("labels", ...)``, which fills
+    the schema defaults and checks each field's bounds; the constructor checks what one field
+    cannot say alone (the grid and window sizes against each other, class strings, the origin).
+    """
+
+    task: str
+    obs_hours: float
+    pred_hours: float
+    step_minutes: float
+    n_steps: int | None
+    tolerance_minutes: float
+    grid_origin: str
+    strong_class: str
+    min_class: str | None
+    max_bad_records: int
+    missing_counts_as_bad: bool
+    noaa_match: str
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {sorted(TASKS)}, got {self.task!r}")
+        step = self.step_minutes
+        if not 2 * self.tolerance_minutes < step:
+            raise ValueError(
+                f"tolerance_minutes ({self.tolerance_minutes}) must be less than half of "
+                f"step_minutes ({step}) so that a record matches at most one grid point"
+            )
+        if abs((self.max_steps - 1) * step - self.obs_hours * 60.0) > 1e-6:
+            raise ValueError(
+                f"obs_hours ({self.obs_hours} h) must be a whole number of "
+                f"step_minutes ({step} min)"
+            )
+        if self.n_steps is not None and not 1 <= self.n_steps <= self.max_steps:
+            raise ValueError(
+                f"n_steps must be an integer in [1, {self.max_steps}] "
+                f"(obs_hours·60/step_minutes + 1), got {self.n_steps!r}"
+            )
+        for key in ("strong_class", "min_class"):
+            value = getattr(self, key)
+            if value is not None or key == "strong_class":
+                try:
+                    class_to_flux(value)
+                except ValueError:
+                    msg = f"{key} must be a GOES class such as 'M1.0', got {value!r}"
+                    raise ValueError(msg) from None
+        try:
+            pd.Timestamp(self.grid_origin)
+        except (ValueError, TypeError):
+            raise ValueError(f"grid_origin must be an ISO time, got {self.grid_origin!r}") from None
+
+    @property
+    def max_steps(self) -> int:
+        """Grid points in the observation window, both ends included: obs_hours·60/step + 1."""
+        return int(round(self.obs_hours * 60.0 / self.step_minutes)) + 1
+
+    @property
+    def steps(self) -> int:
+        """The sequence length: ``n_steps``, or :attr:`max_steps` when that is ``None``."""
+        return self.max_steps if self.n_steps is None else int(self.n_steps)
 
 
 def _times(df: pd.DataFrame, col: str, what: str) -> pd.Series:
@@ -299,8 +294,8 @@ def evolution_type(n_flares: np.ndarray, n_strong: np.ndarray) -> np.ndarray:
 def label_windows(
     records: pd.DataFrame,
     flares: pd.DataFrame,
+    settings: LabelSettings,
     flagged: pd.DataFrame | None = None,
-    cfg: Mapping | None = None,
 ) -> pd.DataFrame:
     """Every candidate window of every region, typed, with bad-record bookkeeping.
 
@@ -311,12 +306,11 @@ def label_windows(
         timestamps (ISO strings are parsed). Its index labels are the record ids (row numbers).
     flares
         ``flares.csv`` frame (``start_utc, goes_class, noaa_ar``; ``peak_flux_wm2`` optional).
+    settings
+        Windows, grid and thresholds (:class:`LabelSettings`); rules in the module docstring.
     flagged
-        Output of :func:`flarepipe.samples.quality.flag_records` for the same records, or ``None`` (all
-        records good).
-    cfg
-        The ``labels`` configuration section; keys and defaults in :data:`LABEL_DEFAULTS`, rules
-        in the module docstring.
+        Output of :func:`flarepipe.samples.quality.flag_records` for the same records, or ``None``
+        (all records good).
 
     Returns
     -------
@@ -326,7 +320,7 @@ def label_windows(
         (``""``, ``"bad_last_record"`` or ``"too_many_bad"``), ``region_type`` and ``region_end``.
         Times are ``datetime64[ns]`` (naive UTC).
     """
-    s = _settings(cfg)
+    s = settings
     _require(records, ["region_id", "instrument", "series", "t_rec", "noaa_ars"], "records")
     if not records.index.is_unique or not pd.api.types.is_integer_dtype(records.index):
         raise ValueError("records: index must be unique integer row numbers (record ids)")
@@ -338,25 +332,23 @@ def label_windows(
 
     # region-level facts: NOAA union, record span, type over the span
     n_reg = len(region_names)
-    reg_noaa: list[set[int]] = [set() for _ in range(n_reg)]
-    for r, ars in zip(region_codes, noaa, strict=True):
-        reg_noaa[r].update(ars)
-    reg_sets = [tuple(sorted(x)) for x in reg_noaa]
+    union = region_noaa(records)
+    reg_sets = [union[r] for r in region_names]
     ts = pd.Series(t_rec)
     reg_first = ts.groupby(region_codes).min().reindex(range(n_reg)).to_numpy()
     reg_last = ts.groupby(region_codes).max().reindex(range(n_reg)).to_numpy()
 
-    strong_flux = class_to_flux(s["strong_class"])
-    min_flux = None if s["min_class"] is None else class_to_flux(s["min_class"])
+    strong_flux = class_to_flux(s.strong_class)
+    min_flux = None if s.min_class is None else class_to_flux(s.min_class)
     table = _flare_table(flares, strong_flux, min_flux)
     one_ms = np.timedelta64(1, "ms")
     ra, rs = _count_flares(table, reg_sets, reg_first - one_ms, reg_last)
     reg_type = evolution_type(ra, rs)
 
     # grid matching
-    step = np.timedelta64(int(round(s["step_minutes"] * 60e9)), "ns")
-    tol = np.timedelta64(int(round(s["tolerance_minutes"] * 60e9)), "ns")
-    origin = np.datetime64(pd.Timestamp(s["grid_origin"]).to_datetime64(), "ns")
+    step = np.timedelta64(int(round(s.step_minutes * 60e9)), "ns")
+    tol = np.timedelta64(int(round(s.tolerance_minutes * 60e9)), "ns")
+    origin = np.datetime64(pd.Timestamp(s.grid_origin).to_datetime64(), "ns")
     rel = (t_rec - origin).astype("int64")
     step_i = step.astype("int64")
     k = np.floor_divide(rel + step_i // 2, step_i)
@@ -371,7 +363,7 @@ def label_windows(
     g_pos = grid["pos"].to_numpy()
 
     # dense slot table per region: flat[base[r] + k - kmin[r]] = record position or -1
-    n_steps = int(s["n_steps"])
+    n_steps = s.steps
     kmin = kmax = base = np.zeros(n_reg, dtype="int64")
     flat = np.full(0, -1, dtype="int64")
     if len(grid):
@@ -394,20 +386,20 @@ def label_windows(
 
     missing = slots < 0
     bad_rec = np.where(missing, False, ~keep[np.where(missing, 0, slots)])
-    bad = bad_rec | (missing & bool(s["missing_counts_as_bad"]))
+    bad = bad_rec | (missing & bool(s.missing_counts_as_bad))
     n_bad = bad.sum(axis=1)
     dropped = np.where(
         bad[:, -1],
         "bad_last_record",
-        np.where(n_bad > int(s["max_bad_records"]), "too_many_bad", ""),
+        np.where(n_bad > int(s.max_bad_records), "too_many_bad", ""),
     ).astype(object)
 
     t_end = t_rec[e_pos]
-    obs = np.timedelta64(int(round(s["obs_hours"] * 3600e9)), "ns")
-    pred = np.timedelta64(int(round(s["pred_hours"] * 3600e9)), "ns")
+    obs = np.timedelta64(int(round(s.obs_hours * 3600e9)), "ns")
+    pred = np.timedelta64(int(round(s.pred_hours * 3600e9)), "ns")
     t_start = t_end - obs
     pred_end = t_end + pred
-    if s["noaa_match"] == "region":
+    if s.noaa_match == "region":
         win_sets = [reg_sets[r] for r in e_r]
     else:
         win_sets = [noaa[p] for p in e_pos]
@@ -491,23 +483,25 @@ def flaring_region(candidates: pd.DataFrame) -> pd.DataFrame:
 def make_samples(
     records: pd.DataFrame,
     flares: pd.DataFrame,
+    settings: LabelSettings,
     flagged: pd.DataFrame | None = None,
-    cfg: Mapping | None = None,
 ) -> pd.DataFrame:
     """Labelled samples of the configured task, in the ``samples.csv`` layout (``docs/FILES.md``).
 
-    :func:`label_windows` then ``TASKS[cfg["task"]]``; columns exactly :data:`SAMPLE_COLUMNS`,
+    :func:`label_windows` then the task ``settings.task``; columns exactly :data:`SAMPLE_COLUMNS`,
     times as naive-UTC timestamps (see :func:`write_samples` for the file).
     """
-    return apply_task(label_windows(records, flares, flagged, cfg), cfg)
+    return apply_task(label_windows(records, flares, settings, flagged), settings.task)
 
 
-def apply_task(candidates: pd.DataFrame, cfg: Mapping | None = None) -> pd.DataFrame:
-    """The configured task (``cfg["task"]``) applied to :func:`label_windows` candidates.
+def apply_task(candidates: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The task named ``task`` (a key of :data:`TASKS`) applied to :func:`label_windows` candidates.
 
     Columns exactly :data:`SAMPLE_COLUMNS`, in candidate order.
     """
-    out = TASKS[_settings(cfg)["task"]].label(candidates)
+    if task not in TASKS:
+        raise ValueError(f"unknown label task {task!r}; known: {sorted(TASKS)}")
+    out = TASKS[task].label(candidates)
     return out[SAMPLE_COLUMNS].reset_index(drop=True)
 
 

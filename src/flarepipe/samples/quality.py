@@ -6,23 +6,25 @@ the labelling stage decides what a bad record costs (see :mod:`flarepipe.samples
 :func:`summarise` counts every reason so that no record disappears silently.
 
 Reasons, in output order (a check whose setting is ``None``/``false`` is disabled and never fires;
-a ``NaN`` in a column that an enabled check reads fails that check)::
+a ``NaN`` in a column that an enabled check reads fails that check). Settings are the fields of
+:class:`QualitySettings`; their defaults and bounds live in the config schema
+(``flarepipe/config/schema.yaml``, section ``quality``)::
 
-    reason          fires when                                       setting (default)
-    bad_quality     quality & quality_mask != 0          (S1 style)  quality_mask (None)
-                    or quality >= max_quality  (S2 style, 0x10000)   max_quality (None)
-    high_obs_vr     |obs_vr| >= max_abs_obs_vr (m/s)                 max_abs_obs_vr (None)
-    far_from_cm     |lon_fwt| > max_cm_distance_deg (S1 70, S2 45)   max_cm_distance_deg (None)
-    no_noaa         require_noaa and noaa_ars lists no region        require_noaa (false)
-    small_area      area < min_area_mm2; the record's own area       min_area_mm2 (None),
-                    (area_scope: record) or the region's maximum     area_scope (record)
+    reason          fires when                                       setting
+    bad_quality     quality & quality_mask != 0          (S1 style)  quality_mask
+                    or quality >= max_quality  (S2 style, 0x10000)   max_quality
+    high_obs_vr     |obs_vr| >= max_abs_obs_vr (m/s)                 max_abs_obs_vr
+    far_from_cm     |lon_fwt| > max_cm_distance_deg (S1 70, S2 45)   max_cm_distance_deg
+    no_noaa         require_noaa and noaa_ars lists no region        require_noaa
+    small_area      area < min_area_mm2; the record's own area       min_area_mm2,
+                    (area_scope: record) or the region's maximum     area_scope
                     (area_scope: region_max, S2's max area > 25 Mm²)
-    nan_pixels      pixel_checks.n_nan_pixels > max_nan_pixels       max_nan_pixels (0)
-    size_deviation  nx or ny more than max_size_deviation_px off     max_size_deviation_px (2)
+    nan_pixels      pixel_checks.n_nan_pixels > max_nan_pixels       max_nan_pixels
+    size_deviation  nx or ny more than max_size_deviation_px off     max_size_deviation_px
                     the median of the same region's records
-    nan_keyword     any column of ``keywords`` is NaN                check_nan_keywords (true),
-                                                                     keywords (4 archive columns)
-    missing_file    path empty, or (with archive_dir) no such file   require_file (true)
+    nan_keyword     any column of ``keywords`` is NaN                check_nan_keywords,
+                                                                     keywords
+    missing_file    path empty, or (with archive_dir) no such file   require_file
 
 ``quality_mask`` and ``max_quality`` take an integer, a string such as ``"0x10000"``, or a mapping
 ``{instrument: value}`` (e.g. ``{HMI: ..., MDI: ...}``; ``null`` disables it for that instrument).
@@ -37,25 +39,27 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from flarepipe.io.atomic import write_csv
-from flarepipe.io.parallel import map_chunked
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.core.noaa import noaa_lists, parse_noaa_ars
 from flarepipe.core.timeutil import to_iso_utc
+from flarepipe.io.atomic import write_csv
+from flarepipe.io.parallel import map_chunked
 
 __all__ = [
     "REASONS",
     "KEYWORD_COLUMNS",
-    "QUALITY_DEFAULTS",
+    "QualitySettings",
     "MM2_PER_UHEM",
     "R_SUN_MM",
     "parse_noaa_ars",
     "noaa_lists",
+    "region_noaa",
     "flag_records",
     "summarise",
     "scan_fits",
@@ -76,46 +80,71 @@ REASONS: tuple[str, ...] = (
 R_SUN_MM = 696.0
 MM2_PER_UHEM = 1e-6 * 2.0 * math.pi * R_SUN_MM**2  # ≈ 3.0437 Mm² per micro-hemisphere
 
-QUALITY_DEFAULTS: dict[str, object] = {
-    "quality_mask": None,
-    "max_quality": None,
-    "max_abs_obs_vr": None,
-    "max_cm_distance_deg": None,
-    "require_noaa": False,
-    "min_area_mm2": None,
-    "area_scope": "record",
-    "max_nan_pixels": 0,
-    "max_size_deviation_px": 2,
-    "check_nan_keywords": True,
-    "keywords": list(KEYWORD_COLUMNS),
-    "require_file": True,
-}
+def region_noaa(records: pd.DataFrame) -> dict[str, tuple[int, ...]]:
+    """NOAA numbers of each region: the union of ``noaa_ars`` over all its records, sorted.
+
+    Parameters
+    ----------
+    records
+        Needs ``region_id`` and ``noaa_ars`` (``records.csv``).
+
+    Returns
+    -------
+    dict
+        ``region_id`` (as a string) -> sorted NOAA numbers (empty when none), every region present.
+    """
+    _require(records, ["region_id", "noaa_ars"], "records")
+    union: dict[str, set[int]] = {}
+    for rid, ars in zip(records["region_id"].astype(str), noaa_lists(records["noaa_ars"]),
+                        strict=True):
+        union.setdefault(rid, set()).update(ars)
+    return {r: tuple(sorted(v)) for r, v in union.items()}
 
 
-def _settings(cfg: Mapping | None) -> dict:
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(QUALITY_DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"config quality: unknown setting(s) {unknown}; known: {sorted(QUALITY_DEFAULTS)}"
-        )
-    out = {**QUALITY_DEFAULTS, **cfg}
-    if out["area_scope"] not in ("record", "region_max"):
-        raise ValueError(
-            f"config quality.area_scope must be 'record' or 'region_max', got {out['area_scope']!r}"
-        )
-    for key in ("max_abs_obs_vr", "max_cm_distance_deg", "min_area_mm2", "max_size_deviation_px",
-                "max_nan_pixels"):
-        val = out[key]
-        if val is not None and (not isinstance(val, (int, float)) or val < 0):
-            raise ValueError(f"config quality.{key} must be a number >= 0 or null, got {val!r}")
-    return out
+QualityValue = int | Mapping[str, int | None] | None
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """The record filters, typed: one field per setting of the table in the module docstring.
+
+    Build it from the configuration with ``flarepipe.config.settings("quality", ...)``, which
+    fills the schema defaults and checks the bounds. ``quality_mask`` and ``max_quality`` given as
+    strings (``"0x10000"``) are converted to integers here, per instrument for a mapping.
+    """
+
+    quality_mask: QualityValue | str
+    max_quality: QualityValue | str
+    max_abs_obs_vr: float | None
+    max_cm_distance_deg: float | None
+    require_noaa: bool
+    min_area_mm2: float | None
+    area_scope: str
+    max_nan_pixels: int | None
+    max_size_deviation_px: int | None
+    check_nan_keywords: bool
+    keywords: tuple[str, ...]
+    require_file: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keywords", tuple(self.keywords))
+        for name in ("quality_mask", "max_quality"):
+            object.__setattr__(self, name, _quality_value(getattr(self, name), name))
+
+
+def _quality_value(value: object, name: str) -> QualityValue:
+    """An integer, a per-instrument mapping of integers (``None`` disables), or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): None if v is None else _as_int(v, f"{name}.{k}") for k, v in value.items()}
+    return _as_int(value, name)
 
 
 def _as_int(value: object, where: str) -> int:
     """Read an integer setting given as int or string (``"0x10000"``)."""
     if isinstance(value, bool):
-        raise ValueError(f"config quality.{where} must be an integer, got {value!r}")
+        raise ValueError(f"{where} must be an integer, got {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, str):
@@ -123,25 +152,22 @@ def _as_int(value: object, where: str) -> int:
             return int(value, 0)
         except ValueError:
             pass
-    raise ValueError(f"config quality.{where} must be an integer (e.g. 65536 or '0x10000'), "
-                     f"got {value!r}")
+    raise ValueError(f"{where} must be an integer (e.g. 65536 or '0x10000'), got {value!r}")
 
 
-def _per_instrument(setting: object, instruments: pd.Series, name: str) -> pd.Series | None:
+def _per_instrument(setting: QualityValue, instruments: pd.Series, name: str) -> pd.Series | None:
     """Expand a scalar or ``{instrument: value}`` setting into a per-record threshold."""
     if setting is None:
         return None
     if isinstance(setting, Mapping):
-        table = {str(k): (None if v is None else _as_int(v, f"{name}.{k}"))
-                 for k, v in setting.items()}
-        missing = sorted(set(instruments.astype(str)) - set(table))
+        missing = sorted(set(instruments.astype(str)) - set(setting))
         if missing:
             raise ValueError(
-                f"config quality.{name} gives no value for instrument(s) {missing}; "
-                f"give one per instrument ({sorted(table)}) or a single integer"
+                f"quality setting {name} gives no value for instrument(s) {missing} found in the "
+                f"records; give one per instrument ({sorted(setting)}) or a single integer"
             )
-        return instruments.astype(str).map(table)
-    return pd.Series(_as_int(setting, name), index=instruments.index, dtype="object")
+        return instruments.astype(str).map(setting)
+    return pd.Series(setting, index=instruments.index, dtype="object")
 
 
 def _require(df: pd.DataFrame, columns, what: str) -> None:
@@ -159,7 +185,7 @@ def _num(records: pd.DataFrame, col: str) -> pd.Series:
 
 def flag_records(
     records: pd.DataFrame,
-    cfg: Mapping | None = None,
+    settings: QualitySettings,
     pixel_checks: pd.DataFrame | None = None,
     archive_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
@@ -169,9 +195,8 @@ def flag_records(
     ----------
     records
         The archive's ``records.csv`` (see ``docs/FILES.md``); its index is kept (row numbers).
-    cfg
-        The ``quality`` section of the configuration; keys and defaults in
-        :data:`QUALITY_DEFAULTS`, rules in the module docstring. Unknown keys are an error.
+    settings
+        The filters (:class:`QualitySettings`); rules in the module docstring.
     pixel_checks
         Optional frame indexed like ``records`` (a subset of its index is fine) with column
         ``n_nan_pixels`` and optionally ``nx``/``ny`` measured from the FITS data (used instead of
@@ -189,50 +214,50 @@ def flag_records(
     Raises
     ------
     ValueError
-        On an unknown or malformed setting, a missing column, or a ``pixel_checks`` index that
-        names records that do not exist.
+        On a per-instrument setting that misses an instrument of the records, a missing column,
+        or a ``pixel_checks`` index that names records that do not exist.
     """
-    s = _settings(cfg)
+    s = settings
     idx = records.index
     flags = {r: pd.Series(False, index=idx) for r in REASONS}
 
     # bad_quality
-    if s["quality_mask"] is not None or s["max_quality"] is not None:
+    if s.quality_mask is not None or s.max_quality is not None:
         _require(records, ["quality", "instrument"], "records")
         q = _num(records, "quality")
         bad = q.isna()
         qi = q.fillna(0).astype("int64")
-        mask = _per_instrument(s["quality_mask"], records["instrument"], "quality_mask")
+        mask = _per_instrument(s.quality_mask, records["instrument"], "quality_mask")
         if mask is not None:
             m = mask.fillna(0).astype("int64")
             bad |= (qi & m) != 0
-        maxq = _per_instrument(s["max_quality"], records["instrument"], "max_quality")
+        maxq = _per_instrument(s.max_quality, records["instrument"], "max_quality")
         if maxq is not None:
             lim = maxq.astype("float64")  # None (instrument disabled) -> NaN -> never >=
             bad |= qi.astype("float64") >= lim
         flags["bad_quality"] = bad
 
-    if s["max_abs_obs_vr"] is not None:
+    if s.max_abs_obs_vr is not None:
         _require(records, ["obs_vr"], "records")
         v = _num(records, "obs_vr")
-        flags["high_obs_vr"] = v.isna() | (v.abs() >= float(s["max_abs_obs_vr"]))
+        flags["high_obs_vr"] = v.isna() | (v.abs() >= float(s.max_abs_obs_vr))
 
-    if s["max_cm_distance_deg"] is not None:
+    if s.max_cm_distance_deg is not None:
         _require(records, ["lon_fwt"], "records")
         lon = _num(records, "lon_fwt")
-        flags["far_from_cm"] = lon.isna() | (lon.abs() > float(s["max_cm_distance_deg"]))
+        flags["far_from_cm"] = lon.isna() | (lon.abs() > float(s.max_cm_distance_deg))
 
-    if s["require_noaa"]:
+    if s.require_noaa:
         _require(records, ["noaa_ars"], "records")
         has = noaa_lists(records["noaa_ars"]).map(bool)
         flags["no_noaa"] = ~has.astype(bool)
 
-    if s["min_area_mm2"] is not None:
+    if s.min_area_mm2 is not None:
         _require(records, ["area_uhem", "region_id"], "records")
         area = _num(records, "area_uhem")
-        if s["area_scope"] == "region_max":
+        if s.area_scope == "region_max":
             area = area.groupby(records["region_id"]).transform("max")
-        min_uhem = float(s["min_area_mm2"]) / MM2_PER_UHEM
+        min_uhem = float(s.min_area_mm2) / MM2_PER_UHEM
         flags["small_area"] = area.isna() | (area < min_uhem)
 
     if pixel_checks is not None:
@@ -243,14 +268,14 @@ def flag_records(
                 f"(first: {extra[0]!r}); index it by the records' row numbers"
             )
 
-    if s["max_nan_pixels"] is not None and pixel_checks is not None:
+    if s.max_nan_pixels is not None and pixel_checks is not None:
         _require(pixel_checks, ["n_nan_pixels"], "pixel_checks")
         n_nan = pd.to_numeric(pixel_checks["n_nan_pixels"]).reindex(idx)
-        flags["nan_pixels"] = (n_nan > float(s["max_nan_pixels"])).fillna(False).astype(bool)
+        flags["nan_pixels"] = (n_nan > float(s.max_nan_pixels)).fillna(False).astype(bool)
 
-    if s["max_size_deviation_px"] is not None:
+    if s.max_size_deviation_px is not None:
         _require(records, ["nx", "ny", "region_id"], "records")
-        tol = float(s["max_size_deviation_px"])
+        tol = float(s.max_size_deviation_px)
         dev = pd.Series(False, index=idx)
         for col in ("nx", "ny"):
             size = _num(records, col)
@@ -261,13 +286,13 @@ def flag_records(
             dev |= size.isna() | ((size - med).abs() > tol)
         flags["size_deviation"] = dev
 
-    if s["check_nan_keywords"]:
-        cols = list(s["keywords"])
-        _require(records, cols, "records (config quality.keywords)")
+    if s.check_nan_keywords:
+        cols = list(s.keywords)
+        _require(records, cols, "records (quality setting keywords)")
         values = records[cols].apply(pd.to_numeric, errors="coerce")
         flags["nan_keyword"] = values.isna().any(axis=1)
 
-    if s["require_file"]:
+    if s.require_file:
         _require(records, ["path"], "records")
         paths = records["path"].astype("object")
         empty = paths.isna() | (paths.astype(str).str.strip() == "")
@@ -328,7 +353,9 @@ def _scan_one(path: str) -> tuple[int, int, int]:
         return int(np.isnan(np.asarray(data, dtype="float64")).sum()), data.shape[1], data.shape[0]
 
 
-def scan_fits(records: pd.DataFrame, archive_dir: str | os.PathLike, workers: int = 1) -> pd.DataFrame:
+def scan_fits(
+    records: pd.DataFrame, archive_dir: str | os.PathLike, workers: int = 1
+) -> pd.DataFrame:
     """Read each record's magnetogram once: NaN pixel count and array shape.
 
     Parameters

@@ -17,6 +17,8 @@ Datasets are registered in :data:`flarepipe.samples.registry.DATASETS` (S1's fou
     FUSED_SHARP   HMI samples             all MDI samples
     FUSED_SMARP   MDI samples             all HMI samples
 
+Settings are the fields of :class:`SplitSettings` (defaults and bounds: the config schema,
+section ``split``). Seeds come from :func:`flarepipe.core.seeds.job_seed` (rule ``split``).
 For one ``run`` the seed is the same for every dataset, so FUSED_SHARP has exactly the
 validation and test sets of SHARP_ONLY and its training set is SHARP_ONLY's plus the other
 instrument's samples (undersampling draws per (split, instrument) from its own seeded stream).
@@ -27,10 +29,12 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from flarepipe.core.seeds import derive_seed, job_seed
 from flarepipe.io.atomic import write_csv
 from flarepipe.samples.registry import DATASETS
 
@@ -38,7 +42,8 @@ __all__ = [
     "SPLITS",
     "SPLIT_COLUMNS",
     "DATASETS",
-    "SPLIT_DEFAULTS",
+    "METHODS",
+    "SplitSettings",
     "LeakageError",
     "derive_seed",
     "region_split",
@@ -53,19 +58,6 @@ __all__ = [
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 SPLIT_COLUMNS: list[str] = ["sample_id", "region_id", "instrument", "split"]
-SPLIT_DEFAULTS: dict[str, object] = {
-    "seed": 0,
-    "method": "random_regions",
-    "test_frac": 0.2,
-    "val_frac": 0.2,
-    "k": 3,
-    "by_class": True,
-    "boundaries": None,
-    "assign": "region",
-    "undersample_ratio": 1.0,
-    "exclude_noaa_overlap": False,
-    "stratify": True,
-}
 METHODS = ("random_regions", "region_kfold", "chronological", "chronological_kfold")
 
 
@@ -73,9 +65,34 @@ class LeakageError(ValueError):
     """A region (or, when checked, a NOAA region) appears in more than one split."""
 
 
-def derive_seed(base: int, *keys: int) -> int:
-    """Derive a 32-bit seed deterministically from a base seed and integer keys (e.g. the run)."""
-    return int(np.random.SeedSequence([int(base), *map(int, keys)]).generate_state(1)[0])
+@dataclass(frozen=True)
+class SplitSettings:
+    """How one dataset run is split and undersampled (see :func:`make_dataset_splits`).
+
+    Build it from the configuration with ``flarepipe.config.settings("split", ...)``, which fills
+    the schema defaults and checks each field's bounds; the constructor checks that the
+    chronological methods have valid ``boundaries``.
+    """
+
+    seed: int
+    method: str
+    test_frac: float
+    val_frac: float
+    k: int
+    by_class: bool
+    boundaries: Mapping[str, Sequence] | None
+    assign: str
+    undersample_ratio: float | None
+    stratify: bool
+    exclude_noaa_overlap: bool
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method.startswith("chronological"):
+            if not self.boundaries:
+                raise ValueError(f"boundaries is required for method {self.method!r}")
+            _intervals(self.boundaries)
 
 
 def _require(df: pd.DataFrame, columns, what: str) -> None:
@@ -93,7 +110,7 @@ def _frame(samples: pd.DataFrame, split: pd.Series | np.ndarray | str) -> pd.Dat
 
 def _check_fraction(x: float, name: str) -> float:
     if not isinstance(x, (int, float)) or isinstance(x, bool) or not 0.0 <= x < 1.0:
-        raise ValueError(f"config split.{name} must be a number in [0, 1), got {x!r}")
+        raise ValueError(f"{name} must be a number in [0, 1), got {x!r}")
     return float(x)
 
 
@@ -151,7 +168,7 @@ def kfold_regions(
     """
     _require(samples, ["sample_id", "region_id", "instrument"], "samples")
     if not isinstance(k, int) or isinstance(k, bool) or k < 2:
-        raise ValueError(f"config split.k must be an integer >= 2, got {k!r}")
+        raise ValueError(f"k must be an integer >= 2, got {k!r}")
     is_test = (samples["split"] == "test").to_numpy() if "split" in samples else np.zeros(
         len(samples), dtype=bool)
     pool = samples[~is_test]
@@ -177,6 +194,32 @@ def kfold_regions(
     return folds
 
 
+def _intervals(
+    boundaries: Mapping[str, Sequence[str | pd.Timestamp]],
+) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
+    """Parse ``{split: [start, end)}`` into sorted ``(start, end, split)``; refuse overlaps."""
+    if not boundaries:
+        raise ValueError("boundaries: give at least one {split: [start, end]}")
+    ivals = []
+    for name, be in boundaries.items():
+        if name not in SPLITS:
+            raise ValueError(f"boundaries: unknown split {name!r}; use {SPLITS}")
+        if isinstance(be, (str, bytes)) or len(be) != 2:
+            raise ValueError(f"boundaries.{name} must be [start, end], got {be!r}")
+        try:
+            start, end = pd.Timestamp(be[0]), pd.Timestamp(be[1])
+        except (ValueError, TypeError):
+            raise ValueError(f"boundaries.{name}: cannot parse {be!r} as times") from None
+        if not start < end:
+            raise ValueError(f"boundaries.{name}: start must precede end, got {be!r}")
+        ivals.append((start, end, name))
+    ivals.sort()
+    for (_, e0, n0), (s1, _, n1) in zip(ivals[:-1], ivals[1:], strict=True):
+        if s1 < e0:
+            raise ValueError(f"boundaries: {n0} and {n1} overlap")
+    return ivals
+
+
 def chronological_split(
     samples: pd.DataFrame,
     boundaries: Mapping[str, Sequence[str | pd.Timestamp]],
@@ -193,27 +236,8 @@ def chronological_split(
     """
     _require(samples, ["sample_id", "region_id", "instrument", "t_end"], "samples")
     if assign not in ("region", "sample"):
-        raise ValueError(f"config split.assign must be 'region' or 'sample', got {assign!r}")
-    if not boundaries:
-        raise ValueError("config split.boundaries: give at least one {split: [start, end]}")
-    ivals = []
-    for name, be in boundaries.items():
-        if name not in SPLITS:
-            raise ValueError(f"config split.boundaries: unknown split {name!r}; use {SPLITS}")
-        if len(be) != 2:
-            raise ValueError(f"config split.boundaries.{name} must be [start, end], got {be!r}")
-        try:
-            start, end = pd.Timestamp(be[0]), pd.Timestamp(be[1])
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"config split.boundaries.{name}: cannot parse {be!r} as times") from None
-        if not start < end:
-            raise ValueError(f"config split.boundaries.{name}: start must precede end, got {be!r}")
-        ivals.append((start, end, name))
-    ivals.sort()
-    for (_, e0, n0), (s1, _, n1) in zip(ivals[:-1], ivals[1:], strict=True):
-        if s1 < e0:
-            raise ValueError(f"config split.boundaries: {n0} and {n1} overlap")
+        raise ValueError(f"assign must be 'region' or 'sample', got {assign!r}")
+    ivals = _intervals(boundaries)
     t = pd.to_datetime(samples["t_end"])
     if assign == "region":
         t = t.groupby(samples["region_id"].astype(str)).transform("min")
@@ -236,7 +260,7 @@ def undersample(split_df: pd.DataFrame, ratio: float | None = 1.0, seed: int = 0
     if ratio is None:
         return split_df.copy()
     if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio <= 0:
-        raise ValueError(f"config split.undersample_ratio must be > 0 or null, got {ratio!r}")
+        raise ValueError(f"undersample_ratio must be > 0 or None, got {ratio!r}")
     _require(split_df, ["sample_id", "instrument", "split", "label"], "split frame")
     keep = np.ones(len(split_df), dtype=bool)
     label = split_df["label"].astype("int64").to_numpy()
@@ -316,26 +340,10 @@ def check_leakage(
                 raise LeakageError(f"NOAA region {n} is split across splits: {desc}")
 
 
-def _settings(cfg: Mapping | None) -> dict:
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(SPLIT_DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"config split: unknown setting(s) {unknown}; known: {sorted(SPLIT_DEFAULTS)}")
-    s = {**SPLIT_DEFAULTS, **cfg}
-    if s["method"] not in METHODS:
-        raise ValueError(f"config split.method must be one of {METHODS}, got {s['method']!r}")
-    if s["method"].startswith("chronological") and not s["boundaries"]:
-        raise ValueError(f"config split.boundaries is required for method {s['method']!r}")
-    if not isinstance(s["seed"], int) or isinstance(s["seed"], bool) or s["seed"] < 0:
-        raise ValueError(f"config split.seed must be an integer >= 0, got {s['seed']!r}")
-    return s
-
-
 def make_dataset_splits(
     samples: pd.DataFrame,
     dataset_name: str,
-    cfg: Mapping | None,
+    settings: SplitSettings,
     run: int,
     region_noaa: Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
@@ -345,16 +353,19 @@ def make_dataset_splits(
     add all samples of its extra instruments to train (:func:`fuse`; S1's FUSED datasets);
     undersample negatives per (split, instrument); :func:`check_leakage`.
 
-    Methods (``cfg["method"]``)::
+    Methods (``settings.method``; ``job_seed`` is :func:`flarepipe.core.seeds.job_seed`)::
 
-        random_regions        region_split(test_frac, val_frac), seed = derive_seed(seed, run)
-        region_kfold          kfold_regions(k, by_class): fold = run % k,
-                              repetition = run // k, seed = derive_seed(seed, repetition)
+        random_regions        region_split(test_frac, val_frac),
+                              seed = job_seed("split", seed, run)
+        region_kfold          kfold_regions(k, by_class): fold = run % k, repetition = run // k,
+                              seed = job_seed("split", seed, repetition)
         chronological         chronological_split(boundaries, assign)
         chronological_kfold   chronological test interval, k-fold train/val over the rest
                               (S2: boundaries {train: [2010-05, 2015-10), test: [2015-10, 2019)})
 
-    Undersampling uses ``derive_seed(seed, run)`` and ``undersample_ratio`` (null keeps all).
+    Undersampling uses ``job_seed("split", seed, run)`` and ``undersample_ratio`` (``None`` keeps
+    all). ``exclude_noaa_overlap`` needs ``region_noaa`` (region_id → NOAA numbers,
+    :func:`flarepipe.samples.quality.region_noaa` of the records).
 
     Returns
     -------
@@ -365,36 +376,36 @@ def make_dataset_splits(
         raise ValueError(f"dataset {dataset_name!r} unknown; use one of {sorted(DATASETS)}")
     if not isinstance(run, (int, np.integer)) or run < 0:
         raise ValueError(f"run must be an integer >= 0, got {run!r}")
-    s = _settings(cfg)
+    s = settings
     _require(samples, ["sample_id", "region_id", "instrument", "label"], "samples")
     primary, extra = DATASETS[dataset_name].primary, DATASETS[dataset_name].extra
     inst = samples["instrument"].astype(str)
     a = samples[(inst == primary).to_numpy()]
     if a.empty:
         raise ValueError(f"dataset {dataset_name}: no samples of instrument {primary}")
-    seed_run = derive_seed(s["seed"], int(run))
-    method = s["method"]
+    seed_run = job_seed("split", s.seed, int(run))
+    method = s.method
     if method == "random_regions":
-        split = region_split(a, s["test_frac"], s["val_frac"], seed_run, stratify=s["stratify"])
+        split = region_split(a, s.test_frac, s.val_frac, seed_run, stratify=s.stratify)
     elif method == "region_kfold":
-        rep, fold = divmod(int(run), int(s["k"]))
-        split = kfold_regions(a, s["k"], derive_seed(s["seed"], rep), s["by_class"])[fold]
+        rep, fold = divmod(int(run), int(s.k))
+        split = kfold_regions(a, s.k, job_seed("split", s.seed, rep), s.by_class)[fold]
     elif method == "chronological":
-        split = chronological_split(a, s["boundaries"], s["assign"])
+        split = chronological_split(a, s.boundaries, s.assign)
     else:  # chronological_kfold
-        chrono = chronological_split(a, s["boundaries"], s["assign"])
+        chrono = chronological_split(a, s.boundaries, s.assign)
         chrono["split"] = np.where(chrono["split"] == "test", "test", "train")
-        rep, fold = divmod(int(run), int(s["k"]))
+        rep, fold = divmod(int(run), int(s.k))
         pool = a.set_index("sample_id").loc[chrono["sample_id"]].reset_index()
         pool["split"] = chrono["split"].to_numpy()
-        split = kfold_regions(pool, s["k"], derive_seed(s["seed"], rep), s["by_class"])[fold]
-    if s["exclude_noaa_overlap"] and region_noaa is None:
-        raise ValueError("config split.exclude_noaa_overlap needs the region → NOAA map "
+        split = kfold_regions(pool, s.k, job_seed("split", s.seed, rep), s.by_class)[fold]
+    if s.exclude_noaa_overlap and region_noaa is None:
+        raise ValueError("exclude_noaa_overlap needs the region → NOAA map "
                          "(make_dataset_splits(..., region_noaa=...))")
     if extra:
         b = samples[inst.isin(extra).to_numpy()]
-        split = fuse(split, b, region_noaa if s["exclude_noaa_overlap"] else None)
-    split = undersample(split.reset_index(drop=True), s["undersample_ratio"], seed_run)
+        split = fuse(split, b, region_noaa if s.exclude_noaa_overlap else None)
+    split = undersample(split.reset_index(drop=True), s.undersample_ratio, seed_run)
     check_leakage(split)
     return split[SPLIT_COLUMNS].reset_index(drop=True)
 

@@ -1,55 +1,73 @@
-"""The archive rules (rules/archive.smk): build the raw archive; the synthetic region figure.
-
-Each function takes its rule's declared inputs and outputs; the workflow script calls one of them."""
+"""The archive rules (``rules/archive.smk``): the raw archive, JSOC units, catalogue, figure."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+__all__ = ["run_archive", "run_jsoc_unit", "run_catalogue", "run_jsoc_merge",
+           "run_synthetic_figure"]
 
 
-__all__ = ["run_archive", "run_unit", "run_merge", "run_catalogue", "run_synthetic_figure"]
+def _one_folder(*paths: str | os.PathLike) -> Path:
+    """The common folder of files a builder writes side by side (the archive layout)."""
+    folders = {Path(p).parent for p in paths}
+    if len(folders) != 1:
+        raise ValueError(f"archive outputs must share one folder (docs/FILES.md), got "
+                         f"{sorted(map(str, folders))}")
+    return folders.pop()
 
 
-def run_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> dict:
-    """Build the configured archive (``archive`` config section) into ``out_dir``."""
+def run_archive(cfg: dict, out_records, out_flares, out_manifest, out_rates=None,
+                workers: int = 1) -> dict:
+    """Rule ``archive`` (synthetic or local source): build the configured archive.
+
+    ``cfg`` is the ``archive`` section; the outputs are the layout files of one archive folder
+    (``out_rates`` is the synthetic archive's ``truth/rates.csv``).
+    """
     from flarepipe.archive.build import build_archive
 
-    return build_archive(cfg, out_dir, workers=workers)
+    root = _one_folder(out_records, out_flares, out_manifest)
+    manifest = build_archive(cfg, root, workers=workers)
+    if out_rates is not None and not Path(out_rates).is_file():
+        raise FileNotFoundError(f"{out_rates}: the archive source wrote no planted rates")
+    return manifest
 
 
-def run_unit(cfg: dict, unit: str, archive_dir: str | os.PathLike) -> Path:
-    """Fetch one JSOC unit (keywords, export, resumable downloads) into ``archive_dir/units``.
+def run_jsoc_unit(cfg: dict, unit: str, archive, out) -> Path:
+    """Rule ``jsoc_unit``: fetch one JSOC unit (keywords, export, resumable downloads).
 
-    ``cfg`` is the validated ``archive`` section; the unit reads ``cfg['jsoc']``.
+    ``cfg`` is the validated ``archive.jsoc`` section; ``archive`` the archive folder (a param);
+    the unit's files go under ``archive/units``.
     """
     from flarepipe.archive.sources.jsoc import run_unit as fetch
 
-    return fetch(cfg["jsoc"], unit, archive_dir)
+    done = Path(fetch(cfg, unit, archive))
+    if done.resolve() != Path(out).resolve():
+        raise ValueError(f"jsoc unit {unit}: wrote {done}, the rule declares {out}")
+    return done
 
 
-def run_merge(
-    units: list, flares_csv: str | os.PathLike, rejected_csv: str | os.PathLike, out_records
-) -> None:
-    """Merge finished JSOC units and the catalogue into the archive layout."""
+def run_jsoc_merge(units: list, flares, rejected, out_records, out_flares, out_manifest) -> None:
+    """Rule ``archive`` (jsoc source): merge finished units and the catalogue into the layout."""
     from flarepipe.archive.sources.jsoc import merge_units
 
-    merge_units(list(units), Path(out_records).parent, flares_csv, rejected_flares=rejected_csv)
+    root = _one_folder(out_records, out_flares, out_manifest)
+    merge_units(list(units), root, flares, rejected_flares=rejected)
 
 
 def run_catalogue(cfg: dict, out_flares, out_rejected, out_repaired) -> None:
-    """The flare catalogue (HEK or a catalogue file), with rejected and repaired rows.
+    """Rule ``catalogue``: the flare catalogue (HEK or a catalogue file), rejected/repaired rows.
 
-    ``cfg`` is the validated ``archive`` section; the catalogue reads ``cfg['catalogue']``.
+    ``cfg`` is the validated ``archive.catalogue`` section.
     """
     from flarepipe.archive.catalogues.flares import build_catalogue, write_catalogue
 
-    write_catalogue(build_catalogue(cfg["catalogue"]), out_flares, out_rejected, out_repaired)
+    write_catalogue(build_catalogue(cfg), out_flares, out_rejected, out_repaired)
 
 
-def run_synthetic_figure(archive_dir, out_png, region_id: str | None = None) -> str:
-    """A figure of one synthetic patch and its region's flares and keywords (README, report)."""
+def run_synthetic_figure(records, flares, rates, out, region_id: str | None = None) -> str:
+    """Rule ``synthetic_figure``: one synthetic patch, its region's flares, keywords and rates."""
     from flarepipe.archive.figure import region_figure
 
-    return region_figure(archive_dir, out_png, region_id=region_id)
+    return region_figure(records, flares, rates, out, region_id=region_id)

@@ -1,45 +1,85 @@
-"""The label and split rules (rules/label.smk): labelled samples, region-grouped splits.
-
-Each function takes its rule's declared inputs and outputs; the workflow script calls one of them."""
+"""The label and split rules (``rules/label.smk``): labelled samples, region-grouped splits."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Mapping
 
 import pandas as pd
-
-from flarepipe.io.atomic import write_csv
 
 __all__ = ["run_label", "run_split"]
 
 
-def _archive_dir(records_csv: str | os.PathLike) -> Path:
-    return Path(records_csv).parent
+def run_label(records, flares, flagged, cfg: Mapping, out_samples, out_counts,
+              out_drops=None) -> None:
+    """Rule ``label``: slide windows, type them, apply the task (``labels`` section).
 
+    Parameters
+    ----------
+    records, flares, flagged
+        The archive's ``records.csv`` and ``flares.csv``, and the quality stage's
+        ``records_flagged.csv`` (one row per record, in records order).
+    cfg
+        The ``labels`` section (validated and filled by the workflow).
+    out_samples, out_counts, out_drops
+        ``samples.csv``, the evolution-type table and the bad-record drop counts.
+    """
+    from flarepipe.archive.layout import read_flares, read_records
+    from flarepipe.config import settings
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.samples.labels import (
+        apply_task,
+        drop_counts,
+        evolution_counts,
+        label_windows,
+        write_samples,
+    )
 
-def run_label(records_csv, flagged_csv, cfg: dict, out_samples, out_counts, out_drops=None) -> None:
-    """Slide windows, type them, apply the task (``label`` config section)."""
-    from flarepipe.archive.layout import load_archive
-    from flarepipe.samples.labels import apply_task, drop_counts, evolution_counts, label_windows, write_samples
-
-    arc = load_archive(_archive_dir(records_csv))
-    flagged = pd.read_csv(flagged_csv, usecols=["keep"])
-    flagged.index = arc.records.index
-    cand = label_windows(arc.records, arc.flares, flagged, cfg)
-    samples = apply_task(cand, cfg)
+    s = settings("labels", cfg)
+    recs = read_records(records)
+    keep = pd.read_csv(flagged, usecols=["keep"])
+    if len(keep) != len(recs):
+        raise ValueError(f"{flagged}: {len(keep)} rows for {len(recs)} records in {records}; "
+                         "rerun the quality stage")
+    keep.index = recs.index
+    cand = label_windows(recs, read_flares(flares), s, keep)
+    samples = apply_task(cand, s.task)
     if samples.empty:
-        raise ValueError(f"label: task {cfg.get('task', 'strong_vs_quiet')} produced no samples from {records_csv}")
+        raise ValueError(f"label: task {s.task} produced no samples from {records}")
     write_samples(samples, out_samples)
     write_csv(evolution_counts(cand), out_counts)
     if out_drops:
         write_csv(drop_counts(cand), out_drops)
 
 
-def run_split(samples_csv, dataset: str, run: int, cfg: dict, out) -> None:
-    """Split one dataset for one run (``split`` config section); fail on leakage."""
+def run_split(samples, dataset: str, run: int, cfg: Mapping, out, records=None) -> None:
+    """Rule ``split``: split one dataset for one run (``split`` section); fail on leakage.
+
+    Parameters
+    ----------
+    samples
+        ``samples.csv`` of the label stage.
+    dataset, run
+        The wildcards: a dataset name and the run number.
+    cfg
+        The ``split`` section (validated and filled by the workflow).
+    out
+        ``split_<run>.csv``.
+    records
+        The archive's ``records.csv``, for the region → NOAA map; the rule declares it (and it is
+        required) when ``split.exclude_noaa_overlap`` is on.
+    """
+    from flarepipe.archive.layout import read_records
+    from flarepipe.config import settings
     from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.quality import region_noaa
     from flarepipe.samples.split import make_dataset_splits, write_split
 
-    samples = read_samples(samples_csv)
-    write_split(make_dataset_splits(samples, dataset, cfg, int(run)), out)
+    s = settings("split", cfg)
+    noaa = None
+    if s.exclude_noaa_overlap:
+        if records is None:
+            raise ValueError("split.exclude_noaa_overlap needs records.csv (the region → NOAA "
+                             "map); declare it as the split rule's `records` input")
+        noaa = region_noaa(read_records(records))
+    split = make_dataset_splits(read_samples(samples), dataset, s, int(run), region_noaa=noaa)
+    write_split(split, out)

@@ -1,35 +1,39 @@
-"""The quality rule (rules/quality.smk): per-record flags and reasons.
-
-Each function takes its rule's declared inputs and outputs; the workflow script calls one of them."""
+"""The quality rule (``rules/quality.smk``): per-record flags and reasons."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
-
-
-from flarepipe.io.atomic import write_csv
 
 __all__ = ["run_quality"]
 
 
-def _archive_dir(records_csv: str | os.PathLike) -> Path:
-    return Path(records_csv).parent
+def run_quality(records, cfg: Mapping, out_flagged, out_summary, workers: int = 1,
+                scan_pixels: bool = True) -> None:
+    """Rule ``quality``: flag every record (``quality`` section); write flags and counts.
 
-
-def run_quality(records_csv, cfg: dict, out_flagged, out_summary, scan_pixels: bool = True,
-                workers: int = 1) -> None:
-    """Flag records (``quality`` config section); write the flagged table and counts per reason.
-
-    ``workers`` processes read the FITS files for the pixel checks.
+    Parameters
+    ----------
+    records
+        The archive's ``records.csv``; magnetograms are its ``path`` column, relative to its folder.
+    cfg
+        The ``quality`` section (validated and filled by the workflow).
+    out_flagged, out_summary
+        ``records_flagged.csv`` (every record, one column per reason) and ``summary.csv``.
+    workers
+        Processes reading the FITS files for the pixel checks (the rule's threads).
+    scan_pixels
+        Read the magnetograms for the NaN-pixel and size checks (off: keyword checks only).
     """
-    from flarepipe.archive.layout import load_archive
-    from flarepipe.samples.quality import flag_records, scan_fits, summarise
+    from flarepipe.archive.layout import read_records
+    from flarepipe.config import settings
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.samples.quality import flag_records, scan_fits, summarise, write_flagged
 
-    arc = load_archive(_archive_dir(records_csv))
-    pixel = scan_fits(arc.records, arc.root, workers=workers) if scan_pixels else None
-    flagged = flag_records(arc.records, cfg, pixel_checks=pixel, archive_dir=arc.root)
-    out = flagged.copy()
-    out["t_rec"] = [t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] for t in out["t_rec"]]
-    write_csv(out, out_flagged)
+    s = settings("quality", cfg)
+    recs = read_records(records)
+    root = Path(records).parent
+    pixel = scan_fits(recs, root, workers=workers) if scan_pixels else None
+    flagged = flag_records(recs, s, pixel_checks=pixel, archive_dir=root)
+    write_flagged(flagged, out_flagged)
     write_csv(summarise(flagged), out_summary)

@@ -1,38 +1,44 @@
-"""The features and shard rules (rules/shard.smk): model inputs, standardised HDF5 shards.
-
-Each function takes its rule's declared inputs and outputs; the workflow script calls one of them."""
+"""The features and shard rules (``rules/shard.smk``): model inputs, standardised HDF5 shards."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-
 __all__ = ["run_features", "run_shard"]
 
 
-def _archive_dir(records_csv: str | os.PathLike) -> Path:
-    return Path(records_csv).parent
+def run_features(records, samples, cfg: Mapping, out, threads: int = 1) -> None:
+    """Rule ``features``: raw model inputs of every labelled sample (``features`` section).
 
-
-def run_features(records_csv, samples_csv, cfg: dict, out, threads: int = 2) -> None:
-    """Raw model inputs of every labelled sample (``features`` config section)."""
-    from flarepipe.archive.layout import load_archive
+    ``records`` is the archive's ``records.csv`` (magnetograms are its ``path`` column, relative to
+    its folder), ``samples`` the label stage's ``samples.csv``; ``threads`` processes read FITS.
+    """
+    from flarepipe.archive.layout import read_records
+    from flarepipe.config import section
     from flarepipe.data.features import extract_features
     from flarepipe.samples.labels import read_samples
 
-    arc = load_archive(_archive_dir(records_csv))
-    samples = read_samples(samples_csv)
-    extract_features(arc.root, arc.records, samples, out, image_size=int(cfg.get("image_size", 64)),
-                     hmi_subsample=int(cfg.get("hmi_subsample", 4)), threads=threads)
+    s = section("features", cfg)
+    extract_features(Path(records).parent, read_records(records), read_samples(samples), out,
+                     image_size=s["image_size"], hmi_subsample=s["hmi_subsample"],
+                     threads=threads)
 
 
-def run_shard(features_h5, split_csv, dataset: str, cfg: dict, out_dir) -> None:
-    """Standardised train/val/test shards of one dataset run (``shard`` config section)."""
+def run_shard(features, split, dataset: str, cfg: Mapping, out_train, out_val, out_test) -> None:
+    """Rule ``shard``: standardised train/val/test shards of one dataset run (``shard`` section)."""
+    from flarepipe.config import section
     from flarepipe.data.features import build_shards
 
-    split = pd.read_csv(split_csv, dtype={"sample_id": str, "region_id": str})
-    build_shards(features_h5, split, dataset, out_dir, image_norm=cfg.get("image_norm", "primary_train"),
-                 log_keywords=cfg.get("log_keywords", []))
+    s = section("shard", cfg)
+    outs = {"train": Path(out_train), "val": Path(out_val), "test": Path(out_test)}
+    folder = outs["train"].parent
+    expected = {name: folder / f"{name}.h5" for name in outs}
+    if outs != expected:
+        raise ValueError(f"shard outputs must be <folder>/{{train,val,test}}.h5, got "
+                         f"{[str(p) for p in outs.values()]}")
+    table = pd.read_csv(split, dtype={"sample_id": str, "region_id": str})
+    build_shards(features, table, dataset, folder, image_norm=s["image_norm"],
+                 log_keywords=s["log_keywords"])

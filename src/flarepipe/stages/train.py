@@ -1,64 +1,81 @@
-"""The train, baseline and oracle rules (rules/train.smk): one job per (dataset, model, run).
+"""The train, baseline and oracle rules (``rules/train.smk``): one job per (dataset, model, run).
 
-Each function takes its rule's declared inputs and outputs; the workflow script calls one of them."""
+Each function takes its rule's declared inputs and outputs; the workflow script calls one of them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from flarepipe.io.atomic import write_csv, write_json
-
 __all__ = ["run_train", "run_baseline", "run_oracle"]
 
 
-def run_train(shard_dir, model: str, model_cfg: dict, out_dir, seed: int,
-              threads: int | None = None, plugins: list | tuple = ()) -> dict:
-    """Train a network on one dataset run and write checkpoint, CSV log and predictions.
+def _out_dir(**outputs) -> Path:
+    """The job folder of outputs the trainers name themselves (``predictions.csv``, ...)."""
+    folders = {Path(p).parent for p in outputs.values()}
+    if len(folders) != 1:
+        raise ValueError(f"outputs must share one folder, got {sorted(map(str, folders))}")
+    folder = folders.pop()
+    for name, p in outputs.items():
+        expected = {"predictions": "predictions.csv", "checkpoint": "model.ckpt"}[name]
+        if Path(p).name != expected:
+            raise ValueError(f"output {name} must be named {expected}, got {p}")
+    return folder
 
-    ``threads`` caps torch's CPU threads at the job's share (Snakemake ``threads``), so parallel
-    jobs do not oversubscribe the cores. ``plugins`` (the plug-in that registered ``model``, if
-    any) are imported first.
+
+def run_train(train, val, test, model: str, cfg: Mapping, seed: int, out_predictions,
+              out_checkpoint, threads: int | None = None, plugins: list | tuple = ()) -> dict:
+    """Rule ``train``: a network on one dataset run; checkpoint, CSV log, predictions, summary.
+
+    ``train``/``val``/``test`` are the run's shards, ``cfg`` the model's ``models.<model>``
+    section, ``seed`` the job seed (:func:`flarepipe.core.seeds.job_seed`, rule ``train``).
+    ``threads`` caps torch's CPU threads at the job's share, so parallel jobs do not oversubscribe
+    the cores. ``plugins`` (the plug-in that registered ``model``, if any) are imported first.
     """
     import torch
 
     from flarepipe.core.registry import load_plugins
+    from flarepipe.io.atomic import write_json
     from flarepipe.training.fit import train_one
 
     load_plugins(plugins)
-
     if threads:
         torch.set_num_threads(int(threads))
-
-    shard_dir = Path(shard_dir)
-    shards = {s: shard_dir / f"{s}.h5" for s in ("train", "val", "test")}
-    summary = train_one(shards, model, model_cfg.get("network", {}), model_cfg.get("train", {}),
-                        out_dir, seed=int(seed))
-    write_json(summary, Path(out_dir) / "summary.json")
+    out_dir = _out_dir(predictions=out_predictions, checkpoint=out_checkpoint)
+    shards = {"train": train, "val": val, "test": test}
+    summary = train_one(shards, model, cfg.get("network"), cfg.get("train"), out_dir,
+                        seed=int(seed))
+    write_json(summary, out_dir / "summary.json")
     return summary
 
 
-def run_baseline(shard_dir, model: str, cfg: dict, out_dir, seed: int,
+def run_baseline(train, val, test, model: str, cfg: Mapping, seed: int, out_predictions,
                  plugins: list | tuple = ()) -> dict:
-    """A registered baseline (``logreg``: keyword-only logistic regression) on the same shards."""
+    """Rule ``baseline``: a registered baseline (``logreg``: keyword-only logistic regression).
+
+    ``cfg`` is the ``models.<model>`` section, ``seed`` the job seed (rule ``logreg``).
+    """
     from flarepipe.core.registry import load_plugins
+    from flarepipe.io.atomic import write_json
     from flarepipe.training.registry import fit_baseline
 
     load_plugins(plugins)
-    shard_dir = Path(shard_dir)
-    shards = {s: shard_dir / f"{s}.h5" for s in ("train", "val", "test")}
+    out_dir = _out_dir(predictions=out_predictions)
+    shards = {"train": train, "val": val, "test": test}
     summary = fit_baseline(model, shards, out_dir, cfg, seed=int(seed))
-    write_json(summary, Path(out_dir) / "summary.json")
+    write_json(summary, out_dir / "summary.json")
     return summary
 
 
-def run_oracle(samples_csv, split_csv, rates_csv, out) -> None:
-    """Oracle predictions from the planted rates (synthetic archives only)."""
-    from flarepipe.samples.labels import read_samples
+def run_oracle(samples, split, rates, out_predictions) -> None:
+    """Rule ``oracle``: predictions from the planted rates (``truth/rates.csv``, synthetic only)."""
     from flarepipe.evaluation.oracle import oracle_split_predictions, read_rates
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.samples.labels import read_samples
 
-    samples = read_samples(samples_csv)
-    split = pd.read_csv(split_csv, dtype={"sample_id": str, "region_id": str})
-    preds = oracle_split_predictions(samples, split, read_rates(rates_csv))
-    write_csv(preds, out)
+    table = pd.read_csv(split, dtype={"sample_id": str, "region_id": str})
+    preds = oracle_split_predictions(read_samples(samples), table, read_rates(rates))
+    write_csv(preds, out_predictions)

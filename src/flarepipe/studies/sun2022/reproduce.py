@@ -90,6 +90,7 @@ from flarepipe.evaluation.evaluate import (
 )
 from flarepipe.data.features import standardise_keywords
 from flarepipe.core.flareclass import M1_FLUX, class_to_flux
+from flarepipe.config import settings
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.samples.labels import label_windows
 from flarepipe.archive.sources.local import keyword_tables_to_records, load_keyword_tables
@@ -353,7 +354,7 @@ def relabel(
     records["noaa_ars"] = records["region_id"].map(
         lambda r: ",".join(str(n) for n in region_noaa.get(str(r), ()))
     )
-    cand = label_windows(records, flares, None, {"task": "strong_vs_quiet"})
+    cand = label_windows(records, flares, settings("labels", {"task": "strong_vs_quiet"}))
     key = table[["region_id", "t_end"]].copy()
     key["t_end"] = pd.DatetimeIndex(key["t_end"]).as_unit("ns")
     c = cand[["region_id", "t_end", "obs_type", "pred_type"]].copy()
@@ -747,7 +748,7 @@ def make_run_data(
     cfg = {"seed": int(seed), "method": "random_regions", "test_frac": 0.2, "val_frac": 0.2,
            "undersample_ratio": 1.0, "stratify": bool(stratify)}
     base = samples[["sample_id", "region_id", "instrument", "label"]].reset_index(drop=True)
-    split = make_dataset_splits(base, dataset, cfg, run)
+    split = make_dataset_splits(base, dataset, settings("split", cfg), run)
     pos = pd.Series(np.arange(len(base)), index=base["sample_id"].to_numpy())
     idx = pos.loc[split["sample_id"].to_numpy()].to_numpy()
     which = split["split"].to_numpy()

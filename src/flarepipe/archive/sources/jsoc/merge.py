@@ -11,7 +11,7 @@ import pandas as pd
 
 from flarepipe import __version__
 from flarepipe.archive.catalogues.flares import read_flares_csv, write_flares
-from flarepipe.archive.layout import RECORD_COLUMNS, UNIT_REJECT_COLUMNS, read_records
+from flarepipe.archive.layout import RECORD_COLUMNS, UNIT_REJECT_COLUMNS, read_records_raw
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
 
 __all__ = ["merge_units"]
@@ -50,7 +50,7 @@ def merge_units(
         p = Path(p)
         summary = json.loads(p.read_text())
         uid = summary["unit"]["unit_id"]
-        recs.append(read_records(p.parent / "records.csv"))
+        recs.append(read_records_raw(p.parent / "records.csv"))
         rej_path = p.parent / "rejected.csv"
         if rej_path.exists() and rej_path.stat().st_size:
             rj = pd.read_csv(rej_path, dtype=str, keep_default_na=False)

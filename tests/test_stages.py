@@ -1,0 +1,286 @@
+"""Stages mirror rules: each rule's script calls its stage with the rule's declared inputs by name,
+and each stage, called here on the tiny synthetic archive, reads only the files it is given."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flarepipe.config import section
+
+REPO = Path(__file__).resolve().parents[1]
+_RULE = re.compile(r"^\s*rule (\w+):", re.M)
+
+
+def _rules() -> list[tuple[str, str, list[str], str]]:
+    """(rule file stem, rule, declared input names, script) of every rule with a script."""
+    out = []
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        text = smk.read_text()
+        starts = [m.start() for m in _RULE.finditer(text)] + [len(text)]
+        for a, b in zip(starts[:-1], starts[1:], strict=True):
+            block = text[a:b]
+            name = _RULE.match(block).group(1)
+            script = re.search(r'script:\s*\n\s*"\.\./workflow/scripts/(\w+)\.py"', block)
+            if not script:
+                continue
+            inputs: list[str] = []
+            m = re.search(r"^(\s*)input:\s*\n((?:\1\s+.*\n)+)", block, re.M)
+            if m:
+                inputs = re.findall(r"^\s+(\w+)=", m.group(2), re.M)
+                inputs += re.findall(r'\{"(\w+)":', m.group(2))  # conditional inputs **({...})
+            out.append((smk.stem, name, inputs, script.group(1)))
+    return out
+
+
+RULES = _rules()
+
+
+def test_every_rule_file_has_its_stage_module():
+    assert {r[0] for r in RULES} >= {"archive", "quality", "label", "shard", "train", "evaluate"}
+    for stem in {r[0] for r in RULES}:
+        importlib.import_module(f"flarepipe.stages.{stem}")
+
+
+@pytest.mark.parametrize("stem, rule, inputs, script", RULES, ids=[f"{r[1]}:{r[3]}" for r in RULES])
+def test_script_passes_declared_inputs_to_the_stage_of_its_rule_file(stem, rule, inputs, script):
+    text = (REPO / "workflow" / "scripts" / f"{script}.py").read_text()
+    m = re.search(r"from flarepipe\.stages\.(\w+) import (\w+)", text)
+    assert m, f"{script}.py calls no stage"
+    assert m.group(1) == stem, f"rule {rule} lives in rules/{stem}.smk, its stage in {m.group(1)}"
+    assert "**smk.input" in text, f"{script}.py must pass the declared inputs by name"
+    assert len(re.findall(r"^(?:from|import) flarepipe", text, re.M)) == 1  # one stage function
+    fn = getattr(importlib.import_module(f"flarepipe.stages.{stem}"), m.group(2))
+    params = inspect.signature(fn).parameters
+    assert fn.__name__.startswith("run_")
+    missing = [i for i in inputs if i not in params]
+    assert not missing, f"{fn.__name__} does not take the declared input(s) {missing} of {rule}"
+
+
+# the stages on the tiny archive -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def staged(tiny_archive, tmp_path_factory):
+    """Quality, label, split, features and shards of the tiny archive, run through the stages."""
+    from flarepipe.stages.label import run_label, run_split
+    from flarepipe.stages.quality import run_quality
+    from flarepipe.stages.shard import run_features, run_shard
+
+    root, _, _ = tiny_archive
+    out = tmp_path_factory.mktemp("staged")
+    run_quality(records=root / "records.csv", cfg={"require_noaa": True},
+                out_flagged=out / "flagged.csv", out_summary=out / "summary.csv", workers=1)
+    run_label(records=root / "records.csv", flares=root / "flares.csv",
+              flagged=out / "flagged.csv", cfg={}, out_samples=out / "samples.csv",
+              out_counts=out / "counts.csv", out_drops=out / "drops.csv")
+    run_split(samples=out / "samples.csv", dataset="FUSED_SHARP", run=0,
+              cfg={"undersample_ratio": None}, out=out / "split.csv")
+    # the tiny archive has two HMI regions with samples: too few for three region-grouped
+    # splits, so later stages get every HMI region's samples dealt by time (60/20/20)
+    split = pd.read_csv(out / "split.csv", dtype={"sample_id": str, "region_id": str})
+    hmi = split["instrument"] == "HMI"
+    rank = split[hmi].groupby("region_id").cumcount() / split[hmi].groupby("region_id")[
+        "sample_id"].transform("size")
+    split.loc[hmi, "split"] = pd.cut(rank, [-1, 0.6, 0.8, 1], labels=["train", "val", "test"])
+    split.to_csv(out / "split_by_time.csv", index=False)
+    run_features(records=root / "records.csv", samples=out / "samples.csv",
+                 cfg={"image_size": 16}, out=out / "features.h5", threads=1)
+    shards = {s: out / "shards" / f"{s}.h5" for s in ("train", "val", "test")}
+    run_shard(features=out / "features.h5", split=out / "split_by_time.csv",
+              dataset="FUSED_SHARP", cfg={}, out_train=shards["train"], out_val=shards["val"],
+              out_test=shards["test"])
+    return root, out, shards
+
+
+def test_quality_stage_flags_every_record(staged):
+    from flarepipe.archive.layout import read_records
+
+    root, out, _ = staged
+    flagged = pd.read_csv(out / "flagged.csv", keep_default_na=False)
+    assert len(flagged) == len(read_records(root / "records.csv"))
+    assert flagged["t_rec"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$").all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert (summary.loc[summary["reason"] == "total", "count"].sum()) == len(flagged)
+
+
+def test_label_stage_reads_the_flares_it_is_given(staged, tmp_path):
+    """The declared flares input is the one used (the stage used to re-read the archive's own)."""
+    from flarepipe.stages.label import run_label
+
+    root, out, _ = staged
+    samples = pd.read_csv(out / "samples.csv")
+    assert samples["label"].sum() > 0  # the archive's flares give positives
+    no_flares = tmp_path / "elsewhere" / "flares.csv"
+    no_flares.parent.mkdir()
+    pd.read_csv(root / "flares.csv").iloc[:0].to_csv(no_flares, index=False)
+    run_label(records=root / "records.csv", flares=no_flares, flagged=out / "flagged.csv",
+              cfg={}, out_samples=tmp_path / "s.csv", out_counts=tmp_path / "c.csv")
+    quiet = pd.read_csv(tmp_path / "s.csv")
+    assert quiet["label"].sum() == 0 and set(quiet["pred_type"]) == {"QUIET"}
+
+
+def test_label_stage_refuses_flags_of_other_records(staged, tmp_path):
+    from flarepipe.stages.label import run_label
+
+    root, out, _ = staged
+    short = tmp_path / "flagged.csv"
+    pd.read_csv(out / "flagged.csv").iloc[:-1].to_csv(short, index=False)
+    with pytest.raises(ValueError, match="rows for .* records"):
+        run_label(records=root / "records.csv", flares=root / "flares.csv", flagged=short,
+                  cfg={}, out_samples=tmp_path / "s.csv", out_counts=tmp_path / "c.csv")
+
+
+def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path):
+    from flarepipe.archive.layout import read_records
+    from flarepipe.config import settings
+    from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.quality import region_noaa
+    from flarepipe.samples.split import make_dataset_splits
+    from flarepipe.stages.label import run_split
+
+    root, out, _ = staged
+    cfg = {"exclude_noaa_overlap": True}
+    with pytest.raises(ValueError, match="exclude_noaa_overlap needs records.csv"):
+        run_split(samples=out / "samples.csv", dataset="FUSED_SHARP", run=1, cfg=cfg,
+                  out=tmp_path / "split.csv")
+    run_split(samples=out / "samples.csv", records=root / "records.csv", dataset="FUSED_SHARP",
+              run=1, cfg=cfg, out=tmp_path / "split.csv")
+    got = pd.read_csv(tmp_path / "split.csv", dtype={"sample_id": str, "region_id": str})
+    want = make_dataset_splits(read_samples(out / "samples.csv"), "FUSED_SHARP",
+                               settings("split", cfg), 1,
+                               region_noaa=region_noaa(read_records(root / "records.csv")))
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_shard_stage_writes_the_declared_files(staged, tmp_path):
+    from flarepipe.data.shards import ShardReader
+    from flarepipe.stages.shard import run_shard
+
+    _, out, shards = staged
+    sizes = {s: len(ShardReader(p).labels) for s, p in shards.items()}
+    split = pd.read_csv(out / "split_by_time.csv")
+    assert sizes == split["split"].value_counts().to_dict()
+    with pytest.raises(ValueError, match=r"\{train,val,test\}\.h5"):
+        run_shard(features=out / "features.h5", split=out / "split_by_time.csv",
+                  dataset="FUSED_SHARP", cfg={}, out_train=tmp_path / "a.h5",
+                  out_val=tmp_path / "val.h5", out_test=tmp_path / "test.h5")
+
+
+def test_shard_stage_config_errors_name_the_section(staged, tmp_path):
+    from flarepipe.config import ConfigError
+    from flarepipe.stages.shard import run_shard
+
+    _, out, _ = staged
+    with pytest.raises(ConfigError, match=r"shard\.image_norm must be one of"):
+        run_shard(features=out / "features.h5", split=out / "split_by_time.csv",
+                  dataset="FUSED_SHARP", cfg={"image_norm": "per_image"},
+                  out_train=tmp_path / "train.h5", out_val=tmp_path / "val.h5",
+                  out_test=tmp_path / "test.h5")
+
+
+@pytest.fixture(scope="module")
+def predicted(staged, tmp_path_factory):
+    """Predictions of the logistic regression, a one-epoch LSTM and the oracle on the shards."""
+    from flarepipe.core.seeds import job_seed
+    from flarepipe.stages.train import run_baseline, run_oracle, run_train
+
+    root, out, shards = staged
+    models = tmp_path_factory.mktemp("models") / "FUSED_SHARP"
+    preds = {m: models / m / "run0" / "predictions.csv" for m in ("logreg", "lstm", "oracle")}
+    run_baseline(**shards, model="logreg", cfg={"C": 1.0, "class_weight": "balanced"},
+               seed=job_seed("logreg", 0, 0), out_predictions=preds["logreg"])
+    run_train(**shards, model="lstm", cfg={"train": {"max_epochs": 1, "patience": 0}},
+              seed=job_seed("train", 0, 0), out_predictions=preds["lstm"],
+              out_checkpoint=preds["lstm"].parent / "model.ckpt", threads=1)
+    run_oracle(samples=out / "samples.csv", split=out / "split_by_time.csv",
+               rates=root / "truth" / "rates.csv", out_predictions=preds["oracle"])
+    return models, preds
+
+
+def test_train_stages_predict_val_and_test(predicted, staged):
+    _, out, _ = staged
+    _, preds = predicted
+    split = pd.read_csv(out / "split_by_time.csv")
+    held = split[split["split"] != "train"]
+    for name, p in preds.items():
+        df = pd.read_csv(p)
+        assert set(df["split"]) == {"val", "test"}, name
+        assert len(df) == len(held), name
+        assert df["prob"].between(0, 1).all(), name
+    assert (preds["lstm"].parent / "model.ckpt").stat().st_size > 0
+
+
+def test_train_stage_refuses_outputs_it_cannot_name(staged, tmp_path):
+    from flarepipe.stages.train import run_baseline
+
+    _, _, shards = staged
+    with pytest.raises(ValueError, match="predictions must be named predictions.csv"):
+        run_baseline(**shards, model="logreg", cfg={}, seed=0,
+                     out_predictions=tmp_path / "preds.csv")
+
+
+def test_stack_and_evaluate_stages(predicted, tmp_path):
+    from flarepipe.stages.evaluate import run_evaluate, run_stack
+
+    models, preds = predicted
+    template = str(models / "{ensemble}" / "run0")
+    names = ["stack_auc", "avg", "best_tss"]
+    outs = [models / n / "run0" / "predictions.csv" for n in names]
+    pair = {"lstm": preds["lstm"], "logreg": preds["logreg"]}
+
+    def stacking(*criteria):
+        return [{"pair": ["lstm", "logreg"], "criteria": list(criteria), "prefix": "",
+                 "best": "tss"}]
+
+    alphas = run_stack(stacking("auc"), template, outs, (), **pair)
+    assert set(alphas) == set(names) and all(p.is_file() for p in outs)
+    with pytest.raises(ValueError, match="do not match the rule's outputs"):
+        run_stack(stacking("auc", "bss"), template, outs, (), **pair)
+    ev = tmp_path / "evaluation"
+    run_evaluate(predictions=[*preds.values(), *outs], out_metrics=ev / "metrics.csv",
+                 out_table=ev / "metrics.md", out_plots=ev / "plots",
+                 tests=[{"a": ["FUSED_SHARP", "lstm"], "b": ["FUSED_SHARP", "logreg"],
+                         "metric": "TSS", "split": "test"}])
+    metrics = pd.read_csv(ev / "metrics.csv")
+    assert set(metrics["model"]) == {"logreg", "lstm", "oracle", *names}
+    assert "## Paired tests" in (ev / "metrics.md").read_text()
+    assert (ev / "plots" / "tss_bar.png").stat().st_size > 0
+
+
+def test_archive_stages(tiny_archive, tmp_path):
+    from flarepipe.stages.archive import run_archive, run_synthetic_figure
+
+    root, _, _ = tiny_archive
+    png = tmp_path / "fig" / "region.png"
+    region = run_synthetic_figure(records=root / "records.csv", flares=root / "flares.csv",
+                                  rates=root / "truth" / "rates.csv", out=png)
+    assert png.stat().st_size > 10_000 and isinstance(region, str)
+
+    cfg = {"source": "synthetic",
+           "synthetic": {"scale": "tiny", "n_regions": 1, "days": 2, "instruments": ["HMI"]}}
+    arc = tmp_path / "archive"
+    run_archive(cfg=cfg, out_records=arc / "records.csv", out_flares=arc / "flares.csv",
+                out_manifest=arc / "manifest.json", out_rates=arc / "truth" / "rates.csv",
+                workers=1)
+    assert (arc / "records.csv").is_file() and (arc / "truth" / "rates.csv").is_file()
+    with pytest.raises(ValueError, match="share one folder"):
+        run_archive(cfg=cfg, out_records=arc / "records.csv", out_flares=tmp_path / "flares.csv",
+                    out_manifest=arc / "manifest.json")
+
+
+def test_stage_reads_records_through_the_declared_file_only(staged, tmp_path):
+    """A copy of the archive elsewhere is read from where the declared records.csv lies."""
+    from flarepipe.stages.quality import run_quality
+
+    root, out, _ = staged
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    (copy / "flares.csv").unlink()  # a stage that re-found sibling files would fail here
+    run_quality(records=copy / "records.csv", cfg=section("quality", {"require_noaa": True}),
+                out_flagged=tmp_path / "f.csv", out_summary=tmp_path / "s.csv", workers=1)
+    assert (tmp_path / "f.csv").read_bytes() == (out / "flagged.csv").read_bytes()
