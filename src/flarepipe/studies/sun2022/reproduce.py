@@ -779,13 +779,11 @@ def _train_lstm(rd: RunData, out_dir: Path, shard_dir: Path, seed: int,
 
     paths = {}
     for split in SPLITS:
-        n = len(rd.y[split])
         paths[split] = write_shard(
-            shard_dir / f"{split}.h5",
-            np.zeros((n, 1, 1, 1), dtype=np.float32),  # the LSTM reads only the sequences
-            rd.x[split], rd.y[split], rd.meta[split],
+            shard_dir / f"{split}.h5", meta=rd.meta[split],
+            inputs={"sequence": rd.x[split]}, targets={"label": rd.y[split]},
             attrs={"keywords": list(KEYWORDS), "normalisation": rd.stats,
-                   "note": "sun2022 real keyword tables; images are placeholders"},
+                   "note": "sun2022 real keyword tables (no images)"},
         )
     try:
         info = train_one(paths, "lstm", {}, dict(train_params), out_dir, seed=seed)
