@@ -1,10 +1,11 @@
-# Set-up and the two Quick-start commands. Everything installs into .venv from requirements.txt.
+# Set-up and the two Quick-start commands. Everything installs into .venv from requirements.txt (the
+# pinned set of pyproject.toml's dependencies and extras), then the package itself (editable).
 PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 CORES ?= 2
 
-.PHONY: run test lint report dag clean reproduce
+.PHONY: run test lint format install-profiles report dag clean reproduce
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,8 +35,25 @@ report: $(STAMP)
 	$(VENV)/bin/snakemake --dag > results/dag.dot
 	-dot -Tsvg results/rulegraph.dot -o results/rulegraph.svg && dot -Tsvg results/dag.dot -o results/dag.svg
 
+## lint: set up, then ruff check, ruff format --check, snakefmt --check and snakemake --lint (CI runs
+## this); every check runs, and the target fails if any of them found something
+LINT_CHECKS := "ruff check ." "ruff format --check ." "snakefmt --check Snakefile rules/" "snakemake --lint"
 lint: $(STAMP)
-	$(VENV)/bin/snakemake --lint
+	@status=0; for check in $(LINT_CHECKS); do \
+	  echo "+ $$check"; $(VENV)/bin/$$check || status=1; \
+	done; exit $$status
+
+## format: rewrite the sources the way `make lint` wants them (ruff format and fixes, snakefmt)
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/snakefmt Snakefile rules/
+
+## install-profiles: link profiles/slurm and profiles/local into Snakemake's user config directory
+## (~/.config/snakemake/), so that `snakemake --profile slurm` works by name (docs/HPC.md)
+PROFILES ?= slurm local
+install-profiles: $(STAMP)
+	$(VENV)/bin/flarepipe-install-profile $(PROFILES)
 
 clean:
 	rm -rf results .snakemake

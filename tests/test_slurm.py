@@ -282,6 +282,139 @@ def test_parse_snakemake_log():
     assert jobs["0"].local and jobs["0"].slurm_id is None
 
 
+# ---- `snakemake --profile slurm` by name (flarepipe-install-profile, docs/HPC.md) -------------
+
+
+def _user_env(tmp_path: Path) -> dict[str, str]:
+    """A user with an empty home: Snakemake's user and site config dirs under tmp_path."""
+    env = _clean_env()
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "home" / ".config"),
+        XDG_CONFIG_DIRS=str(tmp_path / "site"),  # keeps /etc/xdg/snakemake out of the lookup
+        PYTHONPATH=str(ROOT / "src"),
+    )
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return env
+
+
+def _dry_run(name: str, workdir: Path, env: dict[str, str], *args: str):
+    """`snakemake --profile <name> -n` on the tiny config, run from ``workdir``."""
+    workdir.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "config.yaml", workdir / "config.yaml")
+    cmd = [sys.executable, "-m", "snakemake", "--profile", name, "-n"]
+    cmd += ["--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    cmd += ["--configfile", str(ROOT / TINY_CONFIG), *args]
+    return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _install(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "flarepipe.tools.install_profile", *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_profile_by_name_after_install(tmp_path):
+    """`snakemake --profile slurm` fails in a fresh account, works once the profile is installed."""
+    if not (ROOT / TINY_CONFIG).is_file():
+        pytest.skip(f"{TINY_CONFIG} does not exist yet")
+    env = _user_env(tmp_path)
+    before = _dry_run("slurm", tmp_path / "work", env)
+    assert before.returncode != 0
+    assert "no profile.yaml" in before.stdout + before.stderr
+
+    done = _install(env)  # default: slurm and local, into $XDG_CONFIG_HOME/snakemake
+    assert done.returncode == 0, done.stdout + done.stderr
+    installed = tmp_path / "home" / ".config" / "snakemake" / "slurm"
+    assert installed.is_symlink() and installed.resolve() == (PROFILES / "slurm").resolve()
+    assert (installed.parent / "local").resolve() == (PROFILES / "local").resolve()
+
+    after = _dry_run("slurm", tmp_path / "work", env)
+    out = after.stdout + after.stderr
+    assert after.returncode == 0, out[-4000:]
+    assert "This was a dry-run" in out
+    # the profile was applied: its set-resources send the training jobs to the GPU partition
+    train = [b for b in out.split("\n\n") if re.search(r"^rule train:", b.strip(), re.M)]
+    assert train and all("slurm_partition=gpu" in b for b in train), out[-4000:]
+    # installing again changes nothing (an existing other profile: test_install_profile_rules)
+    again = _install(env, "slurm")
+    assert again.returncode == 0 and "already a link" in again.stdout
+
+
+def test_install_profile_rules(tmp_path):
+    from flarepipe.tools.install_profile import InstallError, install_profile, main
+
+    repo = tmp_path / "repo"
+    (repo / "profiles" / "p").mkdir(parents=True)
+    (repo / "profiles" / "p" / "profile.yaml").write_text("# inside\njobs: 2\n")
+    (repo / "profiles" / "p" / "extra.yaml").write_text("x: 1\n")
+    dest = tmp_path / "cfg" / "snakemake"
+
+    first = install_profile("p", repo / "profiles", dest)
+    assert first.action == "linked" and (dest / "p").resolve() == (repo / "profiles" / "p")
+    assert install_profile("p", repo / "profiles", dest).action == "unchanged"
+    with pytest.raises(InstallError, match=r"no such profile.*profiles in .*: p$"):
+        install_profile("nope", repo / "profiles", dest)
+
+    # a different profile of that name (a site's own `slurm`, say) is never replaced silently
+    (dest / "q").mkdir()
+    (dest / "q" / "profile.yaml").write_text("jobs: 9\n")
+    with pytest.raises(InstallError, match=r"q exists \(a folder\); pass --force"):
+        install_profile("p", repo / "profiles", dest, installed_name="q")
+    forced = install_profile("p", repo / "profiles", dest, installed_name="q", force=True)
+    assert forced.backup == dest / "q.bak" and (dest / "q.bak" / "profile.yaml").exists()
+    assert (dest / "q").resolve() == repo / "profiles" / "p"
+
+    # --copy: a snapshot of the whole folder (files next to profile.yaml come along)
+    copied = install_profile("p", repo / "profiles", tmp_path / "copy", copy=True)
+    assert copied.action == "copied" and not copied.path.is_symlink()
+    assert (copied.path / "extra.yaml").read_text() == "x: 1\n"
+
+    # the command line: --as needs one name; errors are one line on stderr, exit status 1
+    assert main(["p", "--source", str(repo / "profiles"), "--dest", str(dest), "--as", "r"]) == 0
+    assert (dest / "r").resolve() == repo / "profiles" / "p"
+    assert main(["p", "q", "--as", "r", "--dest", str(dest)]) == 2
+    assert main(["nope", "--source", str(repo / "profiles"), "--dest", str(dest)]) == 1
+
+
+def test_installed_profile_keeps_relative_paths(tmp_path):
+    """A relative path in the profile resolves through the installed link as from profiles/<name>;
+    a copy, which would lose it, is refused with the reason."""
+    from flarepipe.tools.install_profile import InstallError, install_profile
+
+    repo = tmp_path / "repo"
+    (repo / "profiles" / "p").mkdir(parents=True)
+    (repo / "cfg.yaml").write_text("marker: from-the-profile\n")
+    (repo / "profiles" / "p" / "profile.yaml").write_text(
+        "# a file of the repository\nconfigfile: ../../cfg.yaml\n"
+    )
+    (tmp_path / "wf").mkdir()
+    (tmp_path / "wf" / "Snakefile").write_text(
+        'print("MARKER=" + str(config.get("marker")))\n\n\nrule all:\n    input: []\n'
+    )
+    env = _user_env(tmp_path)
+    install_profile("p", repo / "profiles", Path(env["XDG_CONFIG_HOME"]) / "snakemake")
+    (tmp_path / "elsewhere").mkdir()
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "p", "-n"]
+    cmd += ["--snakefile", str(tmp_path / "wf" / "Snakefile")]
+    res = subprocess.run(
+        cmd, cwd=tmp_path / "elsewhere", env=env, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "MARKER=from-the-profile" in res.stdout + res.stderr
+    with pytest.raises(InstallError, match=r"configfile: \.\./\.\./cfg\.yaml.*without --copy"):
+        install_profile("p", repo / "profiles", tmp_path / "copy", copy=True)
+
+
+def test_install_profile_entry_point():
+    """pyproject's console script names a callable that exists (pip generates the wrapper)."""
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, func = scripts["flarepipe-install-profile"].split(":")
+    assert callable(getattr(importlib.import_module(module), func))
+
+
 # ---- needs the Slurm test cluster --------------------------------------------------------------
 
 

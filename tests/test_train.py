@@ -19,17 +19,23 @@ SIZE, T, K = 32, 16, 4
 
 
 def _write_split(
-    path: Path, n: int, seed: int, labels: np.ndarray | None = None, scramble: bool = False
+    path: Path,
+    n: int,
+    seed: int,
+    labels: np.ndarray | None = None,
+    scramble: bool = False,
+    image_cue: float = 0.5,
 ) -> Path:
     """Separable synthetic samples: image mean sign and keyword slope sign both give the label.
 
-    With ``scramble`` the labels written are a permutation of the ones the inputs encode.
+    The images are unit Gaussian noise plus ``image_cue`` times the label's sign (+1 / -1). With
+    ``scramble`` the labels written are a permutation of the ones the inputs encode.
     """
     rng = np.random.default_rng(seed)
     y = (np.arange(n) % 2) if labels is None else labels
     sign = np.where(y == 1, 1.0, -1.0).astype(np.float32)
     images = rng.standard_normal((n, 1, SIZE, SIZE)).astype(np.float32)
-    images += 0.5 * sign[:, None, None, None]
+    images += image_cue * sign[:, None, None, None]
     t = np.linspace(-1, 1, T, dtype=np.float32)
     slope = sign * rng.uniform(0.5, 1.5, n).astype(np.float32)
     sequences = slope[:, None, None] * t[None, :, None] + 0.3 * rng.standard_normal((n, T, K))
@@ -173,15 +179,57 @@ def test_augment_images_per_sample() -> None:
         FlareTask("cnn", {"width": 0.125}, augment=["rot90"])
 
 
-def test_sign_augmentation_hides_a_sign_cue(shards: dict[str, Path], tmp_path: Path) -> None:
-    """The fixture's image cue is the sign of the mean field: mirrors keep it, a sign flip erases it.
+# The sign-flip test (below): its settings, measured over seeds in the test's docstring.
+SIGN_CUE = 0.1  # image mean offset per label sign, in units of the per-pixel noise
+SIGN_TRAIN = {"max_epochs": 6, "patience": 6, "batch_size": 32}  # same budget for both branches
+SIGN_SEEDS = (0, 1, 2, 3)  # the no-information control is judged on its mean over these
 
-    So a CNN trained with mirrors learns it, and one trained with sign flips cannot (the augmentation
-    really reaches the training batches, and only them: validation images are not flipped).
+
+@pytest.fixture(scope="module")
+def weak_cue_shards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("weak_cue")
+    return {
+        split: _write_split(d / f"{split}.h5", n, seed, image_cue=SIGN_CUE)
+        for split, n, seed in (("train", 256, 1), ("val", 96, 2), ("test", 96, 3))
+    }
+
+
+def test_sign_augmentation_hides_a_sign_cue(
+    weak_cue_shards: dict[str, Path], tmp_path: Path
+) -> None:
+    """The image cue is the sign of the mean field: mirrors keep it, a sign flip erases it.
+
+    So a CNN trained with mirrors learns it, and one trained with sign flips cannot: the
+    augmentation really reaches the training batches.
+
+    With sign flips the training images carry no information on the label, so the network's
+    response to the field's sign random-walks (Adam turns even a pure-noise gradient into
+    full-size steps), and validation TSS at threshold 0.5 amplifies the walk: the probabilities
+    sit at 0.5 and every validation image carries the cue. With the old setting (cue 0.5 noise
+    sigma, one run of 3 epochs) the sign-flip control scored 0.60, 0.00, 0.75 for seeds 0-2. Weight
+    decay, 4x more training samples and larger batches did not tame the walk; a weaker cue does,
+    and the control is judged on its mean over 4 seeds. Measured with this configuration, seeds
+    0-23 (CPU, deterministic): mirrors 0.958-1.000 (bound > 0.8); sign flips 0.138 +- 0.129 per
+    seed (max 0.500), and the mean of 4 consecutive seeds at most 0.276 (bound < 0.5).
     """
-    base = {"max_epochs": 3, "patience": 3, "batch_size": 32}
-    mirrors = train_one(shards, "cnn", {"width": 0.125}, {**base, "augment": ["hflip", "vflip"]},
-                        tmp_path / "mirrors", seed=0)
-    sign = train_one(shards, "cnn", {"width": 0.125}, {**base, "augment": ["sign"]}, tmp_path / "sign", seed=0)
+    mirrors = train_one(
+        weak_cue_shards,
+        "cnn",
+        {"width": 0.125},
+        {**SIGN_TRAIN, "augment": ["hflip", "vflip"]},
+        tmp_path / "mirrors",
+        seed=SIGN_SEEDS[0],
+    )
     assert mirrors["best_val_tss"] > 0.8, mirrors
-    assert sign["best_val_tss"] < 0.5, sign
+    sign = [
+        train_one(
+            weak_cue_shards,
+            "cnn",
+            {"width": 0.125},
+            {**SIGN_TRAIN, "augment": ["sign"]},
+            tmp_path / f"sign{seed}",
+            seed=seed,
+        )["best_val_tss"]
+        for seed in SIGN_SEEDS
+    ]
+    assert np.mean(sign) < 0.5, sign
