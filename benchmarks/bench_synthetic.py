@@ -20,7 +20,10 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 6
     workers = [int(w) for w in (sys.argv[2] if len(sys.argv) > 2 else "1,2").split(",")]
     print(f"cores available: {os.cpu_count()}")
-    print(f"{'scale':8s} {'workers':>7s} {'records':>8s} {'seconds':>8s} {'rec/s':>8s} {'rec/s/core':>10s}  pixels/record")
+    print(
+        f"{'scale':8s} {'workers':>7s} {'records':>8s} {'seconds':>8s} {'rec/s':>8s} "
+        f"{'rec/s/core':>10s}  pixels/record"
+    )
     for scale in ("default", "large"):
         days = SCALES[scale]["days"]
         for w in workers:

@@ -1,8 +1,8 @@
 """Calibrate the planted signals of the synthetic archive without rendering images.
 
 Simulates the latent region process, builds strong-vs-quiet samples (SCIENCE.md S1 rules) and prints
-the test TSS of the oracle and of logistic regressions that see: size only (what a keyword-only model
-on the last record sees), size + emergence (an LSTM's view), size + morphology (a CNN's view).
+the test TSS of the oracle and of logistic regressions that see: size only (what a keyword-only
+model on the last record sees), size + emergence (an LSTM's view), size + morphology (a CNN's view).
 Usage: python benchmarks/calibrate_synthetic.py [n_regions] [days] [key=value ...]
 """
 
@@ -38,15 +38,28 @@ def samples_for(params, inst, reg):
         pm = 1 - np.exp(-lam_m)
         q = pm / (pm + np.exp(-lam_all_o - lam_all_p))
         mu = max(reg["mu"][k], 0.05)
-        out.append((int(strong), q, np.log10(reg["phi"][k]), mu, reg["emergence"][k],
-                    reg["phi"][k] / max(reg["phi"][k - spd], 1e19), float(reg["rotated"]),
-                    float(reg["delta"]), reg["index"], abs(reg["cmd"][k]) <= 70))
+        out.append(
+            (
+                int(strong),
+                q,
+                np.log10(reg["phi"][k]),
+                mu,
+                reg["emergence"][k],
+                reg["phi"][k] / max(reg["phi"][k - spd], 1e19),
+                float(reg["rotated"]),
+                float(reg["delta"]),
+                reg["index"],
+                abs(reg["cmd"][k]) <= 70,
+            )
+        )
     return out
 
 
 def tss(y, pred):
-    tp = ((pred == 1) & (y == 1)).sum(); fn = ((pred == 0) & (y == 1)).sum()
-    fp = ((pred == 1) & (y == 0)).sum(); tn = ((pred == 0) & (y == 0)).sum()
+    tp = ((pred == 1) & (y == 1)).sum()
+    fn = ((pred == 0) & (y == 1)).sum()
+    fp = ((pred == 1) & (y == 0)).sum()
+    tn = ((pred == 0) & (y == 0)).sum()
     return tp / max(tp + fn, 1) - fp / max(fp + tn, 1)
 
 
@@ -73,19 +86,29 @@ def main():
         oracle = ((q / (1 - q + 1e-12)) >= ratio).astype(int)
         o = tss(y, oracle)
         npos = len(set(regions[y == 1]))
-        print(f"{inst.name}: samples {len(y)}, positives {int(y.sum())} ({y.mean():.3%}), regions {len(set(regions))}, with positives {npos}")
+        print(
+            f"{inst.name}: samples {len(y)}, positives {int(y.sum())} ({y.mean():.3%}), "
+            f"regions {len(set(regions))}, with positives {npos}"
+        )
         print(f"  oracle TSS {o:.3f}")
-        feats = {"size(LR)": [2, 3], "size+emerge(LSTM)": [2, 3, 4, 5], "size+morph(CNN)": [2, 3, 6, 7],
-                 "all": [2, 3, 4, 5, 6, 7]}
+        feats = {
+            "size(LR)": [2, 3],
+            "size+emerge(LSTM)": [2, 3, 4, 5],
+            "size+morph(CNN)": [2, 3, 6, 7],
+            "all": [2, 3, 4, 5, 6, 7],
+        }
         fold = regions.astype(int) % 5
         for name, cols in feats.items():
             pred = np.zeros_like(y)
             for f in range(5):
                 te = fold == f
-                m = LogisticRegression(class_weight="balanced", max_iter=2000).fit(a[~te][:, cols], y[~te])
+                m = LogisticRegression(class_weight="balanced", max_iter=2000).fit(
+                    a[~te][:, cols], y[~te]
+                )
                 pred[te] = m.predict(a[te][:, cols])
             s = tss(y, pred)
             print(f"  {name:20s} TSS {s:.3f}  ratio to oracle {s / o:.2f}")
+
 
 if __name__ == "__main__":
     main()

@@ -4,23 +4,23 @@
 if config["archive"]["source"] != "jsoc":
 
     rule archive:
-        conda:
-            "../envs/archive.yaml"
         output:
+            **({"rates": f"{R}/archive/truth/rates.csv"} if SYNTHETIC else {}),
             records=f"{R}/archive/records.csv",
             flares=f"{R}/archive/flares.csv",
             manifest=f"{R}/archive/manifest.json",
             # the planted rates of the synthetic archive (read by the oracle and the figure)
-            **({"rates": f"{R}/archive/truth/rates.csv"} if SYNTHETIC else {}),
-        params:
-            cfg=config["archive"],
+        log:
+            f"{R}/logs/archive.log",
+        conda:
+            "../envs/archive.yaml"
         threads: config["archive"].get("synthetic", {}).get("workers", 1)
         resources:
             runtime=res("archive", "runtime"),
             mem_mb=res("archive", "mem_mb"),
             cpus_per_task=res("archive", "cpus"),
-        log:
-            f"{R}/logs/archive.log",
+        params:
+            cfg=config["archive"],
         script:
             "../workflow/scripts/archive.py"
 
@@ -37,39 +37,37 @@ else:
         catalogue,
 
     rule jsoc_unit:
-        conda:
-            "../envs/archive.yaml"
         output:
             f"{R}/archive/units/{{unit}}/unit.json",
-        params:
-            cfg=config["archive"]["jsoc"],
-            archive=f"{R}/archive",
+        log:
+            f"{R}/logs/jsoc/{{unit}}.log",
         retries: 2
+        conda:
+            "../envs/archive.yaml"
         resources:
             jsoc_export=1,
             runtime=res("archive", "runtime"),
-        log:
-            f"{R}/logs/jsoc/{{unit}}.log",
+        params:
+            cfg=config["archive"]["jsoc"],
+            archive=f"{R}/archive",
         script:
             "../workflow/scripts/jsoc_unit.py"
 
     rule catalogue:
-        conda:
-            "../envs/archive.yaml"
         output:
             flares=f"{R}/archive/catalogue/flares.csv",
             rejected=f"{R}/archive/catalogue/rejected_flares.csv",
             repaired=f"{R}/archive/catalogue/repaired_flares.csv",
-        params:
-            cfg=config["archive"]["catalogue"],
         log:
             f"{R}/logs/catalogue.log",
+        conda:
+            "../envs/archive.yaml"
+        params:
+            cfg=config["archive"]["catalogue"],
         script:
             "../workflow/scripts/catalogue.py"
 
     rule archive:
-        conda:
-            "../envs/archive.yaml"
         input:
             units=expand(f"{R}/archive/units/{{unit}}/unit.json", unit=JSOC_UNITS),
             flares=rules.catalogue.output.flares,
@@ -80,13 +78,13 @@ else:
             manifest=f"{R}/archive/manifest.json",
         log:
             f"{R}/logs/archive.log",
+        conda:
+            "../envs/archive.yaml"
         script:
             "../workflow/scripts/jsoc_merge.py"
 
 
 rule synthetic_figure:
-    conda:
-        "../envs/evaluate.yaml"
     input:
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,
@@ -99,5 +97,7 @@ rule synthetic_figure:
         ),
     log:
         f"{R}/logs/synthetic_figure.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../workflow/scripts/synthetic_figure.py"

@@ -3,8 +3,6 @@
 
 
 rule stack:
-    conda:
-        "../envs/evaluate.yaml"
     input:
         unpack(stack_inputs),
     output:
@@ -12,19 +10,19 @@ rule stack:
             f"{R}/models/{{{{dataset}}}}/{{ensemble}}/run{{{{run}}}}/predictions.csv",
             ensemble=STACK,
         ),
+    log:
+        f"{R}/logs/stack/{{dataset}}_{{run}}.log",
+    conda:
+        "../envs/evaluate.yaml"
     params:
         stacking=[s.as_dict() for s in PLAN.stacking],
         template=lambda wc: f"{R}/models/{wc.dataset}/{{ensemble}}/run{wc.run}",
         plugins=criteria_plugins(PLAN.stacking),
-    log:
-        f"{R}/logs/stack/{{dataset}}_{{run}}.log",
     script:
         "../workflow/scripts/stack.py"
 
 
 rule evaluate:
-    conda:
-        "../envs/evaluate.yaml"
     input:
         predictions=prediction_files(),
     output:
@@ -40,9 +38,11 @@ rule evaluate:
             caption="../report/plots.rst",
             category="4. Evaluation",
         ),
-    params:
-        tests=list(PLAN.paired_tests),
     log:
         f"{R}/logs/evaluate.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        tests=list(PLAN.paired_tests),
     script:
         "../workflow/scripts/evaluate.py"

@@ -2,8 +2,6 @@
 
 
 rule label:
-    conda:
-        "../envs/process.yaml"
     input:
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,
@@ -16,30 +14,32 @@ rule label:
             category="3. Labels",
         ),
         drops=f"{R}/labels/drop_counts.csv",
-    params:
-        cfg=config["labels"],
     log:
         f"{R}/logs/label.log",
+    conda:
+        "../envs/process.yaml"
+    params:
+        cfg=config["labels"],
     script:
         "../workflow/scripts/label.py"
 
 
 rule split:
-    conda:
-        "../envs/process.yaml"
     input:
-        samples=rules.label.output.samples,
-        # the region -> NOAA map comes from the records when fused regions are checked for overlap
         **(
             {"records": rules.archive.output.records}
             if config["split"]["exclude_noaa_overlap"]
             else {}
         ),
+        samples=rules.label.output.samples,
+        # the region -> NOAA map comes from the records when fused regions are checked for overlap
     output:
         f"{R}/splits/{{dataset}}/split_{{run}}.csv",
-    params:
-        cfg=config["split"],
     log:
         f"{R}/logs/split/{{dataset}}_{{run}}.log",
+    conda:
+        "../envs/process.yaml"
+    params:
+        cfg=config["split"],
     script:
         "../workflow/scripts/split.py"

@@ -2,8 +2,6 @@
 
 
 rule quality:
-    conda:
-        "../envs/process.yaml"
     input:
         records=rules.archive.output.records,
     output:
@@ -13,14 +11,16 @@ rule quality:
             caption="../report/quality_summary.rst",
             category="2. Quality",
         ),
-    params:
-        cfg=config["quality"],
+    log:
+        f"{R}/logs/quality.log",
+    conda:
+        "../envs/process.yaml"
     threads: res("features", "cpus")
     resources:
         runtime=res("features", "runtime"),
         mem_mb=res("features", "mem_mb"),
         cpus_per_task=res("features", "cpus"),
-    log:
-        f"{R}/logs/quality.log",
+    params:
+        cfg=config["quality"],
     script:
         "../workflow/scripts/quality.py"

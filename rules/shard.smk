@@ -2,29 +2,27 @@
 
 
 rule features:
-    conda:
-        "../envs/process.yaml"
     input:
         records=rules.archive.output.records,
         samples=rules.label.output.samples,
     output:
         f"{R}/features/features.h5",
-    params:
-        cfg=config["features"],
+    log:
+        f"{R}/logs/features.log",
+    conda:
+        "../envs/process.yaml"
     threads: res("features", "cpus")
     resources:
         runtime=res("features", "runtime"),
         mem_mb=res("features", "mem_mb"),
         cpus_per_task=res("features", "cpus"),
-    log:
-        f"{R}/logs/features.log",
+    params:
+        cfg=config["features"],
     script:
         "../workflow/scripts/features.py"
 
 
 rule shard:
-    conda:
-        "../envs/process.yaml"
     input:
         features=rules.features.output[0],
         split=rules.split.output[0],
@@ -32,9 +30,11 @@ rule shard:
         train=f"{R}/shards/{{dataset}}/run{{run}}/train.h5",
         val=f"{R}/shards/{{dataset}}/run{{run}}/val.h5",
         test=f"{R}/shards/{{dataset}}/run{{run}}/test.h5",
-    params:
-        cfg=config["shard"],
     log:
         f"{R}/logs/shard/{{dataset}}_{{run}}.log",
+    conda:
+        "../envs/process.yaml"
+    params:
+        cfg=config["shard"],
     script:
         "../workflow/scripts/shard.py"

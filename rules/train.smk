@@ -4,8 +4,6 @@
 
 
 rule train:
-    conda:
-        "../envs/train.yaml"
     input:
         train=rules.shard.output.train,
         val=rules.shard.output.val,
@@ -13,48 +11,48 @@ rule train:
     output:
         predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
         checkpoint=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/model.ckpt",
+    log:
+        f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
     wildcard_constraints:
         model=NETWORK_PATTERN,
-    params:
-        cfg=lambda wc: config["models"].get(wc.model, {}),
-        seed=lambda wc: job_seed("train", config["split"]["seed"], int(wc.run)),
-        plugins=lambda wc: model_plugins(wc.model),
+    conda:
+        "../envs/train.yaml"
     threads: res("train", "cpus")
     resources:
         runtime=res("train", "runtime"),
         mem_mb=res("train", "mem_mb"),
         cpus_per_task=res("train", "cpus"),
         gpu=res("train", "gpu"),
-    log:
-        f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
+    params:
+        cfg=lambda wc: config["models"].get(wc.model, {}),
+        seed=lambda wc: job_seed("train", config["split"]["seed"], int(wc.run)),
+        plugins=lambda wc: model_plugins(wc.model),
     script:
         "../workflow/scripts/train.py"
 
 
 rule baseline:
-    conda:
-        "../envs/train.yaml"
     input:
         train=rules.shard.output.train,
         val=rules.shard.output.val,
         test=rules.shard.output.test,
     output:
         predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
+    log:
+        f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
     wildcard_constraints:
         model=BASELINE_PATTERN,
+    conda:
+        "../envs/train.yaml"
     params:
         cfg=lambda wc: config["models"].get(wc.model, {}),
         seed=lambda wc: job_seed("logreg", config["split"]["seed"], int(wc.run)),
         plugins=lambda wc: model_plugins(wc.model),
-    log:
-        f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
     script:
         "../workflow/scripts/baseline.py"
 
 
 rule oracle:
-    conda:
-        "../envs/evaluate.yaml"
     input:
         samples=rules.label.output.samples,
         split=rules.split.output[0],
@@ -63,5 +61,7 @@ rule oracle:
         predictions=f"{R}/models/{{dataset}}/{ORACLE}/run{{run}}/predictions.csv",
     log:
         f"{R}/logs/oracle/{{dataset}}_{{run}}.log",
+    conda:
+        "../envs/evaluate.yaml"
     script:
         "../workflow/scripts/oracle.py"

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny synthetic archive (generated once per session) and the real-data folder."""
+"""Shared fixtures: a tiny synthetic archive (made once per session) and the real-data folder."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def real_path(*parts: str) -> Path:
     """A file of the shared real data, or skip the test with the reason."""
     p = REAL.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"real data not available: {p} (set FLAREPIPE_REAL_DATA to the shared data/real folder)")
+        pytest.skip(
+            f"real data not available: {p} (set FLAREPIPE_REAL_DATA to the shared data/real folder)"
+        )
     return p
 
 

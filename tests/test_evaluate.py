@@ -1,4 +1,4 @@
-"""Tests of flarepipe.evaluation.evaluate (stacking, tidy scores, summaries, t-test) and flarepipe.evaluation.plots."""
+"""Tests of flarepipe.evaluation.evaluate (stacking, scores, summaries, t-test) and its plots."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ from flarepipe.evaluation.evaluate import (
     write_evaluation,
 )
 from flarepipe.evaluation.metrics import all_metrics
-from flarepipe.evaluation.plots import metrics_bar, reliability_diagram, roc_plot, skill_profile_plot
+from flarepipe.evaluation.plots import (
+    metrics_bar,
+    reliability_diagram,
+    roc_plot,
+    skill_profile_plot,
+)
 from flarepipe.studies.sun2022.published import PUBLISHED_TSS, published_tss
 
 
@@ -122,8 +127,14 @@ def test_avg_and_best():
         assert best_predictions(good, noise, c).alpha == 1.0
         assert best_predictions(noise, good, c).alpha == 0.0
     names = set(ensembles(good, noise))
-    assert names == {"stack_cross_entropy", "stack_bss", "stack_auc", "stack_tss", "avg",
-                     "best_tss"}
+    assert names == {
+        "stack_cross_entropy",
+        "stack_bss",
+        "stack_auc",
+        "stack_tss",
+        "avg",
+        "best_tss",
+    }
 
 
 def test_stack_rejects_mismatch():
@@ -173,8 +184,9 @@ def test_evaluate_runs_summary_and_markdown(tmp_path):
     assert row["sd"] == pytest.approx(vals.std(ddof=1))
     assert row["n"] == 5
 
-    md = to_markdown(summ, published=published_tss({"lstm": "LSTM", "cnn": "CNN"}),
-                     path=tmp_path / "m.md")
+    md = to_markdown(
+        summ, published=published_tss({"lstm": "LSTM", "cnn": "CNN"}), path=tmp_path / "m.md"
+    )
     lines = md.strip().splitlines()
     assert lines[0].startswith("| dataset | model | split | runs | ACC | TSS")
     assert lines[0].rstrip().endswith("published TSS |")
@@ -250,8 +262,10 @@ def test_roc_plot_single_class_does_not_crash(tmp_path):
     roc_plot({"m": df}, tmp_path / "r.png")
     assert (tmp_path / "r.png").stat().st_size > 0
     with pytest.raises(ValueError, match="no TSS"):
-        metrics_bar(pd.DataFrame(columns=["dataset", "model", "split", "metric", "mean", "sd"]),
-                    tmp_path / "x.png")
+        metrics_bar(
+            pd.DataFrame(columns=["dataset", "model", "split", "metric", "mean", "sd"]),
+            tmp_path / "x.png",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,8 +294,11 @@ def test_workflow_table_shows_published_tss(tmp_path):
     files = _workflow_predictions(tmp_path)
     md = tmp_path / "ev" / "metrics.md"
     run_evaluate(files, tmp_path / "ev" / "metrics.csv", md, tmp_path / "ev" / "plots")
-    rows = {ln.split("|")[2].strip(): ln for ln in md.read_text().splitlines()
-            if ln.startswith("| SHARP_ONLY |")}
+    rows = {
+        ln.split("|")[2].strip(): ln
+        for ln in md.read_text().splitlines()
+        if ln.startswith("| SHARP_ONLY |")
+    }
     assert rows["lstm"].rstrip().endswith("| 0.884 ± 0.032 |")  # Sun et al. 2022 (SCIENCE.md S1)
     assert rows["cnn"].rstrip().endswith("| 0.843 ± 0.034 |")
 
@@ -316,8 +333,14 @@ def test_ensembles_of_any_pair_with_prefix(tmp_path):
     names = ["stack_tss", "avg", "best_tss", "lr_stack_cross_entropy", "lr_avg", "lr_best_tss"]
     out = [tmp_path / n / "predictions.csv" for n in names]
     alphas = run_stack(stacking, str(tmp_path / "{ensemble}"), out, (), **paths)
-    assert list(alphas) == ["stack_tss", "avg", "best_tss", "lr_stack_cross_entropy", "lr_avg",
-                            "lr_best_tss"]
+    assert list(alphas) == [
+        "stack_tss",
+        "avg",
+        "best_tss",
+        "lr_stack_cross_entropy",
+        "lr_avg",
+        "lr_best_tss",
+    ]
     assert alphas["lr_stack_cross_entropy"] == 0.0 and alphas["lr_best_tss"] == 0.0
     for name in alphas:
         back = read_predictions(tmp_path / name / "predictions.csv")
@@ -327,25 +350,38 @@ def test_ensembles_of_any_pair_with_prefix(tmp_path):
 def test_paired_tests_from_config_in_the_table(tmp_path):
     from flarepipe.stages.evaluate import run_evaluate
 
-    files = _workflow_predictions(tmp_path, datasets=("SHARP_ONLY", "FUSED_SHARP"),
-                                  models=("lstm", "logreg"), runs=3)
+    files = _workflow_predictions(
+        tmp_path, datasets=("SHARP_ONLY", "FUSED_SHARP"), models=("lstm", "logreg"), runs=3
+    )
     tests = [
-        {"a": ["FUSED_SHARP", "lstm"], "b": ["SHARP_ONLY", "lstm"], "metric": "TSS",
-         "split": "test"},
-        {"a": ["SHARP_ONLY", "lstm"], "b": ["SHARP_ONLY", "logreg"], "metric": "AUC",
-         "split": "val"},
+        {
+            "a": ["FUSED_SHARP", "lstm"],
+            "b": ["SHARP_ONLY", "lstm"],
+            "metric": "TSS",
+            "split": "test",
+        },
+        {
+            "a": ["SHARP_ONLY", "lstm"],
+            "b": ["SHARP_ONLY", "logreg"],
+            "metric": "AUC",
+            "split": "val",
+        },
         {"a": ["SHARP_ONLY", "cnn"], "b": ["SHARP_ONLY", "lstm"]},
     ]
     md = tmp_path / "metrics.md"
     run_evaluate(files, tmp_path / "metrics.csv", md, tmp_path / "plots", tests=tests)
     text = md.read_text()
     section = text.split("## Paired tests\n")[1].splitlines()
-    assert section[0].startswith("- FUSED_SHARP lstm > SHARP_ONLY lstm (test TSS, one-sided "
-                                 "paired t, n=3): mean diff ")
-    assert section[1].startswith("- SHARP_ONLY lstm > SHARP_ONLY logreg (val AUC, one-sided "
-                                 "paired t, n=3)")
-    assert "not computed (no TSS on split 'test' for dataset/model ('SHARP_ONLY', 'cnn'))" in \
-        section[2]
+    assert section[0].startswith(
+        "- FUSED_SHARP lstm > SHARP_ONLY lstm (test TSS, one-sided paired t, n=3): mean diff "
+    )
+    assert section[1].startswith(
+        "- SHARP_ONLY lstm > SHARP_ONLY logreg (val AUC, one-sided paired t, n=3)"
+    )
+    assert (
+        "not computed (no TSS on split 'test' for dataset/model ('SHARP_ONLY', 'cnn'))"
+        in section[2]
+    )
     tidy = pd.read_csv(tmp_path / "metrics.csv")
     ref = paired_test(tidy, ("SHARP_ONLY", "lstm"), ("SHARP_ONLY", "logreg"), "AUC", "val")
     assert f"p = {ref.pvalue:.3g}" in section[1]

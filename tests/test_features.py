@@ -115,8 +115,8 @@ def test_standardise_keywords_per_instrument_train_stats():
 def test_extract_features_same_with_worker_processes(tiny_archive, tmp_path, monkeypatch):
     import flarepipe.data.features as feat
     from flarepipe.archive.layout import load_archive
-    from flarepipe.io.fitsio import read_patch
     from flarepipe.config import settings
+    from flarepipe.io.fitsio import read_patch
     from flarepipe.samples.labels import label_windows
 
     arc = load_archive(tiny_archive[0])

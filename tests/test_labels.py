@@ -32,29 +32,34 @@ START = pd.Timestamp("2011-02-14 00:00:00")  # TAI, on the 96-minute grid; TAI-U
 def _region(region_id="HARP1", n=40, step_min=96, start=START, noaa="11158", instrument="HMI"):
     tai = [start + pd.Timedelta(minutes=step_min * i) for i in range(n)]
     trec = [format_trec(t) for t in tai]
-    return pd.DataFrame({
-        "series": "hmi.sharp_cea_720s" if instrument == "HMI" else "mdi.smarp_cea_96m",
-        "instrument": instrument,
-        "region": int(region_id[4:]),
-        "region_id": region_id,
-        "t_rec": parse_trec(trec),
-        "t_rec_tai": trec,
-        "noaa_ars": noaa,
-    })
+    return pd.DataFrame(
+        {
+            "series": "hmi.sharp_cea_720s" if instrument == "HMI" else "mdi.smarp_cea_96m",
+            "instrument": instrument,
+            "region": int(region_id[4:]),
+            "region_id": region_id,
+            "t_rec": parse_trec(trec),
+            "t_rec_tai": trec,
+            "noaa_ars": noaa,
+        }
+    )
 
 
 def _flares(*events) -> pd.DataFrame:
     """events: (start UTC, class, noaa or None)."""
-    return pd.DataFrame({
-        "start_utc": pd.to_datetime([e[0] for e in events]) if events else pd.to_datetime([]),
-        "goes_class": [e[1] for e in events],
-        "noaa_ar": pd.array([e[2] for e in events], dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "start_utc": pd.to_datetime([e[0] for e in events]) if events else pd.to_datetime([]),
+            "goes_class": [e[1] for e in events],
+            "noaa_ar": pd.array([e[2] for e in events], dtype="Int64"),
+        }
+    )
 
 
 def _flag(records, bad_rows=()):
-    return pd.DataFrame({"keep": [i not in set(bad_rows) for i in records.index]},
-                        index=records.index)
+    return pd.DataFrame(
+        {"keep": [i not in set(bad_rows) for i in records.index]}, index=records.index
+    )
 
 
 def _by_id(cands):
@@ -249,20 +254,28 @@ def test_flagged_must_match_records():
 
 # tasks --------------------------------------------------------------------------------------
 STRONG_VS_QUIET = {
-    ("QUIET", "QUIET"): 0, ("QUIET", "WEAK"): None, ("QUIET", "STRONG"): 1,
-    ("WEAK", "QUIET"): None, ("WEAK", "WEAK"): None, ("WEAK", "STRONG"): 1,
-    ("STRONG", "QUIET"): None, ("STRONG", "WEAK"): None, ("STRONG", "STRONG"): 1,
+    ("QUIET", "QUIET"): 0,
+    ("QUIET", "WEAK"): None,
+    ("QUIET", "STRONG"): 1,
+    ("WEAK", "QUIET"): None,
+    ("WEAK", "WEAK"): None,
+    ("WEAK", "STRONG"): 1,
+    ("STRONG", "QUIET"): None,
+    ("STRONG", "WEAK"): None,
+    ("STRONG", "STRONG"): 1,
 }
 
 
 def test_strong_vs_quiet_truth_table():
     combos = list(STRONG_VS_QUIET)
-    cands = pd.DataFrame({
-        "sample_id": [f"{o}-{p}" for o, p in combos] + ["dropped"],
-        "obs_type": [o for o, _ in combos] + ["QUIET"],
-        "pred_type": [p for _, p in combos] + ["STRONG"],
-        "dropped": [""] * len(combos) + ["bad_last_record"],
-    })
+    cands = pd.DataFrame(
+        {
+            "sample_id": [f"{o}-{p}" for o, p in combos] + ["dropped"],
+            "obs_type": [o for o, _ in combos] + ["QUIET"],
+            "pred_type": [p for _, p in combos] + ["STRONG"],
+            "dropped": [""] * len(combos) + ["bad_last_record"],
+        }
+    )
     out = strong_vs_quiet(cands).set_index("sample_id")["label"].to_dict()
     expected = {f"{o}-{p}": v for (o, p), v in STRONG_VS_QUIET.items() if v is not None}
     assert out == expected
@@ -291,23 +304,30 @@ def test_flaring_region_labels_whole_span():
 
 
 def test_flaring_region_function_on_candidates():
-    cands = pd.DataFrame({
-        "sample_id": ["a", "b", "c"], "region_type": ["STRONG", "WEAK", "QUIET"],
-        "region_end": pd.to_datetime(["2011-01-01"] * 3), "pred_type": "QUIET",
-        "pred_end": pd.to_datetime(["2010-01-01"] * 3), "dropped": ["", "", "too_many_bad"],
-    })
+    cands = pd.DataFrame(
+        {
+            "sample_id": ["a", "b", "c"],
+            "region_type": ["STRONG", "WEAK", "QUIET"],
+            "region_end": pd.to_datetime(["2011-01-01"] * 3),
+            "pred_type": "QUIET",
+            "pred_end": pd.to_datetime(["2010-01-01"] * 3),
+            "dropped": ["", "", "too_many_bad"],
+        }
+    )
     out = flaring_region(cands)
     assert out["label"].tolist() == [1, 0] and out["pred_type"].tolist() == ["STRONG", "WEAK"]
 
 
 # tables and files ---------------------------------------------------------------------------
 def test_evolution_counts_table():
-    cands = pd.DataFrame({
-        "instrument": ["HMI"] * 5 + ["MDI"] * 2,
-        "obs_type": ["QUIET", "QUIET", "WEAK", "STRONG", "QUIET", "QUIET", "WEAK"],
-        "pred_type": ["QUIET", "STRONG", "WEAK", "STRONG", "QUIET", "WEAK", "QUIET"],
-        "dropped": ["", "", "", "", "too_many_bad", "", ""],
-    })
+    cands = pd.DataFrame(
+        {
+            "instrument": ["HMI"] * 5 + ["MDI"] * 2,
+            "obs_type": ["QUIET", "QUIET", "WEAK", "STRONG", "QUIET", "QUIET", "WEAK"],
+            "pred_type": ["QUIET", "STRONG", "WEAK", "STRONG", "QUIET", "WEAK", "QUIET"],
+            "dropped": ["", "", "", "", "too_many_bad", "", ""],
+        }
+    )
     table = evolution_counts(cands)
     assert list(table.columns) == ["instrument", "obs_type", *EVOLUTION_TYPES, "total"]
     hmi = table[table["instrument"] == "HMI"].set_index("obs_type")
@@ -372,5 +392,8 @@ def test_config_validation(cfg, match):
 def test_bad_flare_class_names_the_row():
     recs = _region(n=20)
     with pytest.raises(ValueError, match="goes_class at row 1"):
-        label_windows(recs, _flares((recs.loc[3, "t_rec"], "M1", 11158),
-                                    (recs.loc[3, "t_rec"], "Z9", 11158)), L())
+        label_windows(
+            recs,
+            _flares((recs.loc[3, "t_rec"], "M1", 11158), (recs.loc[3, "t_rec"], "Z9", 11158)),
+            L(),
+        )

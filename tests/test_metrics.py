@@ -144,8 +144,12 @@ def test_no_warning_on_regular_data():
 
 @pytest.mark.parametrize(
     "y, p, match",
-    [([0, 2], [0.1, 0.2], "labels must be 0 or 1"), ([0, 1], [0.1, 1.2], "within"),
-     ([0, 1], [0.1, np.nan], "finite"), ([0, 1, 1], [0.1, 0.2], "length")],
+    [
+        ([0, 2], [0.1, 0.2], "labels must be 0 or 1"),
+        ([0, 1], [0.1, 1.2], "within"),
+        ([0, 1], [0.1, np.nan], "finite"),
+        ([0, 1, 1], [0.1, 0.2], "length"),
+    ],
 )
 def test_bad_inputs(y, p, match):
     with pytest.raises(ValueError, match=match):
@@ -156,7 +160,7 @@ def test_skill_profile_matches_pointwise():
     y, p = _random(7, n=200)
     thr = np.array([0.0, 0.2, 0.45, 0.5, 0.8, 1.0])
     prof = skill_profile(y, p, thr)
-    for t, row in zip(thr, prof.itertuples()):
+    for t, row in zip(thr, prof.itertuples(), strict=False):
         m = metrics_with_reasons(y, p, t).values
         assert row.TSS == pytest.approx(m["TSS"])
         assert (np.isnan(row.HSS) and np.isnan(m["HSS"])) or row.HSS == pytest.approx(m["HSS"])

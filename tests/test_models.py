@@ -117,8 +117,9 @@ def test_registry_imports_without_torch() -> None:
     )
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
 
 
@@ -137,8 +138,12 @@ def test_plugin_network_by_decorator_and_by_string(tmp_path: Path, monkeypatch) 
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
-        register_network("mean_net", "lazy_nets:MeanNet", input="sequence",
-                         train_defaults={"max_epochs": 1, "patience": 0})
+        register_network(
+            "mean_net",
+            "lazy_nets:MeanNet",
+            input="sequence",
+            train_defaults={"max_epochs": 1, "patience": 0},
+        )
         task = FlareTask("mean_net", {"n_features": 4})
         assert task.input_key == "sequence" and task.n_outputs == 1
         p = task.predict_step({"sequence": torch.randn(3, 16, 4)}, 0)

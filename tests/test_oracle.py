@@ -1,4 +1,4 @@
-"""Tests of flarepipe.evaluation.oracle: exact rate integrals and the TSS-optimal oracle forecast."""
+"""Tests of flarepipe.evaluation.oracle: exact rate integrals and the TSS-optimal forecast."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _brute(rows: pd.DataFrame, t0, t1, column, last_step_min):
     ends = np.append(t[1:], t[-1] + int(last_step_min * 60e9))
     r = rows[column].to_numpy()
     out = []
-    for a, b in zip(t0, t1):
+    for a, b in zip(t0, t1, strict=False):
         a = pd.Timestamp(a).value
         b = pd.Timestamp(b).value
         overlap = np.clip(np.minimum(ends, b) - np.maximum(t, a), 0, None) / NS_DAY
@@ -69,8 +69,10 @@ def test_integral_matches_brute_force(seed):
     span = (last - first) + pd.Timedelta(minutes=3 * step)
     # windows anywhere, including before the first row, after the last and across both ends,
     # with edges on and off the step grid
-    a = first - pd.Timedelta(minutes=2 * step) + pd.to_timedelta(
-        rng.uniform(0, 1, 300) * span.total_seconds(), unit="s"
+    a = (
+        first
+        - pd.Timedelta(minutes=2 * step)
+        + pd.to_timedelta(rng.uniform(0, 1, 300) * span.total_seconds(), unit="s")
     )
     a = a.where(rng.random(300) < 0.7, a.round(f"{step}min"))
     length = pd.to_timedelta(rng.uniform(0, 1.5, 300) * span.total_seconds(), unit="s")
@@ -79,13 +81,23 @@ def test_integral_matches_brute_force(seed):
     ref = _brute(rows, a, b, "rate_m_per_day", step)
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
     # a window covering the whole region gives the total, and nothing is outside
-    whole = window_integral(rows, rows["region_id"].iloc[0], [first - pd.Timedelta(days=5)],
-                            [last + pd.Timedelta(days=5)], "rate_all_per_day")
-    np.testing.assert_allclose(whole, _brute(rows, [first], [last + pd.Timedelta(minutes=step)],
-                                             "rate_all_per_day", step))
-    outside = window_integral(rows, rows["region_id"].iloc[0],
-                              [first - pd.Timedelta(days=3), last + pd.Timedelta(minutes=step)],
-                              [first, last + pd.Timedelta(days=3)], "rate_m_per_day")
+    whole = window_integral(
+        rows,
+        rows["region_id"].iloc[0],
+        [first - pd.Timedelta(days=5)],
+        [last + pd.Timedelta(days=5)],
+        "rate_all_per_day",
+    )
+    np.testing.assert_allclose(
+        whole, _brute(rows, [first], [last + pd.Timedelta(minutes=step)], "rate_all_per_day", step)
+    )
+    outside = window_integral(
+        rows,
+        rows["region_id"].iloc[0],
+        [first - pd.Timedelta(days=3), last + pd.Timedelta(minutes=step)],
+        [first, last + pd.Timedelta(days=3)],
+        "rate_m_per_day",
+    )
     np.testing.assert_array_equal(outside, [0.0, 0.0])
 
 
@@ -93,23 +105,32 @@ def test_last_row_lasts_one_step_and_half_open_windows():
     rates = pd.DataFrame(
         {
             "region_id": ["TARP1"] * 3,
-            "t_utc": ["2001-01-01T00:00:00.000", "2001-01-01T01:36:00.000",
-                      "2001-01-01T03:12:00.000"],
+            "t_utc": [
+                "2001-01-01T00:00:00.000",
+                "2001-01-01T01:36:00.000",
+                "2001-01-01T03:12:00.000",
+            ],
             "rate_m_per_day": [1.0, 2.0, 4.0],
         }
     )
     day = 96 / 1440
     integ = RateIntegrator(rates)
     t = pd.Timestamp("2001-01-01")
-    whole = integ.integral("TARP1", [t - pd.Timedelta(hours=5)], [t + pd.Timedelta(hours=10)],
-                           "rate_m_per_day")
+    whole = integ.integral(
+        "TARP1", [t - pd.Timedelta(hours=5)], [t + pd.Timedelta(hours=10)], "rate_m_per_day"
+    )
     assert whole[0] == pytest.approx((1 + 2 + 4) * day)
-    half = integ.integral("TARP1", [t + pd.Timedelta(minutes=48)],
-                          [t + pd.Timedelta(minutes=96 + 48)], "rate_m_per_day")
+    half = integ.integral(
+        "TARP1",
+        [t + pd.Timedelta(minutes=48)],
+        [t + pd.Timedelta(minutes=96 + 48)],
+        "rate_m_per_day",
+    )
     assert half[0] == pytest.approx(0.5 * day * 1 + 0.5 * day * 2)
     # single-row regions take the native step from the id prefix
-    one = pd.DataFrame({"region_id": ["HARP9"], "t_utc": ["2012-01-01T00:00:00"],
-                        "rate_m_per_day": [24 * 60 / 12]})
+    one = pd.DataFrame(
+        {"region_id": ["HARP9"], "t_utc": ["2012-01-01T00:00:00"], "rate_m_per_day": [24 * 60 / 12]}
+    )
     assert window_integral(one, "HARP9", ["2011-12-31"], ["2012-01-02"])[0] == pytest.approx(1.0)
     with pytest.raises(KeyError, match="HARP10"):
         window_integral(one, "HARP10", ["2011-12-31"], ["2012-01-02"])
@@ -119,8 +140,9 @@ def test_last_row_lasts_one_step_and_half_open_windows():
 
 def test_vectorised_over_regions_and_fast(tmp_path):
     rng = np.random.default_rng(5)
-    regions = [_region_rows(rng, f"HARP{i}", 1200, 12, T0 + pd.Timedelta(days=i % 30))
-               for i in range(100)]
+    regions = [
+        _region_rows(rng, f"HARP{i}", 1200, 12, T0 + pd.Timedelta(days=i % 30)) for i in range(100)
+    ]
     rates = pd.concat(regions, ignore_index=True)
     path = tmp_path / "rates.csv"
     rates.to_csv(path, index=False)
@@ -149,8 +171,15 @@ def _samples_for(rates: pd.DataFrame, step_min: int = 96) -> pd.DataFrame:
         t = pd.DatetimeIndex(g["t_utc"])
         for k in range(0, len(t) - 31, 2):
             t_end = t[k + 15]
-            rows.append((f"{rid}_{k}", rid, t[k] - pd.Timedelta(minutes=step_min), t_end,
-                         t_end + pd.Timedelta(hours=24)))
+            rows.append(
+                (
+                    f"{rid}_{k}",
+                    rid,
+                    t[k] - pd.Timedelta(minutes=step_min),
+                    t_end,
+                    t_end + pd.Timedelta(hours=24),
+                )
+            )
     return pd.DataFrame(rows, columns=["sample_id", "region_id", "t_start", "t_end", "pred_end"])
 
 
@@ -173,10 +202,12 @@ def planted():
 def test_oracle_probabilities_definition(planted):
     rates, samples, probs = planted
     assert list(probs["sample_id"]) == list(samples["sample_id"])
-    lam_m = window_integral(rates, samples["region_id"], samples["t_end"], samples["pred_end"],
-                            "rate_m_per_day")
-    lam_o = window_integral(rates, samples["region_id"], samples["t_start"], samples["t_end"],
-                            "rate_all_per_day")
+    lam_m = window_integral(
+        rates, samples["region_id"], samples["t_end"], samples["pred_end"], "rate_m_per_day"
+    )
+    lam_o = window_integral(
+        rates, samples["region_id"], samples["t_start"], samples["t_end"], "rate_all_per_day"
+    )
     np.testing.assert_allclose(probs["lambda_m_pred"], lam_m)
     np.testing.assert_allclose(probs["lambda_all_obs"], lam_o)
     p_m = 1 - np.exp(-lam_m)
@@ -190,21 +221,43 @@ def test_q_monotone():
     t = pd.date_range("2005-01-01", periods=40, freq="96min")
     n = 9
     rates = pd.concat(
-        [pd.DataFrame({"region_id": f"TARP{i}", "t_utc": _iso(t),
-                       "rate_m_per_day": 0.02 * 2.0**i, "rate_all_per_day": 0.5})
-         for i in range(n)], ignore_index=True)
+        [
+            pd.DataFrame(
+                {
+                    "region_id": f"TARP{i}",
+                    "t_utc": _iso(t),
+                    "rate_m_per_day": 0.02 * 2.0**i,
+                    "rate_all_per_day": 0.5,
+                }
+            )
+            for i in range(n)
+        ],
+        ignore_index=True,
+    )
     # region i has a larger M rate; obs/pred windows identical in time
-    s = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)],
-                      "region_id": [f"TARP{i}" for i in range(n)],
-                      "t_start": t[0], "t_end": t[15], "pred_end": t[15] + pd.Timedelta("24h")})
+    s = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(n)],
+            "region_id": [f"TARP{i}" for i in range(n)],
+            "t_start": t[0],
+            "t_end": t[15],
+            "pred_end": t[15] + pd.Timedelta("24h"),
+        }
+    )
     q = oracle_probabilities(s, rates)["q"].to_numpy()
     assert np.all(np.diff(q) > 0)
     # more non-M activity in the obs window (fixed M rate): negatives less likely, q rises
     rates2 = rates[rates.region_id == "TARP0"].copy()
     hours = (0, 3, 6, 9, 12, 15)
-    windows = pd.DataFrame({"sample_id": [f"w{k}" for k in range(6)], "region_id": "TARP0",
-                            "t_start": [t[15] - pd.Timedelta(hours=h) for h in hours],
-                            "t_end": t[15], "pred_end": t[15] + pd.Timedelta("24h")})
+    windows = pd.DataFrame(
+        {
+            "sample_id": [f"w{k}" for k in range(6)],
+            "region_id": "TARP0",
+            "t_start": [t[15] - pd.Timedelta(hours=h) for h in hours],
+            "t_end": t[15],
+            "pred_end": t[15] + pd.Timedelta("24h"),
+        }
+    )
     q2 = oracle_probabilities(windows, rates2)["q"].to_numpy()
     assert np.all(np.diff(q2) > 0)
     # q = 0 without M rate, without NaN
@@ -259,7 +312,7 @@ def test_oracle_rule_maximises_tss_on_average(planted):
         tss.append(skill_profile(y, pred["prob"].to_numpy(), thresholds)["TSS"].to_numpy())
         tss_unadjusted.append(skill_profile(y, q_all[k], [0.5])["TSS"].iloc[0])
     assert list(pred.columns) == ["sample_id", "split", "label", "prob"]
-    mean = dict(zip(thresholds, np.mean(tss, axis=0)))
+    mean = dict(zip(thresholds, np.mean(tss, axis=0), strict=False))
     assert np.mean(ratios) < 0.5  # positives are the minority, as in S1
     assert all(mean[0.5] > mean[t] for t in thresholds if t != 0.5), mean
     # thresholding the raw posterior q at 0.5 ignores the prior: clearly worse for TSS
@@ -268,13 +321,15 @@ def test_oracle_rule_maximises_tss_on_average(planted):
 
 def test_oracle_predictions_rule_and_log_odds():
     q = np.array([0.0, 0.01, 0.05, 0.2, 0.5, 0.9, 1.0])
-    frame = pd.DataFrame({"sample_id": list("abcdefg"), "split": "val", "label": [0, 0, 1, 0, 1,
-                                                                                   1, 1]})
+    frame = pd.DataFrame(
+        {"sample_id": list("abcdefg"), "split": "val", "label": [0, 0, 1, 0, 1, 1, 1]}
+    )
     ratio = 0.05 / 0.95
     pred = oracle_predictions(frame, q, ratio)
     odds = q / (1 - np.where(q == 1, np.nan, q))
-    np.testing.assert_array_equal((pred["prob"] >= 0.5).to_numpy()[1:-1],
-                                  (odds >= ratio - 1e-12)[1:-1])
+    np.testing.assert_array_equal(
+        (pred["prob"] >= 0.5).to_numpy()[1:-1], (odds >= ratio - 1e-12)[1:-1]
+    )
     assert pred["prob"].iloc[0] == 0.0 and pred["prob"].iloc[-1] == 1.0
     assert pred["prob"].iloc[2] == pytest.approx(0.5)
     lo = pd.Series(np.log(odds[1:-1]), name="log_odds")
@@ -288,8 +343,9 @@ def test_oracle_split_predictions(planted):
     rates, samples, probs = planted
     rng = np.random.default_rng(3)
     s = samples.assign(instrument="MDI", label=(rng.random(len(samples)) < probs["q"]).astype(int))
-    split = pd.DataFrame({"sample_id": s["sample_id"], "split": rng.choice(
-        ["train", "val", "test"], len(s))}).iloc[::3]
+    split = pd.DataFrame(
+        {"sample_id": s["sample_id"], "split": rng.choice(["train", "val", "test"], len(s))}
+    ).iloc[::3]
     pred = oracle_split_predictions(s, split, rates)
     want = split[split.split != "train"]
     assert list(pred["sample_id"]) == list(want["sample_id"])

@@ -116,9 +116,18 @@ def test_output_keeps_rows_and_adds_columns():
 
 
 def test_disabled_checks_never_fire():
-    off = {k: None for k in ("quality_mask", "max_quality", "max_abs_obs_vr",
-                             "max_cm_distance_deg", "min_area_mm2", "max_size_deviation_px",
-                             "max_nan_pixels")}
+    off = {
+        k: None
+        for k in (
+            "quality_mask",
+            "max_quality",
+            "max_abs_obs_vr",
+            "max_cm_distance_deg",
+            "min_area_mm2",
+            "max_size_deviation_px",
+            "max_nan_pixels",
+        )
+    }
     off.update(require_noaa=False, check_nan_keywords=False, require_file=False)
     every = {k: v for m in BREAK.values() for k, v in m.items()}
     flagged = flag_records(_records([every]), Q(off))
@@ -154,12 +163,19 @@ def test_area_region_max_scope():
     cfg = {"min_area_mm2": 25.0, "area_scope": "region_max"}
     assert flag_records(recs, Q(cfg))["small_area"].tolist() == [False] * 3 + [True] * 3
     assert flag_records(recs, Q({"min_area_mm2": 25.0}))["small_area"].tolist() == [
-        True, True, False, True, True, True]
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+    ]
 
 
 def test_size_deviation_uses_region_median_and_measured_sizes():
-    rows = [_good(i, "HARP1") for i in range(5)] + [{**_good(i, "HARP2"), "nx": 300}
-                                                     for i in range(3)]
+    rows = [_good(i, "HARP1") for i in range(5)] + [
+        {**_good(i, "HARP2"), "nx": 300} for i in range(3)
+    ]
     recs = pd.DataFrame(rows)
     assert not flag_records(recs, Q({}))["size_deviation"].any()  # medians are per region
     pix = pd.DataFrame({"n_nan_pixels": [0], "ny": [380]}, index=[2])
@@ -178,8 +194,12 @@ def test_missing_file_checks_archive_dir(tmp_path):
 
 
 def test_region_noaa_is_the_union_over_records():
-    recs = pd.DataFrame({"region_id": ["HARP1", "HARP1", "HARP2", "HARP3"],
-                         "noaa_ars": ["11158", "11160,11158", "", None]})
+    recs = pd.DataFrame(
+        {
+            "region_id": ["HARP1", "HARP1", "HARP2", "HARP3"],
+            "noaa_ars": ["11158", "11160,11158", "", None],
+        }
+    )
     assert region_noaa(recs) == {"HARP1": (11158, 11160), "HARP2": (), "HARP3": ()}
 
 

@@ -38,13 +38,15 @@ def _samples(n_hmi=60, n_mdi=40, seed=1) -> pd.DataFrame:
         start = pd.Timestamp(lo) + (pd.Timestamp(hi) - pd.Timestamp(lo)) * rng.random()
         for j in range(int(rng.integers(5, 30))):
             t = start + pd.Timedelta(minutes=96 * j)
-            rows.append({
-                "sample_id": f"{region}_{t:%Y%m%dT%H%M%S}",
-                "region_id": region,
-                "instrument": inst,
-                "t_end": t,
-                "label": int(flaring and rng.random() < 0.3),
-            })
+            rows.append(
+                {
+                    "sample_id": f"{region}_{t:%Y%m%dT%H%M%S}",
+                    "region_id": region,
+                    "instrument": inst,
+                    "t_end": t,
+                    "label": int(flaring and rng.random() < 0.3),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -118,13 +120,24 @@ BOUNDS = {"train": ["2010-05-01", "2015-10-01"], "test": ["2015-10-01", "2019-01
 
 
 def test_chronological_split_keeps_regions_whole():
-    t = pd.to_datetime(["2015-09-30 12:00", "2015-10-01 12:00", "2016-01-01 00:00",
-                        "2009-01-01 00:00"])
-    s = pd.DataFrame({"sample_id": list("abcd"), "region_id": ["R1", "R1", "R2", "R3"],
-                      "instrument": "HMI", "t_end": t, "label": 0})
+    t = pd.to_datetime(
+        ["2015-09-30 12:00", "2015-10-01 12:00", "2016-01-01 00:00", "2009-01-01 00:00"]
+    )
+    s = pd.DataFrame(
+        {
+            "sample_id": list("abcd"),
+            "region_id": ["R1", "R1", "R2", "R3"],
+            "instrument": "HMI",
+            "t_end": t,
+            "label": 0,
+        }
+    )
     split = chronological_split(s, BOUNDS)
-    assert split.set_index("sample_id")["split"].to_dict() == {"a": "train", "b": "train",
-                                                               "c": "test"}  # d is outside
+    assert split.set_index("sample_id")["split"].to_dict() == {
+        "a": "train",
+        "b": "train",
+        "c": "test",
+    }  # d is outside
     by_sample = chronological_split(s, BOUNDS, assign="sample")
     with pytest.raises(LeakageError, match="R1.*test, train"):
         check_leakage(by_sample)
@@ -151,8 +164,9 @@ def test_undersample_counts_per_split_and_instrument(ratio):
         expected = min(int((g["label"] == 0).sum()), int(round(ratio * n_pos)))
         assert int((u["label"] == 0).sum()) == expected
     assert set(under["sample_id"]) <= set(split["sample_id"])
-    assert under["sample_id"].tolist() == [i for i in split["sample_id"] if i in
-                                           set(under["sample_id"])]  # order kept
+    assert under["sample_id"].tolist() == [
+        i for i in split["sample_id"] if i in set(under["sample_id"])
+    ]  # order kept
 
 
 def test_undersample_deterministic_and_none_keeps_all():
@@ -164,8 +178,15 @@ def test_undersample_deterministic_and_none_keeps_all():
 
 
 def test_undersample_group_without_positives_keeps_no_negatives():
-    df = pd.DataFrame({"sample_id": list("abc"), "region_id": "R", "instrument": "HMI",
-                       "split": "val", "label": 0})
+    df = pd.DataFrame(
+        {
+            "sample_id": list("abc"),
+            "region_id": "R",
+            "instrument": "HMI",
+            "split": "val",
+            "label": 0,
+        }
+    )
     assert undersample(df, 1.0, seed=0).empty
 
 
@@ -177,8 +198,10 @@ def test_fuse_adds_other_instrument_to_train_only():
     fused = fuse(split, mdi)
     assert set(fused.loc[fused["instrument"] == "MDI", "split"]) == {"train"}
     assert len(fused) == len(hmi) + len(mdi)
-    pd.testing.assert_frame_equal(fused[fused["split"] != "train"].reset_index(drop=True),
-                                  split[split["split"] != "train"].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        fused[fused["split"] != "train"].reset_index(drop=True),
+        split[split["split"] != "train"].reset_index(drop=True),
+    )
     with pytest.raises(LeakageError, match="HARP"):
         fuse(split, hmi)
 
@@ -194,8 +217,14 @@ def test_fuse_can_exclude_shared_noaa_regions():
 
 
 def test_check_leakage_names_region_and_splits():
-    df = pd.DataFrame({"sample_id": ["a", "b", "c"], "region_id": ["HARP7", "HARP7", "HARP8"],
-                       "instrument": "HMI", "split": ["train", "test", "val"]})
+    df = pd.DataFrame(
+        {
+            "sample_id": ["a", "b", "c"],
+            "region_id": ["HARP7", "HARP7", "HARP8"],
+            "instrument": "HMI",
+            "split": ["train", "test", "val"],
+        }
+    )
     with pytest.raises(LeakageError, match="HARP7 appears in splits test, train"):
         check_leakage(df)
     ok = df.assign(region_id=["HARP7", "HARP9", "HARP8"])
@@ -216,9 +245,11 @@ def test_dataset_splits_fused_shares_val_and_test():
     assert set(only["instrument"]) == {"HMI"}
     for sp in ("val", "test"):
         assert set(only.loc[only["split"] == sp, "sample_id"]) == set(
-            fused.loc[fused["split"] == sp, "sample_id"])
+            fused.loc[fused["split"] == sp, "sample_id"]
+        )
     assert set(only.loc[only["split"] == "train", "sample_id"]) <= set(
-        fused.loc[fused["split"] == "train", "sample_id"])
+        fused.loc[fused["split"] == "train", "sample_id"]
+    )
     assert set(fused.loc[fused["instrument"] == "MDI", "split"]) == {"train"}
     smarp = make_dataset_splits(s, "FUSED_SMARP", S(cfg), run=2)
     assert set(smarp.loc[smarp["instrument"] == "HMI", "split"]) == {"train"}
@@ -234,8 +265,13 @@ def test_dataset_splits_deterministic_per_run():
 
 def test_dataset_splits_s2_chronological_kfold():
     s = _samples()
-    cfg = {"method": "chronological_kfold", "boundaries": BOUNDS, "k": 3, "by_class": True,
-           "undersample_ratio": None}
+    cfg = {
+        "method": "chronological_kfold",
+        "boundaries": BOUNDS,
+        "k": 3,
+        "by_class": True,
+        "undersample_ratio": None,
+    }
     folds = [make_dataset_splits(s, "SHARP_ONLY", S(cfg), run=r) for r in range(3)]
     first_t = s.groupby("region_id")["t_end"].min()
     for f in folds:
@@ -268,10 +304,12 @@ def test_exclude_noaa_overlap_drops_fused_regions_sharing_val_or_test_noaa():
     noaa = {r: (20000 + i,) for i, r in enumerate(sorted(s["region_id"].unique()))}
     noaa["TARP1001"] = noaa[held[0]]  # the same sunspot group seen by MDI
     keep_all = {"undersample_ratio": None}
-    fused = make_dataset_splits(s, "FUSED_SHARP", S({**keep_all, "exclude_noaa_overlap": True}),
-                                0, region_noaa=noaa)
-    check_leakage(fused, region_noaa={r: n for r, n in noaa.items()
-                                      if r in set(fused["region_id"])})
+    fused = make_dataset_splits(
+        s, "FUSED_SHARP", S({**keep_all, "exclude_noaa_overlap": True}), 0, region_noaa=noaa
+    )
+    check_leakage(
+        fused, region_noaa={r: n for r, n in noaa.items() if r in set(fused["region_id"])}
+    )
     assert "TARP1001" not in set(fused["region_id"])
     plain = make_dataset_splits(s, "FUSED_SHARP", S(keep_all), 0)
     assert "TARP1001" in set(plain["region_id"])

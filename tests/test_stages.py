@@ -73,27 +73,55 @@ def staged(tiny_archive, tmp_path_factory):
 
     root, _, _ = tiny_archive
     out = tmp_path_factory.mktemp("staged")
-    run_quality(records=root / "records.csv", cfg={"require_noaa": True},
-                out_flagged=out / "flagged.csv", out_summary=out / "summary.csv", workers=1)
-    run_label(records=root / "records.csv", flares=root / "flares.csv",
-              flagged=out / "flagged.csv", cfg={}, out_samples=out / "samples.csv",
-              out_counts=out / "counts.csv", out_drops=out / "drops.csv")
-    run_split(samples=out / "samples.csv", dataset="FUSED_SHARP", run=0,
-              cfg={"undersample_ratio": None}, out=out / "split.csv")
+    run_quality(
+        records=root / "records.csv",
+        cfg={"require_noaa": True},
+        out_flagged=out / "flagged.csv",
+        out_summary=out / "summary.csv",
+        workers=1,
+    )
+    run_label(
+        records=root / "records.csv",
+        flares=root / "flares.csv",
+        flagged=out / "flagged.csv",
+        cfg={},
+        out_samples=out / "samples.csv",
+        out_counts=out / "counts.csv",
+        out_drops=out / "drops.csv",
+    )
+    run_split(
+        samples=out / "samples.csv",
+        dataset="FUSED_SHARP",
+        run=0,
+        cfg={"undersample_ratio": None},
+        out=out / "split.csv",
+    )
     # the tiny archive has two HMI regions with samples: too few for three region-grouped
     # splits, so later stages get every HMI region's samples dealt by time (60/20/20)
     split = pd.read_csv(out / "split.csv", dtype={"sample_id": str, "region_id": str})
     hmi = split["instrument"] == "HMI"
     rank = split[hmi].groupby("region_id").cumcount() / split[hmi].groupby("region_id")[
-        "sample_id"].transform("size")
+        "sample_id"
+    ].transform("size")
     split.loc[hmi, "split"] = pd.cut(rank, [-1, 0.6, 0.8, 1], labels=["train", "val", "test"])
     split.to_csv(out / "split_by_time.csv", index=False)
-    run_features(records=root / "records.csv", samples=out / "samples.csv",
-                 cfg={"image_size": 16}, out=out / "features.h5", threads=1)
+    run_features(
+        records=root / "records.csv",
+        samples=out / "samples.csv",
+        cfg={"image_size": 16},
+        out=out / "features.h5",
+        threads=1,
+    )
     shards = {s: out / "shards" / f"{s}.h5" for s in ("train", "val", "test")}
-    run_shard(features=out / "features.h5", split=out / "split_by_time.csv",
-              dataset="FUSED_SHARP", cfg={}, out_train=shards["train"], out_val=shards["val"],
-              out_test=shards["test"])
+    run_shard(
+        features=out / "features.h5",
+        split=out / "split_by_time.csv",
+        dataset="FUSED_SHARP",
+        cfg={},
+        out_train=shards["train"],
+        out_val=shards["val"],
+        out_test=shards["test"],
+    )
     return root, out, shards
 
 
@@ -118,8 +146,14 @@ def test_label_stage_reads_the_flares_it_is_given(staged, tmp_path):
     no_flares = tmp_path / "elsewhere" / "flares.csv"
     no_flares.parent.mkdir()
     pd.read_csv(root / "flares.csv").iloc[:0].to_csv(no_flares, index=False)
-    run_label(records=root / "records.csv", flares=no_flares, flagged=out / "flagged.csv",
-              cfg={}, out_samples=tmp_path / "s.csv", out_counts=tmp_path / "c.csv")
+    run_label(
+        records=root / "records.csv",
+        flares=no_flares,
+        flagged=out / "flagged.csv",
+        cfg={},
+        out_samples=tmp_path / "s.csv",
+        out_counts=tmp_path / "c.csv",
+    )
     quiet = pd.read_csv(tmp_path / "s.csv")
     assert quiet["label"].sum() == 0 and set(quiet["pred_type"]) == {"QUIET"}
 
@@ -131,8 +165,14 @@ def test_label_stage_refuses_flags_of_other_records(staged, tmp_path):
     short = tmp_path / "flagged.csv"
     pd.read_csv(out / "flagged.csv").iloc[:-1].to_csv(short, index=False)
     with pytest.raises(ValueError, match="rows for .* records"):
-        run_label(records=root / "records.csv", flares=root / "flares.csv", flagged=short,
-                  cfg={}, out_samples=tmp_path / "s.csv", out_counts=tmp_path / "c.csv")
+        run_label(
+            records=root / "records.csv",
+            flares=root / "flares.csv",
+            flagged=short,
+            cfg={},
+            out_samples=tmp_path / "s.csv",
+            out_counts=tmp_path / "c.csv",
+        )
 
 
 def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path):
@@ -146,14 +186,29 @@ def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path)
     root, out, _ = staged
     cfg = {"exclude_noaa_overlap": True}
     with pytest.raises(ValueError, match="exclude_noaa_overlap needs records.csv"):
-        run_split(samples=out / "samples.csv", dataset="FUSED_SHARP", run=1, cfg=cfg,
-                  out=tmp_path / "split.csv")
-    run_split(samples=out / "samples.csv", records=root / "records.csv", dataset="FUSED_SHARP",
-              run=1, cfg=cfg, out=tmp_path / "split.csv")
+        run_split(
+            samples=out / "samples.csv",
+            dataset="FUSED_SHARP",
+            run=1,
+            cfg=cfg,
+            out=tmp_path / "split.csv",
+        )
+    run_split(
+        samples=out / "samples.csv",
+        records=root / "records.csv",
+        dataset="FUSED_SHARP",
+        run=1,
+        cfg=cfg,
+        out=tmp_path / "split.csv",
+    )
     got = pd.read_csv(tmp_path / "split.csv", dtype={"sample_id": str, "region_id": str})
-    want = make_dataset_splits(read_samples(out / "samples.csv"), "FUSED_SHARP",
-                               settings("split", cfg), 1,
-                               region_noaa=region_noaa(read_records(root / "records.csv")))
+    want = make_dataset_splits(
+        read_samples(out / "samples.csv"),
+        "FUSED_SHARP",
+        settings("split", cfg),
+        1,
+        region_noaa=region_noaa(read_records(root / "records.csv")),
+    )
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
 
@@ -166,9 +221,15 @@ def test_shard_stage_writes_the_declared_files(staged, tmp_path):
     split = pd.read_csv(out / "split_by_time.csv")
     assert sizes == split["split"].value_counts().to_dict()
     with pytest.raises(ValueError, match=r"\{train,val,test\}\.h5"):
-        run_shard(features=out / "features.h5", split=out / "split_by_time.csv",
-                  dataset="FUSED_SHARP", cfg={}, out_train=tmp_path / "a.h5",
-                  out_val=tmp_path / "val.h5", out_test=tmp_path / "test.h5")
+        run_shard(
+            features=out / "features.h5",
+            split=out / "split_by_time.csv",
+            dataset="FUSED_SHARP",
+            cfg={},
+            out_train=tmp_path / "a.h5",
+            out_val=tmp_path / "val.h5",
+            out_test=tmp_path / "test.h5",
+        )
 
 
 def test_shard_stage_config_errors_name_the_section(staged, tmp_path):
@@ -177,10 +238,15 @@ def test_shard_stage_config_errors_name_the_section(staged, tmp_path):
 
     _, out, _ = staged
     with pytest.raises(ConfigError, match=r"shard\.image_norm must be one of"):
-        run_shard(features=out / "features.h5", split=out / "split_by_time.csv",
-                  dataset="FUSED_SHARP", cfg={"image_norm": "per_image"},
-                  out_train=tmp_path / "train.h5", out_val=tmp_path / "val.h5",
-                  out_test=tmp_path / "test.h5")
+        run_shard(
+            features=out / "features.h5",
+            split=out / "split_by_time.csv",
+            dataset="FUSED_SHARP",
+            cfg={"image_norm": "per_image"},
+            out_train=tmp_path / "train.h5",
+            out_val=tmp_path / "val.h5",
+            out_test=tmp_path / "test.h5",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -192,13 +258,28 @@ def predicted(staged, tmp_path_factory):
     root, out, shards = staged
     models = tmp_path_factory.mktemp("models") / "FUSED_SHARP"
     preds = {m: models / m / "run0" / "predictions.csv" for m in ("logreg", "lstm", "oracle")}
-    run_baseline(**shards, model="logreg", cfg={"C": 1.0, "class_weight": "balanced"},
-               seed=job_seed("logreg", 0, 0), out_predictions=preds["logreg"])
-    run_train(**shards, model="lstm", cfg={"train": {"max_epochs": 1, "patience": 0}},
-              seed=job_seed("train", 0, 0), out_predictions=preds["lstm"],
-              out_checkpoint=preds["lstm"].parent / "model.ckpt", threads=1)
-    run_oracle(samples=out / "samples.csv", split=out / "split_by_time.csv",
-               rates=root / "truth" / "rates.csv", out_predictions=preds["oracle"])
+    run_baseline(
+        **shards,
+        model="logreg",
+        cfg={"C": 1.0, "class_weight": "balanced"},
+        seed=job_seed("logreg", 0, 0),
+        out_predictions=preds["logreg"],
+    )
+    run_train(
+        **shards,
+        model="lstm",
+        cfg={"train": {"max_epochs": 1, "patience": 0}},
+        seed=job_seed("train", 0, 0),
+        out_predictions=preds["lstm"],
+        out_checkpoint=preds["lstm"].parent / "model.ckpt",
+        threads=1,
+    )
+    run_oracle(
+        samples=out / "samples.csv",
+        split=out / "split_by_time.csv",
+        rates=root / "truth" / "rates.csv",
+        out_predictions=preds["oracle"],
+    )
     return models, preds
 
 
@@ -220,8 +301,9 @@ def test_train_stage_refuses_outputs_it_cannot_name(staged, tmp_path):
 
     _, _, shards = staged
     with pytest.raises(ValueError, match="predictions must be named predictions.csv"):
-        run_baseline(**shards, model="logreg", cfg={}, seed=0,
-                     out_predictions=tmp_path / "preds.csv")
+        run_baseline(
+            **shards, model="logreg", cfg={}, seed=0, out_predictions=tmp_path / "preds.csv"
+        )
 
 
 def test_stack_and_evaluate_stages(predicted, tmp_path):
@@ -234,18 +316,29 @@ def test_stack_and_evaluate_stages(predicted, tmp_path):
     pair = {"lstm": preds["lstm"], "logreg": preds["logreg"]}
 
     def stacking(*criteria):
-        return [{"pair": ["lstm", "logreg"], "criteria": list(criteria), "prefix": "",
-                 "best": "tss"}]
+        return [
+            {"pair": ["lstm", "logreg"], "criteria": list(criteria), "prefix": "", "best": "tss"}
+        ]
 
     alphas = run_stack(stacking("auc"), template, outs, (), **pair)
     assert set(alphas) == set(names) and all(p.is_file() for p in outs)
     with pytest.raises(ValueError, match="do not match the rule's outputs"):
         run_stack(stacking("auc", "bss"), template, outs, (), **pair)
     ev = tmp_path / "evaluation"
-    run_evaluate(predictions=[*preds.values(), *outs], out_metrics=ev / "metrics.csv",
-                 out_table=ev / "metrics.md", out_plots=ev / "plots",
-                 tests=[{"a": ["FUSED_SHARP", "lstm"], "b": ["FUSED_SHARP", "logreg"],
-                         "metric": "TSS", "split": "test"}])
+    run_evaluate(
+        predictions=[*preds.values(), *outs],
+        out_metrics=ev / "metrics.csv",
+        out_table=ev / "metrics.md",
+        out_plots=ev / "plots",
+        tests=[
+            {
+                "a": ["FUSED_SHARP", "lstm"],
+                "b": ["FUSED_SHARP", "logreg"],
+                "metric": "TSS",
+                "split": "test",
+            }
+        ],
+    )
     metrics = pd.read_csv(ev / "metrics.csv")
     assert set(metrics["model"]) == {"logreg", "lstm", "oracle", *names}
     assert "## Paired tests" in (ev / "metrics.md").read_text()
@@ -257,20 +350,35 @@ def test_archive_stages(tiny_archive, tmp_path):
 
     root, _, _ = tiny_archive
     png = tmp_path / "fig" / "region.png"
-    region = run_synthetic_figure(records=root / "records.csv", flares=root / "flares.csv",
-                                  rates=root / "truth" / "rates.csv", out=png)
+    region = run_synthetic_figure(
+        records=root / "records.csv",
+        flares=root / "flares.csv",
+        rates=root / "truth" / "rates.csv",
+        out=png,
+    )
     assert png.stat().st_size > 10_000 and isinstance(region, str)
 
-    cfg = {"source": "synthetic",
-           "synthetic": {"scale": "tiny", "n_regions": 1, "days": 2, "instruments": ["HMI"]}}
+    cfg = {
+        "source": "synthetic",
+        "synthetic": {"scale": "tiny", "n_regions": 1, "days": 2, "instruments": ["HMI"]},
+    }
     arc = tmp_path / "archive"
-    run_archive(cfg=cfg, out_records=arc / "records.csv", out_flares=arc / "flares.csv",
-                out_manifest=arc / "manifest.json", out_rates=arc / "truth" / "rates.csv",
-                workers=1)
+    run_archive(
+        cfg=cfg,
+        out_records=arc / "records.csv",
+        out_flares=arc / "flares.csv",
+        out_manifest=arc / "manifest.json",
+        out_rates=arc / "truth" / "rates.csv",
+        workers=1,
+    )
     assert (arc / "records.csv").is_file() and (arc / "truth" / "rates.csv").is_file()
     with pytest.raises(ValueError, match="share one folder"):
-        run_archive(cfg=cfg, out_records=arc / "records.csv", out_flares=tmp_path / "flares.csv",
-                    out_manifest=arc / "manifest.json")
+        run_archive(
+            cfg=cfg,
+            out_records=arc / "records.csv",
+            out_flares=tmp_path / "flares.csv",
+            out_manifest=arc / "manifest.json",
+        )
 
 
 def test_stage_reads_records_through_the_declared_file_only(staged, tmp_path):
@@ -281,6 +389,11 @@ def test_stage_reads_records_through_the_declared_file_only(staged, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     (copy / "flares.csv").unlink()  # a stage that re-found sibling files would fail here
-    run_quality(records=copy / "records.csv", cfg=section("quality", {"require_noaa": True}),
-                out_flagged=tmp_path / "f.csv", out_summary=tmp_path / "s.csv", workers=1)
+    run_quality(
+        records=copy / "records.csv",
+        cfg=section("quality", {"require_noaa": True}),
+        out_flagged=tmp_path / "f.csv",
+        out_summary=tmp_path / "s.csv",
+        workers=1,
+    )
     assert (tmp_path / "f.csv").read_bytes() == (out / "flagged.csv").read_bytes()

@@ -166,7 +166,11 @@ def test_augment_images_per_sample() -> None:
 
     torch.manual_seed(0)
     x = torch.randn(400, 1, 5, 7)
-    for kind, op in (("hflip", lambda a: a.flip(-1)), ("vflip", lambda a: a.flip(-2)), ("sign", lambda a: -a)):
+    for kind, op in (
+        ("hflip", lambda a: a.flip(-1)),
+        ("vflip", lambda a: a.flip(-2)),
+        ("sign", lambda a: -a),
+    ):
         y = augment_images(x, [kind])
         same = (y == x).flatten(1).all(1)
         changed = (y == op(x)).flatten(1).all(1)

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from flarepipe.io.atomic import atomic_path, write_csv
 from flarepipe.core.flareclass import class_to_flux, flux_to_class
 from flarepipe.core.timeutil import format_trec, parse_trec, tai_to_utc, to_iso_utc, utc_to_tai
+from flarepipe.io.atomic import atomic_path, write_csv
 
 
 def test_trec_tai_to_utc_leap_seconds():
@@ -26,13 +26,26 @@ def test_trec_round_trip_and_errors():
         parse_trec("2011-02-15 02:00")
 
 
-@pytest.mark.parametrize("cls,flux", [("M1.2", 1.2e-5), ("X10", 1e-3), ("C1.0", 1e-6), ("B9.4", 9.4e-7), ("m", 1e-5)])
+@pytest.mark.parametrize(
+    "cls,flux", [("M1.2", 1.2e-5), ("X10", 1e-3), ("C1.0", 1e-6), ("B9.4", 9.4e-7), ("m", 1e-5)]
+)
 def test_class_to_flux(cls, flux):
     assert class_to_flux(cls) == pytest.approx(flux)
 
 
-@pytest.mark.parametrize("flux,cls", [(1.2e-5, "M1.2"), (9.99e-6, "C9.9"), (9.6e-6, "C9.6"), (2.2e-4, "X2.2"),
-                                      (1.5e-3, "X15.0"), (1e-7, "B1.0"), (1e-5, "M1.0"), (1.1e-5, "M1.1")])
+@pytest.mark.parametrize(
+    "flux,cls",
+    [
+        (1.2e-5, "M1.2"),
+        (9.99e-6, "C9.9"),
+        (9.6e-6, "C9.6"),
+        (2.2e-4, "X2.2"),
+        (1.5e-3, "X15.0"),
+        (1e-7, "B1.0"),
+        (1e-5, "M1.0"),
+        (1.1e-5, "M1.1"),
+    ],
+)
 def test_flux_to_class(flux, cls):
     assert flux_to_class(flux) == cls
     assert class_to_flux(cls) <= flux * (1 + 1e-9)  # never reads above its flux (C9.99 is not M1.0)

@@ -8,5 +8,10 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 from flarepipe.stages.archive import run_catalogue  # noqa: E402
 
 o = smk.output
-run_catalogue(**smk.input, cfg=smk.params.cfg, out_flares=o.flares, out_rejected=o.rejected,
-              out_repaired=o.repaired)
+run_catalogue(
+    **smk.input,
+    cfg=smk.params.cfg,
+    out_flares=o.flares,
+    out_rejected=o.rejected,
+    out_repaired=o.repaired,
+)

@@ -8,5 +8,6 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 from flarepipe.stages.evaluate import run_evaluate  # noqa: E402
 
 o = smk.output
-run_evaluate(**smk.input, tests=smk.params.tests, out_metrics=o.metrics, out_table=o.table,
-             out_plots=o.plots)
+run_evaluate(
+    **smk.input, tests=smk.params.tests, out_metrics=o.metrics, out_table=o.table, out_plots=o.plots
+)

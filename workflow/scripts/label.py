@@ -8,5 +8,6 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 from flarepipe.stages.label import run_label  # noqa: E402
 
 o = smk.output
-run_label(**smk.input, cfg=smk.params.cfg, out_samples=o.samples, out_counts=o.counts,
-          out_drops=o.drops)
+run_label(
+    **smk.input, cfg=smk.params.cfg, out_samples=o.samples, out_counts=o.counts, out_drops=o.drops
+)

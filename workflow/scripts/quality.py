@@ -8,5 +8,10 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 from flarepipe.stages.quality import run_quality  # noqa: E402
 
 o = smk.output
-run_quality(**smk.input, cfg=smk.params.cfg, out_flagged=o.flagged, out_summary=o.summary,
-            workers=smk.threads)
+run_quality(
+    **smk.input,
+    cfg=smk.params.cfg,
+    out_flagged=o.flagged,
+    out_summary=o.summary,
+    workers=smk.threads,
+)

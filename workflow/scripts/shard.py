@@ -8,5 +8,11 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 from flarepipe.stages.shard import run_shard  # noqa: E402
 
 o = smk.output
-run_shard(**smk.input, dataset=smk.wildcards.dataset, cfg=smk.params.cfg, out_train=o.train,
-          out_val=o.val, out_test=o.test)
+run_shard(
+    **smk.input,
+    dataset=smk.wildcards.dataset,
+    cfg=smk.params.cfg,
+    out_train=o.train,
+    out_val=o.val,
+    out_test=o.test,
+)

@@ -8,6 +8,15 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 from flarepipe.stages.train import run_train  # noqa: E402
 
 o = smk.output
-print(run_train(**smk.input, model=smk.wildcards.model, cfg=smk.params.cfg, seed=smk.params.seed,
-                out_predictions=o.predictions, out_checkpoint=o.checkpoint, threads=smk.threads,
-                plugins=smk.params.plugins))
+print(
+    run_train(
+        **smk.input,
+        model=smk.wildcards.model,
+        cfg=smk.params.cfg,
+        seed=smk.params.seed,
+        out_predictions=o.predictions,
+        out_checkpoint=o.checkpoint,
+        threads=smk.threads,
+        plugins=smk.params.plugins,
+    )
+)

@@ -1,4 +1,4 @@
-"""A figure of one archive region: a patch, its keywords, planted rates and flares (README, report)."""
+"""A figure of one archive region: a patch, its keywords, planted rates and flares."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from flarepipe.archive.layout import read_flares, read_records
-from flarepipe.io.atomic import atomic_path
-from flarepipe.io.fitsio import read_patch
 from flarepipe.core.keywords import KEYWORDS
 from flarepipe.core.noaa import parse_noaa_ars
+from flarepipe.io.atomic import atomic_path
+from flarepipe.io.fitsio import read_patch
 
 __all__ = ["region_figure"]
 
@@ -28,11 +28,6 @@ def region_figure(records_csv, flares_csv, rates_csv, out_png, region_id: str | 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    
-    
-    
-    
 
     rec = read_records(records_csv)
     flares = read_flares(flares_csv)
@@ -58,7 +53,10 @@ def region_figure(records_csv, flares_csv, rates_csv, out_png, region_id: str | 
     vmax = float(np.nanpercentile(np.abs(img), 99.5))
     im = ax0.imshow(img, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax)
     fig.colorbar(im, cax=fig.add_axes([0.42, 0.45, 0.012, 0.45]), label="B_LOS/μ (G)")
-    ax0.set_title(f"{mid['path'].split('/')[-1]}\nNOAA {mid['noaa_ars']}, LON_FWT {mid['lon_fwt']:.1f}°", fontsize=8)
+    ax0.set_title(
+        f"{mid['path'].split('/')[-1]}\nNOAA {mid['noaa_ars']}, LON_FWT {mid['lon_fwt']:.1f}°",
+        fontsize=8,
+    )
     ax0.set_xlabel("x (CEA px, 0.03°)")
     ax1 = fig.add_axes([0.55, 0.72, 0.42, 0.22])
     t = pd.to_datetime(r["t_rec"])
@@ -69,8 +67,12 @@ def region_figure(records_csv, flares_csv, rates_csv, out_png, region_id: str | 
     ax1b.set_ylabel("R_VALUE", color="C1")
     ax1.axvline(pd.Timestamp(mid["t_rec"]), color="C2", ls=":")
     ax2 = fig.add_axes([0.55, 0.42, 0.42, 0.22], sharex=ax1)
-    ax2.semilogy(pd.to_datetime(rr["t_utc"]), rr["rate_m_per_day"], "C3-", label="planted ≥M1 rate / day")
-    ax2.semilogy(pd.to_datetime(rr["t_utc"]), rr["rate_c_per_day"], "C0-", label="planted ≥C1 rate / day")
+    ax2.semilogy(
+        pd.to_datetime(rr["t_utc"]), rr["rate_m_per_day"], "C3-", label="planted ≥M1 rate / day"
+    )
+    ax2.semilogy(
+        pd.to_datetime(rr["t_utc"]), rr["rate_c_per_day"], "C0-", label="planted ≥C1 rate / day"
+    )
     ax2.legend(fontsize=7, loc="upper left")
     ax3 = fig.add_axes([0.55, 0.08, 0.42, 0.26], sharex=ax1)
     ax3.vlines(pd.to_datetime(fl["peak_utc"]), 1e-7, fl["peak_flux_wm2"], color="C3")
@@ -83,8 +85,23 @@ def region_figure(records_csv, flares_csv, rates_csv, out_png, region_id: str | 
     ax3.set_title(f"{len(fl)} flares of NOAA {','.join(map(str, nums))}", fontsize=8)
     axk = fig.add_axes([0.05, 0.08, 0.42, 0.25])
     axk.axis("off")
-    info = json.loads(json.dumps({k: hdr.get(k) for k in ("T_REC", "HARPNUM", "QUALITY", *(kw.fits_card for kw in KEYWORDS))}, default=str))
-    axk.text(0, 1, "\n".join(f"{k:8s} = {v}" for k, v in info.items()), family="monospace", fontsize=8, va="top")
+    info = json.loads(
+        json.dumps(
+            {
+                k: hdr.get(k)
+                for k in ("T_REC", "HARPNUM", "QUALITY", *(kw.fits_card for kw in KEYWORDS))
+            },
+            default=str,
+        )
+    )
+    axk.text(
+        0,
+        1,
+        "\n".join(f"{k:8s} = {v}" for k, v in info.items()),
+        family="monospace",
+        fontsize=8,
+        va="top",
+    )
     locator = mdates.AutoDateLocator(maxticks=6)
     for ax in (ax1, ax2, ax3):
         ax.xaxis.set_major_locator(locator)

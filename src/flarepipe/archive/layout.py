@@ -101,7 +101,8 @@ def _check_columns(df: pd.DataFrame, needed: list[str], path: Path) -> None:
 
 def read_records_raw(path: str | os.PathLike) -> pd.DataFrame:
     """Read a ``records.csv`` as written: text columns as strings (empty stays ``''``), missing
-    numbers (empty cells) as NaN, ``t_rec`` left as its ISO string."""
+    numbers (empty cells) as NaN, ``t_rec`` left as its ISO string.
+    """
     return pd.read_csv(
         path,
         dtype={c: str for c in RECORD_TEXT_COLUMNS},
@@ -145,7 +146,6 @@ def load_archive(root: str | os.PathLike) -> Archive:
 
     See :func:`read_records` and :func:`read_flares`; the manifest is ``{}`` when absent.
     """
-
     root = Path(root)
     records = read_records(root / "records.csv")
     flares = read_flares(root / "flares.csv")

@@ -180,7 +180,8 @@ def experiment_plan(config: Mapping[str, Any]) -> ExperimentPlan:
 
 def model_plugins(name: str) -> list[str]:
     """The plug-in that registered model ``name`` (network or baseline), as configured; [] for
-    built-ins. A job passes it on so that it imports exactly that plug-in."""
+    built-ins. A job passes it on so that it imports exactly that plug-in.
+    """
     if name in NETWORKS:
         return origins(NETWORKS, [name])
     if name in BASELINES:

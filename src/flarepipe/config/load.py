@@ -92,16 +92,26 @@ def _describe(err) -> str:
     where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     if err.validator in ("anyOf", "oneOf") and err.context:
         # describe the deepest error of the branches whose type fits the value
-        fits = [e for e in err.context if not any(
-            o.relative_schema_path[0] == e.relative_schema_path[0] and o.validator == "type"
-            and not o.relative_path for o in err.context)]
+        fits = [
+            e
+            for e in err.context
+            if not any(
+                o.relative_schema_path[0] == e.relative_schema_path[0]
+                and o.validator == "type"
+                and not o.relative_path
+                for o in err.context
+            )
+        ]
         return _describe(max(fits or err.context, key=lambda e: len(e.absolute_path)))
     v = err.validator
     s = err.schema if isinstance(err.schema, dict) else {}
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
-        rng = [f"{k} {s[k]}" for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-               if k in s]
+        rng = [
+            f"{k} {s[k]}"
+            for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+            if k in s
+        ]
         allowed = f"must be {op} {err.validator_value} ({', '.join(rng)})"
         return f"{where} {allowed}, got {err.instance!r}"
     if v == "enum":
@@ -353,15 +363,19 @@ def section(
     for k in keys:
         props = node.get("properties", {}) if isinstance(node, dict) else {}
         if k not in props:
-            raise ConfigError(f"unknown configuration section {name!r}; known at that level: "
-                              f"{sorted(props)}")
+            raise ConfigError(
+                f"unknown configuration section {name!r}; known at that level: {sorted(props)}"
+            )
         node = props[k]
     # a schema holding only this section, on its path (no other required keys)
     sub: dict = copy.deepcopy(node)
     for k in reversed(keys[1:]):
         sub = {"type": "object", "properties": {k: sub}}
-    sub = {**{k: v for k, v in root.items() if k in ("$schema", "$defs")},
-           "type": "object", "properties": {keys[0]: sub}}
+    sub = {
+        **{k: v for k, v in root.items() if k in ("$schema", "$defs")},
+        "type": "object",
+        "properties": {keys[0]: sub},
+    }
     instance: dict = {}
     leaf = instance
     for k in keys[:-1]:
@@ -373,8 +387,9 @@ def section(
     return leaf[keys[-1]]
 
 
-def settings(name: str, values: Mapping | None = None,
-             source: Source | Sequence[Source] | None = None):
+def settings(
+    name: str, values: Mapping | None = None, source: Source | Sequence[Source] | None = None
+):
     """The typed settings of a section (:data:`SETTINGS`), from its values filled with defaults.
 
     E.g. ``settings("labels", {"max_bad_records": 0})`` is a
@@ -382,8 +397,9 @@ def settings(name: str, values: Mapping | None = None,
     default. Raises :class:`ConfigError` as :func:`section` does.
     """
     if name not in SETTINGS:
-        raise ConfigError(f"section {name!r} has no typed settings; use section() "
-                          f"(typed: {sorted(SETTINGS)})")
+        raise ConfigError(
+            f"section {name!r} has no typed settings; use section() (typed: {sorted(SETTINGS)})"
+        )
     return _settings_class(name)(**section(name, values, source))
 
 

@@ -1,1 +1,4 @@
-"""Pure domain, importing nothing else of flarepipe: time (TAI/UTC), flare classes, magnetic keywords."""
+"""Pure domain, importing nothing else of flarepipe.
+
+Time (TAI/UTC), flare classes, NOAA numbers, keywords, series, magnetic keywords, seeds, registries.
+"""

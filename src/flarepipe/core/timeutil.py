@@ -2,7 +2,8 @@
 
 SHARP/SMARP ``T_REC`` strings are TAI (``2011.02.15_02:00:00_TAI``); GOES times are UTC. Inside the
 pipeline every time is a UTC ``pandas.Timestamp`` (tz-naive, meaning UTC) or its ISO string. An
-off-by-37-seconds window edge is a labelling bug, so TAI is converted with astropy's leap-second table.
+off-by-37-seconds window edge is a labelling bug, so TAI is converted with astropy's leap-second
+table.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def parse_trec(trec: str | Iterable[str]) -> pd.Timestamp | pd.DatetimeIndex:
     for s in items:
         m = _TREC.match(str(s).strip())
         if not m:
-            raise ValueError(f"not a JSOC T_REC time string: {s!r} (expected YYYY.MM.DD_hh:mm:ss_TAI)")
+            raise ValueError(
+                f"not a JSOC T_REC time string: {s!r} (expected YYYY.MM.DD_hh:mm:ss_TAI)"
+            )
         y, mo, d, h, mi, sec, scale = m.groups()
         sec = sec or "00"
         isot.append(f"{y}-{mo}-{d}T{h}:{mi}:{float(sec):06.3f}")

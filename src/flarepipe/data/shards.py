@@ -784,7 +784,8 @@ class ShardReader:
 
     def meta(self) -> pd.DataFrame:
         """Per-sample metadata: ``sample_id, region_id, instrument, t_end``, then one column per
-        binary or class target (``label``, ...)."""
+        binary or class target (``label``, ...).
+        """
         f = self._h5()
         df = pd.DataFrame(
             {

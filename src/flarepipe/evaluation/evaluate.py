@@ -178,8 +178,9 @@ class StackResult:
 
 def _combine(m: pd.DataFrame, alpha: float) -> pd.DataFrame:
     out = m[["sample_id", "split", "label"]].copy()
-    out["prob"] = np.clip(alpha * m["prob_a"].to_numpy() + (1 - alpha) * m["prob_b"].to_numpy(),
-                          0.0, 1.0)
+    out["prob"] = np.clip(
+        alpha * m["prob_a"].to_numpy() + (1 - alpha) * m["prob_b"].to_numpy(), 0.0, 1.0
+    )
     return out.reset_index(drop=True)
 
 
@@ -280,7 +281,10 @@ def best_predictions(
     first_wins = np.isnan(sb) or (sa >= sb if higher else sa <= sb)
     alpha = 1.0 if first_wins else 0.0
     return StackResult(
-        f"best_{criterion}", alpha, _combine(m, alpha), criterion,
+        f"best_{criterion}",
+        alpha,
+        _combine(m, alpha),
+        criterion,
         pd.DataFrame({"alpha": [0.0, 1.0], "score": scores}),
     )
 
@@ -446,8 +450,10 @@ def to_markdown(
     header = ["dataset", "model", "split", "runs", *metrics]
     if published is not None:
         header.append(published_label)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (
-        len(header) - 3)) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|",
+    ]
     idx = s.set_index(["dataset", "model", "split", "metric"])
     rows = s[["dataset", "model", "split"]].drop_duplicates()
     for dataset, model, split in rows.itertuples(index=False, name=None):

@@ -421,6 +421,14 @@ def skill_profile(y: ArrayLike, p: ArrayLike, thresholds: ArrayLike | None = Non
         n = n_pos + n_neg
         acc = (tp + tn) / n if n else np.full(thr.shape, np.nan)
     return pd.DataFrame(
-        {"threshold": thr, "TP": tp, "FN": fn, "FP": fp, "TN": tn, "TSS": tss_v, "HSS": hss_v,
-         "ACC": acc}
+        {
+            "threshold": thr,
+            "TP": tp,
+            "FN": fn,
+            "FP": fp,
+            "TN": tn,
+            "TSS": tss_v,
+            "HSS": hss_v,
+            "ACC": acc,
+        }
     )

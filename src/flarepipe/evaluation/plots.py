@@ -20,8 +20,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
-from flarepipe.io.atomic import atomic_path  # noqa: E402
 from flarepipe.evaluation.metrics import check_inputs, skill_profile  # noqa: E402
+from flarepipe.io.atomic import atomic_path  # noqa: E402
 
 __all__ = [
     "Predictions",
@@ -100,8 +100,15 @@ def reliability_diagram(
         sum_y = np.bincount(idx, weights=y.astype(float), minlength=n_bins)
         ok = counts > 0
         line = ax.plot(sum_p[ok] / counts[ok], sum_y[ok] / counts[ok], marker="o", label=name)[0]
-        axh.bar(edges[:-1] + i * width, counts, width=width, align="edge",
-                color=line.get_color(), alpha=0.7, label=name)
+        axh.bar(
+            edges[:-1] + i * width,
+            counts,
+            width=width,
+            align="edge",
+            color=line.get_color(),
+            alpha=0.7,
+            label=name,
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_ylabel("observed frequency")
@@ -161,12 +168,14 @@ def skill_profile_plot(
     for name, (y, p) in models.items():
         prof = skill_profile(y, p, thr)
         line = ax.plot(prof["threshold"], prof["TSS"], label=f"{name} TSS")[0]
-        ax.plot(prof["threshold"], prof["HSS"], ls="--", color=line.get_color(),
-                label=f"{name} HSS")
+        ax.plot(
+            prof["threshold"], prof["HSS"], ls="--", color=line.get_color(), label=f"{name} HSS"
+        )
         if prof["TSS"].notna().any():
             k = int(prof["TSS"].idxmax())
-            ax.plot(prof.loc[k, "threshold"], prof.loc[k, "TSS"], marker="o",
-                    color=line.get_color())
+            ax.plot(
+                prof.loc[k, "threshold"], prof.loc[k, "TSS"], marker="o", color=line.get_color()
+            )
     ax.axvline(0.5, color="0.6", lw=0.8, ls=":")
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability threshold")
@@ -188,8 +197,8 @@ def metrics_bar(
     Parameters
     ----------
     summary : pandas.DataFrame
-        :func:`flarepipe.evaluation.evaluate.summary_table` output (``dataset, model, split, metric, mean,
-        sd``).
+        :func:`flarepipe.evaluation.evaluate.summary_table` output (``dataset, model, split,
+        metric, mean, sd``).
     out : path-like
         PNG to write.
     metric, split : str
@@ -207,9 +216,14 @@ def metrics_bar(
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(datasets) * max(1, len(models)) / 2), 4.5))
     for i, model in enumerate(models):
         sub = s[s["model"] == model].set_index("dataset").reindex(datasets)
-        ax.bar(x + (i - (len(models) - 1) / 2) * width, sub["mean"].to_numpy(dtype=float),
-               width=width, yerr=sub["sd"].fillna(0).to_numpy(dtype=float), capsize=3,
-               label=model)
+        ax.bar(
+            x + (i - (len(models) - 1) / 2) * width,
+            sub["mean"].to_numpy(dtype=float),
+            width=width,
+            yerr=sub["sd"].fillna(0).to_numpy(dtype=float),
+            capsize=3,
+            label=model,
+        )
     ax.set_xticks(x, datasets, rotation=20, ha="right")
     ax.set_ylabel(metric)
     ax.set_title(title or f"{metric} on {split} (mean ± sd over runs)")

@@ -194,10 +194,10 @@ _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\:]")
 
 
 def safe_filename(name: object) -> str:
-    """Return ``name`` if it is a plain file name, else raise :class:`UnsafeFilenameError`.
+    r"""Return ``name`` if it is a plain file name, else raise :class:`UnsafeFilenameError`.
 
     Refused: empty names, ``.`` and ``..`` and any name starting with ``.`` (hidden files and our
-    own ``.part`` files), absolute paths, path separators (``/``, ``\\``), drive letters (``:``)
+    own ``.part`` files), absolute paths, path separators (``/``, ``\``), drive letters (``:``)
     and control characters.
     """
     if not isinstance(name, str):
@@ -313,7 +313,8 @@ def call_with_retry(
 @contextlib.contextmanager
 def socket_timeout(seconds: float | None) -> Iterator[None]:
     """Set the process-wide default socket timeout for the block (drms and sunpy's HEK client open
-    their HTTP connections without a timeout argument), restoring the previous value after."""
+    their HTTP connections without a timeout argument), restoring the previous value after.
+    """
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)
     try:

@@ -1,4 +1,4 @@
-"""Order-preserving map over many small items in worker processes (FITS reads are CPU-bound Python)."""
+"""Order-preserving map over many small items in worker processes (FITS reads are CPU-bound)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,13 @@ def _apply(args: tuple[Callable[[Any], Any], list]) -> list:
     return [func(x) for x in chunk]
 
 
-def map_chunked(func: Callable[[Any], Any], items: Iterable, workers: int = 1, min_items: int = 1000,
-                max_chunk: int = 500) -> list:
+def map_chunked(
+    func: Callable[[Any], Any],
+    items: Iterable,
+    workers: int = 1,
+    min_items: int = 1000,
+    max_chunk: int = 500,
+) -> list:
     """``[func(x) for x in items]``, in ``workers`` processes when there are at least ``min_items``.
 
     Items go to the processes in chunks (at most ``max_chunk``, about eight per worker) so that
@@ -26,6 +31,6 @@ def map_chunked(func: Callable[[Any], Any], items: Iterable, workers: int = 1, m
     if workers <= 1 or len(items) < min_items:
         return [func(x) for x in items]
     size = max(1, min(max_chunk, len(items) // (8 * workers)))
-    chunks = [(func, items[i:i + size]) for i in range(0, len(items), size)]
+    chunks = [(func, items[i : i + size]) for i in range(0, len(items), size)]
     with ProcessPoolExecutor(max_workers=workers) as ex:
         return [r for part in ex.map(_apply, chunks) for r in part]

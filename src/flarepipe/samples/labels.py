@@ -355,8 +355,9 @@ def label_windows(
     off = np.abs(rel - k * step_i)
     on = off <= tol.astype("int64")
     pos_on = np.flatnonzero(on)
-    grid = pd.DataFrame({"r": region_codes[pos_on], "k": k[pos_on], "off": off[pos_on],
-                         "pos": pos_on})
+    grid = pd.DataFrame(
+        {"r": region_codes[pos_on], "k": k[pos_on], "off": off[pos_on], "pos": pos_on}
+    )
     grid = grid.sort_values(["r", "k", "off", "pos"], kind="stable").drop_duplicates(["r", "k"])
     g_r = grid["r"].to_numpy()
     g_k = grid["k"].to_numpy()
@@ -555,8 +556,12 @@ def write_samples(samples: pd.DataFrame, target: str | os.PathLike) -> None:
 
 def read_samples(path: str | os.PathLike) -> pd.DataFrame:
     """Read ``samples.csv``: ids as strings, times as naive-UTC timestamps."""
-    df = pd.read_csv(path, dtype={"sample_id": str, "region_id": str, "record_ids": str},
-                     keep_default_na=False, na_values=[""])
+    df = pd.read_csv(
+        path,
+        dtype={"sample_id": str, "region_id": str, "record_ids": str},
+        keep_default_na=False,
+        na_values=[""],
+    )
     _require(df, SAMPLE_COLUMNS, str(path))
     for col in _TIME_COLUMNS:
         df[col] = _times(df, col, str(path))

@@ -80,6 +80,7 @@ REASONS: tuple[str, ...] = (
 R_SUN_MM = 696.0
 MM2_PER_UHEM = 1e-6 * 2.0 * math.pi * R_SUN_MM**2  # ≈ 3.0437 Mm² per micro-hemisphere
 
+
 def region_noaa(records: pd.DataFrame) -> dict[str, tuple[int, ...]]:
     """NOAA numbers of each region: the union of ``noaa_ars`` over all its records, sorted.
 
@@ -95,8 +96,9 @@ def region_noaa(records: pd.DataFrame) -> dict[str, tuple[int, ...]]:
     """
     _require(records, ["region_id", "noaa_ars"], "records")
     union: dict[str, set[int]] = {}
-    for rid, ars in zip(records["region_id"].astype(str), noaa_lists(records["noaa_ars"]),
-                        strict=True):
+    for rid, ars in zip(
+        records["region_id"].astype(str), noaa_lists(records["noaa_ars"]), strict=True
+    ):
         union.setdefault(rid, set()).update(ars)
     return {r: tuple(sorted(v)) for r, v in union.items()}
 
@@ -346,8 +348,14 @@ def _scan_one(path: str) -> tuple[int, int, int]:
     from astropy.io import fits
 
     with fits.open(path, memmap=False) as hdul:
-        data = next((h.data for h in hdul if getattr(h, "data", None) is not None
-                     and getattr(h.data, "ndim", 0) == 2), None)
+        data = next(
+            (
+                h.data
+                for h in hdul
+                if getattr(h, "data", None) is not None and getattr(h.data, "ndim", 0) == 2
+            ),
+            None,
+        )
         if data is None:
             raise ValueError(f"{path}: no 2-D image HDU")
         return int(np.isnan(np.asarray(data, dtype="float64")).sum()), data.shape[1], data.shape[0]
@@ -388,8 +396,9 @@ def scan_fits(
             ids.append(rid)
             files.append(str(f))
     values = map_chunked(_scan_one, files, workers=workers, min_items=_PARALLEL_MIN_FILES)
-    out = pd.DataFrame(values, index=pd.Index(ids, name=records.index.name),
-                       columns=["n_nan_pixels", "nx", "ny"])
+    out = pd.DataFrame(
+        values, index=pd.Index(ids, name=records.index.name), columns=["n_nan_pixels", "nx", "ny"]
+    )
     return out.astype("int64") if len(out) else out
 
 

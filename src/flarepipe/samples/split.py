@@ -115,7 +115,10 @@ def _check_fraction(x: float, name: str) -> float:
 
 
 def region_split(
-    samples: pd.DataFrame, test_frac: float = 0.2, val_frac: float = 0.2, seed: int = 0,
+    samples: pd.DataFrame,
+    test_frac: float = 0.2,
+    val_frac: float = 0.2,
+    seed: int = 0,
     stratify: bool = False,
 ) -> pd.DataFrame:
     """Random split by region: ``test_frac`` of regions to test, ``val_frac`` of the rest to val.
@@ -145,8 +148,8 @@ def region_split(
         if stratify and len(perm) >= 3:
             n_test, n_val = max(n_test, 1), max(n_val, 1)
         where.update({r: "test" for r in perm[:n_test]})
-        where.update({r: "val" for r in perm[n_test:n_test + n_val]})
-        where.update({r: "train" for r in perm[n_test + n_val:]})
+        where.update({r: "val" for r in perm[n_test : n_test + n_val]})
+        where.update({r: "train" for r in perm[n_test + n_val :]})
     return _frame(samples, samples["region_id"].astype(str).map(where).to_numpy())
 
 
@@ -169,8 +172,11 @@ def kfold_regions(
     _require(samples, ["sample_id", "region_id", "instrument"], "samples")
     if not isinstance(k, int) or isinstance(k, bool) or k < 2:
         raise ValueError(f"k must be an integer >= 2, got {k!r}")
-    is_test = (samples["split"] == "test").to_numpy() if "split" in samples else np.zeros(
-        len(samples), dtype=bool)
+    is_test = (
+        (samples["split"] == "test").to_numpy()
+        if "split" in samples
+        else np.zeros(len(samples), dtype=bool)
+    )
     pool = samples[~is_test]
     rng = np.random.default_rng(seed)
     regions = pool["region_id"].astype(str)
@@ -264,8 +270,9 @@ def undersample(split_df: pd.DataFrame, ratio: float | None = 1.0, seed: int = 0
     _require(split_df, ["sample_id", "instrument", "split", "label"], "split frame")
     keep = np.ones(len(split_df), dtype=bool)
     label = split_df["label"].astype("int64").to_numpy()
-    groups = split_df.groupby([split_df["split"].astype(str), split_df["instrument"].astype(str)],
-                              sort=True).indices
+    groups = split_df.groupby(
+        [split_df["split"].astype(str), split_df["instrument"].astype(str)], sort=True
+    ).indices
     for (split, inst), pos_idx in sorted(groups.items()):
         neg = pos_idx[label[pos_idx] == 0]
         n_pos = int((label[pos_idx] == 1).sum())
@@ -306,8 +313,11 @@ def fuse(
     if region_noaa is not None:
         held = split_a.loc[split_a["split"] != "train", "region_id"].astype(str).unique()
         held_noaa = {n for r in held for n in region_noaa.get(r, ())}
-        clash = b["region_id"].astype(str).map(
-            lambda r: bool(held_noaa.intersection(region_noaa.get(r, ()))))
+        clash = (
+            b["region_id"]
+            .astype(str)
+            .map(lambda r: bool(held_noaa.intersection(region_noaa.get(r, ()))))
+        )
         b = b[~clash.to_numpy(dtype=bool)]
     out = pd.concat([split_a, _frame(b, "train")], ignore_index=True)
     return out
@@ -323,12 +333,14 @@ def check_leakage(
     """
     _require(split_df, ["region_id", "split"], "split frame")
     per = split_df.groupby(split_df["region_id"].astype(str))["split"].agg(
-        lambda s: tuple(sorted(set(s))))
+        lambda s: tuple(sorted(set(s)))
+    )
     bad = per[per.map(len) > 1]
     if len(bad):
         more = f" (and {len(bad) - 1} more region(s))" if len(bad) > 1 else ""
         raise LeakageError(
-            f"region {bad.index[0]} appears in splits {', '.join(bad.iloc[0])}{more}")
+            f"region {bad.index[0]} appears in splits {', '.join(bad.iloc[0])}{more}"
+        )
     if region_noaa is not None:
         seen: dict[int, dict[str, str]] = {}
         for region, splits in per.items():
@@ -400,8 +412,10 @@ def make_dataset_splits(
         pool["split"] = chrono["split"].to_numpy()
         split = kfold_regions(pool, s.k, job_seed("split", s.seed, rep), s.by_class)[fold]
     if s.exclude_noaa_overlap and region_noaa is None:
-        raise ValueError("exclude_noaa_overlap needs the region → NOAA map "
-                         "(make_dataset_splits(..., region_noaa=...))")
+        raise ValueError(
+            "exclude_noaa_overlap needs the region → NOAA map "
+            "(make_dataset_splits(..., region_noaa=...))"
+        )
     if extra:
         b = samples[inst.isin(extra).to_numpy()]
         split = fuse(split, b, region_noaa if s.exclude_noaa_overlap else None)

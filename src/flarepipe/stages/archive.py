@@ -5,21 +5,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["run_archive", "run_jsoc_unit", "run_catalogue", "run_jsoc_merge",
-           "run_synthetic_figure"]
+__all__ = [
+    "run_archive",
+    "run_jsoc_unit",
+    "run_catalogue",
+    "run_jsoc_merge",
+    "run_synthetic_figure",
+]
 
 
 def _one_folder(*paths: str | os.PathLike) -> Path:
     """The common folder of files a builder writes side by side (the archive layout)."""
     folders = {Path(p).parent for p in paths}
     if len(folders) != 1:
-        raise ValueError(f"archive outputs must share one folder (docs/FILES.md), got "
-                         f"{sorted(map(str, folders))}")
+        raise ValueError(
+            f"archive outputs must share one folder (docs/FILES.md), got "
+            f"{sorted(map(str, folders))}"
+        )
     return folders.pop()
 
 
-def run_archive(cfg: dict, out_records, out_flares, out_manifest, out_rates=None,
-                workers: int = 1) -> dict:
+def run_archive(
+    cfg: dict, out_records, out_flares, out_manifest, out_rates=None, workers: int = 1
+) -> dict:
     """Rule ``archive`` (synthetic or local source): build the configured archive.
 
     ``cfg`` is the ``archive`` section; the outputs are the layout files of one archive folder

@@ -9,8 +9,9 @@ import pandas as pd
 __all__ = ["run_label", "run_split"]
 
 
-def run_label(records, flares, flagged, cfg: Mapping, out_samples, out_counts,
-              out_drops=None) -> None:
+def run_label(
+    records, flares, flagged, cfg: Mapping, out_samples, out_counts, out_drops=None
+) -> None:
     """Rule ``label``: slide windows, type them, apply the task (``labels`` section).
 
     Parameters
@@ -38,8 +39,10 @@ def run_label(records, flares, flagged, cfg: Mapping, out_samples, out_counts,
     recs = read_records(records)
     keep = pd.read_csv(flagged, usecols=["keep"])
     if len(keep) != len(recs):
-        raise ValueError(f"{flagged}: {len(keep)} rows for {len(recs)} records in {records}; "
-                         "rerun the quality stage")
+        raise ValueError(
+            f"{flagged}: {len(keep)} rows for {len(recs)} records in {records}; "
+            "rerun the quality stage"
+        )
     keep.index = recs.index
     cand = label_windows(recs, read_flares(flares), s, keep)
     samples = apply_task(cand, s.task)
@@ -78,8 +81,10 @@ def run_split(samples, dataset: str, run: int, cfg: Mapping, out, records=None) 
     noaa = None
     if s.exclude_noaa_overlap:
         if records is None:
-            raise ValueError("split.exclude_noaa_overlap needs records.csv (the region → NOAA "
-                             "map); declare it as the split rule's `records` input")
+            raise ValueError(
+                "split.exclude_noaa_overlap needs records.csv (the region → NOAA "
+                "map); declare it as the split rule's `records` input"
+            )
         noaa = region_noaa(read_records(records))
     split = make_dataset_splits(read_samples(samples), dataset, s, int(run), region_noaa=noaa)
     write_split(split, out)

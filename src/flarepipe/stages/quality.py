@@ -8,8 +8,9 @@ from pathlib import Path
 __all__ = ["run_quality"]
 
 
-def run_quality(records, cfg: Mapping, out_flagged, out_summary, workers: int = 1,
-                scan_pixels: bool = True) -> None:
+def run_quality(
+    records, cfg: Mapping, out_flagged, out_summary, workers: int = 1, scan_pixels: bool = True
+) -> None:
     """Rule ``quality``: flag every record (``quality`` section); write flags and counts.
 
     Parameters

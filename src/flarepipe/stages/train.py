@@ -26,8 +26,18 @@ def _out_dir(**outputs) -> Path:
     return folder
 
 
-def run_train(train, val, test, model: str, cfg: Mapping, seed: int, out_predictions,
-              out_checkpoint, threads: int | None = None, plugins: list | tuple = ()) -> dict:
+def run_train(
+    train,
+    val,
+    test,
+    model: str,
+    cfg: Mapping,
+    seed: int,
+    out_predictions,
+    out_checkpoint,
+    threads: int | None = None,
+    plugins: list | tuple = (),
+) -> dict:
     """Rule ``train``: a network on one dataset run; checkpoint, CSV log, predictions, summary.
 
     ``train``/``val``/``test`` are the run's shards, ``cfg`` the model's ``models.<model>``
@@ -46,14 +56,23 @@ def run_train(train, val, test, model: str, cfg: Mapping, seed: int, out_predict
         torch.set_num_threads(int(threads))
     out_dir = _out_dir(predictions=out_predictions, checkpoint=out_checkpoint)
     shards = {"train": train, "val": val, "test": test}
-    summary = train_one(shards, model, cfg.get("network"), cfg.get("train"), out_dir,
-                        seed=int(seed))
+    summary = train_one(
+        shards, model, cfg.get("network"), cfg.get("train"), out_dir, seed=int(seed)
+    )
     write_json(summary, out_dir / "summary.json")
     return summary
 
 
-def run_baseline(train, val, test, model: str, cfg: Mapping, seed: int, out_predictions,
-                 plugins: list | tuple = ()) -> dict:
+def run_baseline(
+    train,
+    val,
+    test,
+    model: str,
+    cfg: Mapping,
+    seed: int,
+    out_predictions,
+    plugins: list | tuple = (),
+) -> dict:
     """Rule ``baseline``: a registered baseline (``logreg``: keyword-only logistic regression).
 
     ``cfg`` is the ``models.<model>`` section, ``seed`` the job seed (rule ``logreg``).

@@ -13,15 +13,21 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from flarepipe.io.atomic import write_csv
 from flarepipe.data.shards import ShardReader
+from flarepipe.io.atomic import write_csv
 
 __all__ = ["train_logreg"]
 
 
-def train_logreg(shard_paths: dict, out_dir: str | os.PathLike, C: float = 1.0,
-                 class_weight: str | None = "balanced", seed: int = 0) -> dict:
-    """Fit on ``train``, write ``predictions.csv`` (val and test) into ``out_dir``; return a summary."""
+def train_logreg(
+    shard_paths: dict,
+    out_dir: str | os.PathLike,
+    C: float = 1.0,
+    class_weight: str | None = "balanced",
+    seed: int = 0,
+) -> dict:
+    """Fit on train; write ``predictions.csv`` (val, test) into ``out_dir``; return a summary."""
+
     def load(split):
         r = ShardReader(shard_paths[split])
         r.require(("sequence",), ("label",), needed_by="the logistic regression")
@@ -31,12 +37,22 @@ def train_logreg(shard_paths: dict, out_dir: str | os.PathLike, C: float = 1.0,
     X, y, _ = load("train")
     if len(np.unique(y)) < 2:
         raise ValueError(f"{shard_paths['train']}: training split has a single class; cannot fit")
-    model = LogisticRegression(C=C, class_weight=class_weight, max_iter=2000, random_state=seed).fit(X, y)
+    model = LogisticRegression(
+        C=C, class_weight=class_weight, max_iter=2000, random_state=seed
+    ).fit(X, y)
     frames = []
     for split in ("val", "test"):
         Xs, ys, ids = load(split)
-        frames.append(pd.DataFrame({"sample_id": ids, "split": split, "label": ys,
-                                    "prob": model.predict_proba(Xs)[:, 1]}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sample_id": ids,
+                    "split": split,
+                    "label": ys,
+                    "prob": model.predict_proba(Xs)[:, 1],
+                }
+            )
+        )
     out = Path(out_dir)
     write_csv(pd.concat(frames, ignore_index=True), out / "predictions.csv")
     return {"coef": model.coef_.ravel().tolist(), "intercept": float(model.intercept_[0])}

@@ -33,10 +33,10 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
-from flarepipe.io.atomic import atomic_path, write_csv
 from flarepipe.data.datamodule import SPLITS, FlareDataModule
-from flarepipe.models.registry import network_spec
 from flarepipe.data.shards import ShardReader
+from flarepipe.io.atomic import atomic_path, write_csv
+from flarepipe.models.registry import network_spec
 from flarepipe.tasks.classification import FlareTask
 
 __all__ = [

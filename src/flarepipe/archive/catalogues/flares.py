@@ -249,7 +249,8 @@ def _parse_times(values: Sequence) -> pd.DatetimeIndex:
 
 def _canonical_classes(values: Sequence) -> tuple[list, list, list]:
     """Per value: canonical class, flux, error (None when fine); parsed once per distinct value.
-    A comma used as decimal separator (``'C6,2'``) is read as a point and reported as a repair."""
+    A comma used as decimal separator (``'C6,2'``) is read as a point and reported as a repair.
+    """
     cache: dict = {}
     classes, fluxes, errors, fixes = [], [], [], []
     for v in values:
@@ -273,7 +274,8 @@ def _canonical_classes(values: Sequence) -> tuple[list, list, list]:
 
 def finalise_events(raw: pd.DataFrame, source: str) -> CatalogueResult:
     """Apply the shared rules to raw events; ``raw`` has ``line, raw, start, peak, end, goes_class,
-    noaa`` (times as strings or timestamps, UTC). Returns the archive schema sorted by start."""
+    noaa`` (times as strings or timestamps, UTC). Returns the archive schema sorted by start.
+    """
     if len(raw) == 0:
         return CatalogueResult(_empty_flares(), source=source)
     raw = raw.reset_index(drop=True)
@@ -412,7 +414,8 @@ def finalise_events(raw: pd.DataFrame, source: str) -> CatalogueResult:
 
 def read_goes_events_txt(path: str | os.PathLike) -> CatalogueResult:
     """``goes_events_1995_2024.txt``: ``;``-separated, no header,
-    ``start;peak;end;AR<number>;class;location`` with ISO times (``1995-01-02T20:00:00``)."""
+    ``start;peak;end;AR<number>;class;location`` with ISO times (``1995-01-02T20:00:00``).
+    """
     path = Path(path)
     raw = []
     rejected = []
@@ -469,7 +472,8 @@ def _read_indexed_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
 def read_swpc_events_csv(path: str | os.PathLike) -> CatalogueResult:
     """``swpc_events_1996_2018.csv``: SWPC event reports. ``start_time``/``end_time`` are full UTC
     times, ``max_time`` is ``HHMM`` on the start's date (next day when before the start),
-    ``noaa_ar`` 0 means no region. The first (unnamed) column is a row index."""
+    ``noaa_ar`` 0 means no region. The first (unnamed) column is a row index.
+    """
     path = Path(path)
     df, lines = _read_indexed_csv(path)
     need = {"start_time", "max_time", "end_time", "goes_class", "noaa_ar"}
@@ -534,7 +538,8 @@ def read_swpc_events_csv(path: str | os.PathLike) -> CatalogueResult:
 def read_goes_sc24_csv(path: str | os.PathLike) -> CatalogueResult:
     """``goes_events_sc24_with_positions.csv``: ``event_starttime``, ``event_peaktime``,
     ``event_endtime``, ``goes_class``, ``noaa_ar`` (blank when none), positions. The first (unnamed)
-    column is a row index."""
+    column is a row index.
+    """
     path = Path(path)
     df, lines = _read_indexed_csv(path)
     need = {"event_starttime", "event_peaktime", "event_endtime", "goes_class", "noaa_ar"}
@@ -597,7 +602,8 @@ def read_flare_file(path: str | os.PathLike, fmt: str = "auto") -> CatalogueResu
 
 def hek_windows(start, end, chunk_days: float = 30.0) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Consecutive ``[t0, t1)`` windows of ``chunk_days`` covering ``[start, end)`` (pure).
-    Multi-year HEK queries hang; 30-day windows answer in seconds."""
+    Multi-year HEK queries hang; 30-day windows answer in seconds.
+    """
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     if t1 <= t0:
         raise ValueError(f"empty HEK interval: {t0} >= {t1}")
@@ -622,7 +628,8 @@ def _cell(v):
 def hek_events_to_flares(rows: Iterable[Mapping], source: str = "hek") -> CatalogueResult:
     """Catalogue from raw HEK flare records (pure): ``event_starttime``, ``event_peaktime``,
     ``event_endtime``, ``fl_goescls``, ``ar_noaanum``; duplicates by ``kb_archivid`` (windows
-    overlap at their edges) are skipped before the shared rules."""
+    overlap at their edges) are skipped before the shared rules.
+    """
     raw, seen = [], set()
     for i, r in enumerate(rows):
         r = {k: _cell(v) for k, v in dict(r).items()}
@@ -765,7 +772,8 @@ def build_catalogue(
 
 def write_flares(flares: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``flares.csv`` atomically: ISO UTC times with milliseconds, empty ``noaa_ar`` if
-    none."""
+    none.
+    """
     df = flares.reindex(columns=FLARE_COLUMNS).copy()
     for c in FLARE_COLUMNS[:3]:
         df[c] = to_iso_utc(pd.DatetimeIndex(df[c])) if len(df) else pd.Series(dtype=str)
@@ -795,7 +803,8 @@ def write_catalogue(
     repaired_path: str | os.PathLike | None = None,
 ) -> None:
     """Write the flares (``flares.csv`` schema) and, when paths are given, the rejected and
-    repaired tables."""
+    repaired tables.
+    """
     write_flares(res.flares, flares_path)
     if rejected_path is not None:
         write_csv(res.rejected.reindex(columns=REJECT_COLUMNS), rejected_path)

@@ -1,1 +1,4 @@
-"""Archive sources (synthetic, local, jsoc). They import layout, io and core; never build, never each other."""
+"""Archive sources (synthetic, local, jsoc, tables).
+
+They import layout, catalogues, io and core; never build, never each other.
+"""

@@ -27,6 +27,7 @@ def published_tss(
     rename: Mapping[str, str] | None = None,
 ) -> dict[tuple[str, str], tuple[float, float]]:
     """:data:`PUBLISHED_TSS`, with model names mapped through ``rename`` (e.g. ``{"lstm": "LSTM"}``
-    for a table whose rows use display names); unmapped names are kept."""
+    for a table whose rows use display names); unmapped names are kept.
+    """
     rename = dict(rename or {})
     return {(d, rename.get(m, m)): v for (d, m), v in PUBLISHED_TSS.items()}

@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 
 class Ledger:
     """Append-only record of the files a unit has completed (JSON lines; a torn last line from a
-    killed job is ignored)."""
+    killed job is ignored).
+    """
 
     def __init__(self, path: Path):
         self.path = path
@@ -81,7 +82,8 @@ class Ledger:
 
     def is_done(self, name: str, fits_dir: Path) -> bool:
         """True when ``name`` is complete (entry, file of the recorded size) or known to have no
-        data on the server."""
+        data on the server.
+        """
         e = self.entries.get(name)
         if not e:
             return False
@@ -328,7 +330,8 @@ def fetch_unit(
 
 def run_unit(section: Mapping[str, Any], unit_id: str, archive_dir: str | os.PathLike) -> Path:
     """What a Snakemake job of unit ``unit_id`` runs: settings, client and e-mail from the
-    validated ``archive.jsoc`` section, then :func:`fetch_unit`."""
+    validated ``archive.jsoc`` section, then :func:`fetch_unit`.
+    """
     settings = JsocSettings.from_section(section)
     unit = get_unit(settings, unit_id)
     return fetch_unit(

@@ -119,7 +119,8 @@ def keywords_to_records(
 
 def expected_files(records: pd.DataFrame, series: str, segment: str) -> dict[str, str]:
     """JSOC ``fits``-protocol file names the records will have (name -> ``T_REC``); empty when
-    one ``T_REC`` cannot be written as a file name."""
+    one ``T_REC`` cannot be written as a file name.
+    """
     out = {}
     for region, trec in zip(records["region"], records["t_rec_tai"], strict=True):
         try:
