@@ -46,7 +46,7 @@ rule baseline:
         "../envs/train.yaml"
     params:
         cfg=lambda wc: config["models"].get(wc.model, {}),
-        seed=lambda wc: job_seed("logreg", config["split"]["seed"], int(wc.run)),
+        seed=lambda wc: job_seed("baseline", config["split"]["seed"], int(wc.run)),
         plugins=lambda wc: model_plugins(wc.model),
     script:
         "../workflow/scripts/baseline.py"

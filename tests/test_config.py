@@ -223,7 +223,7 @@ def test_job_seeds_are_those_of_flarepipe_0_1(base, run):
     from flarepipe.core.seeds import derive_seed, job_seed
 
     assert job_seed("train", base, run) == base * 1000 + run  # rules/train.smk before
-    assert job_seed("logreg", base, run) == run
+    assert job_seed("baseline", base, run) == run
     assert job_seed("split", base, run) == derive_seed(base, run)
     with pytest.raises(ValueError, match="no seed formula for rule 'attribute'"):
         job_seed("attribute", base, run)

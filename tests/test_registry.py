@@ -160,9 +160,9 @@ def test_model_blocks_follow_the_registered_schemas() -> None:
     cfg["models"]["logreg"]["C"] = 0
     cfg["models"]["cnn"]["network"]["widht"] = 1
     msg = _errors(cfg)
-    assert "config.yaml: models.lstm.network.hidden must be >= 1" in msg
-    assert "config.yaml: models.cnn2.network.stem: [8] is too short" in msg
-    assert "config.yaml: models.logreg.C must be > 0" in msg
+    assert ": models.lstm.network.hidden must be >= 1" in msg
+    assert ": models.cnn2.network.stem: [8] is too short" in msg
+    assert ": models.logreg.C must be > 0" in msg
     assert "models.cnn.network: Additional properties are not allowed ('widht'" in msg
     cfg = _default()
     cfg["models"]["resnet"] = {}
@@ -366,6 +366,7 @@ def test_stacking_forms() -> None:
 
 def test_dataset_registry_drives_the_split() -> None:
     """A dataset registered with SHARP_ONLY's / FUSED_SHARP's instruments splits the same."""
+    from flarepipe.config import settings
     from flarepipe.samples.split import make_dataset_splits
 
     rows = []
@@ -378,8 +379,8 @@ def test_dataset_registry_drives_the_split() -> None:
         register_dataset("HMI_ONLY_COPY", "HMI")
         register_dataset("HMI_FUSED_COPY", "HMI", ["MDI"])
         for mine, theirs in (("HMI_ONLY_COPY", "SHARP_ONLY"), ("HMI_FUSED_COPY", "FUSED_SHARP")):
-            a = make_dataset_splits(samples, mine, {"undersample_ratio": None}, 1)
-            b = make_dataset_splits(samples, theirs, {"undersample_ratio": None}, 1)
+            a = make_dataset_splits(samples, mine, settings("split", {"undersample_ratio": None}), 1)
+            b = make_dataset_splits(samples, theirs, settings("split", {"undersample_ratio": None}), 1)
             pd.testing.assert_frame_equal(a, b)
         with pytest.raises(ValueError, match="differ from the primary"):
             register_dataset("BAD", "HMI", ["HMI"])
@@ -394,8 +395,8 @@ def test_task_registry_drives_labelling() -> None:
     try:
         register_task("strong_only", "flarepipe.samples.labels:strong_vs_quiet")
         assert "strong_only" in TASKS
-        with pytest.raises(ValueError, match="labels.task must be one of"):
-            apply_task(pd.DataFrame(), {"task": "nope"})
+        with pytest.raises(ValueError, match="unknown label task 'nope'"):
+            apply_task(pd.DataFrame(), "nope")
     finally:
         TASKS.unregister("strong_only")
     assert CRITERIA["cross_entropy"].higher_is_better is False

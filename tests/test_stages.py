@@ -262,7 +262,7 @@ def predicted(staged, tmp_path_factory):
         **shards,
         model="logreg",
         cfg={"C": 1.0, "class_weight": "balanced"},
-        seed=job_seed("logreg", 0, 0),
+        seed=job_seed("baseline", 0, 0),
         out_predictions=preds["logreg"],
     )
     run_train(

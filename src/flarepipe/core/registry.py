@@ -23,12 +23,13 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 __all__ = [
+    "call_or_decorate",
     "NAME_PATTERN",
     "PluginError",
     "Registry",
@@ -146,6 +147,22 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {list(self._entries)})"
+
+
+def call_or_decorate(make: Callable[[Any], Any], target: Any) -> Any:
+    """``make(target)`` now; with ``target`` None, a decorator calling ``make`` on what it decorates.
+
+    The shape every ``register_*`` function shares: ``register_x("name", obj, ...)`` registers at
+    once, ``@register_x("name", ...)`` registers the decorated class or function, left as it is.
+    """
+    if target is None:
+
+        def decorate(obj: Any) -> Any:
+            make(obj)
+            return obj
+
+        return decorate
+    return make(target)
 
 
 def resolve(target: Any, what: str = "target") -> Any:

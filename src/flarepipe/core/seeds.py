@@ -10,7 +10,7 @@ The formulas are those of flarepipe 0.1, kept so that results do not change::
     split    derive_seed(base, r)                        region permutation, undersampling
                                                          (k-fold: r is the repetition, run // k)
     train    base * 1000 + r                             network initialisation, batch order
-    logreg   r  (base not used)                          scikit-learn's random_state
+    baseline r  (base not used)                          scikit-learn's random_state
 
 :func:`derive_seed` mixes integers with ``numpy.random.SeedSequence``; it also derives the
 sub-streams of one job (e.g. one undersampling stream per split and instrument).
@@ -48,7 +48,7 @@ def derive_seed(base: int, *keys: int) -> int:
 JOB_SEEDS: dict[str, Callable[[int, int], int]] = {
     "split": lambda base, run: derive_seed(base, run),
     "train": lambda base, run: base * 1000 + run,
-    "logreg": lambda base, run: run,
+    "baseline": lambda base, run: run,
 }
 
 
@@ -58,7 +58,7 @@ def job_seed(rule: str, base: int, run: int) -> int:
     Parameters
     ----------
     rule
-        A key of :data:`JOB_SEEDS` (``split``, ``train``, ``logreg``).
+        A key of :data:`JOB_SEEDS` (``split``, ``train``, ``baseline``).
     base
         The configured base seed (``split.seed``), an integer >= 0.
     run

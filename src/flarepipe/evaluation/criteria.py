@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flarepipe.core.registry import Registry
+from flarepipe.core.registry import Registry, call_or_decorate
 
 __all__ = [
     "CRITERIA",
@@ -73,14 +73,7 @@ def register_criterion(
         spec = Criterion(name, fn, bool(higher_is_better), bool(needs_both_classes), description)
         return CRITERIA.register(name, spec, replace=replace)
 
-    if grid is None:
-
-        def decorate(fn: Callable) -> Callable:
-            make(fn)
-            return fn
-
-        return decorate
-    return make(grid)
+    return call_or_decorate(make, grid)
 
 
 def criterion_names() -> tuple[str, ...]:

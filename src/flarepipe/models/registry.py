@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flarepipe.core.registry import Registry, resolve
+from flarepipe.core.registry import Registry, call_or_decorate, resolve
 
 __all__ = [
     "INPUTS",
@@ -157,14 +157,7 @@ def register_network(
         )
         return NETWORKS.register(name, spec, replace=replace)
 
-    if target is None:
-
-        def decorate(cls: type) -> type:
-            make(cls)
-            return cls
-
-        return decorate
-    return make(target)
+    return call_or_decorate(make, target)
 
 
 def network_spec(name: str) -> NetworkSpec:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flarepipe.core.registry import Registry, resolve
+from flarepipe.core.registry import Registry, call_or_decorate, resolve
 
 __all__ = [
     "BASELINES",
@@ -98,14 +98,7 @@ def register_baseline(
         spec = BaselineSpec(name, tgt, input, schema, description)
         return BASELINES.register(name, spec, replace=replace)
 
-    if target is None:
-
-        def decorate(fn: Callable) -> Callable:
-            make(fn)
-            return fn
-
-        return decorate
-    return make(target)
+    return call_or_decorate(make, target)
 
 
 def baseline_names() -> tuple[str, ...]:
