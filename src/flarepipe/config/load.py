@@ -91,7 +91,8 @@ def _validator(schema: dict):
 def _describe(err) -> str:
     where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     if err.validator in ("anyOf", "oneOf") and err.context:
-        # describe the deepest error of the branches whose type fits the value
+        # the deepest error of the branches whose type fits the value, when it lies below this
+        # field; else the field's own description of what it accepts (below)
         fits = [
             e
             for e in err.context
@@ -102,7 +103,10 @@ def _describe(err) -> str:
                 for o in err.context
             )
         ]
-        return _describe(max(fits or err.context, key=lambda e: len(e.absolute_path)))
+        deepest = max(fits or err.context, key=lambda e: len(e.absolute_path))
+        described = isinstance(err.schema, dict) and "description" in err.schema
+        if not described or len(deepest.absolute_path) > len(err.absolute_path):
+            return _describe(deepest)
     v = err.validator
     s = err.schema if isinstance(err.schema, dict) else {}
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
