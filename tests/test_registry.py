@@ -379,8 +379,12 @@ def test_dataset_registry_drives_the_split() -> None:
         register_dataset("HMI_ONLY_COPY", "HMI")
         register_dataset("HMI_FUSED_COPY", "HMI", ["MDI"])
         for mine, theirs in (("HMI_ONLY_COPY", "SHARP_ONLY"), ("HMI_FUSED_COPY", "FUSED_SHARP")):
-            a = make_dataset_splits(samples, mine, settings("split", {"undersample_ratio": None}), 1)
-            b = make_dataset_splits(samples, theirs, settings("split", {"undersample_ratio": None}), 1)
+            a = make_dataset_splits(
+                samples, mine, settings("split", {"undersample_ratio": None}), 1
+            )
+            b = make_dataset_splits(
+                samples, theirs, settings("split", {"undersample_ratio": None}), 1
+            )
             pd.testing.assert_frame_equal(a, b)
         with pytest.raises(ValueError, match="differ from the primary"):
             register_dataset("BAD", "HMI", ["HMI"])

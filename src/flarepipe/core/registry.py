@@ -150,7 +150,7 @@ class Registry(Mapping[str, T], Generic[T]):
 
 
 def call_or_decorate(make: Callable[[Any], Any], target: Any) -> Any:
-    """``make(target)`` now; with ``target`` None, a decorator calling ``make`` on what it decorates.
+    """``make(target)`` now; with ``target`` None, a decorator calling ``make`` on its object.
 
     The shape every ``register_*`` function shares: ``register_x("name", obj, ...)`` registers at
     once, ``@register_x("name", ...)`` registers the decorated class or function, left as it is.
