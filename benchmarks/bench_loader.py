@@ -25,8 +25,8 @@ import pandas as pd
 import torch
 
 from flarepipe.data.datamodule import FlareDataModule, InMemoryDataset
-from flarepipe.models import CNNNet
 from flarepipe.data.shards import write_shard
+from flarepipe.models import CNNNet
 
 
 def synthetic_arrays(n: int, size: int, seed: int = 0):
@@ -127,7 +127,11 @@ def main() -> None:
             t0 = time.perf_counter()
             for split in ("train", "val", "test"):
                 write_shard(
-                    folder / f"{split}.h5", images, sequences, labels, meta, compression=comp
+                    folder / f"{split}.h5",
+                    meta=meta,
+                    inputs={"image": images, "sequence": sequences},
+                    targets={"label": labels},
+                    compression=comp,
                 )
             write_s = (time.perf_counter() - t0) / 3
             mb = (folder / "train.h5").stat().st_size / 1e6

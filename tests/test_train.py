@@ -43,7 +43,8 @@ def _write_split(
     )
     if scramble:
         y = rng.permutation(y)
-    return write_shard(path, images, sequences.astype(np.float32), y, meta)
+    inputs = {"image": images, "sequence": sequences.astype(np.float32)}
+    return write_shard(path, meta=meta, inputs=inputs, targets={"label": y})
 
 
 @pytest.fixture(scope="module")

@@ -1,1 +1,1 @@
-"""Model inputs: features, standardisation, HDF5 shards (the only h5py user), Dataset, DataModule."""
+"""Model inputs: features, standardisation, HDF5 shards (the only h5py user), datasets."""

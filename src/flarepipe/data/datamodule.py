@@ -11,8 +11,12 @@ Two ways to feed a model, chosen by ``FlareDataModule(preload=...)``:
   the GPU) and batches are gathered with one indexing operation (``__getitems__``), no per-sample
   Python and no collation. The fast path for shards that fit in memory.
 
-Both yield dicts with ``label`` (int64), ``index`` (int64, position in the shard) and the requested
-inputs: ``image`` float32 [1,H,W] and/or ``sequence`` float32 [T,K] (batched: [B,...]).
+Both yield dicts keyed by the shard's names (layout v2, :mod:`flarepipe.data.shards`): the
+requested inputs (``image`` float32 [C,H,W], ``sequence`` float32 [T,K], ...; batched [B,...]), the
+requested targets (binary/class: int64; boxes: a dict ``{"boxes": [m,4], "labels": [m]}`` per
+sample, a list of them per batch) and ``index`` (int64, position in the shard). Asking for an input
+or target a shard lacks raises :class:`~flarepipe.data.shards.ShardContentError` naming the file
+and what it holds.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from flarepipe.data.shards import ShardReader
+from flarepipe.data.shards import BoxTarget, ShardContentError, ShardReader
 
 __all__ = [
     "INPUTS",
@@ -38,18 +42,41 @@ __all__ = [
     "passthrough_collate",
 ]
 
-#: Names of the model inputs a dataset can provide.
+#: Names of the well-known model inputs (a shard may hold others).
 INPUTS: tuple[str, ...] = ("image", "sequence")
 #: Split names, in the order shards are expected.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
-def _check_inputs(inputs: Sequence[str]) -> tuple[str, ...]:
-    inputs = tuple(inputs)
-    bad = [i for i in inputs if i not in INPUTS]
-    if bad or not inputs:
-        raise ValueError(f"inputs must be a non-empty subset of {INPUTS}, got {inputs}")
-    return inputs
+def _names(names: Sequence[str] | None, what: str) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise ValueError(f"{what} must be a sequence of names, got the string {names!r}")
+    names = tuple(names)
+    if what == "inputs" and not names:
+        raise ValueError("inputs must name at least one input, e.g. ('image',)")
+    return names
+
+
+def _box_dicts(target: BoxTarget, device: torch.device | None = None) -> list[dict[str, Any]]:
+    out = []
+    for i in range(len(target)):
+        boxes, labels = target.sample(i)
+        out.append(
+            {
+                "boxes": torch.as_tensor(boxes, device=device),
+                "labels": torch.as_tensor(labels, device=device),
+            }
+        )
+    return out
+
+
+def _to_torch(arrays: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: _box_dicts(v) if isinstance(v, BoxTarget) else torch.from_numpy(v)
+        for k, v in arrays.items()
+    }
 
 
 class ShardDataset(Dataset):
@@ -60,7 +87,15 @@ class ShardDataset(Dataset):
     path
         Shard file.
     inputs
-        Which inputs to read: ``"image"`` and/or ``"sequence"``.
+        Which inputs to read, e.g. ``("image",)`` or ``("sequence",)``; ``None``: all the shard
+        has.
+    targets
+        Which targets to read; ``None`` (default): all the shard has.
+
+    Raises
+    ------
+    ShardContentError
+        When the shard lacks an input or target asked for.
 
     Notes
     -----
@@ -69,10 +104,17 @@ class ShardDataset(Dataset):
     """
 
     def __init__(
-        self, path: str | os.PathLike, inputs: Sequence[str] = ("image", "sequence")
+        self,
+        path: str | os.PathLike,
+        inputs: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
     ) -> None:
-        self.inputs = _check_inputs(inputs)
         self.reader = ShardReader(path)
+        inputs = _names(inputs, "inputs")
+        targets = _names(targets, "targets")
+        self.inputs = self.reader.inputs if inputs is None else inputs
+        self.targets = tuple(self.reader.targets) if targets is None else targets
+        self.reader.require(self.inputs, self.targets)
 
     @property
     def path(self) -> Path:
@@ -81,33 +123,29 @@ class ShardDataset(Dataset):
 
     @property
     def labels(self) -> np.ndarray:
-        """All labels (int64 [N]) without reading any sample."""
+        """The binary ``label`` target (int64 [N]) without reading any sample."""
         return self.reader.labels
 
     def __len__(self) -> int:
         return len(self.reader)
 
-    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
         """A whole batch as tensors (used by the DataLoader with :func:`passthrough_collate`)."""
-        arrays = self.reader.read_batch(indices, self.inputs)
-        out = {
-            "label": torch.from_numpy(arrays["labels"]),
-            "index": torch.as_tensor(indices, dtype=torch.int64),
-        }
-        if "image" in self.inputs:
-            out["image"] = torch.from_numpy(arrays["images"])
-        if "sequence" in self.inputs:
-            out["sequence"] = torch.from_numpy(arrays["sequences"])
+        out = _to_torch(self.reader.read_batch(indices, self.inputs, self.targets))
+        out["index"] = torch.as_tensor(indices, dtype=torch.int64)
         return out
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        sample = self.reader.read(int(i), self.inputs)
-        out: dict[str, Any] = {
-            "label": torch.tensor(sample["label"], dtype=torch.int64),
-            "index": torch.tensor(int(i), dtype=torch.int64),
-        }
-        for key in self.inputs:
-            out[key] = torch.from_numpy(sample[key])
+        sample = self.reader.read(int(i), self.inputs, self.targets)
+        out: dict[str, Any] = {}
+        for key, value in sample.items():
+            if isinstance(value, dict):
+                out[key] = {k: torch.from_numpy(v) for k, v in value.items()}
+            elif isinstance(value, int):
+                out[key] = torch.tensor(value, dtype=torch.int64)
+            else:
+                out[key] = torch.from_numpy(value)
+        out["index"] = torch.tensor(int(i), dtype=torch.int64)
         return out
 
 
@@ -119,53 +157,73 @@ class InMemoryDataset(Dataset):
     path
         Shard file, read completely once.
     inputs
-        Which inputs to load: ``"image"`` and/or ``"sequence"`` (only those are held in memory).
+        Which inputs to load (only those are held in memory); ``None``: all the shard has.
+    targets
+        Which targets to load; ``None`` (default): all the shard has.
     device
         Where the tensors live (``"cpu"`` default; ``"cuda"`` keeps a GPU-resident copy, then use
         ``num_workers=0``).
 
+    Raises
+    ------
+    ShardContentError
+        When the shard lacks an input or target asked for.
+
     Notes
     -----
-    Use with :func:`passthrough_collate`: ``__getitems__`` already returns a batched dict.
+    Use with :func:`passthrough_collate`: ``__getitems__`` already returns a batched dict. Box
+    targets stay on the host as a :class:`~flarepipe.data.shards.BoxTarget` and are gathered per
+    batch.
     """
 
     def __init__(
         self,
         path: str | os.PathLike,
-        inputs: Sequence[str] = ("image", "sequence"),
+        inputs: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.inputs = _check_inputs(inputs)
         reader = ShardReader(path)
         self.path = reader.path
-        arrays = reader.read_all(self.inputs)
+        inputs = _names(inputs, "inputs")
+        targets = _names(targets, "targets")
+        self.inputs = reader.inputs if inputs is None else inputs
+        self.targets = tuple(reader.targets) if targets is None else targets
+        arrays = reader.read_all(self.inputs, self.targets)
+        self._n = len(reader)
         reader.close()
         self.device = torch.device(device)
-        self.tensors: dict[str, torch.Tensor] = {
-            "label": torch.from_numpy(arrays["labels"]),
+        self.boxes: dict[str, BoxTarget] = {
+            k: v for k, v in arrays.items() if isinstance(v, BoxTarget)
         }
-        if "image" in self.inputs:
-            self.tensors["image"] = torch.from_numpy(arrays["images"])
-        if "sequence" in self.inputs:
-            self.tensors["sequence"] = torch.from_numpy(arrays["sequences"])
-        self.tensors = {k: v.to(self.device) for k, v in self.tensors.items()}
+        self.tensors: dict[str, torch.Tensor] = {
+            k: torch.from_numpy(v).to(self.device) for k, v in arrays.items() if k not in self.boxes
+        }
 
     @property
     def labels(self) -> np.ndarray:
-        """All labels (int64 [N])."""
+        """The binary ``label`` target (int64 [N])."""
+        if "label" not in self.tensors:
+            raise ShardContentError(
+                f"{self.path}: the target 'label' was not loaded (targets {list(self.targets)})"
+            )
         return self.tensors["label"].cpu().numpy()
 
     def __len__(self) -> int:
-        return int(self.tensors["label"].shape[0])
+        return self._n
 
-    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
         idx = torch.as_tensor(indices, dtype=torch.int64, device=self.device)
-        out = {k: v.index_select(0, idx) for k, v in self.tensors.items()}
+        out: dict[str, Any] = {k: v.index_select(0, idx) for k, v in self.tensors.items()}
+        for k, target in self.boxes.items():
+            out[k] = _box_dicts(target.take(np.asarray(indices, dtype=np.int64)), self.device)
         out["index"] = idx
         return out
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        out = {k: v[int(i)] for k, v in self.tensors.items()}
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v[int(i)] for k, v in self.tensors.items()}
+        for k, target in self.boxes.items():
+            out[k] = _box_dicts(target.take([int(i)]), self.device)[0]
         out["index"] = torch.tensor(int(i), dtype=torch.int64, device=self.device)
         return out
 
@@ -190,7 +248,10 @@ class FlareDataModule(pl.LightningDataModule):
     num_workers
         Loader worker processes; persistent between epochs when > 0.
     inputs
-        Inputs to load: ``("sequence",)`` for the LSTM, ``("image",)`` for the CNNs.
+        Inputs to load: ``("sequence",)`` for the LSTM, ``("image",)`` for the CNNs; ``None``
+        (default): all a shard has.
+    targets
+        Targets to load, e.g. ``("label",)``; ``None`` (default): all a shard has.
     preload
         Read each shard completely into memory once (:class:`InMemoryDataset`) instead of lazy
         per-sample reads (:class:`ShardDataset`).
@@ -204,7 +265,9 @@ class FlareDataModule(pl.LightningDataModule):
     Raises
     ------
     FileNotFoundError
-        When a split's shard is missing (at :meth:`setup`).
+        When a split's shard is missing (at :meth:`setup` or :meth:`check`).
+    ShardContentError
+        When a shard lacks an input or target asked for (at :meth:`setup` or :meth:`check`).
     """
 
     def __init__(
@@ -212,10 +275,11 @@ class FlareDataModule(pl.LightningDataModule):
         shards: str | os.PathLike | Mapping[str, str | os.PathLike],
         batch_size: int = 64,
         num_workers: int = 0,
-        inputs: Sequence[str] = ("image", "sequence"),
+        inputs: Sequence[str] | None = None,
         preload: bool = False,
         device: str = "cpu",
         drop_last: bool | None = None,
+        targets: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(shards, Mapping):
@@ -226,7 +290,8 @@ class FlareDataModule(pl.LightningDataModule):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = int(batch_size)
         self.num_workers = int(num_workers)
-        self.inputs = _check_inputs(inputs)
+        self.inputs = _names(inputs, "inputs")
+        self.targets = _names(targets, "targets")
         self.preload = bool(preload)
         self.device = device
         if self.preload and torch.device(device).type != "cpu" and self.num_workers:
@@ -241,10 +306,26 @@ class FlareDataModule(pl.LightningDataModule):
                 raise KeyError(f"no shard given for split {split!r}; have {sorted(self.paths)}")
             path = self.paths[split]
             if self.preload:
-                self.datasets[split] = InMemoryDataset(path, self.inputs, self.device)
+                self.datasets[split] = InMemoryDataset(path, self.inputs, self.targets, self.device)
             else:
-                self.datasets[split] = ShardDataset(path, self.inputs)
+                self.datasets[split] = ShardDataset(path, self.inputs, self.targets)
         return self.datasets[split]
+
+    def check(self, needed_by: str | None = None) -> None:
+        """Check, without loading data, that every shard holds the inputs and targets asked for.
+
+        Parameters
+        ----------
+        needed_by
+            Who needs them (e.g. ``"model 'cnn'"``), for the message.
+
+        Raises
+        ------
+        FileNotFoundError, ShardContentError, ShardLayoutError
+            Naming the shard.
+        """
+        for path in self.paths.values():
+            ShardReader(path).require(self.inputs or (), self.targets or (), needed_by)
 
     def setup(self, stage: str | None = None) -> None:
         """Open the shards the stage needs (fit: train+val; validate: val; test; predict)."""

@@ -3,10 +3,12 @@
 Two steps, each a workflow stage:
 
 1. :func:`extract_features` reads every labelled sample's last magnetogram once (through
-   :func:`flarepipe.io.fitsio.read_patch`, the same reader for real and synthetic files), subsamples HMI
-   patches 4x to MDI resolution where configured (S1 fusion: "pixel values unchanged"), resizes
-   bilinearly to ``image_size`` and gathers the keyword sequence of the sample's record ids. The result,
-   raw and unstandardised, is one store (the shard layout) for all samples.
+   :func:`flarepipe.io.fitsio.read_patch`, the same reader for real and synthetic files),
+   subsamples HMI patches 4x to MDI resolution where configured (S1 fusion: "pixel values
+   unchanged"), resizes bilinearly to ``image_size`` and gathers the keyword sequence of the
+   sample's record ids. The result, raw and unstandardised, is one store (the shard layout) for
+   all samples. An archive without magnetogram files (the ``tables`` source) gives a store, and
+   shards, without the ``image`` input.
 2. :func:`build_shards` slices that store by a split file and standardises: keyword sequences are
    z-scored per instrument with that instrument's training statistics; images with the training
    statistics of the dataset's primary instrument (S1: "images z-scored with the SHARP pixel
@@ -25,18 +27,41 @@ import torch
 import torch.nn.functional as F
 
 from flarepipe.archive.layout import KEYWORDS
+from flarepipe.data.shards import ShardReader, write_shard
 from flarepipe.io.fitsio import read_patch
 from flarepipe.io.parallel import map_chunked
-from flarepipe.data.shards import ShardReader, write_shard
 
-__all__ = ["extract_features", "build_shards", "standardise_keywords", "resize_image", "PRIMARY_INSTRUMENT"]
+__all__ = [
+    "IMAGE_CHANNELS",
+    "NO_IMAGE_REASON",
+    "PRIMARY_INSTRUMENT",
+    "build_shards",
+    "extract_features",
+    "resize_image",
+    "standardise_keywords",
+]
 
 #: the dataset's primary instrument (val/test come from it)
-PRIMARY_INSTRUMENT = {"SHARP_ONLY": "HMI", "FUSED_SHARP": "HMI", "SMARP_ONLY": "MDI", "FUSED_SMARP": "MDI"}
+PRIMARY_INSTRUMENT = {
+    "SHARP_ONLY": "HMI",
+    "FUSED_SHARP": "HMI",
+    "SMARP_ONLY": "MDI",
+    "FUSED_SMARP": "MDI",
+}
+
+#: Channel names of the ``image`` input written here (one: the patch's magnetogram).
+IMAGE_CHANNELS: tuple[str, ...] = ("magnetogram",)
+
+#: Why a feature store has no ``image`` input (stored as the ``no_image_reason`` attribute, and
+#: quoted by the error a network that needs images raises).
+NO_IMAGE_REASON = (
+    "the archive's records have no magnetogram files (records.csv path empty, e.g. the tables "
+    "source): only sequence models and the logistic regression can train on it"
+)
 
 
 def resize_image(img: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of a 2-D image to ``size × size`` (NaN → 0 first: outside-disk/blank pixels)."""
+    """Bilinear resize of a 2-D image to ``size x size`` (NaN -> 0 first: blank pixels)."""
     t = torch.from_numpy(np.nan_to_num(img, nan=0.0).astype(np.float32))[None, None]
     out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return out[0, 0].numpy()
@@ -56,9 +81,11 @@ def _read_subsampled(item: tuple[Path, str], hmi_subsample: int) -> np.ndarray:
 
 def _sequences(records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str]) -> np.ndarray:
     vals = records[keywords].to_numpy(dtype=np.float64)
-    ids = np.array([[int(x) for x in str(s).split(";")] for s in samples["record_ids"]], dtype=np.int64)
+    ids = np.array(
+        [[int(x) for x in str(s).split(";")] for s in samples["record_ids"]], dtype=np.int64
+    )
     seq = np.where(ids[..., None] >= 0, vals[np.clip(ids, 0, None)], np.nan)
-    # a missing or NaN step takes the nearest earlier value, then the nearest later one (S1 allows ≤ 2)
+    # a missing or NaN step takes the nearest earlier value, then the nearest later one (S1: <= 2)
     seq = np.array(seq, dtype=np.float64, copy=True)
     for k in range(seq.shape[2]):
         df = pd.DataFrame(seq[:, :, k])
@@ -66,30 +93,111 @@ def _sequences(records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str]
     return seq.astype(np.float32)
 
 
-def extract_features(archive_root: str | os.PathLike, records: pd.DataFrame, samples: pd.DataFrame,
-                     out: str | os.PathLike, image_size: int = 64, hmi_subsample: int = 4,
-                     keywords: list[str] | None = None, threads: int = 2) -> Path:
-    """Write the raw feature store for ``samples`` (images [N,1,S,S], sequences [N,T,K], labels).
+def _image_paths(records: pd.DataFrame, last: np.ndarray) -> list[str] | None:
+    """Magnetogram paths of the samples' last records; ``None`` when no record has one."""
+    if "path" not in records.columns:
+        return None
+    paths = records["path"].astype("object").to_numpy()[last] if len(last) else np.array([])
+    empty = np.array([p is None or pd.isna(p) or not str(p).strip() for p in paths], dtype=bool)
+    if len(paths) == 0:
+        return []
+    if empty.all():
+        return None
+    if empty.any():
+        rows = last[empty]
+        raise ValueError(
+            f"records {rows[:5].tolist()} (row numbers in records.csv; {int(empty.sum())} of "
+            f"{len(paths)} samples' last records) have no magnetogram path while the others have "
+            "one; rerun the quality stage with require_file on, or fix the archive"
+        )
+    return [str(p) for p in paths]
 
-    ``threads`` processes read the FITS files; the store does not depend on it.
+
+def extract_features(
+    archive_root: str | os.PathLike,
+    records: pd.DataFrame,
+    samples: pd.DataFrame,
+    out: str | os.PathLike,
+    image_size: int = 64,
+    hmi_subsample: int = 4,
+    keywords: list[str] | None = None,
+    threads: int = 2,
+) -> Path:
+    """Write the raw feature store of ``samples`` (a shard, unstandardised).
+
+    Inputs: ``sequence`` [N,T,K] (the keywords of each sample's records, gaps filled from the
+    nearest earlier, then later step) and, when the archive has magnetogram files, ``image``
+    [N,1,S,S] (the last record's patch, HMI subsampled ``hmi_subsample`` x, resized to
+    ``image_size``). An archive whose records have no files at all (the ``tables`` source) gives
+    a store without ``image`` (attribute ``no_image_reason``). Target: binary ``label``.
+
+    Parameters
+    ----------
+    archive_root
+        Archive folder (``path`` in ``records`` is relative to it).
+    records
+        ``records.csv`` of the archive.
+    samples
+        Labelled samples (``record_ids``, ``last_record``, ``label``, meta columns).
+    out
+        The store to write (``results/features/features.h5``).
+    image_size
+        Side of the resized images.
+    hmi_subsample
+        HMI pixel step (4: MDI resolution, S1 fusion).
+    keywords
+        Keyword columns of the sequence (default: the four S1 keywords).
+    threads
+        Processes reading the FITS files; the store does not depend on it.
+
+    Returns
+    -------
+    Path
+        The written store.
+
+    Raises
+    ------
+    ValueError
+        When some but not all samples' last records have a magnetogram path.
     """
     keywords = list(keywords or KEYWORDS)
     archive_root = Path(archive_root)
     last = samples["last_record"].astype(int).to_numpy()
-    missing = [int(r) for r in last if not str(records.at[r, "path"]).strip()]
-    if missing:
-        raise ValueError(f"records {missing[:5]} (row numbers in records.csv) have no magnetogram path")
-    paths = [archive_root / str(records.at[r, "path"]) for r in last]
-    inst = samples["instrument"].tolist()
-    raw = map_chunked(partial(_read_subsampled, hmi_subsample=hmi_subsample), list(zip(paths, inst)),
-                      workers=threads, min_items=_PARALLEL_MIN)
-    imgs = [resize_image(a, image_size) for a in raw]
-    images = np.stack(imgs)[:, None].astype(np.float32) if imgs else np.zeros((0, 1, image_size, image_size), np.float32)
-    seq = _sequences(records, samples, keywords)
+    rel_paths = _image_paths(records, last)
+    inputs: dict[str, np.ndarray] = {"sequence": _sequences(records, samples, keywords)}
+    attrs: dict = {
+        "keywords": keywords,
+        "stage": "features (unstandardised)",
+        "hmi_subsample": hmi_subsample,
+    }
+    input_attrs: dict = {}
+    if rel_paths is None:
+        attrs["no_image_reason"] = NO_IMAGE_REASON
+    else:
+        paths = [archive_root / p for p in rel_paths]
+        inst = samples["instrument"].tolist()
+        raw = map_chunked(
+            partial(_read_subsampled, hmi_subsample=hmi_subsample),
+            list(zip(paths, inst, strict=True)),
+            workers=threads,
+            min_items=_PARALLEL_MIN,
+        )
+        imgs = [resize_image(a, image_size) for a in raw]
+        inputs["image"] = (
+            np.stack(imgs)[:, None].astype(np.float32)
+            if imgs
+            else np.zeros((0, 1, image_size, image_size), np.float32)
+        )
+        input_attrs["image"] = {"channels": list(IMAGE_CHANNELS)}
     meta = samples[["sample_id", "region_id", "instrument", "t_end"]].copy()
-    return write_shard(out, images, seq, samples["label"].astype(int).to_numpy(), meta,
-                       {"keywords": keywords, "stage": "features (unstandardised)",
-                        "hmi_subsample": hmi_subsample})
+    return write_shard(
+        out,
+        meta=meta,
+        inputs=inputs,
+        targets={"label": samples["label"].astype(int).to_numpy()},
+        attrs=attrs,
+        input_attrs=input_attrs,
+    )
 
 
 def _stats(x: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray]:
@@ -99,14 +207,22 @@ def _stats(x: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(np.isfinite(std) & (std > 0), std, 1.0)
 
 
-def standardise_keywords(sequences: np.ndarray, instruments: np.ndarray, train_mask: np.ndarray,
-                         fallback_all: bool = False) -> tuple[np.ndarray, dict[str, dict[str, list[float]]]]:
-    """Z-score keyword sequences per instrument with the training samples' statistics (all steps).
+def standardise_keywords(
+    sequences: np.ndarray,
+    instruments: np.ndarray,
+    train_mask: np.ndarray,
+    fallback_all: bool = False,
+) -> tuple[np.ndarray, dict[str, dict[str, list[float]]]]:
+    """Z-score keyword sequences per instrument with the training samples' statistics.
 
-    Statistics are computed in float64 (NaN ignored; a constant column gets std 1). An instrument with
-    no training sample raises ``ValueError``, or with ``fallback_all`` uses all its samples (a
-    dataset whose second instrument only appears in validation/test). Returns the float64 array and
-    ``{instrument: {"mean": [...], "std": [...]}}``.
+    Statistics are over all steps, computed in float64 (NaN ignored; a constant column gets
+    std 1). An instrument with no training sample raises ``ValueError``, or with ``fallback_all``
+    uses all its samples (a dataset whose second instrument only appears in validation/test).
+
+    Returns
+    -------
+    tuple
+        The float64 array and ``{instrument: {"mean": [...], "std": [...]}}``.
     """
     seq = np.asarray(sequences, dtype=np.float64)
     instruments = np.asarray(instruments)
@@ -125,55 +241,116 @@ def standardise_keywords(sequences: np.ndarray, instruments: np.ndarray, train_m
     return out, stats
 
 
-def build_shards(features: str | os.PathLike, split: pd.DataFrame, dataset: str, out_dir: str | os.PathLike,
-                 image_norm: str = "primary_train", log_keywords: list[str] | tuple = ()) -> dict[str, Path]:
+def build_shards(
+    features: str | os.PathLike,
+    split: pd.DataFrame,
+    dataset: str,
+    out_dir: str | os.PathLike,
+    image_norm: str = "primary_train",
+    log_keywords: list[str] | tuple = (),
+) -> dict[str, Path]:
     """Write ``train.h5``, ``val.h5``, ``test.h5`` of one dataset run; return their paths.
 
-    ``image_norm``: ``primary_train`` (mean/std of the training images of the dataset's primary
-    instrument) or ``global`` (all images in the feature store). ``log_keywords``: keyword columns
-    replaced by ``log10(max(x, 1e-30))`` before standardisation (flux and area span decades; S1
-    standardises raw values, so the paper's config leaves this empty).
+    Sequences are z-scored per instrument with the training statistics
+    (:func:`standardise_keywords`, falling back to all samples of an instrument absent from
+    training). Images, when the feature store has them, are z-scored with one mean/std.
+
+    Parameters
+    ----------
+    features
+        The feature store (:func:`extract_features`).
+    split
+        ``sample_id, split`` rows (split in train/val/test) of this dataset run.
+    dataset
+        Dataset name (its primary instrument: :data:`PRIMARY_INSTRUMENT`).
+    out_dir
+        Folder of the three shards.
+    image_norm
+        ``primary_train`` (mean/std of the training images of the dataset's primary instrument)
+        or ``global`` (all images in the feature store).
+    log_keywords
+        Keyword columns replaced by ``log10(max(x, 1e-30))`` before standardisation (flux and
+        area span decades; S1 standardises raw values, so the paper's config leaves this empty).
+
+    Raises
+    ------
+    ValueError
+        On an unknown keyword or ``image_norm``, split samples absent from the store, or an
+        empty split.
     """
     reader = ShardReader(features)
-    data = reader.read_all()
+    wanted = ("sequence", "image") if "image" in reader.inputs else ("sequence",)
+    data = reader.read_all(inputs=wanted, targets=("label",))
     names = list(reader.attrs.get("keywords", []))
     unknown = [k for k in log_keywords if k not in names]
     if unknown:
-        raise ValueError(f"config.yaml: shard.log_keywords {unknown} not among the keywords {names}")
+        raise ValueError(
+            f"config.yaml: shard.log_keywords {unknown} not among the keywords {names}"
+        )
     for k in log_keywords:
         j = names.index(k)
-        data["sequences"][:, :, j] = np.log10(np.maximum(data["sequences"][:, :, j], 1e-30))
+        data["sequence"][:, :, j] = np.log10(np.maximum(data["sequence"][:, :, j], 1e-30))
     meta = reader.meta().reset_index(drop=True)
-    labels = reader.labels
+    labels = data["label"]
     pos = pd.Series(np.arange(len(meta)), index=meta["sample_id"])
     unknown = split.loc[~split["sample_id"].isin(pos.index), "sample_id"]
     if len(unknown):
-        raise ValueError(f"split of {dataset}: {len(unknown)} sample(s) not in {features}, e.g. {unknown.iloc[0]}")
-    idx = {s: pos[split.loc[split["split"] == s, "sample_id"]].to_numpy() for s in ("train", "val", "test")}
+        raise ValueError(
+            f"split of {dataset}: {len(unknown)} sample(s) not in {features}, "
+            f"e.g. {unknown.iloc[0]}"
+        )
+    idx = {
+        s: pos[split.loc[split["split"] == s, "sample_id"]].to_numpy()
+        for s in ("train", "val", "test")
+    }
     for s, ii in idx.items():
         if len(ii) == 0:
             raise ValueError(f"split of {dataset}: the {s} split is empty")
     tr = idx["train"]
-    seq, img = data["sequences"].astype(np.float64), data["images"]
-    norm: dict = {"sequences": {}, "image": {}, "log_keywords": list(log_keywords)}
+    seq = data["sequence"].astype(np.float64)
+    norm: dict = {"sequences": {}, "log_keywords": list(log_keywords)}
     train_mask = np.zeros(len(meta), dtype=bool)
     train_mask[tr] = True
-    seq_std, norm["sequences"] = standardise_keywords(seq, meta["instrument"].to_numpy(), train_mask,
-                                                      fallback_all=True)
+    seq_std, norm["sequences"] = standardise_keywords(
+        seq, meta["instrument"].to_numpy(), train_mask, fallback_all=True
+    )
     seq_std = np.nan_to_num(seq_std, nan=0.0).astype(np.float32)
     primary = PRIMARY_INSTRUMENT.get(dataset)
-    if image_norm == "global":
-        ref = np.arange(len(meta))
-    elif image_norm == "primary_train":
-        ref = tr[meta.loc[tr, "instrument"].to_numpy() == primary] if primary else tr
+    if image_norm not in ("primary_train", "global"):
+        raise ValueError(
+            f"config.yaml: shard.image_norm must be primary_train or global, got {image_norm!r}"
+        )
+    img = data.get("image")
+    attrs: dict = {"keywords": names, "normalisation": norm, "dataset": dataset}
+    input_attrs: dict = {}
+    if img is not None:
+        if image_norm == "global":
+            ref = np.arange(len(meta))
+        else:
+            ref = tr[meta.loc[tr, "instrument"].to_numpy() == primary] if primary else tr
+        im_mean, im_std = float(img[ref].mean()), float(img[ref].std() or 1.0)
+        norm["image"] = {
+            "mean": im_mean,
+            "std": im_std,
+            "reference": image_norm,
+            "instrument": primary,
+        }
+        input_attrs["image"] = reader.input_attrs("image")
+        input_attrs["image"].pop("axes", None)
     else:
-        raise ValueError(f"config.yaml: shard.image_norm must be primary_train or global, got {image_norm!r}")
-    im_mean, im_std = float(img[ref].mean()), float(img[ref].std() or 1.0)
-    norm["image"] = {"mean": im_mean, "std": im_std, "reference": image_norm, "instrument": primary}
+        attrs["no_image_reason"] = reader.attrs.get("no_image_reason", f"{features} has none")
     out_dir = Path(out_dir)
     paths = {}
     for s, ii in idx.items():
-        paths[s] = write_shard(out_dir / f"{s}.h5", (img[ii] - im_mean) / im_std, seq_std[ii], labels[ii],
-                               meta.loc[ii], {"keywords": reader.attrs.get("keywords", []),
-                                              "normalisation": norm, "dataset": dataset, "split": s})
+        inputs = {"sequence": seq_std[ii]}
+        if img is not None:
+            inputs["image"] = (img[ii] - im_mean) / im_std
+        paths[s] = write_shard(
+            out_dir / f"{s}.h5",
+            meta=meta.loc[ii],
+            inputs=inputs,
+            targets={"label": labels[ii]},
+            attrs={**attrs, "split": s},
+            input_attrs=input_attrs,
+        )
     return paths

@@ -89,9 +89,14 @@ class FlareTask(pl.LightningModule):
 
     Notes
     -----
-    Hyperparameters are saved in checkpoints, so ``FlareTask.load_from_checkpoint(path)``
-    rebuilds the network.
+    Batches are dicts keyed by the shard's names (:mod:`flarepipe.data.datamodule`): the
+    network's ``input_key`` (``"image"`` or ``"sequence"``) and the binary target
+    :attr:`TARGET_KEY`. Hyperparameters are saved in checkpoints, so
+    ``FlareTask.load_from_checkpoint(path)`` rebuilds the network.
     """
+
+    #: The shard target this task trains on: the binary flare label.
+    TARGET_KEY: str = "label"
 
     def __init__(
         self,
@@ -115,6 +120,7 @@ class FlareTask(pl.LightningModule):
         self.save_hyperparameters()
         self.network: nn.Module = build_model(model, **dict(model_params or {}))
         self.input_key: str = self.network.input_key
+        self.target_key: str = self.TARGET_KEY
         self.n_outputs: int = int(self.network.n_outputs)
         if self.n_outputs not in (1, 2):
             raise ValueError(f"FlareTask needs a network with 1 or 2 outputs, got {self.n_outputs}")
@@ -173,7 +179,7 @@ class FlareTask(pl.LightningModule):
 
     # -- steps -----------------------------------------------------------------------------
     def _shared_step(self, batch: Mapping[str, torch.Tensor], stage: str) -> torch.Tensor:
-        labels = batch["label"]
+        labels = batch[self.target_key]
         x = batch[self.input_key]
         if stage == "train" and self.augment and self.input_key == "image":
             x = augment_images(x, self.augment)

@@ -24,7 +24,8 @@ def train_logreg(shard_paths: dict, out_dir: str | os.PathLike, C: float = 1.0,
     """Fit on ``train``, write ``predictions.csv`` (val and test) into ``out_dir``; return a summary."""
     def load(split):
         r = ShardReader(shard_paths[split])
-        seq = r.read_all(inputs=("sequence",))["sequences"]
+        r.require(("sequence",), ("label",), needed_by="the logistic regression")
+        seq = r.read_all(inputs=("sequence",), targets=())["sequence"]
         return seq[:, -1, :].astype(np.float64), r.labels, r.meta()["sample_id"].to_numpy()
 
     X, y, _ = load("train")

@@ -286,7 +286,9 @@ def train_one(
         inputs=(task.input_key,),
         preload=bool(params["preload"]),
         device=data_device,
+        targets=(task.target_key,),
     )
+    dm.check(needed_by=f"model {model_name!r}")  # e.g. an image network on image-less shards
     n_batches = max(1, counts["train"] // int(params["batch_size"]))
     ckpt_cb = ModelCheckpoint(
         dirpath=work / "checkpoints",
