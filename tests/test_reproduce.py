@@ -167,6 +167,35 @@ def test_derive_region_noaa_finds_the_flaring_regions(tmp_path):
     assert tsrc.derive_region_noaa(table, other)[0] == {}
 
 
+def test_tables_archive_features_have_no_image_and_fill_gaps_as_configured(tmp_path):
+    """A missing history row is filled from the next step (``fill: next``, the published S1
+    code) or from the previous one (``previous``, the default); the store holds no image."""
+    from flarepipe.data.features import extract_features
+    from flarepipe.data.shards import ShardReader
+
+    data = _write_tiny_data(tmp_path / "data", n_regions=2)
+    path = data / "keywords" / "sharp_0.csv"
+    df = pd.read_csv(path)
+    df.drop(index=df.index[(df["arpnum"] == 101)][20]).to_csv(path, index=False)  # a gap
+    build_archive({"source": "tables", "tables": _tables_cfg(data)}, tmp_path / "arc")
+    arc = load_archive(tmp_path / "arc")
+    samples = make_samples(arc.records, arc.flares, None, {"max_bad_records": 15})
+    gap = samples[samples["region_id"].eq("HARP101")
+                  & samples["record_ids"].str.contains("-1;", regex=False)
+                  & ~samples["record_ids"].str.startswith("-1;")].iloc[[0]]
+    ids = [int(x) for x in gap["record_ids"].iloc[0].split(";")]
+    j = ids.index(-1)
+    area = arc.records["area_uhem"].to_numpy()
+    for fill, source in (("next", ids[j + 1]), ("previous", ids[j - 1])):
+        out = extract_features(arc.root, arc.records, gap, tmp_path / f"{fill}.h5", fill=fill)
+        reader = ShardReader(out)
+        assert "image" not in reader.inputs
+        seq = reader.read_all(inputs=("sequence",), targets=())["sequence"]
+        assert seq[0, j, 3] == np.float32(area[source]), fill
+    with pytest.raises(ValueError, match="features.fill must be one of"):
+        extract_features(arc.root, arc.records, gap, tmp_path / "x.h5", fill="mean")
+
+
 # ------------------------------------------------------------------------------- the audit
 def test_select_samples_truth_table():
     t = pd.DataFrame({

@@ -26,7 +26,8 @@ def run_features(records_csv, samples_csv, cfg: dict, out, threads: int = 2) -> 
     arc = load_archive(_archive_dir(records_csv))
     samples = read_samples(samples_csv)
     extract_features(arc.root, arc.records, samples, out, image_size=int(cfg.get("image_size", 64)),
-                     hmi_subsample=int(cfg.get("hmi_subsample", 4)), threads=threads)
+                     hmi_subsample=int(cfg.get("hmi_subsample", 4)), threads=threads,
+                     fill=cfg.get("fill", "previous"))
 
 
 def run_shard(features_h5, split_csv, dataset: str, cfg: dict, out_dir) -> None:
