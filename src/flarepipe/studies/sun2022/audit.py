@@ -22,13 +22,15 @@ workflow's samples against the tables' selection).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from flarepipe.archive.sources.tables import derive_region_noaa
+from flarepipe.archive.sources.tables import derive_region_noaa, resolve_tables_config
 from flarepipe.core.flareclass import class_to_flux
 from flarepipe.samples.labels import label_windows
 from flarepipe.samples.quality import parse_noaa_ars
@@ -37,6 +39,7 @@ __all__ = [
     "REASONS",
     "AuditResult",
     "agreement_summary",
+    "audit_inputs",
     "audit_tables",
     "derived_map_check",
     "explain_disagreements",
@@ -62,6 +65,31 @@ _PREFIX_OF = {"HMI": "HARP", "MDI": "TARP"}
 def _key_frame(df: pd.DataFrame, time_col: str) -> pd.DataFrame:
     out = pd.DataFrame({"region_id": df["region_id"].astype(str).to_numpy(),
                         "t_end": pd.DatetimeIndex(df[time_col]).as_unit("ns")})
+    return out
+
+
+def audit_inputs(config: Mapping) -> dict[str, object]:
+    """The audit rule's file inputs from the workflow config: keyword tables and cross-check list.
+
+    ``tables`` are the files ``archive.tables.keyword_tables`` names (globs expanded, relative to
+    ``archive.tables.data_dir``); ``cross_check`` the file of ``audit.cross_check_flares`` (also
+    relative to ``data_dir``), when set.
+
+    Raises
+    ------
+    ValueError
+        A table pattern matches nothing, or a named file does not exist (naming the config key).
+    """
+    section = config["archive"]["tables"]
+    cfg = resolve_tables_config(section)
+    out: dict[str, object] = {"tables": [str(p) for p in cfg["keyword_tables"]]}
+    check = (config.get("audit") or {}).get("cross_check_flares")
+    if check:
+        data_dir = section.get("data_dir")
+        path = Path(os.path.expanduser(str(data_dir))) / check if data_dir else Path(check)
+        if not path.is_file():
+            raise ValueError(f"audit.cross_check_flares: no such file {str(path)!r}")
+        out["cross_check"] = str(path)
     return out
 
 
