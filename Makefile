@@ -23,10 +23,12 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 ## reproduce: set up, then Sun et al. 2022 (LSTM + logistic regression, 4 datasets x 10 runs) on the
-## real keyword tables in ../shared/data/real; writes results/sun2022_real/comparison.md
+## real keyword tables in REAL: the workflow with config/studies/sun2022_tables.yaml; writes
+## results/sun2022_real/evaluation/metrics.md and results/sun2022_real/audit/relabel_agreement.md
 REAL ?= ../shared/data/real
 reproduce: $(STAMP)
-	$(VENV)/bin/python -m flarepipe.studies.sun2022.reproduce --data $(REAL) --out results/sun2022_real --runs 10 --max-missing 15
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/studies/sun2022_tables.yaml \
+		--config 'archive={tables: {data_dir: "$(REAL)"}}'
 
 ## report: self-contained HTML report of the last run, plus rule graph and job DAG (needs graphviz)
 report: $(STAMP)

@@ -15,10 +15,12 @@ include: "rules/label.smk"
 include: "rules/shard.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/audit.smk"
 include: "rules/report.smk"
 
 
 rule all:
     input:
         final_outputs(),
+        AUDIT_OUTPUTS,
     default_target: True

@@ -15,7 +15,7 @@ def _default():
     return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config/tiny.yaml", "config/sun2022.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "config/tiny.yaml", "config/studies/sun2022.yaml"])
 def test_shipped_configs_validate(name):
     paths = [REPO / "config.yaml"] + ([REPO / name] if name != "config.yaml" else [])
     cfg = load_config(*paths)
@@ -60,7 +60,7 @@ def test_defaults_filled():
 def test_paper_config_trains_without_augmentation():
     """config.yaml mirrors/sign-flips CNN training images; the paper's settings must not."""
     default = load_config(REPO / "config.yaml")
-    paper = load_config(REPO / "config.yaml", REPO / "config" / "sun2022.yaml")
+    paper = load_config(REPO / "config.yaml", REPO / "config" / "studies" / "sun2022.yaml")
     assert default["models"]["cnn"]["train"]["augment"] == ["hflip", "vflip", "sign"]
     assert paper["models"]["cnn"]["train"]["augment"] == []
 
@@ -127,7 +127,7 @@ def test_filled_defaults_are_those_of_flarepipe_0_1():
     assert section("shard") == {"image_norm": "primary_train", "log_keywords": []}
     # one image size: the schema's default is the embedded configuration's value
     assert section("features") == {"image_size": _default()["features"]["image_size"],
-                                   "hmi_subsample": 4}
+                                   "hmi_subsample": 4, "fill": "previous"}
 
 
 def test_resources_fall_back_to_the_default_group():

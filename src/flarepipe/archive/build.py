@@ -32,9 +32,16 @@ def build_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> di
         from flarepipe.archive.sources import local
 
         return local.build_local_archive(cfg.get("local", {}), out_dir)
+    if source == "tables":
+        from flarepipe.archive.sources import tables
+
+        settings = tables.resolve_tables_config(cfg.get("tables", {}))
+        return tables.build_tables_archive(out_dir, **settings)
     if source == "jsoc":
         raise ValueError(
             "config.yaml: archive.source 'jsoc' is built by the jsoc rules (one job per unit); "
-            "build_archive handles 'synthetic' and 'local'"
+            "build_archive handles 'synthetic', 'local' and 'tables'"
         )
-    raise ValueError(f"config.yaml: archive.source must be synthetic, local or jsoc, got {source!r}")
+    raise ValueError(
+        f"config.yaml: archive.source must be synthetic, local, tables or jsoc, got {source!r}"
+    )

@@ -33,6 +33,7 @@ from flarepipe.io.parallel import map_chunked
 from flarepipe.samples.registry import DATASETS
 
 __all__ = [
+    "FILL_METHODS",
     "IMAGE_CHANNELS",
     "NO_IMAGE_REASON",
     "build_shards",
@@ -71,17 +72,30 @@ def _read_subsampled(item: tuple[Path, str], hmi_subsample: int) -> np.ndarray:
     return data
 
 
-def _sequences(records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str]) -> np.ndarray:
+#: how a missing or NaN sequence step is filled (``features.fill``)
+FILL_METHODS: tuple[str, ...] = ("previous", "next")
+
+
+def _sequences(
+    records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str], fill: str = "previous"
+) -> np.ndarray:
+    """Keyword sequences of the samples' record ids, gaps filled by ``fill``::
+
+        previous   the nearest earlier step, then (leading gaps) the nearest later one
+        next       the nearest later step (the published S1 code; the last step always exists)
+    """
+    if fill not in FILL_METHODS:
+        raise ValueError(f"features.fill must be one of {list(FILL_METHODS)}, got {fill!r}")
     vals = records[keywords].to_numpy(dtype=np.float64)
     ids = np.array(
         [[int(x) for x in str(s).split(";")] for s in samples["record_ids"]], dtype=np.int64
     )
     seq = np.where(ids[..., None] >= 0, vals[np.clip(ids, 0, None)], np.nan)
-    # a missing or NaN step takes the nearest earlier value, then the nearest later one (S1: <= 2)
     seq = np.array(seq, dtype=np.float64, copy=True)
     for k in range(seq.shape[2]):
         df = pd.DataFrame(seq[:, :, k])
-        seq[:, :, k] = np.array(df.ffill(axis=1).bfill(axis=1).to_numpy(), copy=True)
+        filled = df.ffill(axis=1).bfill(axis=1) if fill == "previous" else df.bfill(axis=1)
+        seq[:, :, k] = np.array(filled.to_numpy(), copy=True)
     return seq.astype(np.float32)
 
 
@@ -114,11 +128,13 @@ def extract_features(
     hmi_subsample: int = 4,
     keywords: list[str] | None = None,
     threads: int = 2,
+    fill: str = "previous",
 ) -> Path:
     """Write the raw feature store of ``samples`` (a shard, unstandardised).
 
-    Inputs: ``sequence`` [N,T,K] (the keywords of each sample's records, gaps filled from the
-    nearest earlier, then later step) and, when the archive has magnetogram files, ``image``
+    Inputs: ``sequence`` [N,T,K] (the keywords of each sample's records, gaps filled as ``fill``
+    says: ``previous``, the nearest earlier, then later step; ``next``, the nearest later step)
+    and, when the archive has magnetogram files, ``image``
     [N,1,S,S] (the last record's patch, HMI subsampled ``hmi_subsample`` x, resized to
     ``image_size``). An archive whose records have no files at all (the ``tables`` source) gives
     a store without ``image`` (attribute ``no_image_reason``). Target: binary ``label``.
@@ -141,6 +157,8 @@ def extract_features(
         Keyword columns of the sequence (default: the four S1 keywords).
     threads
         Processes reading the FITS files; the store does not depend on it.
+    fill
+        Gap filling of the sequences, one of :data:`FILL_METHODS`.
 
     Returns
     -------
@@ -156,7 +174,7 @@ def extract_features(
     archive_root = Path(archive_root)
     last = samples["last_record"].astype(int).to_numpy()
     rel_paths = _image_paths(records, last)
-    inputs: dict[str, np.ndarray] = {"sequence": _sequences(records, samples, keywords)}
+    inputs: dict[str, np.ndarray] = {"sequence": _sequences(records, samples, keywords, fill)}
     attrs: dict = {
         "keywords": keywords,
         "stage": "features (unstandardised)",

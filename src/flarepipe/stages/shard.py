@@ -22,9 +22,16 @@ def run_features(records, samples, cfg: Mapping, out, threads: int = 1) -> None:
     from flarepipe.samples.labels import read_samples
 
     s = section("features", cfg)
-    extract_features(Path(records).parent, read_records(records), read_samples(samples), out,
-                     image_size=s["image_size"], hmi_subsample=s["hmi_subsample"],
-                     threads=threads)
+    extract_features(
+        Path(records).parent,
+        read_records(records),
+        read_samples(samples),
+        out,
+        image_size=s["image_size"],
+        hmi_subsample=s["hmi_subsample"],
+        threads=threads,
+        fill=s["fill"],
+    )
 
 
 def run_shard(features, split, dataset: str, cfg: Mapping, out_train, out_val, out_test) -> None:
@@ -37,8 +44,11 @@ def run_shard(features, split, dataset: str, cfg: Mapping, out_train, out_val, o
     folder = outs["train"].parent
     expected = {name: folder / f"{name}.h5" for name in outs}
     if outs != expected:
-        raise ValueError(f"shard outputs must be <folder>/{{train,val,test}}.h5, got "
-                         f"{[str(p) for p in outs.values()]}")
+        raise ValueError(
+            f"shard outputs must be <folder>/{{train,val,test}}.h5, got "
+            f"{[str(p) for p in outs.values()]}"
+        )
     table = pd.read_csv(split, dtype={"sample_id": str, "region_id": str})
-    build_shards(features, table, dataset, folder, image_norm=s["image_norm"],
-                 log_keywords=s["log_keywords"])
+    build_shards(
+        features, table, dataset, folder, image_norm=s["image_norm"], log_keywords=s["log_keywords"]
+    )
