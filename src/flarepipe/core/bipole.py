@@ -2,9 +2,10 @@
 
 ``B(s, φ) = −B0 (φ/ρ) exp(−(φ² + 2 arcsin²(s)) / (aρ)²)``, ``a = 0.56``: ``φ`` runs along the
 bipole axis and ``s`` across it (radians of heliographic arc), ``ρ`` sets the size. The two lobes
-peak at ``φ = ±aρ/√2`` (:func:`lobe_offset`) with ``|B| = B0 e^{-1/2}/√2 · a``. The synthetic archive
-(:mod:`flarepipe.archive.sources.synthetic`) draws the large-scale plage of every region from this
-field; the attribution probes sweep it over ``B0``, ``ρ`` and tilt. Both call these functions.
+peak at ``φ = ±aρ/√2`` (:func:`lobe_offset`) with ``|B| = B0 e^{-1/2}/√2 · a``. The synthetic
+archive (:mod:`flarepipe.archive.sources.synthetic`) draws the large-scale plage of every region
+from this field; the attribution probes sweep it over ``B0``, ``ρ`` and tilt. Both call these
+functions.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ __all__ = ["A_SHAPE", "bipole_field", "b0_for_flux", "lobe_offset", "bipole_fram
 A_SHAPE = 0.56
 
 
-def bipole_field(u: np.ndarray, v: np.ndarray, b0: float, rho: float, a: float = A_SHAPE) -> np.ndarray:
+def bipole_field(
+    u: np.ndarray, v: np.ndarray, b0: float, rho: float, a: float = A_SHAPE
+) -> np.ndarray:
     """Bipolar-region model (SCIENCE.md S1), in radians along (``u``) and across (``v``) the axis.
 
     ``B = −B0 (u/ρ) exp(−(u² + 2 arcsin²(v)) / (aρ)²)``. Positive ``b0`` puts negative field at
@@ -61,9 +64,11 @@ def lobe_offset(rho: float, a: float = A_SHAPE) -> float:
     return a * rho / math.sqrt(2.0)
 
 
-def bipole_frame(x: np.ndarray, y: np.ndarray, theta_deg: float, dx: float = 0.0,
-                 dy: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Image coordinates ``(x, y)`` (rad) to the bipole frame ``(u, v)`` of an axis at ``theta_deg``.
+def bipole_frame(
+    x: np.ndarray, y: np.ndarray, theta_deg: float, dx: float = 0.0, dy: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates ``(x, y)`` (rad) to the bipole frame ``(u, v)`` of an axis at
+    ``theta_deg``.
 
     The axis points from the following to the leading polarity, at ``theta_deg`` counter-clockwise
     from ``+x``; the bipole is centred at ``(dx, dy)``.

@@ -3,11 +3,11 @@
 The four keywords shared by SHARP and SMARP (Bobra et al. 2014; Sun et al. 2022 S1):
 
 - ``USFLUXL`` total unsigned LOS flux, ``Σ |B_L| dA`` over the region mask, Mx;
-- ``MEANGBL`` mean magnitude of the horizontal gradient of ``B_L`` over the mask, in gauss per native
-  pixel (central differences per pixel, as the SHARP/SMARP pipelines compute it: checked against the
-  real SMARP header, and the Sun et al. table value for HARP 377);
-- ``R_VALUE`` Schrijver (2007): flux near strong-field polarity inversion lines. The map is binned to
-  MDI resolution (0.12°/px), pixels with ``B ≥ +150 G`` and ``B ≤ −150 G`` are dilated by a 3x3
+- ``MEANGBL`` mean magnitude of the horizontal gradient of ``B_L`` over the mask, in gauss per
+  native pixel (central differences per pixel, as the SHARP/SMARP pipelines compute it: checked
+  against the real SMARP header, and the Sun et al. table value for HARP 377);
+- ``R_VALUE`` Schrijver (2007): flux near strong-field polarity inversion lines. The map is binned
+  to MDI resolution (0.12°/px), pixels with ``B ≥ +150 G`` and ``B ≤ −150 G`` are dilated by a 3x3
   kernel, their overlap is the PIL mask (:func:`pil_mask`), which is convolved with a Gaussian
   (FWHM 15 Mm); R is ``Σ |B| · weight`` and ``R_VALUE = log10(R)`` (0 when R = 0);
 - ``AREA`` area of the mask, micro-hemispheres (CEA pixels have equal area).
@@ -82,16 +82,22 @@ def _expand(m: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def activity_mask(bmap: np.ndarray, cdelt_deg: float, threshold_g: float | None = None,
-                  smoothing_mm: float = 8.0, floor_percentile: float = 10.0,
-                  min_component: float = 0.1) -> np.ndarray:
+def activity_mask(
+    bmap: np.ndarray,
+    cdelt_deg: float,
+    threshold_g: float | None = None,
+    smoothing_mm: float = 8.0,
+    floor_percentile: float = 10.0,
+    min_component: float = 0.1,
+) -> np.ndarray:
     """Region mask approximating a HARP/TARP bitmap (values ≥ 33) from the map alone.
 
     The rule: ``|B|`` binned to MDI resolution (~1.46 Mm) and smoothed with a Gaussian of
     ``smoothing_mm`` (σ); the patch's quiet level is the ``floor_percentile`` percentile of that
     smoothed map (noise and network: ~6 G on HMI, ~8 G on MDI at disk centre, more towards the limb
-    where ``B_LOS/μ`` amplifies the noise); pixels more than ``threshold_g`` above it are the region,
-    holes filled, components smaller than ``min_component`` of the largest dropped, NaN excluded.
+    where ``B_LOS/μ`` amplifies the noise); pixels more than ``threshold_g`` above it are the
+    region, holes filled, components smaller than ``min_component`` of the largest dropped, NaN
+    excluded.
     ``threshold_g`` defaults to 12 G on maps of HMI resolution and 1.3 times that on maps of MDI
     resolution (≥ 0.1°/px), which read fields ~1.3 times stronger (Liu et al. 2012). On the real
     HARP 377 and TARP 13520 records this overlaps the bitmap with IoU ≈ 0.8 and an area within
@@ -160,9 +166,9 @@ def _pil_binned(b: np.ndarray, threshold_g: float) -> np.ndarray:
 def pil_mask(bmap: np.ndarray, cdelt_deg: float, threshold_g: float = 150.0) -> np.ndarray:
     """Strong-field polarity-inversion-line mask of R_VALUE (Schrijver 2007), on ``bmap``'s grid.
 
-    The map is binned to MDI resolution; pixels ``≥ +threshold_g`` and ``≤ −threshold_g`` are dilated
-    by 3x3 and their overlap is the PIL; binned pixels are expanded back to the native grid (a last
-    partial row/column of blocks is False).
+    The map is binned to MDI resolution; pixels ``≥ +threshold_g`` and ``≤ −threshold_g`` are
+    dilated by 3x3 and their overlap is the PIL; binned pixels are expanded back to the native grid
+    (a last partial row/column of blocks is False).
     """
     bmap = np.asarray(bmap)
     factor = _mdi_factor(cdelt_deg)

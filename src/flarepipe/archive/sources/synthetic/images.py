@@ -1,9 +1,9 @@
 """Magnetograms of synthetic regions: sunspots, plage, quiet-Sun network, noise, point-spread.
 
 A region at one time step is a :class:`Scene`: bipolar plage envelopes (the S1 field of
-:mod:`flarepipe.core.bipole`, one per emerging bipole), a list of :class:`Spot` (umbra, penumbra with
-radial filaments, or a pore), and the geometry of its planted causes. :func:`render` draws it on a
-CEA grid as the radial-field estimate ``B_LOS/μ``:
+:mod:`flarepipe.core.bipole`, one per emerging bipole), a list of :class:`Spot` (umbra, penumbra
+with radial filaments, or a pore), and the geometry of its planted causes. :func:`render` draws it
+on a CEA grid as the radial-field estimate ``B_LOS/μ``:
 
 - plage: the envelope, modulated on ~4 Mm scales (a lognormal of its own) and on the scale of
   single flux elements (a lognormal "texture" of correlation length ``InstrumentSpec.element_mm``),
@@ -35,18 +35,29 @@ from flarepipe.archive.sources.synthetic.regions import SPOT_MIN_FLUX, spot_frac
 from flarepipe.core.bipole import A_SHAPE, b0_for_flux, bipole_field, bipole_frame, lobe_offset
 from flarepipe.core.magnetic import RSUN_MM, pixel_size_mm
 
-__all__ = ["Spot", "Bipole", "Scene", "scene_at", "RegionTextures", "render", "scene_cause_mask",
-           "patch_shape", "spot_radii", "PIL_HALF_WIDTH", "PIL_HALF_LENGTH"]
+__all__ = [
+    "Spot",
+    "Bipole",
+    "Scene",
+    "scene_at",
+    "RegionTextures",
+    "render",
+    "scene_cause_mask",
+    "patch_shape",
+    "spot_radii",
+    "PIL_HALF_WIDTH",
+    "PIL_HALF_LENGTH",
+]
 
 #: the planted-cause band around a rotated bipole's inversion line: |u| ≤ 0.25·aρ, |v| ≤ 1.0·aρ
 PIL_HALF_WIDTH, PIL_HALF_LENGTH = 0.25, 1.0
 _PENUMBRA_RATIO = 2.3  # R_penumbra / R_umbra (umbra ≈ 19% of the spot's area, as observed)
 _PORE_MAX_RADIUS_MM = 2.0
-_PENUMBRA_DROP = 0.5
-_PATCH_EDGE = 0.15  # sharpness of plage-patch edges (in units of the patch field's σ)  # the penumbra's field falls linearly by this share from its inner to outer edge
+_PENUMBRA_DROP = 0.5  # the penumbra's field falls linearly by this share from inner to outer edge
+_PATCH_EDGE = 0.15  # sharpness of plage-patch edges (in units of the patch field's σ)
 _COARSE_DEG = 0.12  # envelope grid (MDI resolution)
 _MM_PER_RAD = RSUN_MM
-#: mean-field scales (G) at which strong plage and the dispersed halo flatten (:func:`_plage_envelope`)
+#: mean-field scales (G) at which strong plage and the halo flatten (:func:`_plage_envelope`)
 PLAGE_CAP_G, HALO_CAP_G = 150.0, 30.0
 #: share of a region's flux (at full development) dispersed in a halo of ``HALO_SIZE`` times its ρ
 HALO_SHARE, HALO_SIZE = 0.0, 1.0
@@ -126,7 +137,9 @@ class Bipole:
     dx: float
     dy: float
     lead_sign: int
-    cap: float = 150.0  # mean-field scale (G) at which the envelope flattens (:func:`_plage_envelope`)
+    cap: float = (
+        150.0  # mean-field scale (G) at which the envelope flattens (:func:`_plage_envelope`)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,12 +154,16 @@ class Scene:
     spot_area_uhem: float
 
 
-def _to_image(u: float, v: float, theta_deg: float, dx: float = 0.0, dy: float = 0.0) -> tuple[float, float]:
+def _to_image(
+    u: float, v: float, theta_deg: float, dx: float = 0.0, dy: float = 0.0
+) -> tuple[float, float]:
     th = math.radians(theta_deg)
     return dx + u * math.cos(th) - v * math.sin(th), dy + u * math.sin(th) + v * math.cos(th)
 
 
-def _make_spot(flux: float, x: float, y: float, sign: int, ell: float, ang: float, seed: int) -> Spot | None:
+def _make_spot(
+    flux: float, x: float, y: float, sign: int, ell: float, ang: float, seed: int
+) -> Spot | None:
     if flux < SPOT_MIN_FLUX:
         return None
     r_u, r_o, b_peak, pore = spot_radii(flux)
@@ -164,7 +181,11 @@ def scene_at(reg: dict, geo: dict, k: int) -> Scene:
     main = float(reg["phi_main"][k])
     g = min(1.0, main / phi_max)
     growing = reg["age"][k] < 4.0 * reg["t_grow"]
-    rho = reg["rho_max"] * (0.55 + 0.45 * (g if growing else 1.0)) * (1.0 + (0.0 if growing else 0.5 * (1.0 - g)))
+    rho = (
+        reg["rho_max"]
+        * (0.55 + 0.45 * (g if growing else 1.0))
+        * (1.0 + (0.0 if growing else 0.5 * (1.0 - g)))
+    )
     tilt = reg["tilt_img"]
     sign = int(reg["lead_sign"])
     share = geo["f_spot"] * math.sqrt(g)
@@ -173,8 +194,10 @@ def scene_at(reg: dict, geo: dict, k: int) -> Scene:
     # the dispersed flux around a region: a wide, weak halo of the same bipole, growing with age
     halo = main * (HALO_SHARE + (0.0 if growing else 0.25 * (1.0 - g)))
     plage_flux = max(0.0, main - lead_flux - follow_flux - halo)
-    bipoles = [Bipole(plage_flux, rho, tilt, 0.0, 0.0, sign, PLAGE_CAP_G),
-               Bipole(halo, HALO_SIZE * rho, tilt, 0.0, 0.0, sign, HALO_CAP_G)]
+    bipoles = [
+        Bipole(plage_flux, rho, tilt, 0.0, 0.0, sign, PLAGE_CAP_G),
+        Bipole(halo, HALO_SIZE * rho, tilt, 0.0, 0.0, sign, HALO_CAP_G),
+    ]
     L = lobe_offset(rho)
     spots: list[Spot] = []
     lg = geo["lead"]
@@ -204,8 +227,10 @@ def scene_at(reg: dict, geo: dict, k: int) -> Scene:
             spots.append(intruder)
             r_rad = intruder.r_umbra_mm / _MM_PER_RAD
             edge = lead.r_umbra_mm / _MM_PER_RAD
-            delta_discs = [(ix, iy, r_rad),
-                           (lx + edge * math.cos(ang), ly + edge * math.sin(ang), r_rad)]
+            delta_discs = [
+                (ix, iy, r_rad),
+                (lx + edge * math.cos(ang), ly + edge * math.sin(ang), r_rad),
+            ]
     gamma = False
     scale = reg["rho_max"] / math.radians(1.9)  # secondaries' offsets are drawn for a ρ of 1.9°
     for j, sec in enumerate(reg["secondaries"]):
@@ -225,8 +250,11 @@ def scene_at(reg: dict, geo: dict, k: int) -> Scene:
                 if s:
                     placed.append(s)
         spots += placed
-        bipoles.append(Bipole(max(0.0, f - fs * (len(placed) > 0)), rho_s, sec["tilt"], dx, dy, sign,
-                              PLAGE_CAP_G))
+        bipoles.append(
+            Bipole(
+                max(0.0, f - fs * (len(placed) > 0)), rho_s, sec["tilt"], dx, dy, sign, PLAGE_CAP_G
+            )
+        )
         off = abs((sec["tilt"] - tilt + 180.0) % 360.0 - 180.0)
         if len(placed) == 2 and off > 60.0 and f > 0.3 * main:
             gamma = True
@@ -284,8 +312,12 @@ class _Grid:
         self.ix, self.tx = weights(nx)
         self.iy, self.ty = weights(ny)
         # how much of each envelope node the pixels receive: Σ pixels = wy · c · wx
-        self.wx = (np.bincount(self.ix, 1 - self.tx, len(jx)) + np.bincount(self.ix + 1, self.tx, len(jx)))
-        self.wy = (np.bincount(self.iy, 1 - self.ty, len(jy)) + np.bincount(self.iy + 1, self.ty, len(jy)))
+        self.wx = np.bincount(self.ix, 1 - self.tx, len(jx)) + np.bincount(
+            self.ix + 1, self.tx, len(jx)
+        )
+        self.wy = np.bincount(self.iy, 1 - self.ty, len(jy)) + np.bincount(
+            self.iy + 1, self.ty, len(jy)
+        )
 
     def pixel_sum(self, c: np.ndarray) -> float:
         """``upsample(c).sum()`` without upsampling."""
@@ -307,11 +339,11 @@ class _Grid:
 
         def along_x(a):
             seg = a[:, :-1, None] + (a[:, 1:, None] - a[:, :-1, None]) * t
-            return seg.reshape(a.shape[0], -1)[:, lo:lo + self.nx]
+            return seg.reshape(a.shape[0], -1)[:, lo : lo + self.nx]
 
         rows = along_x(c)
         seg = rows[:-1, None, :] + (rows[1:, None, :] - rows[:-1, None, :]) * t[:, None]
-        return seg.reshape(-1, self.nx)[lo:lo + self.ny]
+        return seg.reshape(-1, self.nx)[lo : lo + self.ny]
 
 
 class RegionTextures:
@@ -345,8 +377,10 @@ class RegionTextures:
         """Element texture (lognormal, mean 1) and plage-patch field (unit Gaussian) on the pixels;
         network polarity and mixed-polarity field (unit Gaussian) on the envelope grid."""
         s = self.inst.intermittency
-        tex = np.exp(self._mix(self.g, self.phase[0] + 2 * math.pi * t_days) * np.float32(s)
-                     - np.float32(s * s / 2))
+        tex = np.exp(
+            self._mix(self.g, self.phase[0] + 2 * math.pi * t_days) * np.float32(s)
+            - np.float32(s * s / 2)
+        )
         patches = self._mix(self.p, self.phase[1] + 2 * math.pi * t_days / 2.0)
         net = self._mix(self.h, self.phase[2] + 2 * math.pi * t_days / 3.0)
         mixed = self._mix(self.x, self.phase[3] + 2 * math.pi * t_days / 2.0)
@@ -414,7 +448,9 @@ def _plage_envelope(bipoles, x: np.ndarray, y: np.ndarray) -> np.ndarray:
             for _ in range(4):
                 scale = total / max(float(np.sum(np.abs(flat), dtype=np.float64)), 1e-30)
                 flat = np.tanh(env * np.float32(scale) / cap) * cap
-            env = flat * np.float32(total / max(float(np.sum(np.abs(flat), dtype=np.float64)), 1e-30))
+            env = flat * np.float32(
+                total / max(float(np.sum(np.abs(flat), dtype=np.float64)), 1e-30)
+            )
         out += env
     return out
 
@@ -457,11 +493,11 @@ def _draw_spots(field: np.ndarray, spots, grid: _Grid, cd: float, calibration: f
     the leading spot's penumbra) and adds its own profile; penumbrae carry radial filaments.
     """
     boxes = [_spot_box(s, grid, cd) for s in spots]
-    for spot, bx in zip(spots, boxes):
+    for spot, bx in zip(spots, boxes, strict=True):
         if bx is not None:
             sl, r, _, _ = bx
-            field[sl] *= (1.0 - 0.85 * np.exp(-((r / np.float32(1.6 * spot.r_outer_mm)) ** 4)))
-    for spot, bx in zip(spots, boxes):
+            field[sl] *= 1.0 - 0.85 * np.exp(-((r / np.float32(1.6 * spot.r_outer_mm)) ** 4))
+    for spot, bx in zip(spots, boxes, strict=True):
         if bx is None:
             continue
         sl, r, a, b = bx
@@ -477,17 +513,22 @@ def _draw_spots(field: np.ndarray, spots, grid: _Grid, cd: float, calibration: f
             fil = np.zeros_like(q)
             for _ in range(4):
                 m = max(6, int(round(circ / rng.uniform(1.2, 2.5))))
-                fil += np.cos(m * phi + np.float32(rng.uniform(0, 2 * math.pi))
-                              + np.float32(rng.normal(0, 1.5)) * q)
-            pen = (np.clip((q - 1.0) / 0.2, 0.0, 1.0)
-                   * np.clip((_PENUMBRA_RATIO + 0.3 - q) / 0.3, 0.0, 1.0))
+                fil += np.cos(
+                    m * phi
+                    + np.float32(rng.uniform(0, 2 * math.pi))
+                    + np.float32(rng.normal(0, 1.5)) * q
+                )
+            pen = np.clip((q - 1.0) / 0.2, 0.0, 1.0) * np.clip(
+                (_PENUMBRA_RATIO + 0.3 - q) / 0.3, 0.0, 1.0
+            )
             prof = prof * (1.0 + np.float32(0.3 / math.sqrt(2.0)) * pen * fil)
         field[sl] *= 1.0 - np.exp(-((q / np.float32(1.3)) ** 4))
         field[sl] += prof * np.float32(spot.sign * spot.b_peak * calibration)
 
 
-def render(scene: Scene, tex: RegionTextures, mu: float, t_days: float,
-           rng: np.random.Generator) -> np.ndarray:
+def render(
+    scene: Scene, tex: RegionTextures, mu: float, t_days: float, rng: np.random.Generator
+) -> np.ndarray:
     """The stored magnetogram (``B_LOS/μ``, G, float32, ``tex``'s shape) of ``scene`` at ``t_days``.
 
     ``mu`` is the cosine of the region's heliocentric angle (noise ``noise_g/μ``); ``rng`` draws the
@@ -518,7 +559,9 @@ def render(scene: Scene, tex: RegionTextures, mu: float, t_days: float,
     # white noise seen through the remapping's kernel: its std after the kernel is noise_g/μ (the
     # 2-D kernel's gain is the square of the 1-D Σw²); the field through the optics' kernel
     sigma = inst.noise_g / max(mu, 0.05) / sum(w * w for w in inst.psf_noise)
-    noise = _noise_table()[rng.integers(0, 65536, size=field.shape, dtype=np.uint16)] * np.float32(sigma)
+    noise = _noise_table()[rng.integers(0, 65536, size=field.shape, dtype=np.uint16)] * np.float32(
+        sigma
+    )
     if inst.psf == inst.psf_noise:
         return _psf(field + noise, inst.psf)
     return _psf(field, inst.psf) + _psf(noise, inst.psf_noise)
@@ -545,17 +588,21 @@ def scene_cause_mask(scene: Scene, inst: InstrumentSpec, nx: int, ny: int) -> np
     return mask
 
 
-def patch_shape(reg: dict, geo: dict, inst: InstrumentSpec, max_patch_deg: float) -> tuple[int, int]:
+def patch_shape(
+    reg: dict, geo: dict, inst: InstrumentSpec, max_patch_deg: float
+) -> tuple[int, int]:
     """Fixed ``(nx, ny)`` of a region's patches: the box around its region mask over its passage.
 
     Like a HARP's, the box holds the largest extent of the region (its flux smoothed over 8 Mm above
-    ~12 G, the :func:`flarepipe.core.magnetic.activity_mask` rule) at any tracked step, plus a margin of
-    3 Mm; each side is at most ``max_patch_deg``.
+    ~12 G, the :func:`flarepipe.core.magnetic.activity_mask` rule) at any tracked step, plus a
+    margin of 3 Mm; each side is at most ``max_patch_deg``.
     """
     n = len(reg["t"])
     if n == 0:
         return 0, 0
-    ks = sorted(set(np.linspace(0, n - 1, min(n, 10)).astype(int).tolist()) | {int(np.argmax(reg["phi"]))})
+    ks = sorted(
+        set(np.linspace(0, n - 1, min(n, 10)).astype(int).tolist()) | {int(np.argmax(reg["phi"]))}
+    )
     cd = math.radians(_COARSE_DEG)
     half = math.radians(max_patch_deg / 2.0 + 1.0)
     m = int(half / cd)
@@ -566,7 +613,9 @@ def patch_shape(reg: dict, geo: dict, inst: InstrumentSpec, max_patch_deg: float
         sc = scene_at(reg, geo, k)
         a = np.abs(_plage_envelope(sc.bipoles, x, x)) * inst.calibration
         for s in sc.spots:
-            flux_g_cm2 = s.b_peak * s.r_umbra_mm**2 * 1e16 * _shape_integral(s.pore) * inst.spot_calibration
+            flux_g_cm2 = (
+                s.b_peak * s.r_umbra_mm**2 * 1e16 * _shape_integral(s.pore) * inst.spot_calibration
+            )
             sig = max(s.r_outer_mm / 2.0, 0.5)
             blob = flux_g_cm2 / (2 * math.pi * (sig * 1e8) ** 2)
             d2 = ((x[None, :] - s.x) ** 2 + (x[:, None] - s.y) ** 2) * _MM_PER_RAD**2

@@ -6,8 +6,15 @@ import dataclasses
 
 from flarepipe import __version__
 
-__all__ = ["InstrumentSpec", "HMI", "MDI", "INSTRUMENTS", "SCALES", "SyntheticParams",
-           "GENERATOR_VERSION"]
+__all__ = [
+    "InstrumentSpec",
+    "HMI",
+    "MDI",
+    "INSTRUMENTS",
+    "SCALES",
+    "SyntheticParams",
+    "GENERATOR_VERSION",
+]
 
 GENERATOR_VERSION = f"flarepipe-synthetic {__version__} (model 2: spots, plage, network)"
 
@@ -46,23 +53,67 @@ class InstrumentSpec:
     strong_sat_g: float  # the LOS signal saturates softly at this field (tanh; MDI in umbrae)
     flux_scale: float  # rendered flux per latent flux: cycle 23 (MDI) had larger regions than 24
     flux_stretch: float  # … and more very large ones: × (latent / 5.6e21)^flux_stretch
-    spot_calibration: float  # the calibration factor in sunspots (MDI reads umbrae weaker, not 1.3x)
+    spot_calibration: (
+        float  # the calibration factor in sunspots (MDI reads umbrae weaker, not 1.3x)
+    )
 
 
 HMI = InstrumentSpec(
-    name="HMI", series="hmi.sharp_cea_720s", regkey="HARPNUM", prefix="HARP", native_step_min=12,
-    cdelt_deg=0.03, noise_g=3.6, calibration=1.0, start="2011-01-01", first_region=101,
-    first_noaa=11101, cycle_north_leading=-1, telescope="SDO/HMI", instrume="HMI_SIDE1",
-    psf=(0.25, 0.5, 0.25), psf_noise=(0.25, 0.5, 0.25), bscale=0.1, element_mm=0.85, intermittency=1.3, network_g=7.0, plage_sat_g=1100.0,
-    mixing=0.45, plage_g=200.0, strong_sat_g=3500.0, flux_scale=1.0, flux_stretch=0.0,
+    name="HMI",
+    series="hmi.sharp_cea_720s",
+    regkey="HARPNUM",
+    prefix="HARP",
+    native_step_min=12,
+    cdelt_deg=0.03,
+    noise_g=3.6,
+    calibration=1.0,
+    start="2011-01-01",
+    first_region=101,
+    first_noaa=11101,
+    cycle_north_leading=-1,
+    telescope="SDO/HMI",
+    instrume="HMI_SIDE1",
+    psf=(0.25, 0.5, 0.25),
+    psf_noise=(0.25, 0.5, 0.25),
+    bscale=0.1,
+    element_mm=0.85,
+    intermittency=1.3,
+    network_g=7.0,
+    plage_sat_g=1100.0,
+    mixing=0.45,
+    plage_g=200.0,
+    strong_sat_g=3500.0,
+    flux_scale=1.0,
+    flux_stretch=0.0,
     spot_calibration=1.0,
 )
 MDI = InstrumentSpec(
-    name="MDI", series="mdi.smarp_cea_96m", regkey="TARPNUM", prefix="TARP", native_step_min=96,
-    cdelt_deg=0.12, noise_g=7.0, calibration=1.3, start="2001-01-01", first_region=101,
-    first_noaa=9301, cycle_north_leading=+1, telescope="SOHO", instrume="MDI",
-    psf=(1 / 6, 4 / 6, 1 / 6), psf_noise=(1 / 6, 4 / 6, 1 / 6), bscale=0.01, element_mm=1.5, intermittency=1.1, network_g=18.0, plage_sat_g=900.0,
-    mixing=0.3, plage_g=150.0, strong_sat_g=2400.0, flux_scale=1.3, flux_stretch=0.12,
+    name="MDI",
+    series="mdi.smarp_cea_96m",
+    regkey="TARPNUM",
+    prefix="TARP",
+    native_step_min=96,
+    cdelt_deg=0.12,
+    noise_g=7.0,
+    calibration=1.3,
+    start="2001-01-01",
+    first_region=101,
+    first_noaa=9301,
+    cycle_north_leading=+1,
+    telescope="SOHO",
+    instrume="MDI",
+    psf=(1 / 6, 4 / 6, 1 / 6),
+    psf_noise=(1 / 6, 4 / 6, 1 / 6),
+    bscale=0.01,
+    element_mm=1.5,
+    intermittency=1.1,
+    network_g=18.0,
+    plage_sat_g=900.0,
+    mixing=0.3,
+    plage_g=150.0,
+    strong_sat_g=2400.0,
+    flux_scale=1.3,
+    flux_stretch=0.12,
     spot_calibration=0.75,
 )
 INSTRUMENTS = {"HMI": HMI, "MDI": MDI}
@@ -110,7 +161,9 @@ class SyntheticParams:
     def resolved(self) -> dict:
         """Scale preset merged with explicit overrides."""
         if self.scale not in SCALES:
-            raise ValueError(f"archive.synthetic.scale must be one of {sorted(SCALES)}, got {self.scale!r}")
+            raise ValueError(
+                f"archive.synthetic.scale must be one of {sorted(SCALES)}, got {self.scale!r}"
+            )
         out = dict(SCALES[self.scale])
         for k in ("n_regions", "days", "max_patch_deg", "c0"):
             if getattr(self, k) is not None:

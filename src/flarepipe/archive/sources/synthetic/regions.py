@@ -14,8 +14,14 @@ import numpy as np
 
 from flarepipe.archive.sources.synthetic.params import INSTRUMENTS, InstrumentSpec, SyntheticParams
 
-__all__ = ["simulate_region", "plan_regions", "region_geometry", "synodic_rate_deg_per_day",
-           "B1_FLUX", "SPOT_MIN_FLUX"]
+__all__ = [
+    "simulate_region",
+    "plan_regions",
+    "region_geometry",
+    "synodic_rate_deg_per_day",
+    "B1_FLUX",
+    "SPOT_MIN_FLUX",
+]
 
 B1_FLUX = 1e-7
 #: spots below this flux (Mx) are not drawn (not even as pores)
@@ -43,14 +49,16 @@ def _logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t_birth_days: float,
-                    span_days: float) -> dict:
+def simulate_region(
+    params: SyntheticParams, inst: InstrumentSpec, index: int, t_birth_days: float, span_days: float
+) -> dict:
     """Latent state of one region on its native time grid: flux, emergence, geometry, rates, flares.
 
     Returns a dict with region constants and per-step arrays (``t`` in days from the instrument's
     start, TAI; ``age`` in days since birth). Fluxes (``phi*``) are those rendered, ``FLUX_SCALE``
-    times the latent flux whose logarithm is ``log_size + 21.7``. Only steps while the region is tracked
-    (|central-meridian distance| ≤ 85°, flux above detection, inside the generated interval) are kept.
+    times the latent flux whose logarithm is ``log_size + 21.7``. Only steps while the region is
+    tracked (|central-meridian distance| ≤ 85°, flux above detection, inside the generated
+    interval) are kept.
     """
     rng = _region_rng(params.seed, inst.name, index)
     step = inst.native_step_min / 1440.0
@@ -70,23 +78,30 @@ def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t
         tilt = float(rng.uniform(55.0, 90.0)) * (1 if rng.random() < 0.5 else -1)
     else:
         tilt = float(np.clip(joy + rng.normal(0.0, 8.0), -35.0, 45.0))
-    tilt_img = tilt if lat > 0 else -tilt  # image angle of the axis: leader (+u) towards the equator
-    rho_max = (math.radians(_RHO_DEG_REF) * (phi_max / _RHO_FLUX_REF) ** _RHO_EXP
-               * float(np.exp(rng.normal(0.0, 0.1))))
+    tilt_img = (
+        tilt if lat > 0 else -tilt
+    )  # image angle of the axis: leader (+u) towards the equator
+    rho_max = (
+        math.radians(_RHO_DEG_REF)
+        * (phi_max / _RHO_FLUX_REF) ** _RHO_EXP
+        * float(np.exp(rng.normal(0.0, 0.1)))
+    )
 
     # secondary emergence episodes, each a bipole of its own near the main one
     life = 40.0
     n_sec = rng.poisson(params.secondary_per_day * life)
     secondaries = []
     for _ in range(n_sec):
-        secondaries.append({
-            "t0": float(rng.uniform(0.5, life)),
-            "tau": float(rng.uniform(0.25, 0.8)),
-            "frac": float(rng.uniform(0.25, 0.9)),
-            "dx": float(rng.normal(0.0, 0.9)),
-            "dy": float(rng.normal(0.0, 0.6)),
-            "tilt": float(rng.normal(tilt_img, 25.0)),
-        })
+        secondaries.append(
+            {
+                "t0": float(rng.uniform(0.5, life)),
+                "tau": float(rng.uniform(0.25, 0.8)),
+                "frac": float(rng.uniform(0.25, 0.9)),
+                "dx": float(rng.normal(0.0, 0.9)),
+                "dy": float(rng.normal(0.0, 0.6)),
+                "tilt": float(rng.normal(tilt_img, 25.0)),
+            }
+        )
 
     t = t_birth_days + np.arange(0.0, life, step)
     age = t - t_birth_days
@@ -96,7 +111,12 @@ def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t
     phi_sec = np.zeros((len(secondaries), len(t)))
     for k, sec in enumerate(secondaries):
         g = _logistic((age - sec["t0"]) / sec["tau"])
-        phi_sec[k] = sec["frac"] * phi_max * g * np.exp(-np.clip(age - sec["t0"] - 2 * sec["tau"], 0, None) / t_decay)
+        phi_sec[k] = (
+            sec["frac"]
+            * phi_max
+            * g
+            * np.exp(-np.clip(age - sec["t0"] - 2 * sec["tau"], 0, None) / t_decay)
+        )
     phi = phi_main + phi_sec.sum(axis=0)
     lag = max(1, int(round(0.5 / step)))  # 12 h
     phi_past = np.concatenate([np.full(lag, phi[0] * 0.0 + 1e19), phi[:-lag]])
@@ -105,8 +125,13 @@ def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t
     mu = np.cos(np.radians(lat)) * np.cos(np.radians(cmd))
 
     log_size = np.log10(np.maximum(phi, 1e18)) - 21.7
-    log_rate = (float(params.resolved()["c0"]) + params.c_size * log_size + params.c_emerge * emergence
-                + params.c_morph * rotated + params.c_delta * delta)
+    log_rate = (
+        float(params.resolved()["c0"])
+        + params.c_size * log_size
+        + params.c_emerge * emergence
+        + params.c_morph * rotated
+        + params.c_delta * delta
+    )
     rate_b1 = np.exp(log_rate)
     f_det = max(params.min_detected_flux, B1_FLUX)
     rate_all = rate_b1 * (f_det / B1_FLUX) ** (-(params.alpha - 1.0))  # catalogued flares
@@ -133,14 +158,31 @@ def simulate_region(params: SyntheticParams, inst: InstrumentSpec, index: int, t
             flares.append((start, start + rise, start + rise + fall, peak, rng.random()))
     sc = FLUX_SCALE * inst.flux_scale * (10**log_phi_max / _RHO_FLUX_REF) ** inst.flux_stretch
     return {
-        "index": index, "instrument": inst.name,
-        "lat": lat, "lead_sign": lead_sign, "tilt_img": tilt_img, "rho_max": rho_max,
-        "phi_max": phi_max * sc, "rotated": bool(rotated), "delta": bool(delta), "anti_hale": bool(anti_hale),
-        "secondaries": secondaries, "t_grow": t_grow, "t_decay": t_decay,
-        "t": t[sel], "age": age[sel], "phi_main": phi_main[sel] * sc, "phi_sec": phi_sec[:, sel] * sc,
+        "index": index,
+        "instrument": inst.name,
+        "lat": lat,
+        "lead_sign": lead_sign,
+        "tilt_img": tilt_img,
+        "rho_max": rho_max,
+        "phi_max": phi_max * sc,
+        "rotated": bool(rotated),
+        "delta": bool(delta),
+        "anti_hale": bool(anti_hale),
+        "secondaries": secondaries,
+        "t_grow": t_grow,
+        "t_decay": t_decay,
+        "t": t[sel],
+        "age": age[sel],
+        "phi_main": phi_main[sel] * sc,
+        "phi_sec": phi_sec[:, sel] * sc,
         "phi": phi[sel] * sc,
-        "emergence": emergence[sel], "cmd": cmd[sel], "mu": mu[sel], "log_size": log_size[sel],
-        "rate_all": rate_all[sel], "rate_c": rate_all[sel] * frac_c, "rate_m": rate_all[sel] * frac_m,
+        "emergence": emergence[sel],
+        "cmd": cmd[sel],
+        "mu": mu[sel],
+        "log_size": log_size[sel],
+        "rate_all": rate_all[sel],
+        "rate_c": rate_all[sel] * frac_c,
+        "rate_m": rate_all[sel] * frac_m,
         "flares": flares,
     }
 
@@ -163,25 +205,44 @@ def region_geometry(params: SyntheticParams, reg: dict) -> dict:
     rng = np.random.default_rng([params.seed, 10 if inst.name == "HMI" else 20, reg["index"]])
     f_spot = min(0.7, spot_fraction(reg["phi_max"]) * float(np.exp(rng.normal(0.0, 0.5))))
     f_lead = float(rng.uniform(0.55, 0.75))
-    lead = {"u": 1.0 + float(rng.normal(0.0, 0.04)), "v": float(rng.normal(0.0, 0.05)),
-            "ell": 1.0 + abs(float(rng.normal(0.0, 0.08))), "ang": float(rng.uniform(0, math.pi)),
-            "share": 1.0, "fil": int(rng.integers(0, 2**31))}
+    lead = {
+        "u": 1.0 + float(rng.normal(0.0, 0.04)),
+        "v": float(rng.normal(0.0, 0.05)),
+        "ell": 1.0 + abs(float(rng.normal(0.0, 0.08))),
+        "ang": float(rng.uniform(0, math.pi)),
+        "share": 1.0,
+        "fil": int(rng.integers(0, 2**31)),
+    }
     n_follow = 1 + min(2, int(rng.poisson(0.8)))
     shares = rng.dirichlet(np.full(n_follow, 2.0)) if n_follow > 1 else np.ones(1)
     follow = []
     for j in range(n_follow):
-        follow.append({"u": -float(rng.uniform(1.0, 1.25)) + float(rng.normal(0.0, 0.1)) * (j > 0),
-                       "v": float(rng.normal(0.0, 0.12)) * (1 + (j > 0)),
-                       "ell": 1.0 + abs(float(rng.normal(0.0, 0.15))),
-                       "ang": float(rng.uniform(0, math.pi)), "share": float(shares[j]),
-                       "fil": int(rng.integers(0, 2**31))})
+        follow.append(
+            {
+                "u": -float(rng.uniform(1.0, 1.25)) + float(rng.normal(0.0, 0.1)) * (j > 0),
+                "v": float(rng.normal(0.0, 0.12)) * (1 + (j > 0)),
+                "ell": 1.0 + abs(float(rng.normal(0.0, 0.15))),
+                "ang": float(rng.uniform(0, math.pi)),
+                "share": float(shares[j]),
+                "fil": int(rng.integers(0, 2**31)),
+            }
+        )
     # the delta spot: an opposite-polarity umbra inside the leader's penumbra, on the side facing
     # the following polarity (angle in the bipole frame, from +u)
-    delta = {"angle": math.pi + float(rng.normal(0.0, 0.6)), "share": float(rng.uniform(0.3, 0.45)),
-             "fil": int(rng.integers(0, 2**31))}
+    delta = {
+        "angle": math.pi + float(rng.normal(0.0, 0.6)),
+        "share": float(rng.uniform(0.3, 0.45)),
+        "fil": int(rng.integers(0, 2**31)),
+    }
     sec_spots = [int(rng.integers(0, 2**31)) for _ in reg["secondaries"]]
-    return {"f_spot": f_spot, "f_lead": f_lead, "lead": lead, "follow": follow, "delta": delta,
-            "sec_fil": sec_spots}
+    return {
+        "f_spot": f_spot,
+        "f_lead": f_lead,
+        "lead": lead,
+        "follow": follow,
+        "delta": delta,
+        "sec_fil": sec_spots,
+    }
 
 
 def plan_regions(params: SyntheticParams) -> list[tuple]:
@@ -206,5 +267,7 @@ def plan_regions(params: SyntheticParams) -> list[tuple]:
                 if rng.random() < 0.05:
                     noaa.append(noaa_next)
                     noaa_next += 1
-            jobs.append((params, inst_name, i, float(tb), float(res["days"]), inst.first_region + i, noaa))
+            jobs.append(
+                (params, inst_name, i, float(tb), float(res["days"]), inst.first_region + i, noaa)
+            )
     return jobs
