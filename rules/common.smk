@@ -45,6 +45,7 @@ def prediction_files():
 
 def final_outputs():
     out = [f"{R}/evaluation/metrics.csv", f"{R}/evaluation/metrics.md", f"{R}/labels/evolution_counts.csv"]
+    out.append(f"{R}/realism/distances.csv")
     if SYNTHETIC:
         out.append(f"{R}/figures/synthetic_region.png")
     return out
