@@ -12,6 +12,7 @@ include: "rules/common.smk"
 include: "rules/archive.smk"
 include: "rules/quality.smk"
 include: "rules/label.smk"
+include: "rules/realism.smk"
 include: "rules/shard.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
@@ -20,7 +21,7 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
         AUDIT_OUTPUTS,
-    default_target: True

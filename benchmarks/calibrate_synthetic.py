@@ -1,9 +1,16 @@
-"""Calibrate the planted signals of the synthetic archive without rendering images.
+"""Calibrate the synthetic archive: its planted signals (no images), or its images' realism.
 
-Simulates the latent region process, builds strong-vs-quiet samples (SCIENCE.md S1 rules) and prints
-the test TSS of the oracle and of logistic regressions that see: size only (what a keyword-only
-model on the last record sees), size + emergence (an LSTM's view), size + morphology (a CNN's view).
+Planted signals: simulates the latent region process, builds strong-vs-quiet samples (SCIENCE.md S1
+rules) and prints the test TSS of the oracle and of logistic regressions that see: size only (what
+a keyword-only model on the last record sees), size + emergence (an LSTM's view), size + morphology
+(a CNN's view).
 Usage: python benchmarks/calibrate_synthetic.py [n_regions] [days] [key=value ...]
+
+Images: renders records in memory (``render_sample``) at a scale's settings over several seeds and
+prints the spread of the realism distances (keywords against the real tables, pixel statistics
+against the real records) that issue 18 sets targets for.
+Usage: python benchmarks/calibrate_synthetic.py images [scale=small] [records=200] [seeds=0,1,2]
+       [n_regions=300] [days=150]   (real references: FLAREPIPE_REAL_DATA or ../shared/data/real)
 """
 
 import sys
@@ -11,7 +18,8 @@ import sys
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from flarepipe.archive.sources.synthetic import HMI, MDI, SyntheticParams, _plan, simulate_region
+from flarepipe.archive.sources.synthetic import HMI, MDI, SyntheticParams, simulate_region
+from flarepipe.archive.sources.synthetic import plan_regions as _plan
 
 
 def samples_for(params, inst, reg):
@@ -63,7 +71,52 @@ def tss(y, pred):
     return tp / max(tp + fn, 1) - fp / max(fp + tn, 1)
 
 
+def images(argv):
+    """The realism distances of rendered records over seeds (min and max per statistic)."""
+    import os
+    from pathlib import Path
+
+    import pandas as pd
+
+    from flarepipe.archive.realism import (
+        keyword_distances,
+        load_references,
+        map_statistics,
+        pixel_distances,
+    )
+    from flarepipe.archive.sources.synthetic import render_sample
+
+    opts = {"scale": "small", "records": "200", "seeds": "0,1,2", "n_regions": "300", "days": "150"}
+    opts.update(a.split("=", 1) for a in argv)
+    real = os.environ.get(
+        "FLAREPIPE_REAL_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "real")
+    )
+    refs = load_references(real)
+    kws, pxs = [], []
+    for seed in (int(s) for s in opts["seeds"].split(",")):
+        params = SyntheticParams(
+            scale=opts["scale"],
+            seed=20220101 + seed,
+            n_regions=int(opts["n_regions"]),
+            days=float(opts["days"]),
+        )
+        for inst in ("HMI", "MDI"):
+            rec, maps = render_sample(params, inst, int(opts["records"]), seed=seed)
+            kws.append(keyword_distances(rec, refs.keywords).assign(seed=seed))
+            pxs.append(pixel_distances(map_statistics(rec, maps), refs).assign(seed=seed))
+            print(
+                f"seed {seed} {inst}: {len(rec)} records of {rec['region_id'].nunique()} regions",
+                flush=True,
+            )
+    k = pd.concat(kws).groupby(["instrument", "keyword"])[["rel_median", "rel_p90", "ks"]]
+    print(k.agg(["min", "max"]).round(3).to_string())
+    cols = ["max_abs_b_p90", "ratio_100g", "ratio_1kg", "spectrum_slope", "real_spectrum_slope"]
+    print(pd.concat(pxs).groupby("instrument")[cols].agg(["min", "max"]).round(3).to_string())
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "images":
+        return images(sys.argv[2:])
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     days = float(sys.argv[2]) if len(sys.argv) > 2 else 600
     kw = {}

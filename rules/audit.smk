@@ -2,9 +2,7 @@
 # with the tables' own labels (Sun et al. 2022 study; flarepipe.studies.sun2022.audit).
 from flarepipe.studies.sun2022.audit import audit_inputs
 
-AUDIT = config["archive"].get("source") == "tables" and config["audit"].get(
-    "relabel", True
-)
+AUDIT = config["archive"].get("source") == "tables" and config["audit"].get("relabel", True)
 AUDIT_OUTPUTS = [f"{R}/audit/relabel_agreement.md"] if AUDIT else []
 
 if AUDIT:

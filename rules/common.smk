@@ -73,7 +73,12 @@ def stack_inputs(wc):
 
 
 def final_outputs():
-    out = [f"{R}/evaluation/metrics.csv", f"{R}/evaluation/metrics.md", f"{R}/labels/evolution_counts.csv"]
+    out = [
+        f"{R}/evaluation/metrics.csv",
+        f"{R}/evaluation/metrics.md",
+        f"{R}/labels/evolution_counts.csv",
+    ]
+    out.append(f"{R}/realism/distances.csv")
     if SYNTHETIC:
         out.append(f"{R}/figures/synthetic_region.png")
     return out

@@ -106,28 +106,53 @@ def test_filled_defaults_are_those_of_flarepipe_0_1():
     from flarepipe.config import section
 
     assert section("quality") == {
-        "quality_mask": None, "max_quality": None, "max_abs_obs_vr": None,
-        "max_cm_distance_deg": None, "require_noaa": False, "min_area_mm2": None,
-        "area_scope": "record", "max_nan_pixels": 0, "max_size_deviation_px": 2,
+        "quality_mask": None,
+        "max_quality": None,
+        "max_abs_obs_vr": None,
+        "max_cm_distance_deg": None,
+        "require_noaa": False,
+        "min_area_mm2": None,
+        "area_scope": "record",
+        "max_nan_pixels": 0,
+        "max_size_deviation_px": 2,
         "check_nan_keywords": True,
         "keywords": ["usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem"],
         "require_file": True,
     }
     assert section("labels") == {
-        "task": "strong_vs_quiet", "obs_hours": 24.0, "pred_hours": 24.0, "step_minutes": 96.0,
-        "n_steps": None, "tolerance_minutes": 3.0, "grid_origin": "1993-01-01T00:00:00",
-        "strong_class": "M1.0", "min_class": None, "max_bad_records": 2,
-        "missing_counts_as_bad": True, "noaa_match": "region",
+        "task": "strong_vs_quiet",
+        "obs_hours": 24.0,
+        "pred_hours": 24.0,
+        "step_minutes": 96.0,
+        "n_steps": None,
+        "tolerance_minutes": 3.0,
+        "grid_origin": "1993-01-01T00:00:00",
+        "strong_class": "M1.0",
+        "min_class": None,
+        "max_bad_records": 2,
+        "missing_counts_as_bad": True,
+        "noaa_match": "region",
     }
     assert section("split") == {
-        "seed": 0, "method": "random_regions", "test_frac": 0.2, "val_frac": 0.2, "k": 3,
-        "by_class": True, "boundaries": None, "assign": "region", "undersample_ratio": 1.0,
-        "exclude_noaa_overlap": False, "stratify": True,
+        "seed": 0,
+        "method": "random_regions",
+        "test_frac": 0.2,
+        "val_frac": 0.2,
+        "k": 3,
+        "by_class": True,
+        "boundaries": None,
+        "assign": "region",
+        "undersample_ratio": 1.0,
+        "exclude_noaa_overlap": False,
+        "stratify": True,
     }
     assert section("shard") == {"image_norm": "primary_train", "log_keywords": []}
     # one image size: the schema's default is the embedded configuration's value
-    assert section("features") == {"image_size": _default()["features"]["image_size"],
-                                   "hmi_subsample": 4, "fill": "previous"}
+    assert section("features") == {
+        "image_size": _default()["features"]["image_size"],
+        "hmi_subsample": 4,
+        "fill": "previous",
+    }
 
 
 def test_resources_fall_back_to_the_default_group():

@@ -18,8 +18,7 @@ from flarepipe.archive.catalogues.flares import read_flare_file, write_flares
 from flarepipe.archive.layout import RECORD_COLUMNS, load_archive
 from flarepipe.archive.sources import tables as tsrc
 from flarepipe.archive.sources.local import load_keyword_tables
-from flarepipe.config import load_config
-from flarepipe.config import settings
+from flarepipe.config import load_config, settings
 from flarepipe.samples.labels import make_samples, write_samples
 from flarepipe.stages.audit import run_audit
 from flarepipe.studies.sun2022 import audit

@@ -18,8 +18,17 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 def smk(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = SNAKEMAKE + ["--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-                       "--configfile", str(REPO / "config/tiny.yaml"), "--cores", "2", *args]
+    cmd = SNAKEMAKE + [
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     res = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
     if check and res.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
@@ -82,7 +91,8 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     original = (workdir / "config.yaml").read_text()
     (workdir / "config.yaml").write_text(_reversed_yaml(original))
     (workdir / "tiny_reordered.yaml").write_text(
-        _reversed_yaml((REPO / "config/tiny.yaml").read_text()))
+        _reversed_yaml((REPO / "config/tiny.yaml").read_text())
+    )
     try:
         assert dry_jobs(workdir, "--configfile", str(workdir / "tiny_reordered.yaml")) == {}
     finally:
@@ -153,27 +163,46 @@ def test_jsoc_source_through_the_workflow(tmp_path):
 
     email = "reviewer.secret@example.org"
     flares = tmp_path / "flares_in.csv"
-    flares.write_text("start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
-                      "2011-02-15T01:44:00,2011-02-15T01:56:00,2011-02-15T02:06:00,X2.2,2.2e-4,11158,False\n")
+    flares.write_text(
+        "start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
+        "2011-02-15T01:44:00,2011-02-15T01:56:00,2011-02-15T02:06:00,X2.2,2.2e-4,11158,False\n"
+    )
     records = [r for r in make_records() if r.series == "hmi.sharp_cea_720s"]
     with FakeJsoc(records) as srv:
         cfg = {
             "results": "res",
             "archive": {
                 "source": "jsoc",
-                "jsoc": {"server": srv.url, "series": ["hmi.sharp_cea_720s"], "start": "2011-02-14",
-                         "end": "2011-02-16", "chunk_days": 1, "poll_interval_s": 0, "timeout_s": 5,
-                         "progress": False, "retry": {"max_attempts": 3, "base_delay_s": 0.01}},
+                "jsoc": {
+                    "server": srv.url,
+                    "series": ["hmi.sharp_cea_720s"],
+                    "start": "2011-02-14",
+                    "end": "2011-02-16",
+                    "chunk_days": 1,
+                    "poll_interval_s": 0,
+                    "timeout_s": 5,
+                    "progress": False,
+                    "retry": {"max_attempts": 3, "base_delay_s": 0.01},
+                },
                 "catalogue": {"source": "file", "path": str(flares), "format": "flares_csv"},
             },
         }
         (tmp_path / "jsoc.yaml").write_text(yaml.safe_dump(cfg))
         shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
         env_email = {**os.environ, "FLAREPIPE_JSOC_EMAIL": email, "PYTHONPATH": str(REPO / "src")}
-        cmd = SNAKEMAKE + ["res/archive/records.csv", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(tmp_path),
-                           "--configfile", str(tmp_path / "jsoc.yaml"),
-                           "--cores", "2", "--resources", "jsoc_export=1"]
+        cmd = SNAKEMAKE + [
+            "res/archive/records.csv",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "jsoc.yaml"),
+            "--cores",
+            "2",
+            "--resources",
+            "jsoc_export=1",
+        ]
         opts = {"cwd": tmp_path, "env": env_email, "capture_output": True, "text": True}
         run = subprocess.run(cmd, **opts, timeout=600)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]

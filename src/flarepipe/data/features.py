@@ -79,10 +79,12 @@ FILL_METHODS: tuple[str, ...] = ("previous", "next")
 def _sequences(
     records: pd.DataFrame, samples: pd.DataFrame, keywords: list[str], fill: str = "previous"
 ) -> np.ndarray:
-    """Keyword sequences of the samples' record ids, gaps filled by ``fill``::
+    """Keyword sequences of the samples' record ids, gaps filled by ``fill``.
 
-        previous   the nearest earlier step, then (leading gaps) the nearest later one
-        next       the nearest later step (the published S1 code; the last step always exists)
+    Values of ``fill``::
+
+    previous   the nearest earlier step, then (leading gaps) the nearest later one
+    next       the nearest later step (the published S1 code; the last step always exists)
     """
     if fill not in FILL_METHODS:
         raise ValueError(f"features.fill must be one of {list(FILL_METHODS)}, got {fill!r}")

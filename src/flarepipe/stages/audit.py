@@ -40,8 +40,8 @@ def run_audit(
     archive's. Returns the number of rows, and of disagreeing rows.
     """
     from flarepipe.archive.catalogues.flares import read_flare_file
-    from flarepipe.archive.layout import load_archive
     from flarepipe.archive.catalogues.keyword_tables import load_keyword_tables
+    from flarepipe.archive.layout import load_archive
     from flarepipe.samples.labels import read_samples
     from flarepipe.studies.sun2022.audit import audit_tables
 

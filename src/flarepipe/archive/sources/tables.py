@@ -50,8 +50,8 @@ from flarepipe.archive.catalogues.keyword_tables import (
     load_keyword_tables,
 )
 from flarepipe.archive.layout import RECORD_COLUMNS
-from flarepipe.core.series import SERIES
 from flarepipe.core.flareclass import class_to_flux
+from flarepipe.core.series import SERIES
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
 
 __all__ = [
