@@ -30,7 +30,7 @@ if AUDIT:
         log:
             f"{R}/logs/audit.log",
         conda:
-            "../envs/process.yaml"
+            "../envs/archive.yaml"
         params:
             labels=config["labels"],
             column_map=config["archive"]["tables"].get("column_map", {}),

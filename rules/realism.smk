@@ -46,8 +46,8 @@ rule realism:
     conda:
         "../envs/evaluate.yaml"
     resources:
-        runtime=res("default", "runtime", 30),
-        mem_mb=res("default", "mem_mb", 4000),
+        runtime=res("default", "runtime"),
+        mem_mb=res("default", "mem_mb"),
     params:
         real=REAL_DATA,
         n_patches=300,
