@@ -15,6 +15,7 @@ include: "rules/label.smk"
 include: "rules/shard.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/attribute.smk"
 include: "rules/report.smk"
 
 

@@ -21,6 +21,14 @@ STACK = (
 )
 
 
+ATTR = config.get("attribution", {})
+ATTR_MODELS = (
+    [m for m in NEURAL if ATTR.get("models") is None or m in ATTR["models"]]
+    if ATTR.get("enabled", True)
+    else []
+)
+
+
 wildcard_constraints:
     dataset="|".join(["SHARP_ONLY", "FUSED_SHARP", "SMARP_ONLY", "FUSED_SMARP"]),
     run=r"\d+",
@@ -47,4 +55,19 @@ def final_outputs():
     out = [f"{R}/evaluation/metrics.csv", f"{R}/evaluation/metrics.md", f"{R}/labels/evolution_counts.csv"]
     if SYNTHETIC:
         out.append(f"{R}/figures/synthetic_region.png")
+    out += attribution_outputs()
     return out
+
+
+def attribution_outputs():
+    """Attribution of every trained network (rules/attribute.smk): per run, and the summary."""
+    return expand(
+        f"{R}/attribution/{{dataset}}/{{model}}/run{{run}}/summary.json",
+        dataset=DATASETS,
+        model=ATTR_MODELS,
+        run=RUNS,
+    ) + expand(
+        f"{R}/attribution/{{dataset}}/{{model}}/summary/summary.json",
+        dataset=DATASETS,
+        model=ATTR_MODELS,
+    )
