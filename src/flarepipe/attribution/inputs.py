@@ -186,9 +186,7 @@ class Preprocessing:
     @classmethod
     def from_shard(cls, shard: str | os.PathLike, hmi_subsample: int) -> Preprocessing:
         """Read the normalisation of a shard written by the shard stage."""
-        from flarepipe.data.shards import ShardReader
-
-        reader = ShardReader(shard)
+        reader = _reader(shard)
         attrs = reader.attrs
         norm = attrs.get("normalisation") or {}
         image = norm.get("image") or {}

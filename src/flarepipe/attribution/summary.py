@@ -97,11 +97,14 @@ def summarise(
         sub = stats[(stats["network"] == "trained")]
         bound = float(s["randomised_check"]["max_correlation"])
         rnd = sub.groupby("map")["random_correlation"].agg(["mean", "std", "count"]).reset_index()
-        rnd["passes"] = [
-            analysis.randomisation_passes(sub.loc[sub["map"] == m, "random_correlation"], bound)
-            for m in rnd["map"]
-        ]
-        rnd.loc[rnd["count"] == 0, "passes"] = None  # constant maps: undefined
+        rnd["passes"] = pd.Series(  # None: every map constant (correlation undefined)
+            [
+                analysis.randomisation_passes(sub.loc[sub["map"] == m, "random_correlation"], bound)
+                if n else None
+                for m, n in zip(rnd["map"], rnd["count"], strict=True)
+            ],
+            dtype=object,
+        )
         rnd["max_correlation"] = bound
     write_csv(rnd, work / "randomisation.csv", float_format="%.4g")
 
