@@ -7,8 +7,6 @@ ATTR_DIR = f"{R}/attribution/{{dataset}}/{{model}}"
 
 
 rule attribute:
-    conda:
-        "../envs/train.yaml"
     input:
         checkpoint=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/model.ckpt",
         predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
@@ -31,29 +29,35 @@ rule attribute:
             category="5. Attribution",
             subcategory="{dataset} {model} run {run}",
         ),
+    log:
+        f"{R}/logs/attribute/{{dataset}}_{{model}}_{{run}}.log",
     wildcard_constraints:
         model="lstm|cnn|cnn2",
-    params:
-        cfg=ATTR,
-        synthetic=SYNTHETIC,
+    conda:
+        "../envs/train.yaml"
     threads: res("attribute", "cpus", 1)
     resources:
         runtime=res("attribute", "runtime", 120),
         mem_mb=res("attribute", "mem_mb", 16000),
         cpus_per_task=res("attribute", "cpus", 1),
         gpu=res("attribute", "gpu", 0),
-    log:
-        f"{R}/logs/attribute/{{dataset}}_{{model}}_{{run}}.log",
+    params:
+        cfg=ATTR,
+        synthetic=SYNTHETIC,
     script:
         "../workflow/scripts/attribute.py"
 
 
 rule attribution_summary:
-    conda:
-        "../envs/train.yaml"
     input:
-        stats=expand(f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/stats.csv", run=RUNS),
-        probes=expand(f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/probes.csv", run=RUNS),
+        stats=expand(
+            f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/stats.csv",
+            run=RUNS,
+        ),
+        probes=expand(
+            f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/probes.csv",
+            run=RUNS,
+        ),
     output:
         planted=f"{ATTR_DIR}/summary/planted_truth.csv",
         planted_md=f"{ATTR_DIR}/summary/planted_truth.md",
@@ -73,11 +77,13 @@ rule attribution_summary:
             category="5. Attribution",
             subcategory="{dataset} {model} summary",
         ),
-    wildcard_constraints:
-        model="lstm|cnn|cnn2",
-    params:
-        cfg=ATTR,
     log:
         f"{R}/logs/attribute/{{dataset}}_{{model}}_summary.log",
+    wildcard_constraints:
+        model="lstm|cnn|cnn2",
+    conda:
+        "../envs/train.yaml"
+    params:
+        cfg=ATTR,
     script:
         "../workflow/scripts/attribution_summary.py"

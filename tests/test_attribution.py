@@ -275,9 +275,11 @@ def test_select_samples_truth_table():
         }
     )
     sel = analysis.select_samples(preds, {"TP": 1, "FP": 1, "FN": 1, "TN": 1}, top_k=2)
-    assert sel["sample_id"].tolist() == ["s6", "s2", "s4", "s3", "s0"]
-    assert sel["category"].tolist() == ["TP", "FP", "FN", "TN", "TP"]
-    assert sel["reason"].tolist() == ["TP+top", "FP", "FN", "TN", "top"]
+    assert sel["sample_id"].tolist() == ["s6", "s2", "s4", "s3"]  # top 2: regions A, B
+    assert sel["category"].tolist() == ["TP", "FP", "FN", "TN"]
+    assert sel["reason"].tolist() == ["TP+top", "FP+top", "FN", "TN"]
+    sel = analysis.select_samples(preds, {"TP": 2, "TN": 3})
+    assert sel["sample_id"].tolist() == ["s6", "s0", "s3", "s5", "s7"]  # TN: B, C, then B
     sel = analysis.select_samples(
         preds, {}, regions=["B"], per_region=2, sample_ids=["s5"], extra={"planted": ["s1"]}
     )
@@ -394,7 +396,8 @@ def test_randomisation_check_fails_a_method_that_ignores_weights():
     ]
     assert np.allclose(edge, 1.0)
     assert not analysis.randomisation_passes(edge, 0.5)
-    assert not analysis.randomisation_passes([np.nan, 0.0], 0.5)
+    assert not analysis.randomisation_passes([np.nan, np.nan], 0.5)
+    assert analysis.randomisation_passes([np.nan, 0.2], 0.5)
 
 
 # --------------------------------------------------------------------------------------------

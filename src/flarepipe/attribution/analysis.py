@@ -55,7 +55,9 @@ def select_samples(
     """Choose the samples to explain from one split's predictions.
 
     Rule: for each category the ``counts[c]`` most confident samples (TP and FP by descending
-    probability, FN and TN by ascending probability), then the ``top_k`` highest probabilities,
+    probability, FN and TN by ascending probability), then the ``top_k`` highest probabilities;
+    within both, regions are spread first (each region's most confident sample, in confidence
+    order, before any region's second one: consecutive frames of one region are near-copies),
     then up to ``per_region`` samples of each region of ``regions`` (evenly spaced in time), then
     ``sample_ids``, then the ids of ``extra`` (reason -> ids, e.g. samples with a planted
     cause); ties are broken by ``sample_id``. A sample chosen for several reasons appears
@@ -96,17 +98,21 @@ def select_samples(
         for i in ids:
             chosen.setdefault(i, []).append(reason)
 
+    def spread(sub: pd.DataFrame, ascending: bool) -> pd.DataFrame:
+        sub = sub.sort_values(["prob", "sample_id"], ascending=[ascending, True], kind="stable")
+        if "region_id" not in sub:
+            return sub
+        rank = sub.groupby("region_id", sort=False).cumcount()
+        return sub.assign(_rank=rank.to_numpy()).sort_values("_rank", kind="stable")
+
     for cat in CATEGORIES:
         n = int(counts.get(cat, 0))
         if n <= 0:
             continue
-        sub = df[df["category"] == cat]
-        ascending = cat in ("FN", "TN")
-        sub = sub.sort_values(["prob", "sample_id"], ascending=[ascending, True], kind="stable")
+        sub = spread(df[df["category"] == cat], ascending=cat in ("FN", "TN"))
         take(sub["sample_id"].head(n).tolist(), cat)
     if top_k > 0:
-        sub = df.sort_values(["prob", "sample_id"], ascending=[False, True], kind="stable")
-        take(sub["sample_id"].head(int(top_k)).tolist(), "top")
+        take(spread(df, ascending=False)["sample_id"].head(int(top_k)).tolist(), "top")
     for region in regions:
         sub = df[df["region_id"].astype(str) == str(region)]
         if sub.empty:
@@ -262,9 +268,10 @@ def randomisation_passes(correlations: Sequence[float], max_correlation: float =
     """Adebayo et al. check: the mean trained-vs-random rank correlation stays below the bound.
 
     A method that ignores the weights gives (nearly) the same map for both networks and fails.
-    NaN correlations (constant maps) count as failures.
+    NaN correlations (a constant map: nothing to rank) are left out; with none left it fails.
     """
     c = np.asarray(list(correlations), dtype=np.float64)
-    if c.size == 0 or np.isnan(c).any():
+    c = c[~np.isnan(c)]
+    if c.size == 0:
         return False
     return bool(c.mean() < max_correlation)

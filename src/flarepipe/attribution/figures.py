@@ -229,9 +229,11 @@ def timeline_figure(
     flares: pd.DataFrame,
     frames: Sequence[tuple[str, np.ndarray, np.ndarray]],
     title: str,
+    sequence: bool = False,
 ) -> Path:
     """A region's predicted probability over time with its labels and GOES flares (Sun et al.
-    2022 Fig. 13), and attribution frames (magnetogram, |map|) at chosen times below."""
+    2022 Fig. 13), and attribution frames at chosen times below: (magnetogram, |map|) for image
+    networks, (keywords, signed map) as keywords x time steps for sequence networks."""
     plt = _plt()
     nf = len(frames)
     fig = plt.figure(figsize=(max(7.0, 1.8 * nf), 4.6 if nf else 2.8))
@@ -263,18 +265,14 @@ def timeline_figure(
         a1 = fig.add_axes([0.08 + k * w + w * 0.5, 0.05, w * 0.48, 0.38])
         img = np.asarray(img)
         lim = float(np.abs(img).max()) or 1.0
-        if img.ndim == 2:
+        if not sequence:
             a0.imshow(img, origin="lower", cmap="gray", vmin=-lim, vmax=lim)
             a1.imshow(normalise_abs(np.asarray(amap)[None])[0], origin="lower", cmap="inferno")
-        else:  # sequence [T, K]
+        else:  # [T, K] shown as keywords x time steps
             a0.imshow(img.T, aspect="auto", origin="lower", cmap="gray")
             lim = float(np.abs(amap).max()) or 1.0
             a1.imshow(
-                np.asarray(amap).T,
-                aspect="auto",
-                origin="lower",
-                cmap="RdBu_r",
-                vmin=-lim,
+                np.asarray(amap).T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim,
                 vmax=lim,
             )
         a0.set_title(label, fontsize=5)

@@ -7,7 +7,8 @@
     (``integrated_gradients``, ``gradcam@convs.conv3``, ...) for the trained network, and
     ``random/<key>`` for the randomly initialised one; each of the input's shape.
 ``stats.csv``
-    Tidy per-sample statistics, one row per (sample, map, network): ``sum_abs, max_abs, sum,
+    Tidy per-sample statistics, one row per (sample, map, network; network ``none`` with map
+    ``field_abs`` is the reference map |B| of image networks): ``sum_abs, max_abs, sum,
     delta`` (IG/DeepLIFT completeness error), ``random_correlation`` (trained rows), and for
     image networks the planted-truth scores (``mask_area, mask_share, enrichment,
     pointing_hit``; synthetic archives) and the PIL scores (``pil_mean, non_pil_mean,
@@ -348,6 +349,22 @@ def explain_run(
                         analysis.pil_scores(a[0], pil_masks[i], float(s["pil"]["attr_threshold"]))
                     )
                 rows.append(row)
+    if key == "image":  # reference: the field itself, |B| (no network), scored like a map
+        for i, srow in enumerate(selection.to_dict("records")):
+            fld = np.abs(pre.field_of(x[i, 0]))
+            row = {
+                "dataset": dataset, "model": model, "run": int(run),
+                "sample_id": srow["sample_id"], "region_id": srow["region_id"],
+                "category": srow["category"], "reason": srow["reason"],
+                "label": int(srow["label"]), "prob": float(srow["prob"]),
+                "network": "none", "map": "field_abs", "method": "field_abs", "layer": "",
+                **_stats_row(fld), "delta": np.nan,
+            }  # fmt: skip
+            if masks[i] is not None:
+                row.update(analysis.mask_scores(fld, masks[i]))
+                row["mask_pixels"] = int(masks[i].sum())
+            row.update(analysis.pil_scores(fld, pil_masks[i], float(s["pil"]["attr_threshold"])))
+            rows.append(row)
     stats = pd.DataFrame(rows)
 
     try:
@@ -436,6 +453,7 @@ def explain_run(
                 flares,
                 frames,
                 f"region {region}: {model}, {where} (out-of-sample)",
+                sequence=key == "sequence",
             )
         write_csv(
             pd.DataFrame(
@@ -563,20 +581,32 @@ def explain_run(
 
 
 def _planted_candidates(
-    merged: pd.DataFrame, recs: pd.DataFrame, sample_rows: pd.DataFrame, archive_root: Path, n: int
+    merged: pd.DataFrame,
+    recs: pd.DataFrame,
+    sample_rows: pd.DataFrame,
+    archive_root: Path,
+    n: int,
 ) -> list[str]:
-    """Up to ``n`` samples whose last magnetogram shows a planted cause (positives first, then by
-    descending probability and id): the samples the planted-truth scores are about."""
+    """Up to ``n`` samples whose last magnetogram shows a planted cause, spread over regions.
+
+    Rule: samples ordered by label (positives first), then descending probability, then id; the
+    regions holding such samples are visited in that order, one sample per region per round, so
+    the planted-truth scores are not the consecutive frames of one region.
+    """
     order = merged.sort_values(
         ["label", "prob", "sample_id"], ascending=[False, False, True], kind="stable"
     )
-    out = []
-    for sid in order["sample_id"]:
+    by_region: dict[str, list[str]] = {}
+    for sid, region in zip(order["sample_id"], order["region_id"].astype(str), strict=True):
         rec = recs.iloc[int(sample_rows.at[sid, "last_record"])]
         if cause_mask(archive_root, rec).any():
-            out.append(sid)
-            if len(out) >= n:
-                break
+            by_region.setdefault(region, []).append(sid)
+    out: list[str] = []
+    queues = list(by_region.values())
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
     return out
 
 

@@ -112,7 +112,10 @@ def summarise(
     if not probes.empty:
         for fam in sorted(set(probes["family"])):
             figures.probe_figure(
-                work / "figures" / f"probes__{fam}.png", probes, fam, f"{fam} probes, {where}"
+                work / "figures" / f"probes__{fam}.png",
+                probes,
+                fam,
+                f"{fam} probes, {dataset}/{model}",
             )
     summary = {
         "dataset": dataset,
