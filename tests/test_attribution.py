@@ -522,7 +522,9 @@ def test_cause_mask_marks_the_rotated_pil_and_delta_core(planted_archive):
         mask = inputs.cause_mask(root, rec)
         b, _ = read_patch(root / rec["path"])
         assert mask.shape == b.shape == (rec["ny"], rec["nx"])
-        assert 0.005 < mask.mean() < 0.5
+        # the generator's model-2 mask (PIL band of a rotated bipole + delta cores) covers up to
+        # ~54% of these small tiny-scale patches (measured); a mask of the whole patch is a bug
+        assert 0.005 < mask.mean() < 0.6
         bm = np.nan_to_num(b[mask])
         assert (bm > 50).any() and (bm < -50).any()  # both polarities meet in the mask
         checked += 1
@@ -541,7 +543,7 @@ def test_cause_mask_refuses_another_generator(planted_archive, tmp_path):
     manifest["generator"] = "flarepipe-synthetic 0.0 (model 0)"
     (root / "manifest.json").write_text(json.dumps(manifest))
     rec = load_archive(planted_archive["causes"]).records.iloc[0]
-    with pytest.raises(ValueError, match="cannot be recomputed"):
+    with pytest.raises(ValueError, match="regenerate the archive to recompute its planted causes"):
         inputs.cause_mask(root, rec)
 
 
