@@ -32,7 +32,7 @@ rule attribute:
     log:
         f"{R}/logs/attribute/{{dataset}}_{{model}}_{{run}}.log",
     wildcard_constraints:
-        model="lstm|cnn|cnn2",
+        model=NETWORK_PATTERN,
     conda:
         "../envs/train.yaml"
     threads: res("attribute", "cpus")
@@ -50,14 +50,8 @@ rule attribute:
 
 rule attribution_summary:
     input:
-        stats=expand(
-            f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/stats.csv",
-            run=RUNS,
-        ),
-        probes=expand(
-            f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/probes.csv",
-            run=RUNS,
-        ),
+        stats=attribution_runs("stats.csv"),
+        probes=attribution_runs("probes.csv"),
     output:
         planted=f"{ATTR_DIR}/summary/planted_truth.csv",
         planted_md=f"{ATTR_DIR}/summary/planted_truth.md",
@@ -80,7 +74,7 @@ rule attribution_summary:
     log:
         f"{R}/logs/attribute/{{dataset}}_{{model}}_summary.log",
     wildcard_constraints:
-        model="lstm|cnn|cnn2",
+        model=NETWORK_PATTERN,
     conda:
         "../envs/train.yaml"
     params:

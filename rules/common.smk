@@ -80,14 +80,22 @@ def stack_inputs(wc):
     }
 
 
+def attribution_runs(name):
+    """One file of every run's attribution folder, for the summary of a (dataset, model)."""
+    return expand(
+        f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/{name}",
+        run=RUNS,
+    )
+
+
 def final_outputs():
     out = [
         f"{R}/evaluation/metrics.csv",
         f"{R}/evaluation/metrics.md",
         f"{R}/labels/evolution_counts.csv",
     ]
-    out.append(f"{R}/realism/distances.csv")
     if SYNTHETIC:
+        out.append(f"{R}/realism/distances.csv")
         out.append(f"{R}/figures/synthetic_region.png")
     out += attribution_outputs()
     return out

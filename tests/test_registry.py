@@ -303,7 +303,7 @@ def _old_tests(datasets: list[str], models: list[str]) -> list:
     ] + [[[d, "lstm"], [d, "logreg"]] for d in datasets if {"lstm", "logreg"} <= set(models)]
 
 
-@pytest.mark.parametrize("extra", [None, "config/tiny.yaml", "config/sun2022.yaml"])
+@pytest.mark.parametrize("extra", [None, "config/tiny.yaml", "config/studies/sun2022.yaml"])
 def test_default_plan_equals_the_old_grid(extra: str | None) -> None:
     cfg = load_config(REPO / "config.yaml", *([REPO / extra] if extra else []))
     plan = experiment_plan(cfg)

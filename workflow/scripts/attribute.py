@@ -1,27 +1,22 @@
-"""Adapter: attribution maps, probes and analyses of one trained network (rules/attribute.smk)."""
+"""Adapter: rule attribute -> flarepipe.stages.attribute.run_attribute."""
 
 import sys
 
-sm = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(sm.log[0], "w", buffering=1)
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
 from flarepipe.stages.attribute import run_attribute  # noqa: E402
 
-i, w = sm.input, sm.wildcards
+w = smk.wildcards
 print(
     run_attribute(
-        i.checkpoint,
-        i.predictions,
-        i.shard,
-        i.features,
-        i.samples,
-        i.records,
-        sm.output.summary,
-        w.model,
-        w.dataset,
-        int(w.run),
-        sm.params.cfg,
-        sm.params.synthetic,
-        threads=sm.threads,
+        **smk.input,
+        summary=smk.output.summary,
+        model=w.model,
+        dataset=w.dataset,
+        run=int(w.run),
+        cfg=smk.params.cfg,
+        synthetic=smk.params.synthetic,
+        threads=smk.threads,
     )
 )

@@ -1,15 +1,19 @@
-"""Adapter: attribution tables and figures over the runs of one (dataset, model)."""
+"""Adapter: rule attribution_summary -> flarepipe.stages.attribute.run_attribution_summary."""
 
 import sys
 
-sm = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(sm.log[0], "w", buffering=1)
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
 from flarepipe.stages.attribute import run_attribution_summary  # noqa: E402
 
-w = sm.wildcards
+w = smk.wildcards
 print(
     run_attribution_summary(
-        sm.input.stats, sm.input.probes, sm.output.summary, w.dataset, w.model, sm.params.cfg
+        **smk.input,
+        summary=smk.output.summary,
+        dataset=w.dataset,
+        model=w.model,
+        cfg=smk.params.cfg,
     )
 )

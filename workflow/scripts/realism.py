@@ -1,16 +1,15 @@
-"""Adapter: the realism report of the archive against the real references."""
+"""Adapter: rule realism -> flarepipe.stages.realism.run_realism."""
 
-# ruff: noqa: E402, F821
 import sys
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.realism import run_realism
+from flarepipe.stages.realism import run_realism  # noqa: E402
 
 run_realism(
-    snakemake.input.records,
-    snakemake.input.samples,
-    snakemake.params.real,
-    snakemake.output.table,
-    n_patches=snakemake.params.n_patches,
+    **smk.input,
+    real_dir=smk.params.real,
+    out_table=smk.output.table,
+    n_patches=smk.params.n_patches,
 )

@@ -27,8 +27,13 @@ def run_attribute(
     cfg: Mapping[str, Any],
     synthetic: bool,
     threads: int | None = None,
+    flares: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Explain one trained network; every output lands beside ``summary`` (its ``summary.json``)."""
+    """Explain one trained network; every output lands beside ``summary`` (its ``summary.json``).
+
+    ``flares`` (the archive's ``flares.csv``, declared so region timelines rerun when it changes)
+    is read from beside ``records`` by the timeline figures.
+    """
     from flarepipe.attribution.job import explain_run
 
     return explain_run(

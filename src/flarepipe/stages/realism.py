@@ -12,12 +12,21 @@ __all__ = ["run_realism"]
 
 
 def run_realism(
-    records, samples, real_dir: str | os.PathLike, out_table, n_patches: int = 300, seed: int = 0
+    records,
+    samples,
+    real_dir: str | os.PathLike,
+    out_table,
+    n_patches: int = 300,
+    seed: int = 0,
+    flares=None,
+    manifest=None,
 ) -> None:
     """Write the realism report of the archive holding ``records`` next to ``out_table``.
 
     ``records`` is the archive's records.csv (its folder holds the FITS files), ``samples`` the
-    labelled samples (S1 event rate), ``real_dir`` the real references (``../shared/data/real``).
+    labelled samples (S1 event rate); ``flares`` and ``manifest`` are the archive's files beside
+    ``records`` (declared inputs, read from there), ``real_dir`` the real references
+    (``../shared/data/real``).
     """
     from flarepipe.archive.realism import REPORT_FILES, realism_report
 
