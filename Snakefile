@@ -17,7 +17,6 @@ include: "rules/shard.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/audit.smk"
-include: "rules/attribute.smk"
 include: "rules/report.smk"
 
 
