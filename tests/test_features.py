@@ -219,6 +219,7 @@ def test_partly_missing_image_files_rejected(imageless, tmp_path):
 
 
 def test_image_less_shards_train_sequence_models_not_cnns(imageless, tmp_path):
+    from flarepipe.config import train_settings
     from flarepipe.training.baselines import train_logreg
     from flarepipe.training.fit import train_one
 
@@ -228,7 +229,7 @@ def test_image_less_shards_train_sequence_models_not_cnns(imageless, tmp_path):
         shards,
         "lstm",
         {"hidden": 8, "layers": 1},
-        {"max_epochs": 1, "batch_size": 16},
+        train_settings("lstm", {"max_epochs": 1, "batch_size": 16}),
         tmp_path / "lstm",
     )
     preds = pd.read_csv(info["predictions"])
@@ -241,5 +242,11 @@ def test_image_less_shards_train_sequence_models_not_cnns(imageless, tmp_path):
     with pytest.raises(
         ShardContentError, match=r"train\.h5 has no input 'image' that model 'cnn' needs.*tables"
     ):
-        train_one(shards, "cnn", {"width": 0.125}, {"max_epochs": 1}, tmp_path / "cnn")
+        train_one(
+            shards,
+            "cnn",
+            {"width": 0.125},
+            train_settings("cnn", {"max_epochs": 1}),
+            tmp_path / "cnn",
+        )
     assert not (tmp_path / "cnn" / "predictions.csv").exists()

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
+from flarepipe.config import ConfigError, train_settings
 from flarepipe.data.shards import write_shard
 from flarepipe.tasks.classification import FlareTask
-from flarepipe.training.fit import resolve_precision, resolve_train_params, train_one
+from flarepipe.training.fit import resolve_precision
+from flarepipe.training.fit import train_one as _train_one
 
 torch.set_num_threads(1)
 
@@ -61,6 +63,20 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "val": _write_split(d / "val.h5", 96, 2),
         "test": _write_split(d / "test.h5", 96, 3),
     }
+
+
+def train_one(shards, model, model_params, train_params, out_dir, **kw):
+    """:func:`flarepipe.training.fit.train_one` with ``train_params`` filled as a job fills them."""
+    return _train_one(
+        shards, model, model_params, train_settings(model, train_params), out_dir, **kw
+    )
+
+
+def test_train_one_refuses_unfilled_params(shards: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError, match=r"missing \[.*'patience'.*flarepipe\.config\.train_settings"
+    ):
+        _train_one(shards, "lstm", {}, {"max_epochs": 1}, tmp_path / "m")
 
 
 @pytest.mark.parametrize(
@@ -146,13 +162,17 @@ def test_empty_split_is_named(shards: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_train_params() -> None:
-    assert resolve_train_params("lstm", {})["patience"] == 5
-    assert resolve_train_params("cnn", {})["patience"] == 10
-    assert resolve_train_params("cnn", {"patience": 3})["patience"] == 3
-    with pytest.raises(ValueError, match="unknown training parameter.*epochs"):
-        resolve_train_params("cnn", {"epochs": 3})
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
-        resolve_train_params("cnn", {"batch_size": 0})
+    """Training defaults come from the schema, overlaid by the network's registered ones."""
+    assert train_settings("lstm").patience == 5
+    assert train_settings("cnn").patience == 10
+    assert train_settings("cnn", {"patience": 3}).patience == 3
+    assert train_settings("cnn").batch_size == 64 and train_settings("lstm").lr == 1e-3
+    with pytest.raises(ConfigError, match=r"models\.cnn\.train.*epochs"):
+        train_settings("cnn", {"epochs": 3})
+    with pytest.raises(ConfigError, match=r"models\.cnn\.train\.batch_size must be >= 1"):
+        train_settings("cnn", {"batch_size": 0})
+    with pytest.raises(ValueError, match="unknown network 'nope'"):
+        train_settings("nope")
     assert resolve_precision("32-true") == "32-true"
     expected = (
         "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"

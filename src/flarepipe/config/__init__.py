@@ -10,6 +10,7 @@ from flarepipe.config.load import (
     resource,
     section,
     settings,
+    train_settings,
     validate_config,
     workflow_sources,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "resource",
     "section",
     "settings",
+    "train_settings",
     "validate_config",
     "workflow_sources",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "resource",
     "section",
     "settings",
+    "train_settings",
     "validate_config",
     "workflow_sources",
 ]
@@ -320,8 +321,9 @@ def validate_config(
     except PluginError as exc:
         raise ConfigError(f"{_origin([('plugins',)], sources)}: {exc}") from exc
     schema = fill_schema(_schema(str(Path(schema_path).resolve())))
-    _raise(_schema_errors(_validator(schema), config), sources)
+    # a broken registration first: its schema could not check anything
     _raise([([()], p) for p in registry_problems(schema)], sources)
+    _raise(_schema_errors(_validator(schema), config), sources)
     _raise([([("experiments",)], p) for p in experiment_problems(config)], sources)
     _raise(_settings_errors(config, SETTINGS), sources)
     return config
@@ -405,6 +407,43 @@ def settings(
             f"section {name!r} has no typed settings; use section() (typed: {sorted(SETTINGS)})"
         )
     return _settings_class(name)(**section(name, values, source))
+
+
+def train_settings(
+    model: str, values: Mapping | None = None, source: Source | Sequence[Source] | None = None
+):
+    """The training parameters of network ``model``, from ``values`` filled with its defaults.
+
+    The defaults are the schema's ``$defs/train``, overlaid by the network's registered
+    ``train_defaults``: exactly what a workflow job of that network trains with. E.g.
+    ``train_settings("cnn", {"max_epochs": 3})`` is a
+    :class:`flarepipe.training.settings.TrainSettings` with patience 10 (the S1 CNN's) and every
+    other field at its schema default. Errors name ``models.<model>.train.<field>``.
+    """
+    from flarepipe.config.registries import network_train_schema
+    from flarepipe.models.registry import NETWORKS
+    from flarepipe.training.settings import TrainSettings
+
+    NETWORKS[model]  # noqa: B018 -- an unknown network raises, listing the registered ones
+    root = _schema(str(SCHEMA_PATH))
+    sub = {
+        **{k: v for k, v in root.items() if k in ("$schema", "$defs")},
+        "type": "object",
+        "properties": {
+            "models": {
+                "type": "object",
+                "properties": {
+                    model: {
+                        "type": "object",
+                        "properties": {"train": network_train_schema(model, root)},
+                    }
+                },
+            }
+        },
+    }
+    instance = {"models": {model: {"train": copy.deepcopy(dict(values or {}))}}}
+    _raise(_schema_errors(_validator(sub), instance), _read_sources(source))
+    return TrainSettings(**instance["models"][model]["train"])
 
 
 def resource(config: Mapping, group: str, key: str) -> Any:

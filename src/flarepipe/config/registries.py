@@ -24,6 +24,7 @@ __all__ = [
     "fill_schema",
     "load_config_plugins",
     "model_names",
+    "network_train_schema",
     "registry_names",
     "registry_problems",
 ]
@@ -70,16 +71,33 @@ def load_config_plugins(config: dict) -> list[str]:
     return list(plugins)
 
 
-def _model_blocks() -> dict[str, Any]:
+def network_train_schema(name: str, schema: dict) -> dict:
+    """The ``models.<name>.train`` schema: ``$defs/train`` with the network's registered defaults.
+
+    A network's ``train_defaults`` (:func:`flarepipe.models.register_network`) replace the shared
+    defaults of the fields it names, so filling the block gives exactly the parameters its jobs
+    train with.
+    """
+    train = copy.deepcopy(schema.get("$defs", {}).get("train", {}))
+    for key, value in NETWORKS[name].train_defaults.items():
+        if key in train.get("properties", {}):
+            train["properties"][key]["default"] = copy.deepcopy(value)
+    return train
+
+
+def _model_blocks(schema: dict) -> dict[str, Any]:
     blocks: dict[str, Any] = {}
     for spec in NETWORKS.values():
+        network = copy.deepcopy(spec.params_schema)
+        network.setdefault("default", {})
         blocks[spec.name] = {
             "type": "object",
             "additionalProperties": False,
+            "default": {},
             "description": f"network {spec.name}: {spec.description}".rstrip(": "),
             "properties": {
-                "network": copy.deepcopy(spec.params_schema),
-                "train": {"$ref": "#/$defs/train"},
+                "network": network,
+                "train": network_train_schema(spec.name, schema),
             },
         }
     for spec in BASELINES.values():
@@ -99,7 +117,7 @@ def fill_schema(schema: dict) -> dict:
             if kind is not None:
                 node["enum"] = list(registry_names(kind))
             if node.get("x-registry-blocks") == "models":
-                node["properties"] = _model_blocks()
+                node["properties"] = _model_blocks(schema)
                 node["propertyNames"] = {"enum": list(model_names())}
             for value in list(node.values()):
                 walk(value)

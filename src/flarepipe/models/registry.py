@@ -66,7 +66,8 @@ class NetworkSpec:
     input : str
         Batch entry the network reads (one of :data:`INPUTS`).
     train_defaults : dict
-        Training parameters that differ from :data:`flarepipe.training.fit.TRAIN_DEFAULTS`.
+        Training parameters that differ from the schema's shared defaults (``$defs/train``); they
+        become the defaults of ``models.<name>.train``.
     params_schema : dict
         JSON schema of the constructor parameters (the ``network`` block).
     auto_bf16 : bool

@@ -47,6 +47,7 @@ def run_train(
     """
     import torch
 
+    from flarepipe.config import train_settings
     from flarepipe.core.registry import load_plugins
     from flarepipe.io.atomic import write_json
     from flarepipe.training.fit import train_one
@@ -56,9 +57,8 @@ def run_train(
         torch.set_num_threads(int(threads))
     out_dir = _out_dir(predictions=out_predictions, checkpoint=out_checkpoint)
     shards = {"train": train, "val": val, "test": test}
-    summary = train_one(
-        shards, model, cfg.get("network"), cfg.get("train"), out_dir, seed=int(seed)
-    )
+    params = train_settings(model, cfg.get("train"))  # filled already in a workflow job
+    summary = train_one(shards, model, cfg.get("network"), params, out_dir, seed=int(seed))
     write_json(summary, out_dir / "summary.json")
     return summary
 

@@ -38,35 +38,13 @@ from flarepipe.data.shards import ShardReader
 from flarepipe.io.atomic import atomic_path, write_csv
 from flarepipe.models.registry import network_spec
 from flarepipe.tasks.classification import FlareTask
+from flarepipe.training.settings import TrainSettings
 
 __all__ = [
-    "TRAIN_DEFAULTS",
     "check_shards",
     "resolve_precision",
-    "resolve_train_params",
     "train_one",
 ]
-
-#: Training parameters read by :func:`train_one`, with defaults (``None``: per-network default,
-#: registered with the network, :attr:`flarepipe.models.registry.NetworkSpec.train_defaults`).
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "max_epochs": None,  # per network (S1: 20)
-    "patience": None,  # epochs without val_tss improvement before stopping; per network
-    "min_delta": 0.0,  # smallest val_tss change that counts as an improvement
-    "batch_size": 64,
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "class_weight": None,  # [w_neg, w_pos] for 2-score models
-    "pos_weight": None,  # positive weight for 1-logit models (S2: 4.5)
-    "num_workers": 0,  # loader processes
-    "preload": True,  # read whole shards into memory (False: lazy per-sample reads)
-    "data_device": "auto",  # preloaded tensors: auto (GPU when training on GPU) | cpu | cuda
-    "precision": "auto",  # auto | 32-true | bf16-mixed | 16-mixed | ...
-    "accelerator": "auto",  # auto | cpu | gpu | cuda | mps
-    "deterministic": "auto",  # auto (True on CPU, False on GPU) | true | false | warn
-    "channels_last": "auto",  # image networks on CUDA
-    "augment": [],  # image augmentations of training batches: hflip, vflip, sign (S1: none)
-}
 
 _QUIET_WARNINGS = (
     r".*does not have many workers.*",
@@ -87,41 +65,6 @@ class _DropTips(logging.Filter):
 
 _TIPS_FILTER = _DropTips()
 logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_TIPS_FILTER)
-
-
-def resolve_train_params(model_name: str, train_params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Merge ``train_params`` over :data:`TRAIN_DEFAULTS` and the network's registered defaults.
-
-    Raises
-    ------
-    ValueError
-        On an unknown network or parameter, or an out-of-range value.
-    """
-    spec = network_spec(model_name)
-    given = dict(train_params or {})
-    unknown = sorted(set(given) - set(TRAIN_DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"unknown training parameter(s) {unknown}; accepted: {sorted(TRAIN_DEFAULTS)}"
-        )
-    params = {**TRAIN_DEFAULTS, **spec.train_defaults}
-    missing = [k for k in ("max_epochs", "patience") if params[k] is None and given.get(k) is None]
-    if missing:
-        raise ValueError(
-            f"network {model_name!r} registers no default for {missing}; set "
-            f"models.{model_name}.train.{missing[0]} in the configuration"
-        )
-    params.update({k: v for k, v in given.items() if v is not None})
-    for key in ("max_epochs", "batch_size"):
-        if int(params[key]) < 1:
-            raise ValueError(f"training parameter {key} must be >= 1, got {params[key]}")
-    if int(params["patience"]) < 0:
-        raise ValueError(f"training parameter patience must be >= 0, got {params['patience']}")
-    if int(params["num_workers"]) < 0:
-        raise ValueError(
-            f"training parameter num_workers must be >= 0, got {params['num_workers']}"
-        )
-    return params
 
 
 def _cuda_used(accelerator: str) -> bool:
@@ -213,7 +156,7 @@ def train_one(
     shard_paths: Mapping[str, str | os.PathLike],
     model_name: str,
     model_params: Mapping[str, Any] | None,
-    train_params: Mapping[str, Any] | None,
+    train_params: TrainSettings | Mapping[str, Any],
     out_dir: str | os.PathLike,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -229,7 +172,9 @@ def train_one(
     model_params
         Network constructor parameters (:func:`flarepipe.models.model_defaults`).
     train_params
-        Training parameters; see :data:`TRAIN_DEFAULTS` and the network's registered defaults.
+        The network's filled training parameters: a
+        :class:`flarepipe.training.settings.TrainSettings` (``flarepipe.config.train_settings``) or
+        a complete ``models.<name>.train`` block of a validated configuration.
     out_dir
         Folder for ``model.ckpt``, ``metrics.csv``, ``predictions.csv``.
     seed
@@ -248,7 +193,7 @@ def train_one(
     ValueError
         For unknown models/parameters, or a missing, empty or single-class shard (named).
     """
-    params = resolve_train_params(model_name, train_params)
+    params = TrainSettings.of(train_params)
     counts = check_shards(shard_paths)
     out_dir = Path(out_dir)
     work = out_dir / ".train_tmp"
@@ -256,40 +201,38 @@ def train_one(
         shutil.rmtree(work)  # left by a killed run
     work.mkdir(parents=True)
 
-    accelerator = str(params["accelerator"])
+    accelerator = str(params.accelerator)
     cuda = _cuda_used(accelerator)
-    precision = resolve_precision(str(params["precision"]), accelerator, model_name)
-    deterministic = params["deterministic"]
+    precision = resolve_precision(str(params.precision), accelerator, model_name)
+    deterministic = params.deterministic
     if deterministic == "auto":
         deterministic = not cuda
-    data_device = params["data_device"]
+    data_device = params.data_device
     if data_device == "auto":
-        data_device = (
-            "cuda" if (cuda and params["preload"] and not params["num_workers"]) else "cpu"
-        )
+        data_device = "cuda" if (cuda and params.preload and not params.num_workers) else "cpu"
 
     pl.seed_everything(seed, workers=True, verbose=False)
     task = FlareTask(
         model_name,
         dict(model_params or {}),
-        lr=float(params["lr"]),
-        weight_decay=float(params["weight_decay"]),
-        class_weight=params["class_weight"],
-        pos_weight=params["pos_weight"],
-        channels_last=params["channels_last"],
-        augment=params["augment"],
+        lr=float(params.lr),
+        weight_decay=float(params.weight_decay),
+        class_weight=params.class_weight,
+        pos_weight=params.pos_weight,
+        channels_last=params.channels_last,
+        augment=params.augment,
     )
     dm = FlareDataModule(
         {s: shard_paths[s] for s in SPLITS},
-        batch_size=int(params["batch_size"]),
-        num_workers=int(params["num_workers"]),
+        batch_size=int(params.batch_size),
+        num_workers=int(params.num_workers),
         inputs=(task.input_key,),
-        preload=bool(params["preload"]),
+        preload=bool(params.preload),
         device=data_device,
         targets=(task.target_key,),
     )
     dm.check(needed_by=f"model {model_name!r}")  # e.g. an image network on image-less shards
-    n_batches = max(1, counts["train"] // int(params["batch_size"]))
+    n_batches = max(1, counts["train"] // int(params.batch_size))
     ckpt_cb = ModelCheckpoint(
         dirpath=work / "checkpoints",
         filename="best",
@@ -302,8 +245,8 @@ def train_one(
     stop_cb = EarlyStopping(
         monitor="val_tss",
         mode="max",
-        patience=int(params["patience"]),
-        min_delta=float(params["min_delta"]),
+        patience=int(params.patience),
+        min_delta=float(params.min_delta),
     )
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     was_matmul = torch.get_float32_matmul_precision()
@@ -316,7 +259,7 @@ def train_one(
             accelerator=accelerator,
             devices=1,
             precision=precision,
-            max_epochs=int(params["max_epochs"]),
+            max_epochs=int(params.max_epochs),
             deterministic=deterministic,
             # cudnn autotuning pays off for the fixed input sizes here (off when deterministic).
             benchmark=bool(cuda and not deterministic),
@@ -371,7 +314,7 @@ def train_one(
         "train_samples_per_second": round(counts["train"] * max(epochs_run, 1) / fit_s, 1),
         "device": _device_name(trainer),
         "precision": precision,
-        "preload": bool(params["preload"]),
+        "preload": bool(params.preload),
         "data_device": str(data_device),
         "checkpoint": str(out_dir / "model.ckpt"),
         "metrics": str(out_dir / "metrics.csv"),
