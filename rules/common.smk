@@ -8,8 +8,10 @@ from flarepipe.core.seeds import job_seed
 from flarepipe.config.experiments import (
     ORACLE,
     criteria_plugins,
+    dataset_plugins,
     experiment_plan,
     model_plugins,
+    task_plugins,
     wildcard_pattern,
 )
 from flarepipe.models.registry import network_names

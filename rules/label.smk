@@ -20,6 +20,7 @@ rule label:
         "../envs/process.yaml"
     params:
         cfg=config["labels"],
+        plugins=task_plugins(config),
     script:
         "../workflow/scripts/label.py"
 
@@ -41,5 +42,6 @@ rule split:
         "../envs/process.yaml"
     params:
         cfg=config["split"],
+        plugins=lambda wc: dataset_plugins(wc.dataset),
     script:
         "../workflow/scripts/split.py"

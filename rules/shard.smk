@@ -36,5 +36,6 @@ rule shard:
         "../envs/process.yaml"
     params:
         cfg=config["shard"],
+        plugins=lambda wc: dataset_plugins(wc.dataset),
     script:
         "../workflow/scripts/shard.py"

@@ -1,5 +1,6 @@
-"""A user adds a network with one registered module and a config block: the tiny workflow runs it
-end to end (train, a stacking pair with a baseline, a configured paired test, the report)."""
+"""A user adds a network, a label task and a dataset with one registered module and a config block:
+the tiny workflow runs them end to end (label, split, shard, train, a stacking pair with a
+baseline, a configured paired test, the report)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: The user's module: one network, registered by decorator (a file next to the config).
 TOY_NET = '''
-"""A toy network for flarepipe: mean over time of the keyword sequence, one hidden layer."""
+"""A toy network for flarepipe (mean over time of the keyword sequence, one hidden layer), a label
+task that keeps weak-flare windows as negatives, and an HMI dataset trained with MDI added."""
 import torch
 from torch import nn
 
 from flarepipe.models import register_network
+from flarepipe.samples.registry import register_dataset, register_task
+
+
+@register_task("strong_vs_rest", description="toy: STRONG prediction window vs every other window")
+def strong_vs_rest(candidates):
+    kept = candidates[candidates["dropped"].fillna("") == ""].copy()
+    kept["label"] = (kept["pred_type"] == "STRONG").astype("int64")
+    return kept
+
+
+register_dataset("TOY_FUSED", "HMI", ["MDI"], description="toy: HMI split, MDI added to training")
 
 
 @register_network(
@@ -46,12 +59,13 @@ class ToyMLP(nn.Module):
 
 OVERRIDES = {
     "plugins": ["toy_net.py"],
+    "labels": {"task": "strong_vs_rest"},
     "experiments": {
-        "datasets": ["SHARP_ONLY"],
+        "datasets": ["TOY_FUSED"],
         "models": ["toy_mlp", "logreg"],
         "runs": 1,
         "stacking": {"pair": ["toy_mlp", "logreg"], "criteria": ["tss", "auc"]},
-        "paired_tests": [{"a": ["SHARP_ONLY", "toy_mlp"], "b": ["SHARP_ONLY", "logreg"]}],
+        "paired_tests": [{"a": ["TOY_FUSED", "toy_mlp"], "b": ["TOY_FUSED", "logreg"]}],
     },
     "models": {"toy_mlp": {"network": {"hidden": 6}, "train": {"lr": 0.01, "batch_size": 16}}},
 }
@@ -100,7 +114,16 @@ def test_plugin_network_runs_through_the_tiny_workflow(toy_workdir: Path) -> Non
     res = _smk(toy_workdir)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
     out = toy_workdir / "results" / "tiny"
-    run = out / "models" / "SHARP_ONLY" / "toy_mlp" / "run0"
+    # the plug-in task labelled the windows: weak-flare windows are kept, as negatives
+    samples = pd.read_csv(out / "labels" / "samples.csv")
+    weak = samples[samples["pred_type"] == "WEAK"]
+    assert len(weak) > 0 and (weak["label"] == 0).all()
+    assert (samples["label"] == (samples["pred_type"] == "STRONG")).all()
+    # the plug-in dataset split HMI regions and added every MDI sample to training
+    split = pd.read_csv(out / "splits" / "TOY_FUSED" / "split_0.csv")
+    assert set(split.loc[split["instrument"] == "MDI", "split"]) == {"train"}
+    assert {"val", "test"} <= set(split.loc[split["instrument"] == "HMI", "split"])
+    run = out / "models" / "TOY_FUSED" / "toy_mlp" / "run0"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["model"] == "toy_mlp" and summary["epochs_run"] <= 2
     assert (run / "model.ckpt").stat().st_size > 0
@@ -117,12 +140,12 @@ def test_plugin_network_runs_through_the_tiny_workflow(toy_workdir: Path) -> Non
     pred = pd.read_csv(run / "predictions.csv")
     assert pred["prob"].between(0, 1).all() and set(pred["split"]) == {"val", "test"}
     stack = json.loads(
-        (out / "models" / "SHARP_ONLY" / "stack_tss" / "run0" / "summary.json").read_text()
+        (out / "models" / "TOY_FUSED" / "stack_tss" / "run0" / "summary.json").read_text()
     )
     assert stack["pair"] == ["toy_mlp", "logreg"] and 0.0 <= stack["alpha"] <= 1.0
     md = (out / "evaluation" / "metrics.md").read_text()
-    assert "| SHARP_ONLY | toy_mlp | test | 1 |" in md
-    assert "- SHARP_ONLY toy_mlp > SHARP_ONLY logreg (test TSS, one-sided paired t, n=1)" in md
+    assert "| TOY_FUSED | toy_mlp | test | 1 |" in md
+    assert "- TOY_FUSED toy_mlp > TOY_FUSED logreg (test TSS, one-sided paired t, n=1)" in md
     # the train job got the plug-in as a param; a second invocation has nothing to do
     again = _smk(toy_workdir, "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

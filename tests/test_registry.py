@@ -273,20 +273,28 @@ def test_cross_field_errors_name_the_field(change: dict, message: str) -> None:
     assert message in _errors(cfg)
 
 
-def test_plugin_datasets_and_tasks_are_refused_until_their_jobs_import_plugins(
-    tmp_path: Path,
-) -> None:
-    (tmp_path / "ds_plugin.py").write_text(
-        "from flarepipe.samples.registry import register_dataset\n"
+def test_plugin_datasets_and_tasks_are_passed_to_the_jobs_that_use_them(tmp_path: Path) -> None:
+    from flarepipe.config.experiments import dataset_plugins, task_plugins
+    from flarepipe.samples.registry import TASKS
+
+    plugin = tmp_path / "ds_plugin.py"
+    plugin.write_text(
+        "from flarepipe.samples.registry import register_dataset, register_task\n"
         "register_dataset('HMI_PLUS', 'HMI', ['MDI'])\n"
+        "register_task('everything', lambda c: c.assign(label=0))\n"
     )
     try:
         cfg = _default()
-        cfg["plugins"] = [str(tmp_path / "ds_plugin.py")]
-        cfg["experiments"]["datasets"] = ["HMI_PLUS"]
-        assert "experiments.datasets: 'HMI_PLUS' comes from plug-in" in _errors(cfg)
+        cfg["plugins"] = [str(plugin)]
+        cfg["experiments"]["datasets"] = ["HMI_PLUS", "SHARP_ONLY"]
+        cfg["labels"] = {"task": "everything"}
+        validate_config(cfg)
+        assert dataset_plugins("HMI_PLUS") == [str(plugin)] and dataset_plugins("SHARP_ONLY") == []
+        assert task_plugins(cfg) == [str(plugin)]
+        assert task_plugins({"labels": {"task": "strong_vs_quiet"}}) == []
     finally:
         DATASETS.unregister("HMI_PLUS")
+        TASKS.unregister("everything")
 
 
 # --------------------------------------------------------------------------------------------

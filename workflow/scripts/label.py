@@ -9,5 +9,10 @@ from flarepipe.stages.label import run_label  # noqa: E402
 
 o = smk.output
 run_label(
-    **smk.input, cfg=smk.params.cfg, out_samples=o.samples, out_counts=o.counts, out_drops=o.drops
+    **smk.input,
+    cfg=smk.params.cfg,
+    plugins=smk.params.plugins,
+    out_samples=o.samples,
+    out_counts=o.counts,
+    out_drops=o.drops,
 )

@@ -12,6 +12,7 @@ run_shard(
     **smk.input,
     dataset=smk.wildcards.dataset,
     cfg=smk.params.cfg,
+    plugins=smk.params.plugins,
     out_train=o.train,
     out_val=o.val,
     out_test=o.test,

@@ -34,10 +34,12 @@ __all__ = [
     "ExperimentPlan",
     "StackPlan",
     "criteria_plugins",
+    "dataset_plugins",
     "default_paired_tests",
     "experiment_plan",
     "experiment_problems",
     "model_plugins",
+    "task_plugins",
     "stacking_plans",
     "wildcard_pattern",
 ]
@@ -189,6 +191,21 @@ def model_plugins(name: str) -> list[str]:
     return []
 
 
+def task_plugins(config: Mapping[str, Any]) -> list[str]:
+    """The plug-in that registered ``labels.task``, as configured; [] for a built-in task. The
+    label job imports it before applying the task.
+    """
+    task = config.get("labels", {}).get("task")
+    return origins(TASKS, [task]) if task in TASKS else []
+
+
+def dataset_plugins(name: str) -> list[str]:
+    """The plug-in that registered dataset ``name``; [] for a built-in one. The split and shard
+    jobs of that dataset import it.
+    """
+    return origins(DATASETS, [name]) if name in DATASETS else []
+
+
 def criteria_plugins(plans: Iterable[StackPlan]) -> list[str]:
     """The plug-ins that registered the criteria of ``plans``."""
     return origins(CRITERIA, [c for p in plans for c in (*p.criteria, p.best)])
@@ -248,18 +265,4 @@ def experiment_problems(config: Mapping[str, Any]) -> list[str]:
                     f"experiments.paired_tests[{i}].metric must be one of {list(metric_names)}, "
                     f"got {t['metric']!r}"
                 )
-    # plug-in label tasks and datasets are not passed to the label/split/shard jobs (yet)
-    task = config.get("labels", {}).get("task")
-    if task in TASKS and TASKS.origin(task):
-        problems.append(
-            f"labels.task: {task!r} comes from plug-in {TASKS.origin(task)!r}; the label job "
-            "does not import plug-ins yet, so register label tasks in flarepipe.samples.registry"
-        )
-    for d in datasets:
-        if d in DATASETS and DATASETS.origin(d):
-            problems.append(
-                f"experiments.datasets: {d!r} comes from plug-in {DATASETS.origin(d)!r}; the "
-                "split and shard jobs do not import plug-ins yet, so register datasets in "
-                "flarepipe.samples.registry"
-            )
     return problems

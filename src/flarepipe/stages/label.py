@@ -10,7 +10,14 @@ __all__ = ["run_label", "run_split"]
 
 
 def run_label(
-    records, flares, flagged, cfg: Mapping, out_samples, out_counts, out_drops=None
+    records,
+    flares,
+    flagged,
+    cfg: Mapping,
+    out_samples,
+    out_counts,
+    out_drops=None,
+    plugins: list | tuple = (),
 ) -> None:
     """Rule ``label``: slide windows, type them, apply the task (``labels`` section).
 
@@ -23,9 +30,12 @@ def run_label(
         The ``labels`` section (validated and filled by the workflow).
     out_samples, out_counts, out_drops
         ``samples.csv``, the evolution-type table and the bad-record drop counts.
+    plugins
+        The plug-in that registered ``labels.task``, if any (imported first).
     """
     from flarepipe.archive.layout import read_flares, read_records
     from flarepipe.config import settings
+    from flarepipe.core.registry import load_plugins
     from flarepipe.io.atomic import write_csv
     from flarepipe.samples.labels import (
         apply_task,
@@ -35,6 +45,7 @@ def run_label(
         write_samples,
     )
 
+    load_plugins(plugins)
     s = settings("labels", cfg)
     recs = read_records(records)
     keep = pd.read_csv(flagged, usecols=["keep"])
@@ -54,7 +65,9 @@ def run_label(
         write_csv(drop_counts(cand), out_drops)
 
 
-def run_split(samples, dataset: str, run: int, cfg: Mapping, out, records=None) -> None:
+def run_split(
+    samples, dataset: str, run: int, cfg: Mapping, out, records=None, plugins: list | tuple = ()
+) -> None:
     """Rule ``split``: split one dataset for one run (``split`` section); fail on leakage.
 
     Parameters
@@ -70,13 +83,17 @@ def run_split(samples, dataset: str, run: int, cfg: Mapping, out, records=None) 
     records
         The archive's ``records.csv``, for the region → NOAA map; the rule declares it (and it is
         required) when ``split.exclude_noaa_overlap`` is on.
+    plugins
+        The plug-in that registered ``dataset``, if any (imported first).
     """
     from flarepipe.archive.layout import read_records
     from flarepipe.config import settings
+    from flarepipe.core.registry import load_plugins
     from flarepipe.samples.labels import read_samples
     from flarepipe.samples.quality import region_noaa
     from flarepipe.samples.split import make_dataset_splits, write_split
 
+    load_plugins(plugins)
     s = settings("split", cfg)
     noaa = None
     if s.exclude_noaa_overlap:

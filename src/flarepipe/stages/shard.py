@@ -34,11 +34,25 @@ def run_features(records, samples, cfg: Mapping, out, threads: int = 1) -> None:
     )
 
 
-def run_shard(features, split, dataset: str, cfg: Mapping, out_train, out_val, out_test) -> None:
-    """Rule ``shard``: standardised train/val/test shards of one dataset run (``shard`` section)."""
+def run_shard(
+    features,
+    split,
+    dataset: str,
+    cfg: Mapping,
+    out_train,
+    out_val,
+    out_test,
+    plugins: list | tuple = (),
+) -> None:
+    """Rule ``shard``: standardised train/val/test shards of one dataset run (``shard`` section).
+
+    ``plugins`` (the plug-in that registered ``dataset``, if any) are imported first.
+    """
     from flarepipe.config import section
+    from flarepipe.core.registry import load_plugins
     from flarepipe.data.features import build_shards
 
+    load_plugins(plugins)
     s = section("shard", cfg)
     outs = {"train": Path(out_train), "val": Path(out_val), "test": Path(out_test)}
     folder = outs["train"].parent
