@@ -17,6 +17,7 @@ Inside ``archive``: ``layout`` (the contract) imports no producer; ``catalogues`
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -358,3 +359,44 @@ def test_source_errors_do_not_name_a_config_file():
             ):
                 bad.append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
     assert not bad, "error text naming config.yaml: " + ", ".join(bad)
+
+
+#: the modules that may import torch or Lightning at import time: networks, the LightningModule,
+#: the training loop and the DataModule; every other module (and so every job except train and
+#: attribute) must not pay torch's import time
+TORCH_MODULES = {
+    "flarepipe.data.datamodule",
+    "flarepipe.models.blocks",
+    "flarepipe.models.cnn",
+    "flarepipe.models.cnn2",
+    "flarepipe.models.flops",
+    "flarepipe.models.lstm",
+    "flarepipe.tasks.classification",
+    "flarepipe.training.fit",
+}
+
+
+def test_only_the_training_modules_import_torch() -> None:
+    """Import every other module in a fresh interpreter: torch and Lightning stay unloaded."""
+    import subprocess
+    import sys
+
+    mods = [
+        m
+        for m in sorted(_modules())
+        if m not in TORCH_MODULES
+        and not m.startswith("flarepipe.attribution")
+        and not any(m.startswith(t + ".") for t in TORCH_MODULES)
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for m in {mods!r}:\n"
+        "    importlib.import_module(m)\n"
+        "    loaded = [x for x in ('torch', 'pytorch_lightning') if x in sys.modules]\n"
+        "    if loaded:\n"
+        "        sys.exit(f'{m} imports {loaded}')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
+    )
+    assert res.returncode == 0, res.stderr[-2000:]

@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.data.shards import ShardReader, write_shard
@@ -54,7 +52,14 @@ NO_IMAGE_REASON = (
 
 
 def resize_image(img: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of a 2-D image to ``size x size`` (NaN -> 0 first: blank pixels)."""
+    """Bilinear resize of a 2-D image to ``size x size`` (NaN -> 0 first: blank pixels).
+
+    torch's antialiased bilinear interpolation; imported here, so that the shard jobs, which
+    only slice and standardise stored inputs, never pay for importing torch.
+    """
+    import torch
+    import torch.nn.functional as F
+
     t = torch.from_numpy(np.nan_to_num(img, nan=0.0).astype(np.float32))[None, None]
     out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return out[0, 0].numpy()
