@@ -148,6 +148,26 @@ def test_same_seed_same_predictions(shards: dict[str, Path], tmp_path: Path) -> 
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_results_do_not_depend_on_the_cores_a_job_gets(
+    shards: dict[str, Path], tmp_path: Path
+) -> None:
+    """train_one computes with ``cpu_threads`` threads whatever torch was set to before.
+
+    Without that, the two runs differ: with ``cpu_threads: 2`` the same run gives other
+    probabilities on a 2-core machine (measured when this test was written), as the thread
+    count changes the order of the convolutions' float sums.
+    """
+    params = {"max_epochs": 1, "patience": 1, "batch_size": 32}
+    probs = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        out = tmp_path / f"t{threads}"
+        train_one(shards, "cnn", {"width": 0.25}, params, out, seed=3)
+        probs[threads] = pd.read_csv(out / "predictions.csv")["prob"].to_numpy()
+    torch.set_num_threads(1)
+    np.testing.assert_array_equal(probs[1], probs[2])
+
+
 def test_single_class_split_is_named(shards: dict[str, Path], tmp_path: Path) -> None:
     bad = _write_split(tmp_path / "val.h5", 10, 4, labels=np.zeros(10, dtype=int))
     with pytest.raises(ValueError, match=r"val\.h5 \(val\) holds only class 0"):

@@ -42,10 +42,12 @@ def run_train(
 
     ``train``/``val``/``test`` are the run's shards, ``cfg`` the model's ``models.<model>``
     section, ``seed`` the job seed (:func:`flarepipe.core.seeds.job_seed`, rule ``train``).
-    ``threads`` caps torch's CPU threads at the job's share, so parallel jobs do not oversubscribe
-    the cores. ``plugins`` (the plug-in that registered ``model``, if any) are imported first.
+    ``threads`` is the job's share of the cores: torch computes with ``train.cpu_threads`` threads
+    whatever it is (so results do not depend on it), and a warning says when that is more than
+    the job was given. ``plugins`` (the plug-in that registered ``model``, if any) are imported
+    first.
     """
-    import torch
+    import warnings
 
     from flarepipe.config import train_settings
     from flarepipe.core.registry import load_plugins
@@ -53,11 +55,15 @@ def run_train(
     from flarepipe.training.fit import train_one
 
     load_plugins(plugins)
-    if threads:
-        torch.set_num_threads(int(threads))
     out_dir = _out_dir(predictions=out_predictions, checkpoint=out_checkpoint)
     shards = {"train": train, "val": val, "test": test}
     params = train_settings(model, cfg.get("train"))  # filled already in a workflow job
+    if threads and params.cpu_threads > int(threads):
+        warnings.warn(
+            f"models.{model}.train.cpu_threads is {params.cpu_threads} but the job has {threads} "
+            "core(s): the threads share them (raise resources.train.cpus)",
+            stacklevel=2,
+        )
     summary = train_one(shards, model, cfg.get("network"), params, out_dir, seed=int(seed))
     write_json(summary, out_dir / "summary.json")
     return summary

@@ -211,6 +211,10 @@ def train_one(
     if data_device == "auto":
         data_device = "cuda" if (cuda and params.preload and not params.num_workers) else "cpu"
 
+    # A fixed thread count: CPU reductions split over threads sum in another order, so results
+    # would otherwise depend on how many cores the job was given.
+    was_threads = torch.get_num_threads()
+    torch.set_num_threads(int(params.cpu_threads))
     pl.seed_everything(seed, workers=True, verbose=False)
     task = FlareTask(
         model_name,
@@ -285,6 +289,7 @@ def train_one(
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
             torch.set_float32_matmul_precision(was_matmul)
+            torch.set_num_threads(was_threads)
 
     # Move everything into place, each file atomically; predictions last.
     with atomic_path(out_dir / "model.ckpt") as tmp:
@@ -316,6 +321,7 @@ def train_one(
         "precision": precision,
         "preload": bool(params.preload),
         "data_device": str(data_device),
+        "cpu_threads": int(params.cpu_threads),
         "checkpoint": str(out_dir / "model.ckpt"),
         "metrics": str(out_dir / "metrics.csv"),
         "predictions": str(out_dir / "predictions.csv"),

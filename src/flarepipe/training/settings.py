@@ -30,6 +30,7 @@ class TrainSettings:
     class_weight: tuple[float, float] | None
     pos_weight: float | None
     num_workers: int
+    cpu_threads: int
     preload: bool
     data_device: str
     precision: str
