@@ -869,3 +869,26 @@ def test_file_without_keyword_row_is_described_from_its_header(tmp_path):
     row = rec[rec["path"].str.endswith(hidden)].iloc[0]
     assert row["t_rec_tai"] == recs[16].trec and row["nx"] == 64 and row["region_id"] == "HARP377"
     assert _summary(out)["counts"]["unmatched_files"] == 1
+
+
+def test_resume_refetches_a_corrupt_rice_file_left_without_ledger_entry(server, tmp_path):
+    """A file renamed into place by a job killed before its ledger entry, whose compressed tiles
+    do not decompress (cfitsio's CfitsioException): the resume refetches it and goes on."""
+    out, _ = _fetch(server, tmp_path)
+    name = sorted(_summary(out)["files"])[2]
+    path = tmp_path / name
+    b = bytearray(path.read_bytes())
+    for i in range(len(b) // 2, len(b) - 10):
+        b[i] = (b[i] * 7 + 13) % 256
+    path.write_bytes(bytes(b))
+    (ledger,) = tmp_path.rglob("files.jsonl")
+    ledger.write_text(
+        "".join(
+            line + "\n" for line in ledger.read_text().splitlines() if Path(name).name not in line
+        )
+    )
+    n_files = len(server.file_hits())
+    out, _ = _fetch(server, tmp_path)
+    assert [h.name for h in server.file_hits()[n_files:]] == [Path(name).name]
+    assert sha256_file(path) == _summary(out)["files"][name]["sha256"]
+    read_patch(path)

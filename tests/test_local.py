@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -224,3 +225,47 @@ def test_local_settings_defaults_and_conversion():
         "flare_index",
         *KW,
     }
+
+
+def _patch(path: Path, trec: str, region: int = 377) -> Path:
+    """A small RICE-compressed SHARP-like patch (HARPNUM, T_REC) written by flarepipe's writer."""
+    from flarepipe.io.fitsio import write_patch
+
+    write_patch(path, np.ones((20, 30), np.float32), {"HARPNUM": region, "T_REC": trec})
+    return path
+
+
+def _scramble_tiles(path: Path) -> None:
+    """Scramble the compressed tile bytes so that cfitsio cannot decompress them."""
+    b = bytearray(path.read_bytes())
+    for i in range(2 * 2880 + 200, len(b) - 10):
+        b[i] = (b[i] * 7 + 13) % 256
+    path.write_bytes(bytes(b))
+
+
+def _local_archive(tmp_path: Path, fits_in: Path) -> dict:
+    flares = tmp_path / "flares.txt"
+    flares.write_text(FLARES_TXT)
+    return local.build_local_archive(
+        local_section({"fits_dir": str(fits_in), "flares": str(flares)}), tmp_path / "archive"
+    )
+
+
+def test_unreadable_fits_files_are_rejected_with_the_path_and_the_archive_goes_on(tmp_path):
+    """An empty file and a corrupt RICE file (cfitsio's CfitsioException, no OSError) become
+    rejected records naming the file; the readable file is still archived."""
+    fits_in = tmp_path / "exports"
+    fits_in.mkdir()
+    name = "hmi.sharp_cea_720s.377.20110215_{}_TAI.magnetogram.fits"
+    _patch(fits_in / name.format("020000"), "2011.02.15_02:00:00_TAI")
+    _scramble_tiles(_patch(fits_in / name.format("021200"), "2011.02.15_02:12:00_TAI"))
+    (fits_in / name.format("022400")).write_bytes(b"")
+    _local_archive(tmp_path, fits_in)
+    archive = tmp_path / "archive"
+    rec = pd.read_csv(archive / "records.csv", keep_default_na=False)
+    assert rec["t_rec_tai"].tolist() == ["2011.02.15_02:00:00_TAI"]
+    rej = pd.read_csv(archive / "rejected_records.csv").set_index("source")
+    for t in ("021200", "022400"):
+        assert str(fits_in / name.format(t)) in rej.index
+        assert str(fits_in / name.format(t)) in rej.loc[str(fits_in / name.format(t)), "reason"]
+    assert "CfitsioException" in rej.loc[str(fits_in / name.format("021200")), "reason"]
