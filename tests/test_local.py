@@ -269,3 +269,35 @@ def test_unreadable_fits_files_are_rejected_with_the_path_and_the_archive_goes_o
         assert str(fits_in / name.format(t)) in rej.index
         assert str(fits_in / name.format(t)) in rej.loc[str(fits_in / name.format(t)), "reason"]
     assert "CfitsioException" in rej.loc[str(fits_in / name.format("021200")), "reason"]
+
+
+def test_two_files_of_one_archive_name_never_overwrite_each_other(tmp_path):
+    """Two exports mapping to one archive name (the same record in two folders, or a renamed file
+    whose header names that record): the first in sorted path order is placed, the later ones are
+    rejected naming both files; the placed file's bytes are the first file's."""
+    fits_in = tmp_path / "exports"
+    (fits_in / "a").mkdir(parents=True)
+    (fits_in / "b").mkdir()
+    name = "hmi.sharp_cea_720s.377.20110215_020000_TAI.magnetogram.fits"
+    first = _patch(fits_in / "a" / name, "2011.02.15_02:00:00_TAI")
+    second = fits_in / "b" / name
+    from flarepipe.io.fitsio import write_patch
+
+    write_patch(
+        second, np.zeros((20, 30), np.float32), {"HARPNUM": 377, "T_REC": "2011.02.15_02:00:00_TAI"}
+    )
+    renamed = _patch(fits_in / "b" / "x.magnetogram.fits", "2011.02.15_02:00:00_TAI")
+    other = _patch(
+        fits_in / "b" / "hmi.sharp_cea_720s.377.copy.magnetogram.fits", "2011.02.15_02:00:00_TAI"
+    )
+    _local_archive(tmp_path, fits_in)
+    archive = tmp_path / "archive"
+    rec = pd.read_csv(archive / "records.csv", keep_default_na=False)
+    assert len(rec) == 1
+    assert sha256_file(archive / rec["path"].iloc[0]) == sha256_file(first)
+    rej = pd.read_csv(archive / "rejected_records.csv").set_index("source")
+    assert sorted(rej.index) == sorted([str(second), str(renamed), str(other)])
+    assert (
+        str(first) in rej.loc[str(second), "reason"]
+        and "already taken" in rej.loc[str(renamed), "reason"]
+    )
