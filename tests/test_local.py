@@ -301,3 +301,33 @@ def test_two_files_of_one_archive_name_never_overwrite_each_other(tmp_path):
         str(first) in rej.loc[str(second), "reason"]
         and "already taken" in rej.loc[str(renamed), "reason"]
     )
+
+
+def test_every_file_an_archive_source_reads_is_listed_for_the_rules(tmp_path):
+    """The archive/catalogue rules declare these as inputs (globs expanded; a path matching
+    nothing stays, so Snakemake names it as a missing input before any job)."""
+    from flarepipe.archive.build import catalogue_files, fits_listing, source_files
+
+    for n in ("t1.csv", "t2.csv", "flares.txt", "map.txt"):
+        (tmp_path / n).write_text("x")
+    loc = {"keyword_tables": [str(tmp_path / "t*.csv")], "flares": str(tmp_path / "flares.txt")}
+    loc["harp_noaa_map"] = str(tmp_path / "map.txt")
+    assert source_files({"source": "local", "local": loc}) == [
+        str(tmp_path / n) for n in ("t1.csv", "t2.csv", "flares.txt", "map.txt")
+    ]
+    tab = {"data_dir": str(tmp_path), "keyword_tables": "t2.csv", "flares": "absent.txt"}
+    assert source_files({"source": "tables", "tables": tab}) == [
+        str(tmp_path / "t2.csv"),
+        str(tmp_path / "absent.txt"),
+    ]
+    assert source_files({"source": "synthetic"}) == []
+    assert catalogue_files({"source": "file", "path": str(tmp_path / "flares.txt")}) == [
+        str(tmp_path / "flares.txt")
+    ]
+    assert catalogue_files({"source": "hek"}) == []
+    fits_in = tmp_path / "exports"
+    _patch(fits_in / "a.magnetogram.fits", "2011.02.15_02:00:00_TAI")
+    arc = {"source": "local", "local": {"fits_dir": str(fits_in), "flares": "f"}}
+    before = fits_listing(arc)
+    _patch(fits_in / "b.magnetogram.fits", "2011.02.15_02:12:00_TAI")
+    assert fits_listing(arc) != before and len(before) == 64
