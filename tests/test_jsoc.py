@@ -892,3 +892,18 @@ def test_resume_refetches_a_corrupt_rice_file_left_without_ledger_entry(server, 
     assert [h.name for h in server.file_hits()[n_files:]] == [Path(name).name]
     assert sha256_file(path) == _summary(out)["files"][name]["sha256"]
     read_patch(path)
+
+
+def test_move_email_to_env_strips_the_config_and_the_environment_wins(monkeypatch):
+    from flarepipe.archive.sources.jsoc import move_email_to_env
+
+    monkeypatch.delenv(jsoc.EMAIL_ENV, raising=False)
+    cfg = {"archive": {"jsoc": {"email": " a@b.org ", "server": "jsoc"}}}
+    move_email_to_env(cfg)
+    assert cfg == {"archive": {"jsoc": {"server": "jsoc"}}}
+    assert jsoc.resolve_email(cfg["archive"]["jsoc"]) == "a@b.org"
+    monkeypatch.setenv(jsoc.EMAIL_ENV, "env@b.org")
+    cfg = {"archive": {"jsoc": {"email": "a@b.org"}}}
+    move_email_to_env(cfg)
+    assert "email" not in cfg["archive"]["jsoc"] and jsoc.resolve_email({}) == "env@b.org"
+    move_email_to_env({"archive": {"source": "synthetic"}})  # no jsoc section: nothing to do
