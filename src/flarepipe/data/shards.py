@@ -65,7 +65,7 @@ from flarepipe.data.targets import (
     Target,
     as_target,
 )
-from flarepipe.io.atomic import atomic_path
+from flarepipe.io.atomic import atomic_path, require_free_space
 
 __all__ = [
     "BinaryTarget",
@@ -270,6 +270,9 @@ def write_shard(
 
     str_dt = h5py.string_dtype("utf-8")
     path = Path(path)
+    # uncompressed size as the bound: h5py crashes (no error) when the disk fills mid-write
+    need = sum(a.nbytes for a in arrays.values()) + int(meta.memory_usage(deep=True).sum())
+    require_free_space(path.parent, need, f"shard {path}")
     with atomic_path(path, suffix=".h5.part") as tmp:
         with h5py.File(tmp, "w") as f:
             group = f.create_group("inputs")
