@@ -23,6 +23,12 @@ def run_label(
         The ``labels`` section (validated and filled by the workflow).
     out_samples, out_counts, out_drops
         ``samples.csv``, the evolution-type table and the bad-record drop counts.
+
+    Raises
+    ------
+    ValueError
+        No samples; or no positive sample while the flare list is empty or has strong flares in
+        the records' time span (:func:`flarepipe.samples.labels.no_positive_diagnosis`).
     """
     from flarepipe.archive.layout import read_flares, read_records
     from flarepipe.config import settings
@@ -32,6 +38,7 @@ def run_label(
         drop_counts,
         evolution_counts,
         label_windows,
+        no_positive_diagnosis,
         write_samples,
     )
 
@@ -44,10 +51,14 @@ def run_label(
             "rerun the quality stage"
         )
     keep.index = recs.index
-    cand = label_windows(recs, read_flares(flares), s, keep)
+    flare_table = read_flares(flares)
+    cand = label_windows(recs, flare_table, s, keep)
     samples = apply_task(cand, s.task)
     if samples.empty:
         raise ValueError(f"label: task {s.task} produced no samples from {records}")
+    why = no_positive_diagnosis(recs, flare_table, s, samples, cand)
+    if why:
+        raise ValueError(f"label: task {s.task} on {records} and {flares}: {why}")
     write_samples(samples, out_samples)
     write_csv(evolution_counts(cand), out_counts)
     if out_drops:
