@@ -446,3 +446,26 @@ def test_label_stage_fails_when_the_flares_map_to_no_region(tiny_archive, tmp_pa
             tmp_path / "counts.csv",
         )
     assert not out.exists()
+
+
+def test_samples_cut_at_a_line_boundary_or_edited_are_refused_on_read(tmp_path):
+    """samples.csv cut after a whole line still parses; its recorded row count and checksum do
+    not match, so read_samples refuses it naming the file (instead of fewer samples flowing on)."""
+    from flarepipe.io.atomic import IntegrityError
+    from flarepipe.samples.labels import read_samples, write_samples
+
+    recs = _region()
+    samples = make_samples(recs, _flares((START + pd.Timedelta(hours=30), "M2.0", 11158)), L())
+    path = tmp_path / "samples.csv"
+    write_samples(samples, path)
+    assert len(read_samples(path)) == len(samples) > 5
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(lines[:-3]))  # three whole rows lost, still a valid CSV
+    with pytest.raises(IntegrityError, match=rf"{path}: .* bytes, .* when written.*Delete it"):
+        read_samples(path)
+    path.write_text(text.replace(",1,", ",0,", 1) if ",1," in text else text[:-2] + "9\n")
+    with pytest.raises(IntegrityError, match="SHA-256 differs"):
+        read_samples(path)
+    write_samples(samples, path)  # a rewrite records anew
+    assert len(read_samples(path)) == len(samples)

@@ -30,6 +30,10 @@ __all__ = [
     "sha256_file",
     "require_free_space",
     "stale_temporaries",
+    "IntegrityError",
+    "integrity_path",
+    "record_integrity",
+    "verify_integrity",
 ]
 
 
@@ -132,3 +136,63 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class IntegrityError(ValueError):
+    """A stage output no longer is what its writer recorded (truncated or changed since)."""
+
+
+def integrity_path(target: str | os.PathLike) -> Path:
+    """The hidden record beside ``target``: ``.<name>.integrity.json``."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.integrity.json")
+
+
+def record_integrity(
+    target: str | os.PathLike, rows: int | None = None, checksum: bool = True
+) -> dict:
+    """Record ``target``'s size, SHA-256 (``checksum``) and row count for :func:`verify_integrity`.
+
+    Called by the writers of stage outputs right after the atomic rename. Large binary outputs
+    (shards) record only the size, which a truncation always changes and costs nothing to check.
+    """
+    target = Path(target)
+    rec: dict = {"name": target.name, "size": target.stat().st_size}
+    if checksum:
+        rec["sha256"] = sha256_file(target)
+    if rows is not None:
+        rec["rows"] = int(rows)
+    write_json(rec, integrity_path(target))
+    return rec
+
+
+def verify_integrity(target: str | os.PathLike, rows: int | None = None) -> None:
+    """Check ``target`` against its :func:`record_integrity` record (none recorded: nothing to do).
+
+    Raises
+    ------
+    IntegrityError
+        Naming the file, what differs and what to do: the size, checksum or (when ``rows`` is
+        given) the row count is not the one recorded when the file was written.
+    """
+    target = Path(target)
+    side = integrity_path(target)
+    if not side.is_file():
+        return
+    try:
+        rec = json.loads(side.read_text())
+    except (OSError, json.JSONDecodeError):
+        return  # a torn record (killed writer) proves nothing; the output rename came after it
+    problems = []
+    size = target.stat().st_size
+    if rec.get("size") is not None and size != rec["size"]:
+        problems.append(f"{size} bytes, {rec['size']} when written")
+    elif rec.get("sha256") and sha256_file(target) != rec["sha256"]:
+        problems.append("its SHA-256 differs from the one recorded when it was written")
+    if rows is not None and rec.get("rows") is not None and int(rows) != int(rec["rows"]):
+        problems.append(f"{rows} rows, {rec['rows']} when written")
+    if problems:
+        raise IntegrityError(
+            f"{target}: {'; '.join(problems)} (recorded in {side.name}): truncated or changed "
+            "outside the workflow. Delete it and rerun: the workflow rebuilds a missing output"
+        )

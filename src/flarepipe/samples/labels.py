@@ -83,7 +83,7 @@ import pandas as pd
 
 from flarepipe.core.flareclass import class_to_flux
 from flarepipe.core.timeutil import parse_utc, to_iso_utc
-from flarepipe.io.atomic import write_csv
+from flarepipe.io.atomic import record_integrity, verify_integrity, write_csv
 from flarepipe.samples.quality import noaa_lists, region_noaa
 from flarepipe.samples.registry import TASKS
 
@@ -612,16 +612,26 @@ def drop_counts(candidates: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_samples(samples: pd.DataFrame, target: str | os.PathLike) -> None:
-    """Write samples atomically with ISO-UTC millisecond times (``2011-02-15T01:59:26.000``)."""
+    """Write samples atomically with ISO-UTC millisecond times (``2011-02-15T01:59:26.000``).
+
+    The row count and checksum are recorded beside it (:func:`flarepipe.io.atomic.record_integrity`)
+    and verified by :func:`read_samples`.
+    """
     out = samples.copy()
     for col in _TIME_COLUMNS:
         if col in out.columns and pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = to_iso_utc(pd.DatetimeIndex(out[col]))
     write_csv(out, target)
+    record_integrity(target, rows=len(out))
 
 
 def read_samples(path: str | os.PathLike) -> pd.DataFrame:
-    """Read ``samples.csv``: ids as strings, times as naive-UTC timestamps."""
+    """Read ``samples.csv``: ids as strings, times as naive-UTC timestamps.
+
+    Raises :class:`flarepipe.io.atomic.IntegrityError` when the file is not what
+    :func:`write_samples` wrote (e.g. cut at a line boundary: fewer rows, another checksum).
+    """
+    verify_integrity(path)
     df = pd.read_csv(
         path,
         dtype={"sample_id": str, "region_id": str, "record_ids": str},
@@ -629,6 +639,7 @@ def read_samples(path: str | os.PathLike) -> pd.DataFrame:
         na_values=[""],
     )
     _require(df, SAMPLE_COLUMNS, str(path))
+    verify_integrity(path, rows=len(df))
     for col in _TIME_COLUMNS:
         df[col] = _times(df, col, str(path))
     return df
