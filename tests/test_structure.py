@@ -358,3 +358,18 @@ def test_source_errors_do_not_name_a_config_file():
             ):
                 bad.append(f"{path.relative_to(SRC.parent)}:{node.lineno}")
     assert not bad, "error text naming config.yaml: " + ", ".join(bad)
+
+
+def test_no_absolute_path_of_one_machine_in_the_package():
+    """Docstrings and messages reference repository-relative docs, never a path of one machine."""
+    import re
+
+    pattern = re.compile(r"(?<![\w.])/(work|home|Users|scratch|tmp)/[\w.-]+/")
+    src = Path(__file__).resolve().parents[1] / "src" / "flarepipe"
+    hits = [
+        f"{p.relative_to(src)}:{i}: {line.strip()}"
+        for p in sorted(src.rglob("*.py"))
+        for i, line in enumerate(p.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert not hits, "\n".join(hits)

@@ -1,6 +1,6 @@
 """Resumable, verified file downloads and the retry policy shared by the network sources.
 
-Layering (see ``/work/shared/docs/STYLE.md``): this module only sends bytes over HTTP and checks
+Layering (``docs/SOURCES.md``, section jsoc): this module only sends bytes over HTTP and checks
 them; building queries and parsing answers lives in :mod:`flarepipe.archive.sources.jsoc` and
 :mod:`flarepipe.archive.catalogues.flares`, which take their :class:`RetryPolicy` from their
 validated config section with :meth:`RetryPolicy.from_section`.

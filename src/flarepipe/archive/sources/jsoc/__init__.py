@@ -1,6 +1,6 @@
 """The JSOC archive source: SHARP/SMARP keywords and magnetograms through drms, in resumable units.
 
-Layers, as drms itself is built (``/work/shared/docs/STYLE.md``), one module each and each
+Layers, as drms itself is built (``docs/SOURCES.md``, section jsoc), one module each and each
 testable alone:
 
 1. **Settings** (:mod:`.settings`): :class:`JsocSettings` from the validated ``archive.jsoc``
