@@ -174,6 +174,8 @@ def test_jsoc_source_through_the_workflow(tmp_path, email_in):
     with FakeJsoc(records) as srv:
         cfg = {
             "results": "res",
+            # an HMI-only archive: the FUSED dataset of config.yaml would be refused
+            "experiments": {"datasets": ["SHARP_ONLY"], "models": ["lstm", "cnn"], "runs": 1},
             "archive": {
                 "source": "jsoc",
                 "jsoc": {
