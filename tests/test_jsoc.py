@@ -907,3 +907,20 @@ def test_move_email_to_env_strips_the_config_and_the_environment_wins(monkeypatc
     move_email_to_env(cfg)
     assert "email" not in cfg["archive"]["jsoc"] and jsoc.resolve_email({}) == "env@b.org"
     move_email_to_env({"archive": {"source": "synthetic"}})  # no jsoc section: nothing to do
+
+
+def test_verify_existing_rehashes_complete_files_and_refetches_a_changed_one(server, tmp_path):
+    """A complete file altered in place (same size): with verify_existing the rerun re-hashes it,
+    fetches it again, and unit.json holds the checksum of the file on disk."""
+    out, _ = _fetch(server, tmp_path)
+    name = sorted(_summary(out)["files"])[4]
+    path = tmp_path / name
+    b = bytearray(path.read_bytes())
+    b[-100] ^= 0xFF
+    path.write_bytes(bytes(b))
+    n_files = len(server.file_hits())
+    out, _ = _fetch(server, tmp_path)  # sizes only (the default): nothing fetched
+    assert len(server.file_hits()) == n_files
+    out, _ = _fetch(server, tmp_path, verify_existing=True)
+    assert [h.name for h in server.file_hits()[n_files:]] == [Path(name).name]
+    assert sha256_file(path) == _summary(out)["files"][name]["sha256"]

@@ -80,9 +80,9 @@ class Ledger:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def is_done(self, name: str, fits_dir: Path) -> bool:
-        """True when ``name`` is complete (entry, file of the recorded size) or known to have no
-        data on the server.
+    def is_done(self, name: str, fits_dir: Path, verify: bool = False) -> bool:
+        """True when ``name`` is complete (entry, file of the recorded size, and with ``verify``
+        of the recorded SHA-256) or known to have no data on the server.
         """
         e = self.entries.get(name)
         if not e:
@@ -90,7 +90,9 @@ class Ledger:
         if e.get("missing"):
             return True
         dest = fits_dir / name
-        return dest.exists() and dest.stat().st_size == e["size"]
+        if not (dest.exists() and dest.stat().st_size == e["size"]):
+            return False
+        return not verify or sha256_file(dest) == e["sha256"]
 
 
 def _progress_bar(total: int, desc: str, enabled: bool | None):
@@ -262,7 +264,8 @@ def fetch_unit(
         n_listed = 0
         if unit.download and len(records):
             expected = expected_files(records, unit.series, unit.segment)
-            if expected and all(ledger.is_done(n, fits_dir) for n in expected):
+            verify = settings.verify_existing  # re-hash complete files, not only their sizes
+            if expected and all(ledger.is_done(n, fits_dir, verify) for n in expected):
                 # everything this unit needs is complete: no export, no download
                 done = {
                     n: ledger.entries[n] for n in expected if not ledger.entries[n].get("missing")
