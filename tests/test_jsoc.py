@@ -924,3 +924,18 @@ def test_verify_existing_rehashes_complete_files_and_refetches_a_changed_one(ser
     out, _ = _fetch(server, tmp_path, verify_existing=True)
     assert [h.name for h in server.file_hits()[n_files:]] == [Path(name).name]
     assert sha256_file(path) == _summary(out)["files"][name]["sha256"]
+
+
+def test_a_permanently_missing_file_is_recorded_and_the_unit_finishes(server, tmp_path):
+    """HTTP 404 for one listed file: the unit finishes with that record's path empty and the
+    miss counted; a rerun asks the server for no file (the ledger records it as missing)."""
+    server.add_fault("file", "http_404", times=1)
+    out, _ = _fetch(server, tmp_path)
+    s = _summary(out)
+    assert s["counts"]["records"] == 15 and s["counts"]["files"] == 14
+    assert s["stats"]["files_missing"] == 1
+    rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
+    assert (rec["path"] == "").sum() == 1
+    n_files = len(server.file_hits())
+    out, _ = _fetch(server, tmp_path)
+    assert len(server.file_hits()) == n_files and _summary(out)["counts"]["files"] == 14

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+import urllib.error
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from flarepipe.archive.sources.jsoc.settings import (
 from flarepipe.archive.sources.jsoc.units import Unit, get_unit
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
 from flarepipe.io.download import (
+    PermanentError,
     UnsafeFilenameError,
     download_file,
     redact,
@@ -53,6 +55,20 @@ from flarepipe.io.fitsio import jsoc_filename, read_patch
 __all__ = ["Ledger", "fetch_unit", "run_unit"]
 
 log = logging.getLogger(__name__)
+
+
+class _NotOnServer(PermanentError):
+    """HTTP 404 for a file the export listed: recorded as missing, like a record without data."""
+
+
+def _fetch_or_missing(url: str, dest: Path, timeout: float, validate) -> Any:
+    try:
+        return download_file(url, dest, timeout=timeout, validate=validate)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            exc.close()
+            raise _NotOnServer(f"HTTP 404 for {dest.name}") from None
+        raise
 
 
 class Ledger:
@@ -158,12 +174,30 @@ def _download(
                     continue
                 except ValueError:
                     dest.unlink()
-            res = session.retry(
-                lambda row=row, dest=dest: download_file(
-                    row.url, dest, timeout=s.timeout_s, validate=validate
-                ),
-                f"download of {name}",
-            )
+            try:
+                res = session.retry(
+                    lambda row=row, dest=dest: _fetch_or_missing(
+                        row.url, dest, s.timeout_s, validate
+                    ),
+                    f"download of {name}",
+                )
+            except _NotOnServer as exc:
+                # a permanently missing file: its record keeps an empty path (as a record the
+                # server has no data for), the unit finishes and a rerun does not ask again
+                log.warning("unit %s: %s; recorded as missing", session.unit_id, exc)
+                ledger.add(
+                    {
+                        "name": name,
+                        "record": row.record,
+                        "missing": True,
+                        "reason": "HTTP 404",
+                        "size": 0,
+                        "sha256": "",
+                    }
+                )
+                stats["files_missing"] += 1
+                bar.update(1)
+                continue
             ny, nx = shapes.get(name, (0, 0))
             entry = {
                 "name": name,
