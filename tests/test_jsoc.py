@@ -939,3 +939,23 @@ def test_a_permanently_missing_file_is_recorded_and_the_unit_finishes(server, tm
     n_files = len(server.file_hits())
     out, _ = _fetch(server, tmp_path)
     assert len(server.file_hits()) == n_files and _summary(out)["counts"]["files"] == 14
+
+
+def test_a_trickling_server_cannot_hold_a_download_past_its_budget(server, tmp_path):
+    """64 bytes every 50 ms never trips the 5 s read timeout; the step's budget (1.5 s) still ends
+    the transfer, keeping what arrived, and the rerun resumes it with a Range request."""
+    import time
+
+    server.add_fault("file", "trickle", bytes=64, interval=0.05)
+    retry = {"max_attempts": 4, "base_delay_s": 0.01, "max_delay_s": 0.05, "jitter": 0}
+    t0 = time.monotonic()
+    with pytest.raises(RetryBudgetExceeded, match=r"budget_s=1\.5.*wall-clock budget"):
+        _fetch(server, tmp_path, retry={**retry, "budget_s": 1.5})
+    assert time.monotonic() - t0 < 1.5 + 5 + 2  # the budget, at most one read timeout, setup
+    (part,) = tmp_path.rglob("*.part")
+    kept = part.stat().st_size
+    assert kept > 0
+    out, _ = _fetch(server, tmp_path)
+    first = server.file_hits()[0].name
+    resumed = server.file_hits(first)[1]
+    assert resumed.range == f"bytes={kept}-" and _summary(out)["counts"]["files"] == 15

@@ -61,9 +61,9 @@ class _NotOnServer(PermanentError):
     """HTTP 404 for a file the export listed: recorded as missing, like a record without data."""
 
 
-def _fetch_or_missing(url: str, dest: Path, timeout: float, validate) -> Any:
+def _fetch_or_missing(url: str, dest: Path, timeout: float, validate, deadline: float) -> Any:
     try:
-        return download_file(url, dest, timeout=timeout, validate=validate)
+        return download_file(url, dest, timeout=timeout, validate=validate, deadline=deadline)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             exc.close()
@@ -174,10 +174,12 @@ def _download(
                     continue
                 except ValueError:
                     dest.unlink()
+            # the step's wall-clock budget (retry.budget_s) bounds each transfer too
+            deadline = time.monotonic() + s.retry.budget_s
             try:
                 res = session.retry(
-                    lambda row=row, dest=dest: _fetch_or_missing(
-                        row.url, dest, s.timeout_s, validate
+                    lambda row=row, dest=dest, deadline=deadline: _fetch_or_missing(
+                        row.url, dest, s.timeout_s, validate, deadline
                     ),
                     f"download of {name}",
                 )
