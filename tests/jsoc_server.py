@@ -29,7 +29,7 @@ full body); ``corrupt`` (files: same length, garbage bytes); ``pending_limit`` (
 status 7); ``failed`` / ``expired`` / ``notfound`` (exp_status: status 4 / 5 / 6); ``bad_filename``
 (exp_status: the first file name replaced by ``name``); ``trickle`` (files: ``bytes`` bytes every
 ``interval`` seconds, each gap shorter than any read timeout, until the body is sent or the
-client hangs up).
+client hangs up); ``swap`` (files: the body of the next record's file of the same export).
 
 Every request is logged in :attr:`FakeJsoc.hits` for assertions (server hits, bytes served, Range).
 """
@@ -575,6 +575,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, hit)
         name, rec, segment = found
         hit.name = name
+        if fault and fault.kind == "swap":
+            same = [r for r in self.fake.records if r.series == rec.series and r is not rec]
+            rec = same[0]
         return self._file(self.fake.file_bytes(rec, segment), hit, fault)
 
     def _file(self, blob: bytes, hit: Hit, fault: _Fault | None) -> None:

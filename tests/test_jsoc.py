@@ -959,3 +959,16 @@ def test_a_trickling_server_cannot_hold_a_download_past_its_budget(server, tmp_p
     first = server.file_hits()[0].name
     resumed = server.file_hits(first)[1]
     assert resumed.range == f"bytes={kept}-" and _summary(out)["counts"]["files"] == 15
+
+
+def test_a_file_holding_another_record_is_refused_and_fetched_again(server, tmp_path):
+    """The server sends another record's bytes under a file's name once: the header (HARPNUM,
+    T_REC) disagrees with the export record, the file is refused and fetched again."""
+    server.add_fault("file", "swap", times=1)
+    out, _ = _fetch(server, tmp_path)
+    name = server.file_hits()[0].name
+    assert len(server.file_hits(name)) == 2 and server.file_hits(name)[1].range is None
+    rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
+    for _, r in rec.iterrows():
+        _, header = read_patch(tmp_path / r["path"])
+        assert header["T_REC"] == r["t_rec_tai"] and header["HARPNUM"] == r["region"]

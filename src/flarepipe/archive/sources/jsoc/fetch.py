@@ -41,6 +41,7 @@ from flarepipe.archive.sources.jsoc.settings import (
     resolve_email,
 )
 from flarepipe.archive.sources.jsoc.units import Unit, get_unit
+from flarepipe.core.timeutil import parse_trec
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
 from flarepipe.io.download import (
     PermanentError,
@@ -59,6 +60,29 @@ log = logging.getLogger(__name__)
 
 class _NotOnServer(PermanentError):
     """HTTP 404 for a file the export listed: recorded as missing, like a record without data."""
+
+
+def _check_header(header, record: str | None, name: str) -> None:
+    """Refuse a downloaded file whose header names another record than the export listed for it
+    (region keyword and ``T_REC``): a swapped file must not enter the archive under this name.
+    """
+    from flarepipe.core.series import SERIES
+
+    parsed = parse_export_record(record or "")
+    if not parsed or parsed[0] not in SERIES:
+        return
+    series, region, trec = parsed
+    key = SERIES[series].region_key
+    got_region, got_trec = header.get(key), str(header.get("T_REC", "")).strip()
+    try:
+        same_time = got_trec and parse_trec(got_trec) == parse_trec(trec)
+    except ValueError:
+        same_time = False
+    if got_region is None or int(got_region) != region or not same_time:
+        raise ValueError(
+            f"{name}: header says {key}={got_region}, T_REC={got_trec!r}, the export listed it as "
+            f"{record!r}: another record's file"
+        )
 
 
 def _fetch_or_missing(url: str, dest: Path, timeout: float, validate, deadline: float) -> Any:
@@ -133,9 +157,13 @@ def _download(
     done: dict[str, dict] = {}
     shapes: dict[str, tuple[int, int]] = {}
 
+    records_of = dict(zip(files["filename"], files["record"], strict=True))
+
     def validate(path: Path) -> None:
-        data, _ = read_patch(path)
-        shapes[path.name.removesuffix(".part")] = data.shape
+        data, header = read_patch(path)
+        name = path.name.removesuffix(".part")
+        _check_header(header, records_of.get(name), name)
+        shapes[name] = data.shape
 
     bar = _progress_bar(len(files), session.unit_id, s.progress)
     try:
