@@ -1,9 +1,14 @@
 # Stage 1: the raw archive (records.csv, flares.csv, manifest.json, fits/).
 
 
+from flarepipe.archive.build import catalogue_files, fits_listing, source_files
+
 if config["archive"]["source"] != "jsoc":
 
     rule archive:
+        input:
+            # every local file the source reads: an edit reruns the archive and what follows
+            sources=source_files(config["archive"]),
         output:
             **({"rates": f"{R}/archive/truth/rates.csv"} if SYNTHETIC else {}),
             records=f"{R}/archive/records.csv",
@@ -21,6 +26,8 @@ if config["archive"]["source"] != "jsoc":
             cpus_per_task=res("archive", "cpus"),
         params:
             cfg=config["archive"],
+            # the local FITS exports, too many to declare: their (path, size, mtime) digest
+            fits_listing=fits_listing(config["archive"]),
         script:
             "../workflow/scripts/archive.py"
 
@@ -54,6 +61,8 @@ else:
             "../workflow/scripts/jsoc_unit.py"
 
     rule catalogue:
+        input:
+            sources=catalogue_files(config["archive"]["catalogue"]),
         output:
             flares=f"{R}/archive/catalogue/flares.csv",
             rejected=f"{R}/archive/catalogue/rejected_flares.csv",

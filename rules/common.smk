@@ -4,6 +4,7 @@
 
 
 from flarepipe.config import ConfigError, canonical, resource, validate_config, workflow_sources
+from flarepipe.archive.sources.jsoc.settings import move_email_to_env
 from flarepipe.core.seeds import job_seed
 from flarepipe.config.experiments import (
     ORACLE,
@@ -31,6 +32,9 @@ try:
     )
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration:\n{exc}")
+# A JSOC e-mail of a config file travels to the jobs in the environment, never in params
+# (Snakemake stores params in .snakemake/metadata).
+move_email_to_env(config)
 # Params are compared by their text: sort every mapping's keys so that an equal configuration
 # with its keys in another order reruns nothing.
 config.update(canonical(config))

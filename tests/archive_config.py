@@ -25,7 +25,22 @@ def validated_archive(archive: dict) -> dict:
     """
     cfg = copy.deepcopy(_BASE)
     cfg["archive"] = copy.deepcopy(archive)
+    cfg["experiments"]["datasets"] = _datasets_for(archive, cfg["experiments"]["datasets"])
     return validate_config(cfg)["archive"]
+
+
+def _datasets_for(archive: dict, datasets: list[str]) -> list[str]:
+    """The shipped datasets a jsoc archive of these series can serve (validation refuses a
+    dataset whose instrument the archive will not have; these tests only build archives)."""
+    from flarepipe.core.series import SERIES
+    from flarepipe.samples.registry import DATASETS
+
+    series = (archive.get("jsoc") or {}).get("series")
+    if archive.get("source") != "jsoc" or not series:
+        return datasets
+    have = {SERIES[s].instrument for s in series if s in SERIES}
+    ok = [d for d in datasets if set(DATASETS[d].instruments) <= have]
+    return ok or [d.name for d in DATASETS.values() if set(d.instruments) <= have][:1] or datasets
 
 
 def jsoc_section(section: dict | None = None, catalogue: dict | None = None) -> dict:

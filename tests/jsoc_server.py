@@ -27,7 +27,9 @@ send ``fraction`` of the body first, then stall); ``truncate`` (send ``fraction`
 under the full ``Content-Length``, then close); ``ignore_range`` (files: answer 200 with the
 full body); ``corrupt`` (files: same length, garbage bytes); ``pending_limit`` (exp_request:
 status 7); ``failed`` / ``expired`` / ``notfound`` (exp_status: status 4 / 5 / 6); ``bad_filename``
-(exp_status: the first file name replaced by ``name``).
+(exp_status: the first file name replaced by ``name``); ``trickle`` (files: ``bytes`` bytes every
+``interval`` seconds, each gap shorter than any read timeout, until the body is sent or the
+client hangs up); ``swap`` (files: the body of the next record's file of the same export).
 
 Every request is logged in :attr:`FakeJsoc.hits` for assertions (server hits, bytes served, Range).
 """
@@ -573,6 +575,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, hit)
         name, rec, segment = found
         hit.name = name
+        if fault and fault.kind == "swap":
+            same = [r for r in self.fake.records if r.series == rec.series and r is not rec]
+            rec = same[0]
         return self._file(self.fake.file_bytes(rec, segment), hit, fault)
 
     def _file(self, blob: bytes, hit: Hit, fault: _Fault | None) -> None:
@@ -604,6 +609,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{total - 1}/{total}")
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
+        if fault and fault.kind == "trickle":
+            step, gap = int(fault.params.get("bytes", 64)), float(fault.params.get("interval", 0.1))
+            sent = 0
+            try:
+                while sent < len(body) and not self.fake.stop_event.is_set():
+                    self.wfile.write(body[sent : sent + step])
+                    self.wfile.flush()
+                    sent += step
+                    self.fake.stop_event.wait(gap)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            hit.bytes_sent = min(sent, len(body))
+            self.fake.hits.append(hit)
+            self.close_connection = True
+            return
         if fault and fault.kind in ("truncate", "stall"):
             cut = int(len(body) * float(fault.params.get("fraction", 0.5)))
             self.wfile.write(body[:cut])

@@ -250,3 +250,16 @@ def test_image_less_shards_train_sequence_models_not_cnns(imageless, tmp_path):
             tmp_path / "cnn",
         )
     assert not (tmp_path / "cnn" / "predictions.csv").exists()
+
+
+def test_unreadable_magnetogram_names_the_sample_and_the_file(imageless, tmp_path):
+    """A magnetogram that no longer reads (emptied after quality ran) is a ValueError naming the
+    sample and the file, not an astropy OSError without a path."""
+    arc, samples = imageless["arc"], imageless["samples"]
+    records = arc.records.copy()
+    empty = tmp_path / "emptied.fits"
+    empty.write_bytes(b"")
+    records.loc[int(samples["last_record"].iloc[3]), "path"] = str(empty)  # absolute: root / abs
+    with pytest.raises(ValueError, match=rf"sample {samples['sample_id'].iloc[3]}: .*emptied.fits"):
+        extract_features(arc.root, records, samples, tmp_path / "f.h5", image_size=16)
+    assert not (tmp_path / "f.h5").exists()

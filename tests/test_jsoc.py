@@ -869,3 +869,106 @@ def test_file_without_keyword_row_is_described_from_its_header(tmp_path):
     row = rec[rec["path"].str.endswith(hidden)].iloc[0]
     assert row["t_rec_tai"] == recs[16].trec and row["nx"] == 64 and row["region_id"] == "HARP377"
     assert _summary(out)["counts"]["unmatched_files"] == 1
+
+
+def test_resume_refetches_a_corrupt_rice_file_left_without_ledger_entry(server, tmp_path):
+    """A file renamed into place by a job killed before its ledger entry, whose compressed tiles
+    do not decompress (cfitsio's CfitsioException): the resume refetches it and goes on."""
+    out, _ = _fetch(server, tmp_path)
+    name = sorted(_summary(out)["files"])[2]
+    path = tmp_path / name
+    b = bytearray(path.read_bytes())
+    for i in range(len(b) // 2, len(b) - 10):
+        b[i] = (b[i] * 7 + 13) % 256
+    path.write_bytes(bytes(b))
+    (ledger,) = tmp_path.rglob("files.jsonl")
+    ledger.write_text(
+        "".join(
+            line + "\n" for line in ledger.read_text().splitlines() if Path(name).name not in line
+        )
+    )
+    n_files = len(server.file_hits())
+    out, _ = _fetch(server, tmp_path)
+    assert [h.name for h in server.file_hits()[n_files:]] == [Path(name).name]
+    assert sha256_file(path) == _summary(out)["files"][name]["sha256"]
+    read_patch(path)
+
+
+def test_move_email_to_env_strips_the_config_and_the_environment_wins(monkeypatch):
+    from flarepipe.archive.sources.jsoc import move_email_to_env
+
+    monkeypatch.delenv(jsoc.EMAIL_ENV, raising=False)
+    cfg = {"archive": {"jsoc": {"email": " a@b.org ", "server": "jsoc"}}}
+    move_email_to_env(cfg)
+    assert cfg == {"archive": {"jsoc": {"server": "jsoc"}}}
+    assert jsoc.resolve_email(cfg["archive"]["jsoc"]) == "a@b.org"
+    monkeypatch.setenv(jsoc.EMAIL_ENV, "env@b.org")
+    cfg = {"archive": {"jsoc": {"email": "a@b.org"}}}
+    move_email_to_env(cfg)
+    assert "email" not in cfg["archive"]["jsoc"] and jsoc.resolve_email({}) == "env@b.org"
+    move_email_to_env({"archive": {"source": "synthetic"}})  # no jsoc section: nothing to do
+
+
+def test_verify_existing_rehashes_complete_files_and_refetches_a_changed_one(server, tmp_path):
+    """A complete file altered in place (same size): with verify_existing the rerun re-hashes it,
+    fetches it again, and unit.json holds the checksum of the file on disk."""
+    out, _ = _fetch(server, tmp_path)
+    name = sorted(_summary(out)["files"])[4]
+    path = tmp_path / name
+    b = bytearray(path.read_bytes())
+    b[-100] ^= 0xFF
+    path.write_bytes(bytes(b))
+    n_files = len(server.file_hits())
+    out, _ = _fetch(server, tmp_path)  # sizes only (the default): nothing fetched
+    assert len(server.file_hits()) == n_files
+    out, _ = _fetch(server, tmp_path, verify_existing=True)
+    assert [h.name for h in server.file_hits()[n_files:]] == [Path(name).name]
+    assert sha256_file(path) == _summary(out)["files"][name]["sha256"]
+
+
+def test_a_permanently_missing_file_is_recorded_and_the_unit_finishes(server, tmp_path):
+    """HTTP 404 for one listed file: the unit finishes with that record's path empty and the
+    miss counted; a rerun asks the server for no file (the ledger records it as missing)."""
+    server.add_fault("file", "http_404", times=1)
+    out, _ = _fetch(server, tmp_path)
+    s = _summary(out)
+    assert s["counts"]["records"] == 15 and s["counts"]["files"] == 14
+    assert s["stats"]["files_missing"] == 1
+    rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
+    assert (rec["path"] == "").sum() == 1
+    n_files = len(server.file_hits())
+    out, _ = _fetch(server, tmp_path)
+    assert len(server.file_hits()) == n_files and _summary(out)["counts"]["files"] == 14
+
+
+def test_a_trickling_server_cannot_hold_a_download_past_its_budget(server, tmp_path):
+    """64 bytes every 50 ms never trips the 5 s read timeout; the step's budget (1.5 s) still ends
+    the transfer, keeping what arrived, and the rerun resumes it with a Range request."""
+    import time
+
+    server.add_fault("file", "trickle", bytes=64, interval=0.05)
+    retry = {"max_attempts": 4, "base_delay_s": 0.01, "max_delay_s": 0.05, "jitter": 0}
+    t0 = time.monotonic()
+    with pytest.raises(RetryBudgetExceeded, match=r"budget_s=1\.5.*wall-clock budget"):
+        _fetch(server, tmp_path, retry={**retry, "budget_s": 1.5})
+    assert time.monotonic() - t0 < 1.5 + 5 + 2  # the budget, at most one read timeout, setup
+    (part,) = tmp_path.rglob("*.part")
+    kept = part.stat().st_size
+    assert kept > 0
+    out, _ = _fetch(server, tmp_path)
+    first = server.file_hits()[0].name
+    resumed = server.file_hits(first)[1]
+    assert resumed.range == f"bytes={kept}-" and _summary(out)["counts"]["files"] == 15
+
+
+def test_a_file_holding_another_record_is_refused_and_fetched_again(server, tmp_path):
+    """The server sends another record's bytes under a file's name once: the header (HARPNUM,
+    T_REC) disagrees with the export record, the file is refused and fetched again."""
+    server.add_fault("file", "swap", times=1)
+    out, _ = _fetch(server, tmp_path)
+    name = server.file_hits()[0].name
+    assert len(server.file_hits(name)) == 2 and server.file_hits(name)[1].range is None
+    rec = pd.read_csv(out.parent / "records.csv", keep_default_na=False)
+    for _, r in rec.iterrows():
+        _, header = read_patch(tmp_path / r["path"])
+        assert header["T_REC"] == r["t_rec_tai"] and header["HARPNUM"] == r["region"]

@@ -397,3 +397,75 @@ def test_bad_flare_class_names_the_row():
             _flares((recs.loc[3, "t_rec"], "M1", 11158), (recs.loc[3, "t_rec"], "Z9", 11158)),
             L(),
         )
+
+
+def test_zero_positives_with_strong_flares_in_range_is_diagnosed():
+    """Truth table of no_positive_diagnosis: an error only when positives are expected."""
+    from flarepipe.samples.labels import apply_task, no_positive_diagnosis
+
+    recs = _region()
+    during = START + pd.Timedelta(hours=30)
+    cases = {
+        "matching NOAA": (_flares((during, "M2.0", 11158)), None),
+        "unlisted NOAA": (_flares((during, "M2.0", 99999)), "1 a NOAA number that no record"),
+        "no NOAA": (_flares((during, "X1.0", None)), "1 have no NOAA number"),
+        "weak only": (_flares((during, "C5.0", 99999)), None),
+        "strong, out of range": (_flares((START - pd.Timedelta(days=5), "X1.0", 99999)), None),
+        "empty list": (_flares(), "the flare list is empty"),
+    }
+    for name, (flares, expected) in cases.items():
+        cand = label_windows(recs, flares, L())
+        samples = apply_task(cand, "strong_vs_quiet")
+        why = no_positive_diagnosis(recs, flares, L(), samples, cand)
+        if expected is None:
+            assert why is None, (name, why)
+        else:
+            assert why is not None and expected in why, (name, why)
+            assert (samples["label"] == 0).all()
+
+
+def test_label_stage_fails_when_the_flares_map_to_no_region(tiny_archive, tmp_path):
+    """Every strong flare's NOAA number replaced by one no record lists (a broken HARP->NOAA map):
+    the label stage fails with the diagnosis instead of writing an all-negative samples.csv."""
+    from flarepipe.archive.layout import load_archive
+    from flarepipe.stages.label import run_label
+
+    arc = load_archive(tiny_archive[0])
+    flares = pd.read_csv(arc.root / "flares.csv")
+    flares["noaa_ar"] = 99999
+    flares.to_csv(tmp_path / "flares.csv", index=False)
+    pd.DataFrame({"keep": [True] * len(arc.records)}).to_csv(tmp_path / "flagged.csv", index=False)
+    out = tmp_path / "samples.csv"
+    with pytest.raises(ValueError, match=r"no positive sample although flares.csv has \d+ flare"):
+        run_label(
+            arc.root / "records.csv",
+            tmp_path / "flares.csv",
+            tmp_path / "flagged.csv",
+            {},
+            out,
+            tmp_path / "counts.csv",
+        )
+    assert not out.exists()
+
+
+def test_samples_cut_at_a_line_boundary_or_edited_are_refused_on_read(tmp_path):
+    """samples.csv cut after a whole line still parses; its recorded row count and checksum do
+    not match, so read_samples refuses it naming the file (instead of fewer samples flowing on)."""
+    from flarepipe.io.atomic import IntegrityError
+    from flarepipe.samples.labels import read_samples, write_samples
+
+    recs = _region()
+    samples = make_samples(recs, _flares((START + pd.Timedelta(hours=30), "M2.0", 11158)), L())
+    path = tmp_path / "samples.csv"
+    write_samples(samples, path)
+    assert len(read_samples(path)) == len(samples) > 5
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(lines[:-3]))  # three whole rows lost, still a valid CSV
+    with pytest.raises(IntegrityError, match=rf"{path}: .* bytes, .* when written.*Delete it"):
+        read_samples(path)
+    path.write_text(text.replace(",1,", ",0,", 1) if ",1," in text else text[:-2] + "9\n")
+    with pytest.raises(IntegrityError, match="SHA-256 differs"):
+        read_samples(path)
+    write_samples(samples, path)  # a rewrite records anew
+    assert len(read_samples(path)) == len(samples)

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -224,3 +225,109 @@ def test_local_settings_defaults_and_conversion():
         "flare_index",
         *KW,
     }
+
+
+def _patch(path: Path, trec: str, region: int = 377) -> Path:
+    """A small RICE-compressed SHARP-like patch (HARPNUM, T_REC) written by flarepipe's writer."""
+    from flarepipe.io.fitsio import write_patch
+
+    write_patch(path, np.ones((20, 30), np.float32), {"HARPNUM": region, "T_REC": trec})
+    return path
+
+
+def _scramble_tiles(path: Path) -> None:
+    """Scramble the compressed tile bytes so that cfitsio cannot decompress them."""
+    b = bytearray(path.read_bytes())
+    for i in range(2 * 2880 + 200, len(b) - 10):
+        b[i] = (b[i] * 7 + 13) % 256
+    path.write_bytes(bytes(b))
+
+
+def _local_archive(tmp_path: Path, fits_in: Path) -> dict:
+    flares = tmp_path / "flares.txt"
+    flares.write_text(FLARES_TXT)
+    return local.build_local_archive(
+        local_section({"fits_dir": str(fits_in), "flares": str(flares)}), tmp_path / "archive"
+    )
+
+
+def test_unreadable_fits_files_are_rejected_with_the_path_and_the_archive_goes_on(tmp_path):
+    """An empty file and a corrupt RICE file (cfitsio's CfitsioException, no OSError) become
+    rejected records naming the file; the readable file is still archived."""
+    fits_in = tmp_path / "exports"
+    fits_in.mkdir()
+    name = "hmi.sharp_cea_720s.377.20110215_{}_TAI.magnetogram.fits"
+    _patch(fits_in / name.format("020000"), "2011.02.15_02:00:00_TAI")
+    _scramble_tiles(_patch(fits_in / name.format("021200"), "2011.02.15_02:12:00_TAI"))
+    (fits_in / name.format("022400")).write_bytes(b"")
+    _local_archive(tmp_path, fits_in)
+    archive = tmp_path / "archive"
+    rec = pd.read_csv(archive / "records.csv", keep_default_na=False)
+    assert rec["t_rec_tai"].tolist() == ["2011.02.15_02:00:00_TAI"]
+    rej = pd.read_csv(archive / "rejected_records.csv").set_index("source")
+    for t in ("021200", "022400"):
+        assert str(fits_in / name.format(t)) in rej.index
+        assert str(fits_in / name.format(t)) in rej.loc[str(fits_in / name.format(t)), "reason"]
+    assert "CfitsioException" in rej.loc[str(fits_in / name.format("021200")), "reason"]
+
+
+def test_two_files_of_one_archive_name_never_overwrite_each_other(tmp_path):
+    """Two exports mapping to one archive name (the same record in two folders, or a renamed file
+    whose header names that record): the first in sorted path order is placed, the later ones are
+    rejected naming both files; the placed file's bytes are the first file's."""
+    fits_in = tmp_path / "exports"
+    (fits_in / "a").mkdir(parents=True)
+    (fits_in / "b").mkdir()
+    name = "hmi.sharp_cea_720s.377.20110215_020000_TAI.magnetogram.fits"
+    first = _patch(fits_in / "a" / name, "2011.02.15_02:00:00_TAI")
+    second = fits_in / "b" / name
+    from flarepipe.io.fitsio import write_patch
+
+    write_patch(
+        second, np.zeros((20, 30), np.float32), {"HARPNUM": 377, "T_REC": "2011.02.15_02:00:00_TAI"}
+    )
+    renamed = _patch(fits_in / "b" / "x.magnetogram.fits", "2011.02.15_02:00:00_TAI")
+    other = _patch(
+        fits_in / "b" / "hmi.sharp_cea_720s.377.copy.magnetogram.fits", "2011.02.15_02:00:00_TAI"
+    )
+    _local_archive(tmp_path, fits_in)
+    archive = tmp_path / "archive"
+    rec = pd.read_csv(archive / "records.csv", keep_default_na=False)
+    assert len(rec) == 1
+    assert sha256_file(archive / rec["path"].iloc[0]) == sha256_file(first)
+    rej = pd.read_csv(archive / "rejected_records.csv").set_index("source")
+    assert sorted(rej.index) == sorted([str(second), str(renamed), str(other)])
+    assert (
+        str(first) in rej.loc[str(second), "reason"]
+        and "already taken" in rej.loc[str(renamed), "reason"]
+    )
+
+
+def test_every_file_an_archive_source_reads_is_listed_for_the_rules(tmp_path):
+    """The archive/catalogue rules declare these as inputs (globs expanded; a path matching
+    nothing stays, so Snakemake names it as a missing input before any job)."""
+    from flarepipe.archive.build import catalogue_files, fits_listing, source_files
+
+    for n in ("t1.csv", "t2.csv", "flares.txt", "map.txt"):
+        (tmp_path / n).write_text("x")
+    loc = {"keyword_tables": [str(tmp_path / "t*.csv")], "flares": str(tmp_path / "flares.txt")}
+    loc["harp_noaa_map"] = str(tmp_path / "map.txt")
+    assert source_files({"source": "local", "local": loc}) == [
+        str(tmp_path / n) for n in ("t1.csv", "t2.csv", "flares.txt", "map.txt")
+    ]
+    tab = {"data_dir": str(tmp_path), "keyword_tables": "t2.csv", "flares": "absent.txt"}
+    assert source_files({"source": "tables", "tables": tab}) == [
+        str(tmp_path / "t2.csv"),
+        str(tmp_path / "absent.txt"),
+    ]
+    assert source_files({"source": "synthetic"}) == []
+    assert catalogue_files({"source": "file", "path": str(tmp_path / "flares.txt")}) == [
+        str(tmp_path / "flares.txt")
+    ]
+    assert catalogue_files({"source": "hek"}) == []
+    fits_in = tmp_path / "exports"
+    _patch(fits_in / "a.magnetogram.fits", "2011.02.15_02:00:00_TAI")
+    arc = {"source": "local", "local": {"fits_dir": str(fits_in), "flares": "f"}}
+    before = fits_listing(arc)
+    _patch(fits_in / "b.magnetogram.fits", "2011.02.15_02:12:00_TAI")
+    assert fits_listing(arc) != before and len(before) == 64

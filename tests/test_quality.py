@@ -111,7 +111,7 @@ def test_output_keeps_rows_and_adds_columns():
     recs = _records([BREAK["no_noaa"]])
     flagged = flag_records(recs, Q(CFG))
     assert len(flagged) == len(recs) and flagged.index.equals(recs.index)
-    assert list(flagged.columns) == [*recs.columns, *REASONS, "reasons", "keep"]
+    assert list(flagged.columns) == [*recs.columns, *REASONS, "reasons", "keep", "read_error"]
     assert flagged["keep"].dtype == bool
 
 
@@ -256,7 +256,7 @@ def test_scan_fits_counts_nan_pixels(tmp_path):
     recs = pd.DataFrame({"path": ["a/m.fits", "", "a/absent.fits"]})
     pix = scan_fits(recs, tmp_path)
     assert pix.index.tolist() == [0]
-    assert pix.loc[0].tolist() == [2, 6, 4]
+    assert pix.loc[0].tolist() == [2, 6, 4, ""]
 
 
 def test_write_flagged_iso_times(tmp_path):
@@ -280,9 +280,36 @@ def test_scan_fits_parallel_equals_serial(tiny_archive, monkeypatch):
     assert len(serial) == len(recs) and (serial["n_nan_pixels"] >= 0).all()
 
 
-def test_scan_fits_names_a_file_without_image(tmp_path):
+def _corrupt_rice(path):
+    """A RICE-compressed patch whose tile bytes are scrambled (cfitsio cannot decompress it)."""
+    from flarepipe.io.fitsio import write_patch
+
+    write_patch(path, np.ones((40, 60), np.float32), {"HARPNUM": 1, "T_REC": "2011.02.15_TAI"})
+    b = bytearray(path.read_bytes())
+    for i in range(2 * 2880 + 200, len(b) - 10):
+        b[i] = (b[i] * 7 + 13) % 256
+    path.write_bytes(bytes(b))
+
+
+def test_scan_fits_rejects_unreadable_files_with_the_reason_and_goes_on(tmp_path):
+    """A file without an image, an empty file and a corrupt RICE file each become a rejected
+    record (``unreadable_file``, the message naming the file); the good file is still scanned."""
     from astropy.io import fits
 
-    fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
-    with pytest.raises(ValueError, match="empty.fits"):
-        scan_fits(pd.DataFrame({"path": ["empty.fits"]}), tmp_path)
+    fits.PrimaryHDU().writeto(tmp_path / "noimage.fits")
+    (tmp_path / "empty.fits").write_bytes(b"")
+    _corrupt_rice(tmp_path / "rice.fits")
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(np.zeros((4, 6), "f4"))]).writeto(
+        tmp_path / "good.fits"
+    )
+    names = ["noimage.fits", "empty.fits", "rice.fits", "good.fits"]
+    pix = scan_fits(pd.DataFrame({"path": names}), tmp_path)
+    for i, name in enumerate(names[:3]):
+        assert str(tmp_path / name) in pix.loc[i, "read_error"]
+    assert pix.loc[3].tolist() == [0, 6, 4, ""]
+    recs = pd.DataFrame([{**_good(i), "path": name} for i, name in enumerate(names)])
+    cfg = {**CFG, "max_size_deviation_px": None}  # the good file is 6x4, the keywords say 744x377
+    flagged = flag_records(recs, Q(cfg), pixel_checks=pix, archive_dir=tmp_path)
+    assert flagged["unreadable_file"].tolist() == [True, True, True, False]
+    assert flagged["reasons"].tolist()[:3] == ["unreadable_file"] * 3
+    assert "empty.fits" in flagged.loc[1, "read_error"] and flagged.loc[3, "read_error"] == ""

@@ -322,6 +322,11 @@ def test_corrupt_v2_rejected(shard: Path, tmp_path: Path) -> None:
     other = _write(tmp_path / "val.h5")
     with h5py.File(other, "a") as f:
         f["targets/label"].attrs["kind"] = "regression"
+    from flarepipe.io.atomic import integrity_path
+
+    # an edit in place changes the size the writer recorded; without that record (a shard of an
+    # older flarepipe) the content checks still refuse it
+    integrity_path(other).unlink()
     with pytest.raises(ShardLayoutError, match=r"val\.h5.*kind 'regression'"):
         ShardReader(other)
 
@@ -525,3 +530,21 @@ def test_real_patches_with_mt_wilson_class_and_boxes(tmp_path: Path) -> None:
     assert target.counts().tolist() == [len(b) for b in boxes] and min(target.counts()) >= 1
     np.testing.assert_allclose(target.sample(0)[0], np.asarray(boxes[0], np.float32))
     assert target.boxes.min() >= 0 and target.boxes.max() <= size
+
+
+# -- integrity -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("recorded", [True, False])
+def test_truncated_shard_is_an_error_naming_the_file_and_the_fix(tmp_path: Path, recorded) -> None:
+    """Cut a shard in half: the reader names the file and says how to rebuild it (with the size
+    record of the writer, and also for a shard written without one: h5py's own error wrapped)."""
+    from flarepipe.io.atomic import integrity_path
+
+    path = _write(tmp_path / "train.h5")
+    ShardReader(path)
+    assert integrity_path(path).is_file()
+    if not recorded:
+        integrity_path(path).unlink()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ShardLayoutError, match=rf"shard {path} cannot be read .*--forcerun shard"):
+        ShardReader(path)

@@ -146,16 +146,17 @@ def test_label_stage_reads_the_flares_it_is_given(staged, tmp_path):
     no_flares = tmp_path / "elsewhere" / "flares.csv"
     no_flares.parent.mkdir()
     pd.read_csv(root / "flares.csv").iloc[:0].to_csv(no_flares, index=False)
-    run_label(
-        records=root / "records.csv",
-        flares=no_flares,
-        flagged=out / "flagged.csv",
-        cfg={},
-        out_samples=tmp_path / "s.csv",
-        out_counts=tmp_path / "c.csv",
-    )
-    quiet = pd.read_csv(tmp_path / "s.csv")
-    assert quiet["label"].sum() == 0 and set(quiet["pred_type"]) == {"QUIET"}
+    # an empty flare list leaves no positive sample: the stage refuses it, naming that file
+    with pytest.raises(ValueError, match=rf"{no_flares}: no positive .* flare list is empty"):
+        run_label(
+            records=root / "records.csv",
+            flares=no_flares,
+            flagged=out / "flagged.csv",
+            cfg={},
+            out_samples=tmp_path / "s.csv",
+            out_counts=tmp_path / "c.csv",
+        )
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_label_stage_refuses_flags_of_other_records(staged, tmp_path):

@@ -400,3 +400,18 @@ def test_only_the_training_modules_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
     )
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_no_absolute_path_of_one_machine_in_the_package():
+    """Docstrings and messages reference repository-relative docs, never a path of one machine."""
+    import re
+
+    pattern = re.compile(r"(?<![\w.])/(work|home|Users|scratch|tmp)/[\w.-]+/")
+    src = Path(__file__).resolve().parents[1] / "src" / "flarepipe"
+    hits = [
+        f"{p.relative_to(src)}:{i}: {line.strip()}"
+        for p in sorted(src.rglob("*.py"))
+        for i, line in enumerate(p.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert not hits, "\n".join(hits)

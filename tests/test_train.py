@@ -87,8 +87,26 @@ def test_train_one_refuses_unfilled_params(shards: dict[str, Path], tmp_path: Pa
     ],
 )
 def test_train_one_learns(
-    shards: dict[str, Path], tmp_path: Path, model: str, model_params: dict, train_params: dict
+    shards: dict[str, Path],
+    tmp_path: Path,
+    model: str,
+    model_params: dict,
+    train_params: dict,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import sys
+
+    import flarepipe.training.fit as fit
+
+    loads: list = []  # torch.load calls made by flarepipe's own training code
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        if sys._getframe(1).f_code.co_filename == fit.__file__:
+            loads.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
     out = tmp_path / model
     summary = train_one(
         shards,
@@ -121,6 +139,10 @@ def test_train_one_learns(
     assert summary["best_val_tss"] == pytest.approx(metrics["val_tss"].max())
     best = FlareTask.load_from_checkpoint(out / "model.ckpt", map_location="cpu")
     assert best.hparams.model == model and best.input_key in ("image", "sequence")
+    # no pickle code is run to read a checkpoint: tensors and plain hyperparameters only
+    assert loads and all(w is True for w in loads), loads
+    ckpt = real_load(out / "model.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["hyper_parameters"]["model"] == model and "state_dict" in ckpt
 
 
 def test_scrambled_val_labels_give_low_tss(shards: dict[str, Path], tmp_path: Path) -> None:

@@ -70,6 +70,79 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert target.read_text() == "a\n1\n"
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_outputs_honour_the_umask(tmp_path, umask):
+    """mkstemp makes 0600 files; an atomic output gets what open() would give: 0666 & ~umask."""
+    import os
+    import stat
+
+    from flarepipe.io.atomic import write_json
+
+    old = os.umask(umask)
+    try:
+        write_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv")
+        write_json({"a": 1}, tmp_path / "b.json")
+        with atomic_path(tmp_path / "c.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    for name in ("a.csv", "b.json", "c.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    """A writer killed inside atomic_path (SIGKILL: no cleanup) leaves its temporary file; the
+    next write of the same target removes it, and leaves other targets' temporaries alone."""
+    import subprocess
+    import sys
+
+    from flarepipe.io.atomic import stale_temporaries
+
+    target = tmp_path / "features.h5"
+    code = (
+        "import os, signal, sys\n"
+        "from flarepipe.io.atomic import atomic_path\n"
+        "with atomic_path(sys.argv[1], suffix='.h5.part') as tmp:\n"
+        "    tmp.write_bytes(b'x' * 1000)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    other = tmp_path / ".other.h5.abcdefgh.h5.part"
+    other.write_bytes(b"y")
+    seen = []
+    for _ in range(2):  # the second killed writer removes the first one's file before its own
+        subprocess.run([sys.executable, "-c", code, str(target)], check=False)
+        seen.append(stale_temporaries(target, ".h5.part"))
+    assert len(seen[0]) == len(seen[1]) == 1 and seen[0] != seen[1] and not target.exists()
+    with atomic_path(target, suffix=".h5.part") as tmp:
+        tmp.write_bytes(b"done")
+    assert stale_temporaries(target, ".h5.part") == [] and target.read_bytes() == b"done"
+    assert other.exists()
+
+
+def test_too_little_disk_space_is_a_clear_error_before_a_shard_is_written(tmp_path, monkeypatch):
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import numpy as np
+
+    from flarepipe.data.shards import write_shard
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    meta = pd.DataFrame(
+        {"sample_id": ["a"], "region_id": ["HARP1"], "instrument": ["HMI"], "t_end": ["2011"]}
+    )
+    with pytest.raises(OSError, match=r"shard .*s.h5: needs about .* MB, only 0.0 MB free") as e:
+        write_shard(
+            tmp_path / "s.h5",
+            meta=meta,
+            inputs={"sequence": np.zeros((1, 4, 2), np.float32), "image": np.zeros((1, 1, 64, 64))},
+            targets={"label": np.array([1])},
+        )
+    assert e.value.errno == errno.ENOSPC and list(tmp_path.iterdir()) == []
+
+
 def test_map_chunked_keeps_order_in_processes():
     import math
 

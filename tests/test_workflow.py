@@ -154,9 +154,12 @@ def _reversed_yaml(text: str) -> str:
     return out
 
 
-def test_jsoc_source_through_the_workflow(tmp_path):
+@pytest.mark.parametrize("email_in", ["env", "config"])
+def test_jsoc_source_through_the_workflow(tmp_path, email_in):
     """archive.source = jsoc: unit jobs, catalogue and merge run through Snakemake against a
-    loopback server speaking the JSOC protocol (the real drms client); a rerun fetches nothing."""
+    loopback server speaking the JSOC protocol (the real drms client); a rerun fetches nothing.
+    The e-mail, from the environment or from ``archive.jsoc.email`` of a config file, is in no
+    file the run writes (``.snakemake/`` metadata and logs included)."""
     import yaml
 
     from jsoc_server import FakeJsoc, make_records
@@ -171,6 +174,8 @@ def test_jsoc_source_through_the_workflow(tmp_path):
     with FakeJsoc(records) as srv:
         cfg = {
             "results": "res",
+            # an HMI-only archive: the FUSED dataset of config.yaml would be refused
+            "experiments": {"datasets": ["SHARP_ONLY"], "models": ["lstm", "cnn"], "runs": 1},
             "archive": {
                 "source": "jsoc",
                 "jsoc": {
@@ -187,9 +192,14 @@ def test_jsoc_source_through_the_workflow(tmp_path):
                 "catalogue": {"source": "file", "path": str(flares), "format": "flares_csv"},
             },
         }
+        env_email = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        env_email.pop("FLAREPIPE_JSOC_EMAIL", None)
+        if email_in == "env":
+            env_email["FLAREPIPE_JSOC_EMAIL"] = email
+        else:
+            cfg["archive"]["jsoc"]["email"] = email
         (tmp_path / "jsoc.yaml").write_text(yaml.safe_dump(cfg))
         shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-        env_email = {**os.environ, "FLAREPIPE_JSOC_EMAIL": email, "PYTHONPATH": str(REPO / "src")}
         cmd = SNAKEMAKE + [
             "res/archive/records.csv",
             "--snakefile",
@@ -216,6 +226,73 @@ def test_jsoc_source_through_the_workflow(tmp_path):
     assert set(arc.records["region"]) == {377, 401}
     assert (arc.records["path"].str.startswith("fits/")).all()
     assert arc.flares["goes_class"].tolist() == ["X2.2"]
-    for f in tmp_path.rglob("*"):
-        if f.is_file() and f.suffix in (".csv", ".json", ".log", ".txt", ".yaml"):
-            assert email not in f.read_text(errors="ignore"), f
+    written = [f for f in tmp_path.rglob("*") if f.is_file() and f != tmp_path / "jsoc.yaml"]
+    assert any(".snakemake/metadata" in str(f) for f in written)
+    for f in written:
+        assert email.encode() not in f.read_bytes(), f
+
+
+def _local_workdir(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A workdir whose archive is the local source: two small exports and a flare list."""
+    import yaml
+
+    from flarepipe.io.fitsio import write_patch
+
+    fits_in = tmp_path / "exports"
+    fits_in.mkdir()
+    for i, t in enumerate(("02:00:00", "03:36:00")):
+        name = f"hmi.sharp_cea_720s.377.20110215_{t.replace(':', '')}_TAI.magnetogram.fits"
+        write_patch(
+            fits_in / name,
+            np.full((20, 30), float(i), np.float32),
+            {"HARPNUM": 377, "T_REC": f"2011.02.15_{t}_TAI", "NOAA_ARS": "11158"},
+        )
+    flares = tmp_path / "flares.txt"
+    flares.write_text(
+        "2011-02-15T01:44:00;2011-02-15T01:56:00;2011-02-15T02:06:00;AR11158;X2.2;S20W12\n"
+        "2011-02-14T10:00:00;2011-02-14T10:05:00;2011-02-14T10:20:00;AR11158;C1.0;\n"
+    )
+    cfg = {
+        "results": "res",
+        "archive": {"source": "local", "local": {"fits_dir": str(fits_in), "flares": str(flares)}},
+    }
+    (tmp_path / "local.yaml").write_text(yaml.safe_dump(cfg))
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    return tmp_path / "local.yaml", fits_in, flares
+
+
+def _local_smk(wd: Path, cfgfile: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    cmd = SNAKEMAKE + ["--snakefile", str(REPO / "Snakefile"), "--directory", str(wd)]
+    cmd += ["--configfile", str(cfgfile), "--cores", "1", *args]
+    res = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    return res
+
+
+def test_edited_local_inputs_make_the_archive_and_downstream_stale(tmp_path):
+    """Every file the local archive reads is an input: editing the flare list, or replacing one
+    FITS export, reruns the archive and the stages after it; untouched, nothing is to be done."""
+    cfgfile, fits_in, flares = _local_workdir(tmp_path)
+    target = "res/quality/records_flagged.csv"
+    _local_smk(tmp_path, cfgfile, target)
+    again = _local_smk(tmp_path, cfgfile, target, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    def stale() -> set[str]:
+        res = _local_smk(tmp_path, cfgfile, target, "-n", "--quiet", "rules")
+        lines = (res.stdout + res.stderr).splitlines()
+        return {p[0] for p in (ln.split() for ln in lines) if len(p) == 2 and p[1].isdigit()}
+
+    # remove the strong flare from the list (the edit of the issue): archive and quality rerun
+    flares.write_text(flares.read_text().splitlines()[1] + "\n")
+    assert {"archive", "quality"} <= stale()
+    _local_smk(tmp_path, cfgfile, target)
+    assert pd.read_csv(tmp_path / "res/archive/flares.csv")["goes_class"].tolist() == ["C1.0"]
+    # replace one export with another of the same name and size (a new mtime)
+    f = sorted(fits_in.iterdir())[0]
+    data = f.read_bytes()
+    f.unlink()
+    f.write_bytes(data)
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    assert {"archive", "quality"} <= stale()

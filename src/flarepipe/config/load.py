@@ -310,6 +310,7 @@ def validate_config(
     ConfigError
         Listing every problem, one line each: ``<file>: <field> <what is allowed>, got <value>``.
     """
+    from flarepipe.config.checks import config_problems
     from flarepipe.config.experiments import experiment_problems
     from flarepipe.config.registries import fill_schema, load_config_plugins, registry_problems
     from flarepipe.core.registry import PluginError
@@ -326,6 +327,7 @@ def validate_config(
     _raise(_schema_errors(_validator(schema), config), sources)
     _raise([([("experiments",)], p) for p in experiment_problems(config)], sources)
     _raise(_settings_errors(config, SETTINGS), sources)
+    _raise(config_problems(config), sources)  # cross-field conflicts (flarepipe.config.checks)
     return config
 
 

@@ -69,9 +69,16 @@ def resize_image(img: np.ndarray, size: int) -> np.ndarray:
 _PARALLEL_MIN = 1000
 
 
-def _read_subsampled(item: tuple[Path, str], hmi_subsample: int) -> np.ndarray:
-    path, instrument = item
-    data, _ = read_patch(path)
+def _read_subsampled(item: tuple[Path, str, str], hmi_subsample: int) -> np.ndarray:
+    path, instrument, sample_id = item
+    try:
+        data, _ = read_patch(path)
+    except ValueError as exc:
+        raise ValueError(
+            f"features: sample {sample_id}: its last record's magnetogram does not read: {exc}. "
+            "The quality stage rejects such records (reason unreadable_file) when it reads the "
+            "pixels: the file changed after quality ran; replace it or rerun from quality"
+        ) from None
     if instrument == "HMI" and hmi_subsample > 1:
         data = data[::hmi_subsample, ::hmi_subsample]
     return data
@@ -175,7 +182,8 @@ def extract_features(
     Raises
     ------
     ValueError
-        When some but not all samples' last records have a magnetogram path.
+        When some but not all samples' last records have a magnetogram path, or a magnetogram
+        does not read (naming the sample and the file).
     """
     keywords = list(keywords or KEYWORD_COLUMNS)
     archive_root = Path(archive_root)
@@ -195,7 +203,7 @@ def extract_features(
         inst = samples["instrument"].tolist()
         raw = map_chunked(
             partial(_read_subsampled, hmi_subsample=hmi_subsample),
-            list(zip(paths, inst, strict=True)),
+            list(zip(paths, inst, samples["sample_id"].astype(str), strict=True)),
             workers=threads,
             min_items=_PARALLEL_MIN,
         )

@@ -65,7 +65,13 @@ from flarepipe.data.targets import (
     Target,
     as_target,
 )
-from flarepipe.io.atomic import atomic_path
+from flarepipe.io.atomic import (
+    IntegrityError,
+    atomic_path,
+    record_integrity,
+    require_free_space,
+    verify_integrity,
+)
 
 __all__ = [
     "BinaryTarget",
@@ -270,6 +276,9 @@ def write_shard(
 
     str_dt = h5py.string_dtype("utf-8")
     path = Path(path)
+    # uncompressed size as the bound: h5py crashes (no error) when the disk fills mid-write
+    need = sum(a.nbytes for a in arrays.values()) + int(meta.memory_usage(deep=True).sum())
+    require_free_space(path.parent, need, f"shard {path}")
     with atomic_path(path, suffix=".h5.part") as tmp:
         with h5py.File(tmp, "w") as f:
             group = f.create_group("inputs")
@@ -309,7 +318,19 @@ def write_shard(
                 )
             for key, value in file_attrs.items():
                 f.attrs[key] = _encode_attr(value)
+    record_integrity(path, checksum=False)  # the size: ShardReader refuses a truncated shard
     return path
+
+
+def _open_h5(path: Path) -> h5py.File:
+    """Open a shard read-only; a file h5py cannot read is an error naming it, with the fix."""
+    try:
+        verify_integrity(path)
+        return h5py.File(path, "r")
+    except (OSError, IntegrityError) as exc:
+        raise ShardLayoutError(
+            f"shard {path} cannot be read ({str(exc).splitlines()[0]}); {_rerun_hint(path)}"
+        ) from None
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -355,7 +376,7 @@ class ShardReader:
             raise FileNotFoundError(
                 f"shard {self.path} does not exist; run the shard (or features) rule first"
             )
-        with h5py.File(self.path, "r") as f:
+        with _open_h5(self.path) as f:
             version = self._version(f)
             self.layout_version = version
             if version == 1:
@@ -496,7 +517,7 @@ class ShardReader:
         pid = os.getpid()
         if self._file is None or self._pid != pid:
             # A handle inherited through fork is not usable: open afresh in this process.
-            self._file = h5py.File(self.path, "r")
+            self._file = _open_h5(self.path)
             self._dsets = {}
             self._pid = pid
         return self._file

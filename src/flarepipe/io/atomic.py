@@ -1,36 +1,106 @@
 """Atomic file output: write to a temporary name beside the target, then rename into place.
 
-A killed job therefore never leaves a file that looks complete under its final name.
+A killed job therefore never leaves a file that looks complete under its final name. The renamed
+file gets the mode an ordinary ``open`` would give it (``0o666`` less the umask), not the
+``0o600`` of :func:`tempfile.mkstemp`, so group members of a shared project can read results.
+Temporary files that a killed writer left beside the target are removed by the next write of the
+same target (one writer per target at a time: Snakemake locks its working directory).
+:func:`require_free_space` turns a disk too full for a large write into a clear error before it
+starts (h5py crashes on a full disk).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_path", "write_csv", "write_json", "write_text", "sha256_file"]
+__all__ = [
+    "atomic_path",
+    "write_csv",
+    "write_json",
+    "write_text",
+    "sha256_file",
+    "require_free_space",
+    "stale_temporaries",
+    "IntegrityError",
+    "integrity_path",
+    "record_integrity",
+    "verify_integrity",
+]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore (a brief window for other threads)
+    os.umask(mask)
+    return mask
+
+
+def _temp_pattern(target: Path, suffix: str) -> re.Pattern:
+    # tempfile.mkstemp's names: prefix + 8 characters of [a-z0-9_] + suffix
+    return re.compile(rf"^\.{re.escape(target.name)}\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+
+
+def stale_temporaries(target: str | os.PathLike, suffix: str = ".part") -> list[Path]:
+    """Temporary files of ``target`` (made by :func:`atomic_path` with ``suffix``) in its folder."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    pat = _temp_pattern(target, suffix)
+    return sorted(p for p in target.parent.iterdir() if pat.match(p.name) and p.is_file())
+
+
+def require_free_space(
+    folder: str | os.PathLike, need_bytes: int, what: str, margin: float = 1.1
+) -> None:
+    """Raise ``OSError(ENOSPC)`` naming ``what`` when ``folder``'s disk has less than
+    ``margin * need_bytes`` free (the folder is created if needed).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    need = int(need_bytes * margin)
+    if free < need:
+        raise OSError(
+            errno.ENOSPC,
+            f"{what}: needs about {need / 1e6:.1f} MB, only {free / 1e6:.1f} MB free on the disk "
+            f"of {folder}; free space there (or point results at another disk) and rerun",
+        )
 
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success.
 
-    On an exception the temporary file is removed and the target is left untouched.
+    Temporary files of the same target left by a killed writer are removed first. On success the
+    file gets mode ``0o666 & ~umask``. On an exception the temporary file is removed and the target
+    is left untouched.
     """
     target = Path(target)
+    suffix = suffix or ".part"
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix or ".part", dir=target.parent
-    )
+    for old in stale_temporaries(target, suffix):
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.is_file():
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -66,3 +136,63 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class IntegrityError(ValueError):
+    """A stage output no longer is what its writer recorded (truncated or changed since)."""
+
+
+def integrity_path(target: str | os.PathLike) -> Path:
+    """The hidden record beside ``target``: ``.<name>.integrity.json``."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.integrity.json")
+
+
+def record_integrity(
+    target: str | os.PathLike, rows: int | None = None, checksum: bool = True
+) -> dict:
+    """Record ``target``'s size, SHA-256 (``checksum``) and row count for :func:`verify_integrity`.
+
+    Called by the writers of stage outputs right after the atomic rename. Large binary outputs
+    (shards) record only the size, which a truncation always changes and costs nothing to check.
+    """
+    target = Path(target)
+    rec: dict = {"name": target.name, "size": target.stat().st_size}
+    if checksum:
+        rec["sha256"] = sha256_file(target)
+    if rows is not None:
+        rec["rows"] = int(rows)
+    write_json(rec, integrity_path(target))
+    return rec
+
+
+def verify_integrity(target: str | os.PathLike, rows: int | None = None) -> None:
+    """Check ``target`` against its :func:`record_integrity` record (none recorded: nothing to do).
+
+    Raises
+    ------
+    IntegrityError
+        Naming the file, what differs and what to do: the size, checksum or (when ``rows`` is
+        given) the row count is not the one recorded when the file was written.
+    """
+    target = Path(target)
+    side = integrity_path(target)
+    if not side.is_file():
+        return
+    try:
+        rec = json.loads(side.read_text())
+    except (OSError, json.JSONDecodeError):
+        return  # a torn record (killed writer) proves nothing; the output rename came after it
+    problems = []
+    size = target.stat().st_size
+    if rec.get("size") is not None and size != rec["size"]:
+        problems.append(f"{size} bytes, {rec['size']} when written")
+    elif rec.get("sha256") and sha256_file(target) != rec["sha256"]:
+        problems.append("its SHA-256 differs from the one recorded when it was written")
+    if rows is not None and rec.get("rows") is not None and int(rows) != int(rec["rows"]):
+        problems.append(f"{rows} rows, {rec['rows']} when written")
+    if problems:
+        raise IntegrityError(
+            f"{target}: {'; '.join(problems)} (recorded in {side.name}): truncated or changed "
+            "outside the workflow. Delete it and rerun: the workflow rebuilds a missing output"
+        )

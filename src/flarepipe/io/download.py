@@ -1,6 +1,6 @@
 """Resumable, verified file downloads and the retry policy shared by the network sources.
 
-Layering (see ``/work/shared/docs/STYLE.md``): this module only sends bytes over HTTP and checks
+Layering (``docs/SOURCES.md``, section jsoc): this module only sends bytes over HTTP and checks
 them; building queries and parsing answers lives in :mod:`flarepipe.archive.sources.jsoc` and
 :mod:`flarepipe.archive.catalogues.flares`, which take their :class:`RetryPolicy` from their
 validated config section with :meth:`RetryPolicy.from_section`.
@@ -369,6 +369,7 @@ def download_file(
     validate: Callable[[Path], None] | None = _default_fits_validate,
     progress: object | None = None,
     opener: Callable[..., object] = urllib.request.urlopen,
+    deadline: float | None = None,
 ) -> DownloadResult:
     """Download ``url`` to ``target`` through ``target.part``, resuming a previous partial transfer.
 
@@ -392,6 +393,10 @@ def download_file(
         Optional tqdm-like object; ``update(n)`` is called with each chunk's size.
     opener
         ``urllib.request.urlopen`` or a stand-in.
+    deadline
+        ``time.monotonic()`` value after which the transfer stops (``TransientError``, the bytes
+        received kept for a resume): per-read timeouts alone never end a transfer from a server
+        that trickles bytes. Reached at most one read (``timeout``) late.
 
     Returns
     -------
@@ -467,6 +472,13 @@ def download_file(
                     fetched += len(block)
                     if progress is not None:
                         progress.update(len(block))
+                    if deadline is not None and time.monotonic() > deadline:
+                        os.fsync(fh.fileno())
+                        raise TransientError(
+                            f"{target.name}: transfer still running at its wall-clock budget "
+                            f"after {offset + fetched} bytes{f' of {total}' if total else ''} "
+                            "(a server trickling bytes?); will resume from there"
+                        )
             except http.client.IncompleteRead as exc:
                 fh.write(exc.partial)
                 fetched += len(exc.partial)

@@ -61,8 +61,15 @@ def read_patch(path: str | os.PathLike) -> tuple[np.ndarray, fits.Header]:
     """Read a patch FITS file: float32 image (NaN where blank) and its repaired header.
 
     Works for RICE-compressed JSOC exports (data in HDU 1) and plain images in HDU 0. Malformed
-    cards of older exports are fixed with ``verify('silentfix')``. Raises ``ValueError`` naming the
-    file when it is truncated or holds no image.
+    cards of older exports are fixed with ``verify('silentfix')``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, for every way a file can fail to read: empty, truncated, not FITS, no
+        image, or a compressed tile that does not decompress (cfitsio's ``CfitsioException``,
+        which is no ``OSError``). This is the one place where a FITS read error is classified:
+        every caller turns this ``ValueError`` into a rejected record with the message as reason.
     """
     path = Path(path)
     try:
@@ -73,8 +80,8 @@ def read_patch(path: str | os.PathLike) -> tuple[np.ndarray, fits.Header]:
                 hdu.verify("silentfix")
                 header = hdu.header.copy()
                 data = np.asarray(hdu.data, dtype=np.float32)
-    except (OSError, ValueError, TypeError, IndexError) as exc:
-        raise ValueError(f"{path}: cannot read FITS patch ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - astropy/cfitsio raise many unrelated types
+        raise ValueError(f"{path}: cannot read FITS patch ({type(exc).__name__}: {exc})") from exc
     if data.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D image, got shape {data.shape}")
     return data, header

@@ -83,7 +83,7 @@ import pandas as pd
 
 from flarepipe.core.flareclass import class_to_flux
 from flarepipe.core.timeutil import parse_utc, to_iso_utc
-from flarepipe.io.atomic import write_csv
+from flarepipe.io.atomic import record_integrity, verify_integrity, write_csv
 from flarepipe.samples.quality import noaa_lists, region_noaa
 from flarepipe.samples.registry import TASKS
 
@@ -98,6 +98,7 @@ __all__ = [
     "strong_vs_quiet",
     "flaring_region",
     "make_samples",
+    "no_positive_diagnosis",
     "evolution_counts",
     "drop_counts",
     "write_samples",
@@ -506,6 +507,71 @@ def apply_task(candidates: pd.DataFrame, task: str) -> pd.DataFrame:
     return out[SAMPLE_COLUMNS].reset_index(drop=True)
 
 
+def no_positive_diagnosis(
+    records: pd.DataFrame,
+    flares: pd.DataFrame,
+    settings: LabelSettings,
+    samples: pd.DataFrame,
+    candidates: pd.DataFrame | None = None,
+) -> str | None:
+    """Why ``samples`` has no positive label when it should have; ``None`` when nothing is wrong.
+
+    Silent zero positives are an error in two cases (else an archive may simply be quiet):
+
+    * the flare list is empty although there are records (every flare of the catalogue was
+      rejected, or none lies in the archive's time range);
+    * it holds flares at or above ``strong_class`` that start between the first record and the
+      last record plus ``pred_hours``. The message counts how many of those have no NOAA number,
+      a NOAA number that no record's ``noaa_ars`` lists (a HARP/TARP to NOAA mapping problem), or
+      match a region whose windows were all dropped or discarded.
+    """
+    if "label" in samples and (pd.to_numeric(samples["label"]) > 0).any():
+        return None
+    if not len(records):
+        return None
+    if not len(flares):
+        return (
+            f"no positive sample and no flare at all for {len(records)} records: the flare list "
+            "is empty (every flare rejected by the catalogue reader, see the rejected_*.csv "
+            "beside flares.csv, or none in the archive's time range)"
+        )
+    strong_flux = class_to_flux(settings.strong_class)
+    flux = []
+    for c, peak in zip(
+        flares["goes_class"].astype("object"),
+        flares.get("peak_flux_wm2", pd.Series(np.nan, index=flares.index)),
+        strict=True,
+    ):
+        try:
+            flux.append(class_to_flux(str(c)) if pd.notna(c) and str(c).strip() else float(peak))
+        except (TypeError, ValueError):
+            flux.append(np.nan)
+    start = _times(flares, "start_utc", "flares")
+    t_rec = _times(records, "t_rec", "records")
+    lo, hi = t_rec.min(), t_rec.max() + pd.Timedelta(hours=float(settings.pred_hours))
+    strong = (np.asarray(flux) >= strong_flux) & (start > lo).to_numpy() & (start <= hi).to_numpy()
+    n = int(strong.sum())
+    if n == 0:
+        return None
+    noaa = pd.to_numeric(flares["noaa_ar"], errors="coerce")[strong]
+    listed = {int(x) for v in noaa_lists(records["noaa_ars"]) for x in v}
+    no_noaa = int(noaa.isna().sum())
+    unlisted = int((noaa.notna() & ~noaa.isin(listed)).sum())
+    matched = n - no_noaa - unlisted
+    dropped = ""
+    if candidates is not None and "dropped" in candidates:
+        d = candidates["dropped"].fillna("").astype(str)
+        dropped = f"; of {len(candidates)} candidate windows {int((d != '').sum())} were dropped"
+        dropped += f" ({d[d != ''].value_counts().to_dict()})" if (d != "").any() else ""
+    return (
+        f"no positive sample although flares.csv has {n} flare(s) >= {settings.strong_class} "
+        f"between the first record ({lo}) and the last plus pred_hours ({hi}): {no_noaa} have "
+        f"no NOAA number, {unlisted} a NOAA number that no record's noaa_ars lists (check the "
+        f"HARP/TARP to NOAA map), {matched} match a region's NOAA number but fall in no kept "
+        f"window (bad or missing records, quality rejections){dropped}"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # tables and files
 # --------------------------------------------------------------------------------------------
@@ -546,16 +612,26 @@ def drop_counts(candidates: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_samples(samples: pd.DataFrame, target: str | os.PathLike) -> None:
-    """Write samples atomically with ISO-UTC millisecond times (``2011-02-15T01:59:26.000``)."""
+    """Write samples atomically with ISO-UTC millisecond times (``2011-02-15T01:59:26.000``).
+
+    The row count and checksum are recorded beside it (:func:`flarepipe.io.atomic.record_integrity`)
+    and verified by :func:`read_samples`.
+    """
     out = samples.copy()
     for col in _TIME_COLUMNS:
         if col in out.columns and pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = to_iso_utc(pd.DatetimeIndex(out[col]))
     write_csv(out, target)
+    record_integrity(target, rows=len(out))
 
 
 def read_samples(path: str | os.PathLike) -> pd.DataFrame:
-    """Read ``samples.csv``: ids as strings, times as naive-UTC timestamps."""
+    """Read ``samples.csv``: ids as strings, times as naive-UTC timestamps.
+
+    Raises :class:`flarepipe.io.atomic.IntegrityError` when the file is not what
+    :func:`write_samples` wrote (e.g. cut at a line boundary: fewer rows, another checksum).
+    """
+    verify_integrity(path)
     df = pd.read_csv(
         path,
         dtype={"sample_id": str, "region_id": str, "record_ids": str},
@@ -563,6 +639,7 @@ def read_samples(path: str | os.PathLike) -> pd.DataFrame:
         na_values=[""],
     )
     _require(df, SAMPLE_COLUMNS, str(path))
+    verify_integrity(path, rows=len(df))
     for col in _TIME_COLUMNS:
         df[col] = _times(df, col, str(path))
     return df

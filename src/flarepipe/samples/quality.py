@@ -25,6 +25,10 @@ a ``NaN`` in a column that an enabled check reads fails that check). Settings ar
     nan_keyword     any column of ``keywords`` is NaN                check_nan_keywords,
                                                                      keywords
     missing_file    path empty, or (with archive_dir) no such file   require_file
+    unreadable_file pixel_checks.read_error is not empty: the file    (with pixel_checks)
+                    does not read as FITS (empty, truncated, a
+                    corrupt compressed tile); the error, naming the
+                    file, is kept in the ``read_error`` column
 
 ``quality_mask`` and ``max_quality`` take an integer, a string such as ``"0x10000"``, or a mapping
 ``{instrument: value}`` (e.g. ``{HMI: ..., MDI: ...}``; ``null`` disables it for that instrument).
@@ -76,6 +80,7 @@ REASONS: tuple[str, ...] = (
     "size_deviation",
     "nan_keyword",
     "missing_file",
+    "unreadable_file",
 )
 R_SUN_MM = 696.0
 MM2_PER_UHEM = 1e-6 * 2.0 * math.pi * R_SUN_MM**2  # ≈ 3.0437 Mm² per micro-hemisphere
@@ -202,8 +207,9 @@ def flag_records(
     pixel_checks
         Optional frame indexed like ``records`` (a subset of its index is fine) with column
         ``n_nan_pixels`` and optionally ``nx``/``ny`` measured from the FITS data (used instead of
-        the keyword ``nx``/``ny`` where given). Records without a row are not flagged
-        ``nan_pixels``; without ``pixel_checks`` the check is skipped.
+        the keyword ``nx``/``ny`` where given), and optionally ``read_error`` (non-empty: the file
+        does not read, reason ``unreadable_file``; :func:`scan_fits` writes it). Records without a
+        row are not flagged ``nan_pixels``; without ``pixel_checks`` the check is skipped.
     archive_dir
         When given, ``missing_file`` also fires for a ``path`` that does not exist under it.
 
@@ -211,7 +217,8 @@ def flag_records(
     -------
     pandas.DataFrame
         ``records`` plus one bool column per reason in :data:`REASONS`, ``reasons``
-        (``;``-joined, in :data:`REASONS` order, empty when kept) and ``keep`` (no reason fired).
+        (``;``-joined, in :data:`REASONS` order, empty when kept), ``keep`` (no reason fired) and
+        ``read_error`` (why the record's file did not read, naming it; empty otherwise).
 
     Raises
     ------
@@ -270,6 +277,13 @@ def flag_records(
                 f"(first: {extra[0]!r}); index it by the records' row numbers"
             )
 
+    read_error = pd.Series("", index=idx, dtype=object)
+    if pixel_checks is not None and "read_error" in pixel_checks.columns:
+        read_error = pixel_checks["read_error"].reindex(idx).fillna("").astype(str)
+        flags["unreadable_file"] = read_error.str.strip() != ""
+        # an unreadable file has no measured pixels or sizes: leave them to its own reason
+        pixel_checks = pixel_checks.loc[pixel_checks["read_error"].fillna("").astype(str) == ""]
+
     if s.max_nan_pixels is not None and pixel_checks is not None:
         _require(pixel_checks, ["n_nan_pixels"], "pixel_checks")
         n_nan = pd.to_numeric(pixel_checks["n_nan_pixels"]).reindex(idx)
@@ -313,6 +327,7 @@ def flag_records(
     codes = np.array(REASONS, dtype=object)
     out["reasons"] = [";".join(codes[row]) for row in table.to_numpy()]
     out["keep"] = ~table.any(axis=1)
+    out["read_error"] = read_error.to_numpy()
     return out
 
 
@@ -343,22 +358,19 @@ def summarise(flagged: pd.DataFrame) -> pd.DataFrame:
 _PARALLEL_MIN_FILES = 2000
 
 
-def _scan_one(path: str) -> tuple[int, int, int]:
-    """NaN pixel count, width and height of the first 2-D image HDU of one FITS file."""
-    from astropy.io import fits
+def _scan_one(path: str) -> tuple[int, int, int, str]:
+    """NaN pixel count, width, height and read error (empty when it reads) of one FITS file.
 
-    with fits.open(path, memmap=False) as hdul:
-        data = next(
-            (
-                h.data
-                for h in hdul
-                if getattr(h, "data", None) is not None and getattr(h.data, "ndim", 0) == 2
-            ),
-            None,
-        )
-        if data is None:
-            raise ValueError(f"{path}: no 2-D image HDU")
-        return int(np.isnan(np.asarray(data, dtype="float64")).sum()), data.shape[1], data.shape[0]
+    Read through :func:`flarepipe.io.fitsio.read_patch`, whose ``ValueError`` names the file; a
+    file that does not read gives ``(0, 0, 0, message)``, never an exception.
+    """
+    from flarepipe.io.fitsio import read_patch
+
+    try:
+        data, _ = read_patch(path)
+    except ValueError as exc:
+        return 0, 0, 0, str(exc)
+    return int(np.isnan(data).sum()), int(data.shape[1]), int(data.shape[0]), ""
 
 
 def scan_fits(
@@ -380,10 +392,12 @@ def scan_fits(
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``records`` (subset) with ``n_nan_pixels``, ``nx`` (width) and ``ny``
-        (height), suitable as ``pixel_checks`` for :func:`flag_records`. The first HDU holding an
-        image is read (RICE-compressed exports keep it in HDU 1). A file without an image raises
-        ``ValueError`` naming the file.
+        Indexed like ``records`` (subset) with ``n_nan_pixels``, ``nx`` (width), ``ny``
+        (height) and ``read_error``, suitable as ``pixel_checks`` for :func:`flag_records`. The
+        first HDU holding an image is read (RICE-compressed exports keep it in HDU 1). A file that
+        does not read (no image, empty, truncated, corrupt tiles) is not an error here: its
+        ``read_error`` holds the reason naming the file (``unreadable_file`` in
+        :func:`flag_records`), and its counts are 0.
     """
     _require(records, ["path"], "records")
     base = Path(archive_dir)
@@ -396,10 +410,9 @@ def scan_fits(
             ids.append(rid)
             files.append(str(f))
     values = map_chunked(_scan_one, files, workers=workers, min_items=_PARALLEL_MIN_FILES)
-    out = pd.DataFrame(
-        values, index=pd.Index(ids, name=records.index.name), columns=["n_nan_pixels", "nx", "ny"]
-    )
-    return out.astype("int64") if len(out) else out
+    cols = ["n_nan_pixels", "nx", "ny", "read_error"]
+    out = pd.DataFrame(values, index=pd.Index(ids, name=records.index.name), columns=cols)
+    return out.astype({c: "int64" for c in cols[:3]}) if len(out) else out
 
 
 def write_flagged(flagged: pd.DataFrame, target: str | os.PathLike) -> None:

@@ -26,12 +26,20 @@ def _one_folder(*paths: str | os.PathLike) -> Path:
 
 
 def run_archive(
-    cfg: dict, out_records, out_flares, out_manifest, out_rates=None, workers: int = 1
+    cfg: dict,
+    out_records,
+    out_flares,
+    out_manifest,
+    out_rates=None,
+    workers: int = 1,
+    sources=(),
 ) -> dict:
-    """Rule ``archive`` (synthetic or local source): build the configured archive.
+    """Rule ``archive`` (synthetic, local or tables source): build the configured archive.
 
     ``cfg`` is the ``archive`` section; the outputs are the layout files of one archive folder
-    (``out_rates`` is the synthetic archive's ``truth/rates.csv``).
+    (``out_rates`` is the synthetic archive's ``truth/rates.csv``). ``sources`` are the local
+    files the source reads (:func:`flarepipe.archive.build.source_files`), declared by the rule so
+    that an edit reruns it; the builder finds them through ``cfg``.
     """
     from flarepipe.archive.build import build_archive
 
@@ -64,10 +72,11 @@ def run_jsoc_merge(units: list, flares, rejected, out_records, out_flares, out_m
     merge_units(list(units), root, flares, rejected_flares=rejected)
 
 
-def run_catalogue(cfg: dict, out_flares, out_rejected, out_repaired) -> None:
+def run_catalogue(cfg: dict, out_flares, out_rejected, out_repaired, sources=()) -> None:
     """Rule ``catalogue``: the flare catalogue (HEK or a catalogue file), rejected/repaired rows.
 
-    ``cfg`` is the validated ``archive.catalogue`` section.
+    ``cfg`` is the validated ``archive.catalogue`` section; ``sources`` the catalogue file it
+    names (:func:`flarepipe.archive.build.catalogue_files`), declared so that an edit reruns it.
     """
     from flarepipe.archive.catalogues.flares import build_catalogue, write_catalogue
 

@@ -32,6 +32,12 @@ def run_label(
         ``samples.csv``, the evolution-type table and the bad-record drop counts.
     plugins
         The plug-in that registered ``labels.task``, if any (imported first).
+
+    Raises
+    ------
+    ValueError
+        No samples; or no positive sample while the flare list is empty or has strong flares in
+        the records' time span (:func:`flarepipe.samples.labels.no_positive_diagnosis`).
     """
     from flarepipe.archive.layout import read_flares, read_records
     from flarepipe.config import settings
@@ -42,6 +48,7 @@ def run_label(
         drop_counts,
         evolution_counts,
         label_windows,
+        no_positive_diagnosis,
         write_samples,
     )
 
@@ -55,10 +62,14 @@ def run_label(
             "rerun the quality stage"
         )
     keep.index = recs.index
-    cand = label_windows(recs, read_flares(flares), s, keep)
+    flare_table = read_flares(flares)
+    cand = label_windows(recs, flare_table, s, keep)
     samples = apply_task(cand, s.task)
     if samples.empty:
         raise ValueError(f"label: task {s.task} produced no samples from {records}")
+    why = no_positive_diagnosis(recs, flare_table, s, samples, cand)
+    if why:
+        raise ValueError(f"label: task {s.task} on {records} and {flares}: {why}")
     write_samples(samples, out_samples)
     write_csv(evolution_counts(cand), out_counts)
     if out_drops:

@@ -282,7 +282,7 @@ def train_one(
             if not best_path or not Path(best_path).exists():
                 raise RuntimeError(f"training of {model_name} in {out_dir} saved no checkpoint")
             best = FlareTask.load_from_checkpoint(best_path, map_location="cpu")
-            best_epoch = int(torch.load(best_path, map_location="cpu", weights_only=False)["epoch"])
+            best_epoch = int(torch.load(best_path, map_location="cpu", weights_only=True)["epoch"])
             t0 = time.perf_counter()
             preds = pd.concat([_predict(trainer, best, dm, s) for s in ("val", "test")])
             predict_s = time.perf_counter() - t0

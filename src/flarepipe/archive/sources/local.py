@@ -178,6 +178,7 @@ def scan_fits(
         raise ValueError(f"{SECTION}.fits_dir {str(root)!r} is not a folder")
     archive = Path(archive_dir)
     rows, rejected = [], []
+    taken: dict[object, Path] = {}  # archive path, and (series, region, T_REC) -> the file placed
     for p in sorted(Path(x) for x in glob.glob(str(root / pattern), recursive=True)):
         try:
             data, header = read_patch(p)
@@ -193,9 +194,27 @@ def scan_fits(
             name = expected
         if not name.startswith(f"{rec['series']}.{rec['region']}."):
             name = expected
-        dest = archive / "fits" / rec["series"] / name
+        rel = f"fits/{rec['series']}/{name}"
+        key = (rec["series"], rec["region"], rec["t_rec_tai"])
+        clash = next((k for k in (rel, key) if k in taken), None)
+        if clash is not None:
+            what = (
+                f"archive file {rel}" if clash == rel else f"record {rec['series']}{list(key[1:])}"
+            )
+            rejected.append(
+                {
+                    "source": str(p),
+                    "line": -1,
+                    "reason": f"{p}: maps to {what}, already taken by {taken[clash]} "
+                    "(two files of one record, or a name that hides its record); not placed",
+                    "raw": "",
+                }
+            )
+            continue
+        taken[rel] = taken[key] = p
+        dest = archive / rel
         _place(p, dest, link)
-        rec["path"] = f"fits/{rec['series']}/{name}"
+        rec["path"] = rel
         rec["ny"], rec["nx"] = int(data.shape[0]), int(data.shape[1])
         rows.append(rec)
     recs = (

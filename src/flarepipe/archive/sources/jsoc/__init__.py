@@ -1,6 +1,6 @@
 """The JSOC archive source: SHARP/SMARP keywords and magnetograms through drms, in resumable units.
 
-Layers, as drms itself is built (``/work/shared/docs/STYLE.md``), one module each and each
+Layers, as drms itself is built (``docs/SOURCES.md``, section jsoc), one module each and each
 testable alone:
 
 1. **Settings** (:mod:`.settings`): :class:`JsocSettings` from the validated ``archive.jsoc``
@@ -37,7 +37,12 @@ from flarepipe.archive.sources.jsoc.merge import merge_units
 from flarepipe.archive.sources.jsoc.parse import parse_export_record
 from flarepipe.archive.sources.jsoc.query import build_recordset, format_duration, quality_clause
 from flarepipe.archive.sources.jsoc.records import keywords_to_records
-from flarepipe.archive.sources.jsoc.settings import EMAIL_ENV, JsocSettings, resolve_email
+from flarepipe.archive.sources.jsoc.settings import (
+    EMAIL_ENV,
+    JsocSettings,
+    move_email_to_env,
+    resolve_email,
+)
 from flarepipe.archive.sources.jsoc.units import UNIT_ID_PATTERN, Unit, get_unit, plan_units
 from flarepipe.core.noaa import normalise_noaa_ars
 
@@ -55,6 +60,7 @@ __all__ = [
     "plan_units",
     "get_unit",
     "resolve_email",
+    "move_email_to_env",
     "make_server_config",
     "make_client",
     "keywords_to_records",

@@ -204,6 +204,7 @@ class JsocSession:
             "status_polls": 0,
             "files_downloaded": 0,
             "files_skipped": 0,
+            "files_missing": 0,
             "bytes_downloaded": 0,
             "pending_limit_waits": 0,
         }

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+import urllib.error
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ from flarepipe.archive.sources.jsoc.settings import (
     resolve_email,
 )
 from flarepipe.archive.sources.jsoc.units import Unit, get_unit
+from flarepipe.core.timeutil import parse_trec
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
 from flarepipe.io.download import (
+    PermanentError,
     UnsafeFilenameError,
     download_file,
     redact,
@@ -53,6 +56,43 @@ from flarepipe.io.fitsio import jsoc_filename, read_patch
 __all__ = ["Ledger", "fetch_unit", "run_unit"]
 
 log = logging.getLogger(__name__)
+
+
+class _NotOnServer(PermanentError):
+    """HTTP 404 for a file the export listed: recorded as missing, like a record without data."""
+
+
+def _check_header(header, record: str | None, name: str) -> None:
+    """Refuse a downloaded file whose header names another record than the export listed for it
+    (region keyword and ``T_REC``): a swapped file must not enter the archive under this name.
+    """
+    from flarepipe.core.series import SERIES
+
+    parsed = parse_export_record(record or "")
+    if not parsed or parsed[0] not in SERIES:
+        return
+    series, region, trec = parsed
+    key = SERIES[series].region_key
+    got_region, got_trec = header.get(key), str(header.get("T_REC", "")).strip()
+    try:
+        same_time = got_trec and parse_trec(got_trec) == parse_trec(trec)
+    except ValueError:
+        same_time = False
+    if got_region is None or int(got_region) != region or not same_time:
+        raise ValueError(
+            f"{name}: header says {key}={got_region}, T_REC={got_trec!r}, the export listed it as "
+            f"{record!r}: another record's file"
+        )
+
+
+def _fetch_or_missing(url: str, dest: Path, timeout: float, validate, deadline: float) -> Any:
+    try:
+        return download_file(url, dest, timeout=timeout, validate=validate, deadline=deadline)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            exc.close()
+            raise _NotOnServer(f"HTTP 404 for {dest.name}") from None
+        raise
 
 
 class Ledger:
@@ -80,9 +120,9 @@ class Ledger:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def is_done(self, name: str, fits_dir: Path) -> bool:
-        """True when ``name`` is complete (entry, file of the recorded size) or known to have no
-        data on the server.
+    def is_done(self, name: str, fits_dir: Path, verify: bool = False) -> bool:
+        """True when ``name`` is complete (entry, file of the recorded size, and with ``verify``
+        of the recorded SHA-256) or known to have no data on the server.
         """
         e = self.entries.get(name)
         if not e:
@@ -90,7 +130,9 @@ class Ledger:
         if e.get("missing"):
             return True
         dest = fits_dir / name
-        return dest.exists() and dest.stat().st_size == e["size"]
+        if not (dest.exists() and dest.stat().st_size == e["size"]):
+            return False
+        return not verify or sha256_file(dest) == e["sha256"]
 
 
 def _progress_bar(total: int, desc: str, enabled: bool | None):
@@ -115,9 +157,13 @@ def _download(
     done: dict[str, dict] = {}
     shapes: dict[str, tuple[int, int]] = {}
 
+    records_of = dict(zip(files["filename"], files["record"], strict=True))
+
     def validate(path: Path) -> None:
-        data, _ = read_patch(path)
-        shapes[path.name.removesuffix(".part")] = data.shape
+        data, header = read_patch(path)
+        name = path.name.removesuffix(".part")
+        _check_header(header, records_of.get(name), name)
+        shapes[name] = data.shape
 
     bar = _progress_bar(len(files), session.unit_id, s.progress)
     try:
@@ -156,12 +202,32 @@ def _download(
                     continue
                 except ValueError:
                     dest.unlink()
-            res = session.retry(
-                lambda row=row, dest=dest: download_file(
-                    row.url, dest, timeout=s.timeout_s, validate=validate
-                ),
-                f"download of {name}",
-            )
+            # the step's wall-clock budget (retry.budget_s) bounds each transfer too
+            deadline = time.monotonic() + s.retry.budget_s
+            try:
+                res = session.retry(
+                    lambda row=row, dest=dest, deadline=deadline: _fetch_or_missing(
+                        row.url, dest, s.timeout_s, validate, deadline
+                    ),
+                    f"download of {name}",
+                )
+            except _NotOnServer as exc:
+                # a permanently missing file: its record keeps an empty path (as a record the
+                # server has no data for), the unit finishes and a rerun does not ask again
+                log.warning("unit %s: %s; recorded as missing", session.unit_id, exc)
+                ledger.add(
+                    {
+                        "name": name,
+                        "record": row.record,
+                        "missing": True,
+                        "reason": "HTTP 404",
+                        "size": 0,
+                        "sha256": "",
+                    }
+                )
+                stats["files_missing"] += 1
+                bar.update(1)
+                continue
             ny, nx = shapes.get(name, (0, 0))
             entry = {
                 "name": name,
@@ -262,7 +328,8 @@ def fetch_unit(
         n_listed = 0
         if unit.download and len(records):
             expected = expected_files(records, unit.series, unit.segment)
-            if expected and all(ledger.is_done(n, fits_dir) for n in expected):
+            verify = settings.verify_existing  # re-hash complete files, not only their sizes
+            if expected and all(ledger.is_done(n, fits_dir, verify) for n in expected):
                 # everything this unit needs is complete: no export, no download
                 done = {
                     n: ledger.entries[n] for n in expected if not ledger.entries[n].get("missing")

@@ -21,7 +21,7 @@ from flarepipe.core.keywords import JSOC_NAMES
 from flarepipe.core.series import SERIES_NAMES
 from flarepipe.io.download import RetryPolicy
 
-__all__ = ["EMAIL_ENV", "SECTION", "JsocSettings", "resolve_email"]
+__all__ = ["EMAIL_ENV", "SECTION", "JsocSettings", "resolve_email", "move_email_to_env"]
 
 #: environment variable holding the JSOC export e-mail (wins over ``archive.jsoc.email``)
 EMAIL_ENV = "FLAREPIPE_JSOC_EMAIL"
@@ -163,3 +163,21 @@ def resolve_email(section: Mapping[str, Any] | None = None) -> str | None:
         return env
     value = (section or {}).get("email")
     return str(value).strip() if value else None
+
+
+def move_email_to_env(config: dict) -> None:
+    """Take ``archive.jsoc.email`` out of a loaded configuration into ``$FLAREPIPE_JSOC_EMAIL``.
+
+    Snakemake stores every rule's params in ``.snakemake/metadata`` and the rules pass config
+    sections as params, so an address left in ``config`` would reach disk in clear text. The
+    workflow calls this once, after validation: the key is removed (in place) and its value
+    exported to the environment unless the variable is already set (the environment wins, as in
+    :func:`resolve_email`); jobs inherit the environment and read it from there. Local and cluster
+    executors re-parse the workflow in each job, which moves the address again the same way.
+    """
+    section = (config.get("archive") or {}).get("jsoc")
+    if not isinstance(section, dict) or "email" not in section:
+        return
+    value = section.pop("email")
+    if value and not os.environ.get(EMAIL_ENV, "").strip():
+        os.environ[EMAIL_ENV] = str(value).strip()

@@ -1,0 +1,231 @@
+"""Cross-field checks of a schema-valid configuration: conflicts that would fail only mid-run.
+
+Each check here finds a combination of settings that every field allows alone but that cannot
+work together, and that a job would otherwise find only after the stages before it ran (or, worse,
+never: a silently different result). :func:`config_problems` is called once by
+:func:`flarepipe.config.validate_config`, after the schema and the typed settings accepted the
+configuration, so the workflow refuses it before its first job; each problem names the config
+keys it is about (the loader turns them into the file that set them).
+
+Checks, in order::
+
+    key(s)                               refused when
+    results                              the filesystem root, the home folder or the working
+                                         folder itself (every stage writes and reruns there)
+    labels.strong_class, labels.min_class  a class of zero flux (``M0``, ``A0.0``): every flare,
+                                         however weak, would be a strong flare
+    split.method                         region_kfold: its folds are train/val only, so the
+                                         shards have no test split (use chronological_kfold)
+    experiments.stacking                 (a warning, not an error) the list form (criteria only)
+                                         while experiments.models lacks lstm or cnn: the
+                                         documented shorthand then makes no ensemble
+    experiments.datasets, archive.*      a dataset needs an instrument the configured archive
+                                         cannot have (synthetic instruments, jsoc series): a
+                                         FUSED dataset would report single-instrument numbers
+    features.image_size, models.<net>    an image network in experiments.models cannot take
+                                         images of that size (built and run once on zeros)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["config_problems"]
+
+#: a problem: the config paths it is about, and its message (as in :mod:`flarepipe.config.load`)
+Problem = tuple[list[tuple], str]
+
+
+def _results(config: Mapping) -> list[Problem]:
+    value = str(config.get("results", ""))
+    where = Path(os.path.expanduser(value)).resolve()
+    bad = {Path("/").resolve(): "the filesystem root", Path.home().resolve(): "the home folder"}
+    bad.setdefault(Path.cwd().resolve(), "the working folder itself")
+    if where in bad:
+        return [
+            (
+                [("results",)],
+                f"results {value!r} is {bad[where]}: every stage writes (and a rerun replaces) "
+                "files there; name a folder of its own, e.g. results",
+            )
+        ]
+    return []
+
+
+def _classes(config: Mapping) -> list[Problem]:
+    from flarepipe.core.flareclass import class_to_flux
+
+    out = []
+    labels = config.get("labels") or {}
+    for key in ("strong_class", "min_class"):
+        value = labels.get(key)
+        if value is None:
+            continue
+        try:
+            flux = class_to_flux(str(value))
+        except ValueError as exc:
+            out.append(([("labels", key)], f"labels.{key} {value!r}: {exc}"))
+            continue
+        if not flux > 0:
+            out.append(
+                (
+                    [("labels", key)],
+                    f"labels.{key} {value!r} is a zero flux: every flare would pass it; give a "
+                    "class with a magnitude, e.g. M1.0",
+                )
+            )
+    return out
+
+
+def _split(config: Mapping) -> list[Problem]:
+    if (config.get("split") or {}).get("method") == "region_kfold":
+        return [
+            (
+                [("split", "method")],
+                "split.method region_kfold deals regions into train/val folds only, so no run "
+                "has a test split and the shard job would fail; use chronological_kfold (a "
+                "test interval from split.boundaries, k-fold train/val over the rest) or "
+                "random_regions",
+            )
+        ]
+    return []
+
+
+def _stacking(config: Mapping) -> list[Problem]:
+    """The S1 shorthand (a list of criteria) is documented to stack lstm and cnn only when both
+    are trained; without one of them it is not an error (a study config may inherit the list) but
+    a ``UserWarning`` naming the keys, so that no ensemble silently goes missing.
+    """
+    from flarepipe.config.experiments import LEGACY_STACK_PAIR
+
+    exp = config.get("experiments") or {}
+    value = exp.get("stacking") or []
+    models = list(exp.get("models") or [])
+    if isinstance(value, Mapping) or not value or not all(isinstance(v, str) for v in value):
+        return []  # the mapping forms name their pair: experiment_problems checks them
+    missing = [m for m in LEGACY_STACK_PAIR if m not in models]
+    if missing:
+        warnings.warn(
+            f"experiments.stacking {list(value)} stacks {list(LEGACY_STACK_PAIR)}, but "
+            f"experiments.models {models} lacks {missing}: no ensemble will be made; add them, "
+            "set experiments.stacking: [] (no ensembles), or name another pair "
+            "({pair: [a, b], criteria: [...]})",
+            UserWarning,
+            stacklevel=2,
+        )
+    return []
+
+
+def _archive_instruments(archive: Mapping) -> tuple[tuple[str, ...] | None, list[tuple]]:
+    """Instruments the configured archive can hold and the keys that say so; None: unknown."""
+    source = archive.get("source", "synthetic")
+    if source == "synthetic":
+        syn = archive.get("synthetic") or {}
+        if "instruments" in syn:
+            return tuple(syn["instruments"]), [("archive", "synthetic", "instruments")]
+        from flarepipe.archive.sources.synthetic.params import SyntheticParams
+
+        return tuple(SyntheticParams.__dataclass_fields__["instruments"].default), []
+    if source == "jsoc":
+        from flarepipe.core.series import SERIES
+
+        series = (archive.get("jsoc") or {}).get("series") or []
+        return tuple(SERIES[s].instrument for s in series if s in SERIES), [
+            ("archive", "jsoc", "series")
+        ]
+    return None, []  # local files and tables: known only once read (the split stage checks)
+
+
+def _datasets(config: Mapping) -> list[Problem]:
+    from flarepipe.samples.registry import DATASETS
+
+    have, keys = _archive_instruments(config.get("archive") or {})
+    if have is None:
+        return []
+    out = []
+    for d in (config.get("experiments") or {}).get("datasets") or []:
+        if d not in DATASETS:
+            continue
+        lacking = [i for i in DATASETS[d].instruments if i not in have]
+        if lacking:
+            out.append(
+                (
+                    [("experiments", "datasets"), *keys],
+                    f"experiments.datasets: {d} needs instrument(s) {lacking}, but the "
+                    f"{config['archive'].get('source', 'synthetic')} archive has only "
+                    f"{list(have)}; drop {d} or add the instrument to the archive",
+                )
+            )
+    return out
+
+
+#: set to a digest of the settings :func:`_image_size` read once they passed: the workflow's jobs
+#: re-read the configuration in processes that inherit the environment, and skip the check (and
+#: importing torch, ~2-4 s) for the same settings
+_IMAGE_CHECKED_ENV = "FLAREPIPE_IMAGE_SIZE_CHECKED"
+
+
+def _image_size(config: Mapping) -> list[Problem]:
+    from flarepipe.models.registry import NETWORKS
+
+    exp = config.get("experiments") or {}
+    nets = [m for m in exp.get("models") or [] if m in NETWORKS and NETWORKS[m].input == "image"]
+    if not nets:
+        return []
+    read = {
+        "nets": nets,
+        "size": (config.get("features") or {}).get("image_size"),
+        "models": {m: (config.get("models") or {}).get(m) for m in nets},
+        "plugins": config.get("plugins"),
+    }
+    digest = hashlib.sha256(json.dumps(read, sort_keys=True, default=str).encode()).hexdigest()
+    if os.environ.get(_IMAGE_CHECKED_ENV) == digest:
+        return []
+    import torch
+
+    from flarepipe.data.features import IMAGE_CHANNELS
+    from flarepipe.models.registry import build_model
+
+    size = int((config.get("features") or {}).get("image_size", 32))
+    out = []
+    for m in nets:
+        params = dict(((config.get("models") or {}).get(m) or {}).get("network") or {})
+        try:
+            net = build_model(m, **params).eval()
+        except (ValueError, TypeError, ImportError):
+            continue  # a network that cannot be built is reported by its own checks or job
+        try:
+            with torch.no_grad():
+                net(torch.zeros(2, len(IMAGE_CHANNELS), size, size))
+        except (ValueError, RuntimeError) as exc:
+            out.append(
+                (
+                    [("features", "image_size"), ("models", m, "network")],
+                    f"features.image_size {size}: network {m!r} (models.{m}.network) cannot take "
+                    f"{size}x{size} images: {str(exc).splitlines()[0]}",
+                )
+            )
+    if not out:
+        os.environ[_IMAGE_CHECKED_ENV] = digest
+    return out
+
+
+_CHECKS = (_results, _classes, _split, _stacking, _datasets, _image_size)
+
+
+def config_problems(config: Mapping[str, Any]) -> list[Problem]:
+    """Every cross-field conflict of a schema-valid, filled configuration (module docstring).
+
+    Returns
+    -------
+    list
+        ``(paths, message)`` pairs, empty when the configuration can run; ``paths`` are the
+        config keys (tuples) the message is about.
+    """
+    return [p for check in _CHECKS for p in check(config)]
