@@ -314,9 +314,7 @@ def _old_tests(datasets: list[str], models: list[str]) -> list:
 def _net_pairs(datasets: list[str], models: list[str]) -> list:
     """S1's LSTM vs CNN per dataset (any two networks, in configuration order)."""
     nets = [m for m in models if m in ("lstm", "cnn", "cnn2")]
-    return [
-        [[d, a], [d, b]] for d in datasets for i, a in enumerate(nets) for b in nets[i + 1 :]
-    ]
+    return [[[d, a], [d, b]] for d in datasets for i, a in enumerate(nets) for b in nets[i + 1 :]]
 
 
 @pytest.mark.parametrize("extra", [None, "config/tiny.yaml", "config/studies/sun2022.yaml"])
