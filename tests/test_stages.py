@@ -307,7 +307,7 @@ def test_train_stage_refuses_outputs_it_cannot_name(staged, tmp_path):
 
 
 def test_stack_and_evaluate_stages(predicted, staged, tmp_path):
-    from flarepipe.evaluation.rates import TRUE_RATE_METRICS
+    from flarepipe.evaluation.rates import TRUE_RATE_COLUMNS, TRUE_RATE_METRICS
     from flarepipe.stages.evaluate import run_evaluate, run_stack
 
     models, preds = predicted
@@ -383,6 +383,19 @@ def test_stack_and_evaluate_stages(predicted, staged, tmp_path):
     assert "## Test at the true event rate" in text and "## Sample counts" in text
     for png in ("tss_box.png", "stack_alpha.png", "FUSED_SHARP_reliability.png"):
         assert (ev2 / "plots" / png).stat().st_size > 0, png
+    off = tmp_path / "off" / "true_rate.csv"
+    run_evaluate(
+        predictions=[*preds.values(), *outs],
+        out_metrics=ev2 / "metrics.csv",
+        out_table=ev2 / "metrics.md",
+        out_plots=ev2 / "plots",
+        samples=out / "samples.csv",
+        splits=[split],
+        cfg={"true_rate": False},
+        out_true_rate=off,
+    )
+    assert off.read_text().strip() == ",".join(TRUE_RATE_COLUMNS)
+    assert "## Test at the true event rate" not in (ev2 / "metrics.md").read_text()
 
 
 def test_archive_stages(tiny_archive, tmp_path):

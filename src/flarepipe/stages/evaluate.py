@@ -171,22 +171,22 @@ def run_evaluate(
             write_csv(instruments, out_instruments)
         if out_splits is not None:
             write_csv(per_split, out_splits)
+        rows = []
         if ev["true_rate"]:
             s = settings("split", split_cfg)
             rates = {}
             for (d, k), (where, kept) in split_frames.items():
                 full = with_labels(full_split(all_samples, d, s, k), all_samples, where)
                 rates[(d, k)] = split_rates(kept, full, where)
-            rows = []
             for (d, m, k), pred in frames.items():
                 if (d, k) not in rates:
                     raise ValueError(f"evaluate: no split file for dataset {d!r} run {k}")
                 for kind, scores in true_rate_scores(pred, rates[(d, k)]).items():
                     rows += [(d, m, k, kind, metric, v) for metric, v in scores.items()]
-            true_rate = pd.DataFrame(rows, columns=list(TRUE_RATE_COLUMNS))
-            if out_true_rate is not None:
-                write_csv(true_rate, out_true_rate)
-            sections += true_rate_markdown(true_rate)
+        true_rate = pd.DataFrame(rows, columns=list(TRUE_RATE_COLUMNS))
+        if out_true_rate is not None:  # header only when evaluation.true_rate is off
+            write_csv(true_rate, out_true_rate)
+        sections += true_rate_markdown(true_rate)
         sections += counts_markdown(instruments, per_split)
 
     summary = write_evaluation(
