@@ -107,3 +107,17 @@ def test_spread_box_and_alpha_figures(tmp_path):
     assert (tmp_path / "alpha.png").stat().st_size > 5000
     with pytest.raises(ValueError, match="no fitted alpha"):
         alpha_plot(alphas.iloc[:0], tmp_path / "y.png")
+
+
+def test_weighted_reliability_equals_replicated_negatives():
+    y = np.array([1, 0, 0, 1, 0, 0])
+    p = np.array([0.15, 0.12, 0.18, 0.95, 0.91, 0.55])
+    w = np.where(y == 1, 1.0, 3.0)
+    weighted = reliability_bands([_frame(y, p).assign(weight=w)], n_bins=10)
+    rep = np.r_[np.arange(6), np.repeat(np.flatnonzero(y == 0), 2)]
+    replicated = reliability_bands([_frame(y[rep], p[rep])], n_bins=10)
+    ok = weighted["count"] > 0
+    for col in ("forecast", "observed"):
+        np.testing.assert_allclose(weighted[col][ok], replicated[col][ok])
+    assert weighted.loc[1, "observed"] == pytest.approx(1 / 7)
+    assert weighted["count"].tolist() == [0, 3, 0, 0, 0, 1, 0, 0, 0, 2]

@@ -166,3 +166,23 @@ def test_true_rate_markdown_shows_raw_and_corrected():
     md = true_rate_markdown(tidy, metrics=("HSS",))
     assert "| dataset | model | event rate | HSS raw | HSS corrected |" in md
     assert "| SHARP_ONLY | lstm | 0.050 ± 0.000 | 0.300 ± 0.141 | 0.500 ± 0.141 |" in md
+
+
+def test_true_rate_frame_weights_and_corrects_the_test_rows():
+    from flarepipe.evaluation.rates import true_rate_frame
+
+    pred = pd.DataFrame(
+        {
+            "split": ["val", "test", "test", "test", "test"],
+            "label": [1, 1, 0, 0, 1],
+            "prob": [0.9, 0.5, 0.5, 0.2, 0.8],
+        }
+    )
+    got = true_rate_frame(pred, {"r0": 0.5, "r1": 0.1, "r_test": 0.2})
+    assert len(got) == 4 and (got["split"] == "test").all()
+    np.testing.assert_allclose(got["prob"], prior_shift([0.5, 0.5, 0.2, 0.8], 0.5, 0.1))
+    assert got["prob"].iloc[0] == pytest.approx(0.1)
+    w = got["weight"].to_numpy()
+    assert (w[got["label"] == 1] == 1).all()
+    assert got["label"].sum() / w.sum() == pytest.approx(0.2)  # weighted event rate is r_test
+    assert true_rate_frame(pred, {"r0": 0.5, "r1": float("nan"), "r_test": 0.2}) is None

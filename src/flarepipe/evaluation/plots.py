@@ -269,16 +269,26 @@ def reliability_bands(
 
     Returns one row per bin: ``lo, hi, forecast`` (mean over runs of the bin's mean forecast),
     ``observed`` and ``observed_sd`` (mean and sd over runs of the bin's observed frequency, runs
-    with an empty bin left out), ``count`` (samples in the bin, summed over runs), ``runs``.
+    with an empty bin left out), ``count`` (samples in the bin, summed over runs), ``runs``. A
+    frame with a ``weight`` column (e.g. test negatives weighted to the true event rate,
+    :mod:`flarepipe.evaluation.rates`) gives weighted bin means; ``count`` stays unweighted.
     """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     fc, ob, cnt = [], [], []
-    for y, p in _runs(frames, split):
+    for frame, (y, p) in zip(frames, _runs(frames, split), strict=True):
+        if split is not None and "split" in frame.columns:
+            frame = frame[frame["split"] == split]
+        w = frame["weight"].to_numpy(float) if "weight" in frame.columns else np.ones(y.size)
         idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, n_bins - 1)
         c = np.bincount(idx, minlength=n_bins).astype(float)
+        sw = np.bincount(idx, weights=w, minlength=n_bins)
         with np.errstate(invalid="ignore", divide="ignore"):
-            fc.append(np.bincount(idx, weights=p, minlength=n_bins) / c)
-            ob.append(np.bincount(idx, weights=y.astype(float), minlength=n_bins) / c)
+            fc.append(
+                np.where(c > 0, np.bincount(idx, weights=w * p, minlength=n_bins) / sw, np.nan)
+            )
+            ob.append(
+                np.where(c > 0, np.bincount(idx, weights=w * y, minlength=n_bins) / sw, np.nan)
+            )
         cnt.append(c)
     f_mean, _ = _band(np.array(fc))
     o_mean, o_sd = _band(np.array(ob))
@@ -343,95 +353,101 @@ def spread_plots(
     title: str,
     n_bins: int = 10,
     split: str = "test",
+    figures: Sequence[str] = ("reliability", "roc", "skill_profile"),
 ) -> list[str]:
     """Reliability (with bin counts), ROC and TSS/HSS profile, mean ± sd over runs per model.
 
-    Writes ``<stem>_reliability.png``, ``<stem>_roc.png``, ``<stem>_skill_profile.png`` under
-    ``out_dir``; returns their paths. ``title`` gets the figure's name appended.
+    Writes ``<stem>_<figure>.png`` under ``out_dir`` for each of ``figures`` (``reliability``,
+    ``roc``, ``skill_profile``); returns their paths. ``title`` gets the figure's name appended.
     """
+    unknown = sorted(set(figures) - {"reliability", "roc", "skill_profile"})
+    if unknown:
+        raise ValueError(f"unknown figures {unknown}")
     if not runs:
         raise ValueError("no predictions to plot")
     out_dir = os.fspath(out_dir)
     n = max(len(v) for v in runs.values())
     note = f" ({split}, mean ± sd over {n} run{'s' if n != 1 else ''})"
-    fig, (ax, axh) = plt.subplots(
-        2, 1, figsize=(5.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
-    ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="perfect reliability")
-    width = 1.0 / n_bins / len(runs)
-    for i, (name, frames) in enumerate(runs.items()):
-        b = reliability_bands(frames, n_bins, split)
-        ok = b["count"] > 0
-        line = ax.plot(b["forecast"][ok], b["observed"][ok], marker="o", label=name)[0]
-        ax.fill_between(
-            b["forecast"][ok],
-            (b["observed"] - b["observed_sd"])[ok],
-            (b["observed"] + b["observed_sd"])[ok],
-            color=line.get_color(),
-            alpha=0.2,
+    paths: list[str] = []
+    if "reliability" in figures:
+        fig, (ax, axh) = plt.subplots(
+            2, 1, figsize=(5.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
         )
-        axh.bar(
-            b["lo"] + i * width,
-            b["count"],
-            width=width,
-            align="edge",
-            color=line.get_color(),
-            alpha=0.7,
-        )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("observed frequency")
-    ax.set_title(title + ": reliability" + note)
-    ax.legend(loc="upper left", fontsize="small")
-    axh.set_yscale("log")
-    axh.set_xlabel("forecast probability")
-    axh.set_ylabel("count (all runs)")
-    paths = [os.path.join(out_dir, f"{stem}_reliability.png")]
-    save_figure(fig, paths[-1])
-
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
-    ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="no skill")
-    for name, frames in runs.items():
-        b = roc_bands(frames, split=split)
-        auc = [roc_auc_score(y, p) for y, p in _runs(frames, split) if np.unique(y).size > 1]
-        label = f"{name} (AUC {np.mean(auc):.3f})" if auc else f"{name} (AUC n/a)"
-        line = ax.plot(b["fpr"], b["tpr"], label=label)[0]
-        ax.fill_between(
-            b["fpr"],
-            b["tpr"] - b["tpr_sd"],
-            b["tpr"] + b["tpr_sd"],
-            color=line.get_color(),
-            alpha=0.2,
-        )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_xlabel("false-positive rate")
-    ax.set_ylabel("true-positive rate")
-    ax.set_title(title + ": ROC" + note)
-    ax.legend(loc="lower right", fontsize="small")
-    paths.append(os.path.join(out_dir, f"{stem}_roc.png"))
-    save_figure(fig, paths[-1])
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for name, frames in runs.items():
-        b = profile_bands(frames, split=split)
-        line = ax.plot(b["threshold"], b["TSS"], label=f"{name} TSS")[0]
-        ax.fill_between(
-            b["threshold"],
-            b["TSS"] - b["TSS_sd"],
-            b["TSS"] + b["TSS_sd"],
-            color=line.get_color(),
-            alpha=0.2,
-        )
-        ax.plot(b["threshold"], b["HSS"], ls="--", color=line.get_color(), label=f"{name} HSS")
-    ax.axvline(0.5, color="0.6", lw=0.8, ls=":")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability threshold")
-    ax.set_ylabel("skill score")
-    ax.set_title(title + ": TSS/HSS vs threshold" + note)
-    ax.legend(fontsize="small", ncol=2)
-    paths.append(os.path.join(out_dir, f"{stem}_skill_profile.png"))
-    save_figure(fig, paths[-1])
+        ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="perfect reliability")
+        width = 1.0 / n_bins / len(runs)
+        for i, (name, frames) in enumerate(runs.items()):
+            b = reliability_bands(frames, n_bins, split)
+            ok = b["count"] > 0
+            line = ax.plot(b["forecast"][ok], b["observed"][ok], marker="o", label=name)[0]
+            ax.fill_between(
+                b["forecast"][ok],
+                (b["observed"] - b["observed_sd"])[ok],
+                (b["observed"] + b["observed_sd"])[ok],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+            axh.bar(
+                b["lo"] + i * width,
+                b["count"],
+                width=width,
+                align="edge",
+                color=line.get_color(),
+                alpha=0.7,
+            )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("observed frequency")
+        ax.set_title(title + ": reliability" + note)
+        ax.legend(loc="upper left", fontsize="small")
+        axh.set_yscale("log")
+        axh.set_xlabel("forecast probability")
+        axh.set_ylabel("count (all runs)")
+        paths.append(os.path.join(out_dir, f"{stem}_reliability.png"))
+        save_figure(fig, paths[-1])
+    if "roc" in figures:
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="no skill")
+        for name, frames in runs.items():
+            b = roc_bands(frames, split=split)
+            auc = [roc_auc_score(y, p) for y, p in _runs(frames, split) if np.unique(y).size > 1]
+            label = f"{name} (AUC {np.mean(auc):.3f})" if auc else f"{name} (AUC n/a)"
+            line = ax.plot(b["fpr"], b["tpr"], label=label)[0]
+            ax.fill_between(
+                b["fpr"],
+                b["tpr"] - b["tpr_sd"],
+                b["tpr"] + b["tpr_sd"],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("false-positive rate")
+        ax.set_ylabel("true-positive rate")
+        ax.set_title(title + ": ROC" + note)
+        ax.legend(loc="lower right", fontsize="small")
+        paths.append(os.path.join(out_dir, f"{stem}_roc.png"))
+        save_figure(fig, paths[-1])
+    if "skill_profile" in figures:
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        for name, frames in runs.items():
+            b = profile_bands(frames, split=split)
+            line = ax.plot(b["threshold"], b["TSS"], label=f"{name} TSS")[0]
+            ax.fill_between(
+                b["threshold"],
+                b["TSS"] - b["TSS_sd"],
+                b["TSS"] + b["TSS_sd"],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+            ax.plot(b["threshold"], b["HSS"], ls="--", color=line.get_color(), label=f"{name} HSS")
+        ax.axvline(0.5, color="0.6", lw=0.8, ls=":")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("probability threshold")
+        ax.set_ylabel("skill score")
+        ax.set_title(title + ": TSS/HSS vs threshold" + note)
+        ax.legend(fontsize="small", ncol=2)
+        paths.append(os.path.join(out_dir, f"{stem}_skill_profile.png"))
+        save_figure(fig, paths[-1])
     return paths
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "with_labels",
     "split_rates",
     "true_rate_scores",
+    "true_rate_frame",
     "instrument_table",
     "split_table",
     "true_rate_markdown",
@@ -198,6 +199,24 @@ def true_rate_scores(
     if not (0.0 < r0 < 1.0 and 0.0 < r1 < 1.0):
         return {"raw": raw, "corrected": dict(nan)}
     return {"raw": raw, "corrected": weighted_scores(y, prior_shift(p, r0, r1), w, threshold)}
+
+
+def true_rate_frame(predictions: pd.DataFrame, rates: Mapping[str, float]) -> pd.DataFrame | None:
+    """The test rows with prior-shift corrected ``prob`` and a ``weight`` column (1 for positives,
+    the negative weight of :func:`true_rate_scores` for negatives), for the reliability diagram at
+    the true rate; None when :func:`true_rate_scores` leaves the corrected scores undefined.
+    """
+    test = predictions[predictions["split"] == "test"]
+    y = test["label"].to_numpy().astype(int)
+    n_pos, n_neg = int(y.sum()), int((y == 0).sum())
+    r_test, r0, r1 = (float(rates[k]) for k in ("r_test", "r0", "r1"))
+    if n_pos == 0 or n_neg == 0 or not all(0.0 < r < 1.0 for r in (r_test, r0, r1)):
+        return None
+    w = n_pos * (1.0 - r_test) / (r_test * n_neg)
+    return test.assign(
+        prob=prior_shift(test["prob"].to_numpy(dtype=np.float64), r0, r1),
+        weight=np.where(y == 1, 1.0, w),
+    )
 
 
 def instrument_table(samples: pd.DataFrame) -> pd.DataFrame:

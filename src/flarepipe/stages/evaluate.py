@@ -139,6 +139,7 @@ def run_evaluate(
         instrument_table,
         split_rates,
         split_table,
+        true_rate_frame,
         true_rate_markdown,
         true_rate_scores,
         with_labels,
@@ -152,6 +153,7 @@ def run_evaluate(
     frames = {(d, m, k): read_predictions(p) for d, m, k, p in entries}
     sections = paired_tests_markdown(tidy, tests or [])
 
+    rates: dict = {}
     if samples is not None and splits:
         all_samples = read_samples(samples)
         split_frames = {
@@ -174,7 +176,6 @@ def run_evaluate(
         rows = []
         if ev["true_rate"]:
             s = settings("split", split_cfg)
-            rates = {}
             for (d, k), (where, kept) in split_frames.items():
                 full = with_labels(full_split(all_samples, d, s, k), all_samples, where)
                 rates[(d, k)] = split_rates(kept, full, where)
@@ -207,6 +208,21 @@ def run_evaluate(
     bins = int(ev["reliability_bins"])
     for d in datasets:
         spread_plots({m: runs_of(d, m) for m in models if runs_of(d, m)}, plot_dir, d, d, bins)
+        shifted = {}
+        for m in models:
+            keys = sorted(k for k in frames if k[:2] == (d, m) and (d, k[2]) in rates)
+            got = [true_rate_frame(frames[k], rates[(d, k[2])]) for k in keys]
+            if got and all(g is not None for g in got):
+                shifted[m] = got
+        if shifted:
+            spread_plots(
+                shifted,
+                plot_dir,
+                f"{d}_true_rate",
+                f"{d} at the true event rate, prior-shift corrected",
+                bins,
+                figures=("reliability",),
+            )
     from flarepipe.samples.registry import DATASETS
 
     for spec in DATASETS.values():
