@@ -12,7 +12,6 @@ from flarepipe.config import settings
 from flarepipe.evaluation.metrics import all_metrics
 from flarepipe.evaluation.rates import (
     counts_markdown,
-    full_split,
     instrument_table,
     prior_shift,
     split_rates,
@@ -22,7 +21,7 @@ from flarepipe.evaluation.rates import (
     weighted_scores,
     with_labels,
 )
-from flarepipe.samples.split import make_dataset_splits
+from flarepipe.samples.split import full_split, make_dataset_splits
 
 
 def test_prior_shift_closed_form_values():
@@ -123,7 +122,10 @@ def test_full_split_contains_the_undersampled_one_and_gives_its_rates():
     assert rates["r0"] == pytest.approx(0.5)
     fl = full[full["split"] == "test"]
     assert rates["r_test"] == pytest.approx(fl["label"].mean()) and rates["r_test"] < 0.3
-    assert rates["r1"] == pytest.approx(full[full["split"] == "train"]["label"].mean())
+    train = full[full["split"] == "train"]
+    hmi = train[train["instrument"] == "HMI"]["label"].mean()
+    assert rates["r1"] == pytest.approx(hmi)  # FUSED_SHARP: SHARP's rate, not the fused train's
+    assert hmi != pytest.approx(train["label"].mean())
     other = make_dataset_splits(samples, "FUSED_SHARP", settings("split", {"seed": 99}), 2)
     other = with_labels(other, samples, "split_2.csv")
     with pytest.raises(ValueError, match="x.csv: 1 samples .* not in samples.csv"):

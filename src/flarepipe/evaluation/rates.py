@@ -6,13 +6,15 @@ the test split is scored at the rate of **all** its samples:
 
 * every test negative kept is weighted by ``w = n_pos (1 - r_test) / (r_test n_neg)``, so that
   the weighted event rate is ``r_test``, the event rate of the whole test split before
-  undersampling (:func:`full_split`). Undersampling keeps every positive and a uniform random
-  subset of negatives, so the weighted contingency table is an unbiased estimate of the table on
-  all test samples; with ``undersample_ratio: null`` ``w = 1`` and the scores are exact.
+  undersampling (:func:`flarepipe.samples.split.full_split`). Undersampling keeps every positive
+  and a uniform random subset of negatives, so the weighted contingency table is an unbiased
+  estimate of the table on all test samples; with ``undersample_ratio: null`` ``w = 1`` and the
+  scores are exact.
 * the probabilities are scored as predicted (``raw``) and after the prior-shift correction
   (:func:`prior_shift`) from the training rate ``r0`` (the event rate of the undersampled train
-  split the model was fitted on) to ``r1``, the event rate of the whole train split (the
-  population's rate, estimated without the test labels).
+  split the model was fitted on, every instrument in it) to ``r1``, the event rate of all train
+  samples of the test split's instrument (the population's rate, estimated without the test
+  labels).
 
 TSS is a difference of rates within each class, so the reweighting leaves it unchanged (the raw
 TSS at the true rate is the test TSS); the correction moves the effective threshold, so the
@@ -25,7 +27,6 @@ shown both ways.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -40,7 +41,6 @@ __all__ = [
     "TRUE_RATE_COLUMNS",
     "prior_shift",
     "weighted_scores",
-    "full_split",
     "with_labels",
     "split_rates",
     "true_rate_scores",
@@ -119,20 +119,6 @@ def weighted_scores(
     }
 
 
-def full_split(samples: pd.DataFrame, dataset: str, settings, run: int) -> pd.DataFrame:
-    """The split of ``dataset`` run ``run`` before undersampling (same regions, all samples).
-
-    :func:`flarepipe.samples.split.make_dataset_splits` with ``undersample_ratio = None``: the
-    region assignment is made before undersampling with the same seed, so the undersampled split
-    is a subset of this one. ``exclude_noaa_overlap`` only removes fused train samples and is
-    left out here (the train and test rates are those of the primary instrument's regions).
-    """
-    from flarepipe.samples.split import make_dataset_splits
-
-    s = dataclasses.replace(settings, undersample_ratio=None, exclude_noaa_overlap=False)
-    return make_dataset_splits(samples, dataset, s, int(run))
-
-
 def with_labels(split_df: pd.DataFrame, samples: pd.DataFrame, where: str) -> pd.DataFrame:
     """``split_df`` (a ``split_<run>.csv`` frame) with the ``label`` of each sample.
 
@@ -155,11 +141,12 @@ def _event_rate(df: pd.DataFrame) -> float:
 
 
 def split_rates(kept: pd.DataFrame, full: pd.DataFrame, where: str) -> dict[str, float]:
-    """``r0`` (kept train), ``r1`` (all train), ``r_test`` (all test) of one dataset run.
+    """``r0`` (kept train), ``r1`` (all train of the test's instrument), ``r_test`` (all test).
 
-    ``kept`` is the run's ``split_<run>.csv``, ``full`` :func:`full_split`, both with labels
-    (:func:`with_labels`); ``where`` names the split file in errors. Fails when a kept test
-    sample is not in the full test split; the rate of an empty split is NaN.
+    ``kept`` is the run's ``split_<run>.csv``, ``full``
+    :func:`flarepipe.samples.split.full_split`, both with labels (:func:`with_labels`);
+    ``where`` names the split file in errors. Fails when a kept test sample is not in the full
+    test split; the rate of an empty split is NaN.
     """
     test_kept = set(kept.loc[kept["split"] == "test", "sample_id"].astype(str))
     test_full = set(full.loc[full["split"] == "test", "sample_id"].astype(str))
@@ -169,10 +156,14 @@ def split_rates(kept: pd.DataFrame, full: pd.DataFrame, where: str) -> dict[str,
             f"{where}: {len(missing)} test samples (e.g. {missing[0]!r}) are not in the test split "
             "rebuilt without undersampling; was the split made with another split config?"
         )
+    test = full[full["split"] == "test"]
+    train = full[full["split"] == "train"]
+    if len(test):  # the test split's instrument (a FUSED dataset adds others to train only)
+        train = train[train["instrument"].isin(set(test["instrument"]))]
     return {
         "r0": _event_rate(kept[kept["split"] == "train"]),
-        "r1": _event_rate(full[full["split"] == "train"]),
-        "r_test": _event_rate(full[full["split"] == "test"]),
+        "r1": _event_rate(train),
+        "r_test": _event_rate(test),
     }
 
 
@@ -268,8 +259,8 @@ def true_rate_markdown(
         "\n## Test at the true event rate (S1 section 5)\n",
         "All test-split samples, negatives reweighted to the split's event rate before "
         "undersampling; *raw*: probabilities as predicted, *corrected*: prior-shift corrected "
-        "from the training rate to the rate of the whole train split. TSS is invariant to the "
-        "event rate; ACC, HSS and BSS are not.\n",
+        "from the training rate to the rate of all train samples of the test instrument. TSS is "
+        "invariant to the event rate; ACC, HSS and BSS are not.\n",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]

@@ -135,7 +135,6 @@ def run_evaluate(
     from flarepipe.evaluation.rates import (
         TRUE_RATE_COLUMNS,
         counts_markdown,
-        full_split,
         instrument_table,
         split_rates,
         split_table,
@@ -145,6 +144,7 @@ def run_evaluate(
         with_labels,
     )
     from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.split import full_split
     from flarepipe.studies.sun2022.published import PUBLISHED_TSS
 
     ev = section("evaluation", cfg)
