@@ -68,5 +68,6 @@ rule evaluate:
         base_models=list(PLAN.networks + PLAN.baselines),
         meta_models=list(PLAN.ensembles),
         stacked=[f"{p.prefix}stack_{c}" for p in PLAN.stacking for c in p.criteria],
+        overlays=list(PLAN.networks),
     script:
         "../workflow/scripts/evaluate.py"

@@ -103,6 +103,7 @@ def run_evaluate(
     base_models: list | tuple = (),
     meta_models: list | tuple = (),
     stacked: list | tuple = (),
+    overlays: list | tuple | None = None,
 ) -> None:
     """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
 
@@ -117,7 +118,8 @@ def run_evaluate(
     at the true event rate, raw and prior-shift corrected (``out_true_rate``,
     :mod:`flarepipe.evaluation.rates`). ``alphas`` are the stacking ensembles' ``summary.json``
     of which those of the ``stacked`` ensembles (``stack_<criterion>``) are plotted (S1 Fig.
-    10); ``base_models`` and ``meta_models`` the boxes of the TSS box plot (Fig. 9).
+    10); ``base_models`` and ``meta_models`` the boxes of the TSS box plot (Fig. 9);
+    ``overlays`` the models drawn FUSED against ONLY (default: every model).
     Plots show the mean ± sd over runs.
     """
     import json
@@ -232,7 +234,7 @@ def run_evaluate(
         )
         if not spec.extra or spec.name not in datasets or alone not in datasets:
             continue
-        for m in models:
+        for m in models if overlays is None else [m for m in overlays if m in models]:
             pair = {f"{spec.name} {m}": runs_of(spec.name, m), f"{alone} {m}": runs_of(alone, m)}
             if all(pair.values()):
                 spread_plots(pair, plot_dir, f"{spec.name}_vs_{alone}_{m}", f"{m}", bins)
