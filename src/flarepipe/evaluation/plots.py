@@ -458,11 +458,13 @@ def box_plot(
     metric: str = "TSS",
     split: str = "test",
     title: str | None = None,
+    n_base: int | None = None,
 ) -> None:
     """Box plots of a metric over runs, one panel per dataset, one box per model (S1 Fig. 9).
 
     ``tidy`` is :func:`flarepipe.evaluation.evaluate.evaluate_runs` output; ``models`` the boxes
-    in order (base learners, then meta learners); models without values are left out.
+    in order (base learners, then meta learners); models without values are left out. With
+    ``n_base``, a dashed line separates the first ``n_base`` models (base learners) from the rest.
     """
     s = tidy[(tidy["metric"] == metric) & (tidy["split"] == split)]
     datasets = list(dict.fromkeys(s["dataset"]))
@@ -484,6 +486,10 @@ def box_plot(
                 names.append(m)
         ax.boxplot(data)
         ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=40, ha="right")
+        if n_base is not None:
+            base = sum(1 for m in names if m in set(models[:n_base]))
+            if 0 < base < len(names):
+                ax.axvline(base + 0.5, color="0.5", ls="--", lw=0.8)
         ax.set_title(d)
     axes[0][0].set_ylabel(f"{split} {metric}")
     fig.suptitle(title or f"{split} {metric} over runs (box: quartiles; whiskers: 1.5 IQR)")

@@ -240,7 +240,13 @@ def run_evaluate(
                 spread_plots(pair, plot_dir, f"{spec.name}_vs_{alone}_{m}", f"{m}", bins)
     metrics_bar(summary, plot_dir / "tss_bar.png", title="Test TSS, mean ± sd over runs")
     boxes = [m for m in (*base_models, *meta_models) if m in models] or models
-    box_plot(tidy, plot_dir / "tss_box.png", boxes, title="Test TSS: base and meta learners")
+    box_plot(
+        tidy,
+        plot_dir / "tss_box.png",
+        boxes,
+        title="Test TSS over runs: base (left of the dashed line) and meta learners",
+        n_base=sum(1 for m in base_models if m in models) if base_models else None,
+    )
     if alphas:
         rows = []
         for p in alphas:
