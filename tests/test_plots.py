@@ -121,3 +121,24 @@ def test_weighted_reliability_equals_replicated_negatives():
         np.testing.assert_allclose(weighted[col][ok], replicated[col][ok])
     assert weighted.loc[1, "observed"] == pytest.approx(1 / 7)
     assert weighted["count"].tolist() == [0, 3, 0, 0, 0, 1, 0, 0, 0, 2]
+
+
+def test_accuracy_by_alpha_and_the_stacking_figure(tmp_path):
+    from flarepipe.evaluation.plots import accuracy_by_alpha, stacking_plot
+
+    y = np.array([1, 1, 0, 0])
+    first = _frame(y, [0.9, 0.2, 0.6, 0.1])  # right on 1 and 4
+    second = _frame(y, [0.4, 0.8, 0.1, 0.3])  # right on 2, 3 and 4
+    got = accuracy_by_alpha([first], [second], grid=[0.0, 0.5, 1.0])
+    # alpha 0.5: r = [0.65, 0.5, 0.35, 0.2] -> all four right
+    assert got["ACC"].tolist() == pytest.approx([0.75, 1.0, 0.5])
+    two = accuracy_by_alpha(
+        [first, first], [second, second.assign(prob=1 - second["prob"])], grid=[0.0]
+    )
+    assert two["ACC"].iloc[0] == pytest.approx(0.5)  # 0.75 and 0.25
+    assert two["ACC_sd"].iloc[0] == pytest.approx(np.std([0.75, 0.25], ddof=1))
+    with pytest.raises(ValueError, match="different samples"):
+        accuracy_by_alpha([first], [second.iloc[:3]])
+    out = tmp_path / "stack.png"
+    stacking_plot([first], [second], ("lstm", "cnn"), {"stack_tss": 0.5, "best_tss": 0.0}, out)
+    assert out.stat().st_size > 5000

@@ -33,6 +33,8 @@ __all__ = [
     "spread_plots",
     "box_plot",
     "alpha_plot",
+    "accuracy_by_alpha",
+    "stacking_plot",
     "reliability_diagram",
     "roc_plot",
     "skill_profile_plot",
@@ -531,4 +533,89 @@ def alpha_plot(alphas: pd.DataFrame, out: str | os.PathLike, title: str | None =
     ax.set_ylabel("alpha (weight of the first model)")
     ax.set_title(title or "Fitted stacking weight alpha over runs")
     ax.legend(fontsize="small")
+    save_figure(fig, out)
+
+
+def _pair_frame(first: pd.DataFrame, second: pd.DataFrame, split: str) -> pd.DataFrame:
+    a = first[first["split"] == split][["sample_id", "label", "prob"]]
+    b = second[second["split"] == split][["sample_id", "prob"]]
+    m = a.merge(b, on="sample_id", suffixes=("_first", "_second"), validate="one_to_one")
+    if len(m) != len(a) or len(m) != len(b):
+        raise ValueError(f"the two models' {split} predictions cover different samples")
+    return m
+
+
+def accuracy_by_alpha(
+    first: Sequence[pd.DataFrame],
+    second: Sequence[pd.DataFrame],
+    split: str = "test",
+    grid: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """ACC of ``alpha * p_first + (1 - alpha) * p_second >= 0.5`` on ``split`` per alpha.
+
+    ``first`` and ``second`` are the runs of the two stacked models (same order); columns
+    ``alpha, ACC, ACC_sd`` (mean ± sd over runs); ``grid`` defaults to 101 points on [0, 1].
+    """
+    if len(first) != len(second) or not first:
+        raise ValueError("accuracy_by_alpha needs the same, non-zero number of runs of each model")
+    alphas = np.linspace(0.0, 1.0, 101) if grid is None else np.asarray(grid, float)
+    acc = []
+    for a, b in zip(first, second, strict=True):
+        m = _pair_frame(a, b, split)
+        r = (
+            alphas[:, None] * m["prob_first"].to_numpy()
+            + (1 - alphas[:, None]) * m["prob_second"].to_numpy()
+        )
+        acc.append(np.mean((r >= 0.5) == (m["label"].to_numpy() == 1)[None, :], axis=1))
+    mean, sd = _band(np.array(acc))
+    return pd.DataFrame({"alpha": alphas, "ACC": mean, "ACC_sd": sd})
+
+
+def stacking_plot(
+    first: Sequence[pd.DataFrame],
+    second: Sequence[pd.DataFrame],
+    names: tuple[str, str],
+    alphas: Mapping[str, float],
+    out: str | os.PathLike,
+    title: str = "Stacking",
+) -> None:
+    """S1 Fig. 11: test probabilities of the two stacked models against each other (run 0) with
+    the decision boundary ``alpha p_first + (1 - alpha) p_second = 0.5`` of each ensemble
+    (``alphas``: name → alpha of run 0), and ACC(alpha) on validation and test (mean ± sd).
+    """
+    m = _pair_frame(first[0], second[0], "test")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.8))
+    pos = m["label"].to_numpy() == 1
+    ax.scatter(m["prob_second"][~pos], m["prob_first"][~pos], s=8, alpha=0.5, label="negative")
+    ax.scatter(m["prob_second"][pos], m["prob_first"][pos], s=8, alpha=0.5, label="positive")
+    x = np.linspace(0, 1, 201)
+    for i, (name, a) in enumerate(alphas.items()):
+        color = f"C{i + 2}"
+        if a > 0:  # p_first = (0.5 - (1 - a) x) / a
+            ax.plot(x, (0.5 - (1 - a) * x) / a, color=color, label=f"{name} (α={a:.2f})")
+        else:
+            ax.axvline(0.5, color=color, label=f"{name} (α=0)")
+        ax2.axvline(a, color=color, ls=":", lw=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"p {names[1]}")
+    ax.set_ylabel(f"p {names[0]}")
+    ax.set_title(f"{title}: test, run 0")
+    ax.legend(fontsize="x-small", loc="lower left")
+    for split in ("val", "test"):
+        if not all((f["split"] == split).any() for f in first):
+            continue
+        b = accuracy_by_alpha(first, second, split)
+        line = ax2.plot(b["alpha"], b["ACC"], label=split)[0]
+        ax2.fill_between(
+            b["alpha"],
+            b["ACC"] - b["ACC_sd"],
+            b["ACC"] + b["ACC_sd"],
+            color=line.get_color(),
+            alpha=0.2,
+        )
+    ax2.set_xlabel(f"α (weight of {names[0]})")
+    ax2.set_ylabel("ACC")
+    ax2.set_title(f"ACC(α), mean ± sd over {len(first)} run(s)")
+    ax2.legend(fontsize="small")
     save_figure(fig, out)

@@ -133,7 +133,13 @@ def run_evaluate(
         read_predictions,
         write_evaluation,
     )
-    from flarepipe.evaluation.plots import alpha_plot, box_plot, metrics_bar, spread_plots
+    from flarepipe.evaluation.plots import (
+        alpha_plot,
+        box_plot,
+        metrics_bar,
+        spread_plots,
+        stacking_plot,
+    )
     from flarepipe.evaluation.rates import (
         TRUE_RATE_COLUMNS,
         counts_markdown,
@@ -254,7 +260,20 @@ def run_evaluate(
             if e not in stacked:
                 continue
             info = json.loads(Path(p).read_text())
-            rows.append((d, e, k, float(info["alpha"])))
-        table = pd.DataFrame(rows, columns=["dataset", "ensemble", "run", "alpha"])
+            rows.append((d, e, k, float(info["alpha"]), tuple(info["pair"])))
+        table = pd.DataFrame(rows, columns=["dataset", "ensemble", "run", "alpha", "pair"])
         if not table.empty:
             alpha_plot(table, plot_dir / "stack_alpha.png")
+        for (d, pair), g in table.groupby(["dataset", "pair"], sort=False):
+            first, second = runs_of(d, pair[0]), runs_of(d, pair[1])
+            if not first or len(first) != len(second):
+                continue
+            run0 = g[g["run"] == g["run"].min()]
+            stacking_plot(
+                first,
+                second,
+                pair,
+                dict(zip(run0["ensemble"], run0["alpha"], strict=True)),
+                plot_dir / f"{d}_stacking_{pair[0]}_{pair[1]}.png",
+                title=d,
+            )
