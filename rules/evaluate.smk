@@ -69,5 +69,6 @@ rule evaluate:
         meta_models=list(PLAN.ensembles),
         stacked=[f"{p.prefix}stack_{c}" for p in PLAN.stacking for c in p.criteria],
         overlays=list(PLAN.networks),
+        plugins=sorted({p for d in DATASETS for p in dataset_plugins(d)}),
     script:
         "../workflow/scripts/evaluate.py"

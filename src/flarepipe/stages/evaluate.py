@@ -104,6 +104,7 @@ def run_evaluate(
     meta_models: list | tuple = (),
     stacked: list | tuple = (),
     overlays: list | tuple | None = None,
+    plugins: list | tuple = (),
 ) -> None:
     """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
 
@@ -119,14 +120,15 @@ def run_evaluate(
     :mod:`flarepipe.evaluation.rates`). ``alphas`` are the stacking ensembles' ``summary.json``
     of which those of the ``stacked`` ensembles (``stack_<criterion>``) are plotted (S1 Fig.
     10); ``base_models`` and ``meta_models`` the boxes of the TSS box plot (Fig. 9);
-    ``overlays`` the models drawn FUSED against ONLY (default: every model).
-    Plots show the mean ± sd over runs.
+    ``overlays`` the models drawn FUSED against ONLY (default: every model). Plots show the
+    mean ± sd over runs. ``plugins`` (those that registered the datasets) are imported first.
     """
     import json
 
     import pandas as pd
 
     from flarepipe.config import section, settings
+    from flarepipe.core.registry import load_plugins
     from flarepipe.evaluation.evaluate import (
         evaluate_runs,
         paired_tests_markdown,
@@ -155,6 +157,7 @@ def run_evaluate(
     from flarepipe.samples.split import full_split
     from flarepipe.studies.sun2022.published import PUBLISHED_TSS
 
+    load_plugins(plugins)
     ev = section("evaluation", cfg)
     entries = [(*parse_prediction_path(p), str(p)) for p in predictions]
     tidy = evaluate_runs(entries)
