@@ -71,6 +71,20 @@ def prediction_files():
     )
 
 
+def split_files():
+    return expand(f"{R}/splits/{{dataset}}/split_{{run}}.csv", dataset=DATASETS, run=RUNS)
+
+
+def stack_summaries():
+    """The ``summary.json`` (fitted alpha) of every ensemble, per dataset and run."""
+    return expand(
+        f"{R}/models/{{dataset}}/{{ensemble}}/run{{run}}/summary.json",
+        dataset=DATASETS,
+        ensemble=STACK,
+        run=RUNS,
+    )
+
+
 def stack_inputs(wc):
     """Predictions of every model a stacking pair reads, by model name."""
     return {

@@ -7,8 +7,9 @@ rule stack:
         unpack(stack_inputs),
     output:
         expand(
-            f"{R}/models/{{{{dataset}}}}/{{ensemble}}/run{{{{run}}}}/predictions.csv",
+            f"{R}/models/{{{{dataset}}}}/{{ensemble}}/run{{{{run}}}}/{{name}}",
             ensemble=STACK,
+            name=["predictions.csv", "summary.json"],
         ),
     log:
         f"{R}/logs/stack/{{dataset}}_{{run}}.log",
@@ -25,6 +26,9 @@ rule stack:
 rule evaluate:
     input:
         predictions=prediction_files(),
+        samples=rules.label.output.samples,
+        splits=split_files(),
+        alphas=stack_summaries(),
     output:
         metrics=report(
             f"{R}/evaluation/metrics.csv",
@@ -32,6 +36,21 @@ rule evaluate:
             category="4. Evaluation",
         ),
         table=f"{R}/evaluation/metrics.md",
+        true_rate=report(
+            f"{R}/evaluation/true_rate.csv",
+            caption="../report/true_rate.rst",
+            category="4. Evaluation",
+        ),
+        instruments=report(
+            f"{R}/evaluation/instruments.csv",
+            caption="../report/sample_counts.rst",
+            category="4. Evaluation",
+        ),
+        splits=report(
+            f"{R}/evaluation/splits.csv",
+            caption="../report/sample_counts.rst",
+            category="4. Evaluation",
+        ),
         plots=report(
             directory(f"{R}/evaluation/plots"),
             patterns=["{name}.png"],
@@ -44,5 +63,12 @@ rule evaluate:
         "../envs/evaluate.yaml"
     params:
         tests=list(PLAN.paired_tests),
+        split_cfg=config["split"],
+        cfg=config["evaluation"],
+        base_models=list(PLAN.networks + PLAN.baselines),
+        meta_models=list(PLAN.ensembles),
+        stacked=[f"{p.prefix}stack_{c}" for p in PLAN.stacking for c in p.criteria],
+        overlays=list(PLAN.networks),
+        plugins=sorted({p for d in DATASETS for p in dataset_plugins(d)}),
     script:
         "../workflow/scripts/evaluate.py"

@@ -263,3 +263,35 @@ def test_section_of_a_nested_path_fills_and_checks_it():
         section("archive.synthetic", {"scale": "huge"})
     with pytest.raises(ConfigError, match="unknown configuration section 'archive.nope'"):
         section("archive.nope")
+
+
+def test_study_notes_name_only_settings_that_exist():
+    """Every ``section.key: value`` the departures note of sun2022.yaml offers is a valid setting
+    and changes the filled configuration (a note naming a missing or no-op key fails)."""
+    import re
+
+    path = REPO / "config" / "studies" / "sun2022.yaml"
+    comments = [ln.split("#", 1)[1] for ln in path.read_text().splitlines() if "#" in ln]
+    found = re.findall(r"\b([a-z_]+(?:\.[a-z_]+)+): ([A-Za-z0-9_]+)", " ".join(comments))
+    offered = {(k, v) for k, v in found if not k.startswith(("flarepipe.", "hmi.", "mdi."))}
+    assert {("features.fill", "next"), ("shard.image_norm", "global")} <= offered
+    assert ("evaluation.true_rate", "false") in offered
+    import jsonschema
+
+    base = load_config(REPO / "config.yaml", path)
+    for key, value in sorted(offered):
+        node, schema = base, _schema()
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node, schema = node[p], schema["properties"][p]
+        assert leaf in node and leaf in schema["properties"], key
+        value = yaml.safe_load(value)
+        jsonschema.validate(value, schema["properties"][leaf])  # a value the key takes
+        assert node[leaf] != value, f"{key}: {value!r} is the study's value already"
+        if parents[0] != "archive":  # another source needs its own blocks
+            cfg = copy.deepcopy(base)
+            target = cfg
+            for p in parents:
+                target = target[p]
+            target[leaf] = value
+            validate_config(cfg)

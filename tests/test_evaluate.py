@@ -331,7 +331,7 @@ def test_ensembles_of_any_pair_with_prefix(tmp_path):
         {"pair": ["logreg", "lstm"], "criteria": ["cross_entropy"], "prefix": "lr_", "best": "tss"},
     ]
     names = ["stack_tss", "avg", "best_tss", "lr_stack_cross_entropy", "lr_avg", "lr_best_tss"]
-    out = [tmp_path / n / "predictions.csv" for n in names]
+    out = [tmp_path / n / f for n in names for f in ("predictions.csv", "summary.json")]
     alphas = run_stack(stacking, str(tmp_path / "{ensemble}"), out, (), **paths)
     assert list(alphas) == [
         "stack_tss",

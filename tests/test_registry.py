@@ -311,18 +311,37 @@ def _old_tests(datasets: list[str], models: list[str]) -> list:
     ] + [[[d, "lstm"], [d, "logreg"]] for d in datasets if {"lstm", "logreg"} <= set(models)]
 
 
+def _net_pairs(datasets: list[str], models: list[str]) -> list:
+    """S1's LSTM vs CNN per dataset (any two networks, in configuration order)."""
+    nets = [m for m in models if m in ("lstm", "cnn", "cnn2")]
+    return [[[d, a], [d, b]] for d in datasets for i, a in enumerate(nets) for b in nets[i + 1 :]]
+
+
 @pytest.mark.parametrize("extra", [None, "config/tiny.yaml", "config/studies/sun2022.yaml"])
-def test_default_plan_equals_the_old_grid(extra: str | None) -> None:
+def test_default_plan_is_the_papers_set(extra: str | None) -> None:
+    """Every metric of S1 (ACC, AUC, TSS, BSS) gets FUSED vs ONLY, LSTM vs CNN, network vs
+    baseline and each stack vs BEST; the old TSS grid is a part of it."""
     cfg = load_config(REPO / "config.yaml", *([REPO / extra] if extra else []))
     plan = experiment_plan(cfg)
     exp = cfg["experiments"]
-    assert [[t["a"], t["b"]] for t in plan.paired_tests] == _old_tests(
-        exp["datasets"], exp["models"]
-    )
-    assert all(t["metric"] == "TSS" and t["split"] == "test" for t in plan.paired_tests)
+    assert cfg["evaluation"]["paired_metrics"] == ["ACC", "AUC", "TSS", "BSS"]
     old_stack = [f"stack_{c}" for c in exp["stacking"]] + ["avg", "best_tss"]
+    d, m = exp["datasets"], exp["models"]
+    old = _old_tests(d, m)
+    fused = [t for t in old if t[0][0] != t[1][0]]
+    baseline = [t for t in old if t[0][0] == t[1][0]]
+    stack = [[[ds, e], [ds, "best_tss"]] for ds in d for e in old_stack[:-1]]
+    expected = fused + _net_pairs(d, m) + baseline + stack
+    assert len(expected) > len(old)
+    for metric in ("ACC", "AUC", "TSS", "BSS"):
+        got = [[t["a"], t["b"]] for t in plan.paired_tests if t["metric"] == metric]
+        assert got == expected, metric
+    assert len(plan.paired_tests) == 4 * len(expected)
+    assert all(t["split"] == "test" for t in plan.paired_tests)
     assert list(plan.ensembles) == old_stack and plan.stack_models == ("lstm", "cnn")
     assert plan.networks == ("lstm", "cnn") and plan.baselines == ("logreg",)
+    cfg["evaluation"]["paired_metrics"] = ["HSS"]
+    assert {t["metric"] for t in experiment_plan(cfg).paired_tests} == {"HSS"}
 
 
 @pytest.mark.parametrize(
@@ -335,10 +354,14 @@ def test_default_plan_equals_the_old_grid(extra: str | None) -> None:
 def test_default_paired_tests_generalise_the_old_set(models, datasets) -> None:
     got = [[t["a"], t["b"]] for t in default_paired_tests(datasets, models)]
     old = _old_tests(datasets, models)
+    fused = [t for t in old if t[0][0] != t[1][0]]
+    baseline = [t for t in old if t[0][0] == t[1][0]]
     if "cnn2" not in models:
-        assert got == old
+        assert got == fused + _net_pairs(datasets, models) + baseline
     else:  # per network: cnn2 gets its FUSED vs ONLY tests too
-        assert [t for t in got if t[0][1] != "cnn2"] == old
+        assert [t for t in got if "cnn2" not in (t[0][1], t[1][1])] == [
+            t for t in fused + _net_pairs(datasets, models) + baseline if "cnn2" not in str(t)
+        ]
 
 
 def test_stacking_forms() -> None:

@@ -307,13 +307,15 @@ def test_train_stage_refuses_outputs_it_cannot_name(staged, tmp_path):
         )
 
 
-def test_stack_and_evaluate_stages(predicted, tmp_path):
+def test_stack_and_evaluate_stages(predicted, staged, tmp_path):
+    from flarepipe.evaluation.rates import TRUE_RATE_COLUMNS, TRUE_RATE_METRICS
     from flarepipe.stages.evaluate import run_evaluate, run_stack
 
     models, preds = predicted
     template = str(models / "{ensemble}" / "run0")
     names = ["stack_auc", "avg", "best_tss"]
     outs = [models / n / "run0" / "predictions.csv" for n in names]
+    summaries = [models / n / "run0" / "summary.json" for n in names]
     pair = {"lstm": preds["lstm"], "logreg": preds["logreg"]}
 
     def stacking(*criteria):
@@ -321,10 +323,10 @@ def test_stack_and_evaluate_stages(predicted, tmp_path):
             {"pair": ["lstm", "logreg"], "criteria": list(criteria), "prefix": "", "best": "tss"}
         ]
 
-    alphas = run_stack(stacking("auc"), template, outs, (), **pair)
+    alphas = run_stack(stacking("auc"), template, outs + summaries, (), **pair)
     assert set(alphas) == set(names) and all(p.is_file() for p in outs)
     with pytest.raises(ValueError, match="do not match the rule's outputs"):
-        run_stack(stacking("auc", "bss"), template, outs, (), **pair)
+        run_stack(stacking("auc", "bss"), template, outs + summaries, (), **pair)
     ev = tmp_path / "evaluation"
     run_evaluate(
         predictions=[*preds.values(), *outs],
@@ -344,6 +346,57 @@ def test_stack_and_evaluate_stages(predicted, tmp_path):
     assert set(metrics["model"]) == {"logreg", "lstm", "oracle", *names}
     assert "## Paired tests" in (ev / "metrics.md").read_text()
     assert (ev / "plots" / "tss_bar.png").stat().st_size > 0
+
+    # with the samples and the split files: true event rate, sample counts, alpha plot
+    _, out, _ = staged
+    split = tmp_path / "splits" / "FUSED_SHARP" / "split_0.csv"
+    split.parent.mkdir(parents=True)
+    shutil.copy(out / "split.csv", split)
+    ev2 = tmp_path / "evaluation2"
+    run_evaluate(
+        predictions=[*preds.values(), *outs],
+        out_metrics=ev2 / "metrics.csv",
+        out_table=ev2 / "metrics.md",
+        out_plots=ev2 / "plots",
+        samples=out / "samples.csv",
+        splits=[split],
+        alphas=summaries,
+        split_cfg={"undersample_ratio": None},
+        out_true_rate=ev2 / "true_rate.csv",
+        out_instruments=ev2 / "instruments.csv",
+        out_splits=ev2 / "splits.csv",
+        base_models=["lstm", "logreg"],
+        meta_models=names,
+        stacked=["stack_auc"],
+    )
+    assert pd.read_csv(ev2 / "metrics.csv").equals(metrics)  # the new outputs add nothing here
+    true_rate = pd.read_csv(ev2 / "true_rate.csv")
+    assert len(true_rate) == len(set(metrics["model"])) * 2 * len(TRUE_RATE_METRICS)
+    assert set(true_rate["probability"]) == {"raw", "corrected"}
+    # the tiny archive's two HMI regions both fall in train under the region split: no test
+    # samples at the true rate, so every score is undefined (tests/test_rates.py has the values)
+    assert true_rate["value"].isna().all()
+    counts = pd.read_csv(ev2 / "splits.csv")
+    assert counts["samples"].sum() == len(pd.read_csv(split))
+    inst = pd.read_csv(ev2 / "instruments.csv")
+    assert inst["samples"].sum() == len(pd.read_csv(out / "samples.csv"))
+    text = (ev2 / "metrics.md").read_text()
+    assert "## Test at the true event rate" in text and "## Sample counts" in text
+    for png in ("tss_box.png", "stack_alpha.png", "FUSED_SHARP_reliability.png"):
+        assert (ev2 / "plots" / png).stat().st_size > 0, png
+    off = tmp_path / "off" / "true_rate.csv"
+    run_evaluate(
+        predictions=[*preds.values(), *outs],
+        out_metrics=ev2 / "metrics.csv",
+        out_table=ev2 / "metrics.md",
+        out_plots=ev2 / "plots",
+        samples=out / "samples.csv",
+        splits=[split],
+        cfg={"true_rate": False},
+        out_true_rate=off,
+    )
+    assert off.read_text().strip() == ",".join(TRUE_RATE_COLUMNS)
+    assert "## Test at the true event rate" not in (ev2 / "metrics.md").read_text()
 
 
 def test_archive_stages(tiny_archive, tmp_path):

@@ -9,5 +9,12 @@ from flarepipe.stages.evaluate import run_evaluate  # noqa: E402
 
 o = smk.output
 run_evaluate(
-    **smk.input, tests=smk.params.tests, out_metrics=o.metrics, out_table=o.table, out_plots=o.plots
+    **smk.input,
+    **smk.params,
+    out_metrics=o.metrics,
+    out_table=o.table,
+    out_plots=o.plots,
+    out_true_rate=o.true_rate,
+    out_instruments=o.instruments,
+    out_splits=o.splits,
 )

@@ -10,9 +10,11 @@ config validation that needs more than the schema (names that must agree across 
 best: tss}``, a list of them, or the S1 shorthand: a list of criteria, which stacks ``lstm`` and
 ``cnn`` when both are configured (and nothing otherwise). ``experiments.paired_tests`` is a list
 of ``{a: [dataset, model], b: [dataset, model], metric: TSS, split: test}``; when null, the
-default set: for every configured network, each dataset with extra instruments against the
-dataset of the same primary instrument alone (S1: FUSED vs ONLY), and, per dataset, every
-network against every baseline reading the same input (S1: lstm vs logreg).
+default set, for every metric of ``evaluation.paired_metrics`` (S1: ACC, AUC, TSS, BSS): for
+every configured network, each dataset with extra instruments against the dataset of the same
+primary instrument alone (S1: FUSED vs ONLY); per dataset, every network against every later one
+(S1: LSTM vs CNN) and against every baseline reading the same input (lstm vs logreg); and each
+ensemble of a stacking pair against the pair's ``best_`` ensemble (S1: stack vs BEST).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from flarepipe.training.registry import BASELINES
 __all__ = [
     "LEGACY_STACK_PAIR",
     "ORACLE",
+    "DEFAULT_PAIRED_METRICS",
     "ExperimentPlan",
     "StackPlan",
     "criteria_plugins",
@@ -140,22 +143,47 @@ def _test(a: list[str], b: list[str], metric: str = "TSS", split: str = "test") 
     return {"a": list(a), "b": list(b), "metric": metric, "split": split}
 
 
-def default_paired_tests(datasets: Iterable[str], models: Iterable[str]) -> list[dict]:
-    """The default ``experiments.paired_tests`` (module docstring), in S1's order."""
+#: Metrics of the default paired tests (S1 reports ACC, AUC, TSS and BSS); the schema's
+#: ``evaluation.paired_metrics`` default.
+DEFAULT_PAIRED_METRICS: tuple[str, ...] = ("ACC", "AUC", "TSS", "BSS")
+
+
+def default_paired_tests(
+    datasets: Iterable[str],
+    models: Iterable[str],
+    stacking: Iterable[StackPlan] = (),
+    metrics: Iterable[str] = ("TSS",),
+) -> list[dict]:
+    """The default ``experiments.paired_tests`` (module docstring), in S1's order, per metric.
+
+    For each metric: FUSED vs ONLY per network; per dataset, every network against every later
+    network (S1: LSTM vs CNN) and against every baseline of the same input (lstm vs logreg); per
+    dataset and stacking pair, each other ensemble against its ``best_`` one (S1: stack vs BEST).
+    """
     datasets, models = list(datasets), list(models)
     nets = [m for m in models if m in NETWORKS]
     baselines = [m for m in models if m in BASELINES]
     tests = []
-    for m in nets:
-        for spec in DATASETS.values():
-            alone = _alone(spec.primary, datasets)
-            if spec.extra and spec.name in datasets and alone:
-                tests.append(_test([spec.name, m], [alone, m]))
-    for d in datasets:
-        for b in baselines:
-            for m in nets:
-                if NETWORKS[m].input == BASELINES[b].input:
-                    tests.append(_test([d, m], [d, b]))
+    for metric in metrics:
+        for m in nets:
+            for spec in DATASETS.values():
+                alone = _alone(spec.primary, datasets)
+                if spec.extra and spec.name in datasets and alone:
+                    tests.append(_test([spec.name, m], [alone, m], metric))
+        for d in datasets:
+            for i, m in enumerate(nets):
+                for m2 in nets[i + 1 :]:
+                    tests.append(_test([d, m], [d, m2], metric))
+        for d in datasets:
+            for b in baselines:
+                for m in nets:
+                    if NETWORKS[m].input == BASELINES[b].input:
+                        tests.append(_test([d, m], [d, b], metric))
+        for plan in stacking:
+            best = plan.names[-1]
+            for d in datasets:
+                for name in plan.names[:-1]:
+                    tests.append(_test([d, name], [d, best], metric))
     return tests
 
 
@@ -165,14 +193,16 @@ def experiment_plan(config: Mapping[str, Any]) -> ExperimentPlan:
     models = list(exp["models"])
     datasets = tuple(exp["datasets"])
     tests = exp.get("paired_tests")
+    plans = tuple(stacking_plans(exp))
     if tests is None:
-        tests = default_paired_tests(datasets, models)
+        metrics = config.get("evaluation", {}).get("paired_metrics", DEFAULT_PAIRED_METRICS)
+        tests = default_paired_tests(datasets, models, plans, metrics)
     return ExperimentPlan(
         datasets=datasets,
         runs=tuple(range(int(exp["runs"]))),
         networks=tuple(m for m in models if m in NETWORKS),
         baselines=tuple(m for m in models if m in BASELINES),
-        stacking=tuple(stacking_plans(exp)),
+        stacking=plans,
         paired_tests=tuple(
             _test(t["a"], t["b"], t.get("metric", "TSS"), t.get("split", "test")) for t in tests
         ),

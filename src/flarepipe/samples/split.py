@@ -26,6 +26,7 @@ instrument's samples (undersampling draws per (split, instrument) from its own s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zlib
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,7 @@ __all__ = [
     "kfold_regions",
     "chronological_split",
     "undersample",
+    "full_split",
     "fuse",
     "check_leakage",
     "make_dataset_splits",
@@ -422,6 +424,18 @@ def make_dataset_splits(
     split = undersample(split.reset_index(drop=True), s.undersample_ratio, seed_run)
     check_leakage(split)
     return split[SPLIT_COLUMNS].reset_index(drop=True)
+
+
+def full_split(samples: pd.DataFrame, dataset: str, settings, run: int) -> pd.DataFrame:
+    """The split of ``dataset`` run ``run`` before undersampling (same regions, all samples).
+
+    :func:`flarepipe.samples.split.make_dataset_splits` with ``undersample_ratio = None``: the
+    region assignment is made before undersampling with the same seed, so the undersampled split
+    is a subset of this one. ``exclude_noaa_overlap`` only removes fused train samples and is
+    left out here (the train and test rates are those of the primary instrument's regions).
+    """
+    s = dataclasses.replace(settings, undersample_ratio=None, exclude_noaa_overlap=False)
+    return make_dataset_splits(samples, dataset, s, int(run))
 
 
 def write_split(split_df: pd.DataFrame, target: str | os.PathLike) -> None:

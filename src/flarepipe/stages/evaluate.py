@@ -25,7 +25,8 @@ def run_stack(
     each entry of ``stacking`` is
     ``{"pair": [first, second], "criteria": [...], "prefix": "", "best": "tss"}``
     (:meth:`flarepipe.config.experiments.StackPlan.as_dict`); ``template`` is the ensemble folder
-    with ``{ensemble}`` for its name; ``out`` the rule's outputs (checked against the ensembles).
+    with ``{ensemble}`` for its name; ``out`` the rule's outputs, ``predictions.csv`` and
+    ``summary.json`` of each ensemble (checked against the ensembles).
     ``plugins`` (those that registered the criteria) are imported first.
     """
     from flarepipe.core.registry import load_plugins
@@ -44,7 +45,11 @@ def run_stack(
             prefix=entry.get("prefix", ""),
         )
         results.update({name: (r, first, second) for name, r in res.items()})
-    planned = {Path(template.format(ensemble=name)) / "predictions.csv" for name in results}
+    planned = {
+        Path(template.format(ensemble=name)) / f
+        for name in results
+        for f in ("predictions.csv", "summary.json")
+    }
     if planned != {Path(p) for p in out}:
         raise ValueError(
             f"stack: ensembles {sorted(results)} do not match the rule's outputs "
@@ -68,6 +73,18 @@ def parse_prediction_path(path: str | os.PathLike) -> tuple[str, str, int]:
     return p.parts[-4], p.parts[-3], int(p.parts[-2].removeprefix("run"))
 
 
+def _split_path_key(path: str | os.PathLike) -> tuple[str, int]:
+    """``.../splits/<dataset>/split_<run>.csv`` → (dataset, run)."""
+    p = Path(path)
+    return p.parent.name, int(p.stem.removeprefix("split_"))
+
+
+def _alpha_path_key(path: str | os.PathLike) -> tuple[str, str, int]:
+    """``.../models/<dataset>/<ensemble>/run<k>/summary.json`` → (dataset, ensemble, k)."""
+    p = Path(path)
+    return p.parts[-4], p.parts[-3], int(p.parts[-2].removeprefix("run"))
+
+
 def run_evaluate(
     predictions: list,
     out_metrics,
@@ -75,6 +92,19 @@ def run_evaluate(
     out_plots,
     tests: list | None = None,
     published: Mapping | None = None,
+    samples=None,
+    splits: list | None = None,
+    alphas: list | None = None,
+    split_cfg: Mapping | None = None,
+    cfg: Mapping | None = None,
+    out_true_rate=None,
+    out_instruments=None,
+    out_splits=None,
+    base_models: list | tuple = (),
+    meta_models: list | tuple = (),
+    stacked: list | tuple = (),
+    overlays: list | tuple | None = None,
+    plugins: list | tuple = (),
 ) -> None:
     """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
 
@@ -82,7 +112,23 @@ def run_evaluate(
     ``tests`` are ``experiments.paired_tests`` entries (``{"a": [dataset, model], "b": ...}``);
     ``published`` (``{(dataset, model): (mean, sd)}``, default Sun et al. 2022's test TSS,
     :data:`flarepipe.studies.sun2022.published.PUBLISHED_TSS`) fills the table's published column.
+
+    With ``samples`` (``samples.csv``) and ``splits`` (every ``split_<run>.csv``) it also writes
+    S1 Tables 3 and 5 (``out_instruments``, ``out_splits``) and, when ``evaluation.true_rate`` is
+    on (``cfg``, the ``evaluation`` section; ``split_cfg`` the ``split`` section), the test scores
+    at the true event rate, raw and prior-shift corrected (``out_true_rate``,
+    :mod:`flarepipe.evaluation.rates`). ``alphas`` are the stacking ensembles' ``summary.json``
+    of which those of the ``stacked`` ensembles (``stack_<criterion>``) are plotted (S1 Fig.
+    10); ``base_models`` and ``meta_models`` the boxes of the TSS box plot (Fig. 9);
+    ``overlays`` the models drawn FUSED against ONLY (default: every model). Plots show the
+    mean ± sd over runs. ``plugins`` (those that registered the datasets) are imported first.
     """
+    import json
+
+    import pandas as pd
+
+    from flarepipe.config import section, settings
+    from flarepipe.core.registry import load_plugins
     from flarepipe.evaluation.evaluate import (
         evaluate_runs,
         paired_tests_markdown,
@@ -90,30 +136,147 @@ def run_evaluate(
         write_evaluation,
     )
     from flarepipe.evaluation.plots import (
+        alpha_plot,
+        box_plot,
         metrics_bar,
-        reliability_diagram,
-        roc_plot,
-        skill_profile_plot,
+        spread_plots,
+        stacking_plot,
     )
+    from flarepipe.evaluation.rates import (
+        TRUE_RATE_COLUMNS,
+        counts_markdown,
+        instrument_table,
+        split_rates,
+        split_table,
+        true_rate_frame,
+        true_rate_markdown,
+        true_rate_scores,
+        with_labels,
+    )
+    from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.split import full_split
     from flarepipe.studies.sun2022.published import PUBLISHED_TSS
 
+    load_plugins(plugins)
+    ev = section("evaluation", cfg)
     entries = [(*parse_prediction_path(p), str(p)) for p in predictions]
     tidy = evaluate_runs(entries)
+    frames = {(d, m, k): read_predictions(p) for d, m, k, p in entries}
+    sections = paired_tests_markdown(tidy, tests or [])
+
+    rates: dict = {}
+    if samples is not None and splits:
+        all_samples = read_samples(samples)
+        split_frames = {
+            _split_path_key(p): (
+                str(p),
+                with_labels(
+                    pd.read_csv(p, dtype={"sample_id": str, "region_id": str}),
+                    all_samples,
+                    str(p),
+                ),
+            )
+            for p in splits
+        }
+        instruments = instrument_table(all_samples)
+        per_split = split_table([(d, k, df) for (d, k), (_, df) in sorted(split_frames.items())])
+        if out_instruments is not None:
+            write_csv(instruments, out_instruments)
+        if out_splits is not None:
+            write_csv(per_split, out_splits)
+        rows = []
+        if ev["true_rate"]:
+            s = settings("split", split_cfg)
+            for (d, k), (where, kept) in split_frames.items():
+                full = with_labels(full_split(all_samples, d, s, k), all_samples, where)
+                rates[(d, k)] = split_rates(kept, full, where)
+            for (d, m, k), pred in frames.items():
+                if (d, k) not in rates:
+                    raise ValueError(f"evaluate: no split file for dataset {d!r} run {k}")
+                for kind, scores in true_rate_scores(pred, rates[(d, k)]).items():
+                    rows += [(d, m, k, kind, metric, v) for metric, v in scores.items()]
+        true_rate = pd.DataFrame(rows, columns=list(TRUE_RATE_COLUMNS))
+        if out_true_rate is not None:  # header only when evaluation.true_rate is off
+            write_csv(true_rate, out_true_rate)
+        sections += true_rate_markdown(true_rate)
+        sections += counts_markdown(instruments, per_split)
+
     summary = write_evaluation(
         tidy,
         out_metrics,
         out_table,
         published=PUBLISHED_TSS if published is None else published,
-        sections=paired_tests_markdown(tidy, tests or []),
+        sections=sections,
     )
     plot_dir = Path(out_plots)
     plot_dir.mkdir(parents=True, exist_ok=True)
-    for dataset in sorted({e[0] for e in entries}):
-        preds = {m: read_predictions(p) for d, m, k, p in entries if d == dataset and k == 0}
-        title = f"{dataset}: %s (run 0, test)"
-        reliability_diagram(preds, plot_dir / f"{dataset}_reliability.png", title % "reliability")
-        roc_plot(preds, plot_dir / f"{dataset}_roc.png", title % "ROC")
-        skill_profile_plot(
-            preds, plot_dir / f"{dataset}_skill_profile.png", title % "TSS/HSS vs threshold"
+    datasets = list(dict.fromkeys(e[0] for e in entries))
+    models = list(dict.fromkeys(e[1] for e in entries))
+
+    def runs_of(d: str, m: str) -> list:
+        return [frames[key] for key in sorted(k for k in frames if k[:2] == (d, m))]
+
+    bins = int(ev["reliability_bins"])
+    for d in datasets:
+        spread_plots({m: runs_of(d, m) for m in models if runs_of(d, m)}, plot_dir, d, d, bins)
+        shifted = {}
+        for m in models:
+            keys = sorted(k for k in frames if k[:2] == (d, m) and (d, k[2]) in rates)
+            got = [true_rate_frame(frames[k], rates[(d, k[2])]) for k in keys]
+            if got and all(g is not None for g in got):
+                shifted[m] = got
+        if shifted:
+            spread_plots(
+                shifted,
+                plot_dir,
+                f"{d}_true_rate",
+                f"{d} at the true event rate, prior-shift corrected",
+                bins,
+                figures=("reliability",),
+            )
+    from flarepipe.samples.registry import DATASETS
+
+    for spec in DATASETS.values():
+        alone = next(
+            (o.name for o in DATASETS.values() if o.primary == spec.primary and not o.extra),
+            None,
         )
+        if not spec.extra or spec.name not in datasets or alone not in datasets:
+            continue
+        for m in models if overlays is None else [m for m in overlays if m in models]:
+            pair = {f"{spec.name} {m}": runs_of(spec.name, m), f"{alone} {m}": runs_of(alone, m)}
+            if all(pair.values()):
+                spread_plots(pair, plot_dir, f"{spec.name}_vs_{alone}_{m}", f"{m}", bins)
     metrics_bar(summary, plot_dir / "tss_bar.png", title="Test TSS, mean ± sd over runs")
+    boxes = [m for m in (*base_models, *meta_models) if m in models] or models
+    box_plot(
+        tidy,
+        plot_dir / "tss_box.png",
+        boxes,
+        title="Test TSS over runs: base (left of the dashed line) and meta learners",
+        n_base=sum(1 for m in base_models if m in models) if base_models else None,
+    )
+    if alphas:
+        rows = []
+        for p in alphas:
+            d, e, k = _alpha_path_key(p)
+            if e not in stacked:
+                continue
+            info = json.loads(Path(p).read_text())
+            rows.append((d, e, k, float(info["alpha"]), tuple(info["pair"])))
+        table = pd.DataFrame(rows, columns=["dataset", "ensemble", "run", "alpha", "pair"])
+        if not table.empty:
+            alpha_plot(table, plot_dir / "stack_alpha.png")
+        for (d, pair), g in table.groupby(["dataset", "pair"], sort=False):
+            first, second = runs_of(d, pair[0]), runs_of(d, pair[1])
+            if not first or len(first) != len(second):
+                continue
+            run0 = g[g["run"] == g["run"].min()]
+            stacking_plot(
+                first,
+                second,
+                pair,
+                dict(zip(run0["ensemble"], run0["alpha"], strict=True)),
+                plot_dir / f"{d}_stacking_{pair[0]}_{pair[1]}.png",
+                title=d,
+            )
