@@ -32,7 +32,8 @@ def main() -> None:
     if real is None:
         raise SystemExit(f"{real_dir}: the real HARP 377 record is needed for this figure")
     target = compute_keywords(real["map"], real["cdelt"])["USFLUXL"]
-    rec, maps = render_sample(SyntheticParams(scale="default"), "HMI", int(opts["records"]), 0, 30.0)
+    params = SyntheticParams(scale="default")
+    rec, maps = render_sample(params, "HMI", int(opts["records"]), seed=0, max_lon_deg=30.0)
     i = int(np.argmin(np.abs(np.log(rec["usfluxl_mx"].to_numpy() / target))))
     r = rec.iloc[i]
     title = (
