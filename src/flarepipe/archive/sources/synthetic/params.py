@@ -16,7 +16,9 @@ __all__ = [
     "GENERATOR_VERSION",
 ]
 
-GENERATOR_VERSION = f"flarepipe-synthetic {__version__} (model 2.1: spots, plage, network; SMARP-calibrated MDI)"
+GENERATOR_VERSION = (
+    f"flarepipe-synthetic {__version__} (model 2.1: spots, plage, network; SMARP-calibrated MDI)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
