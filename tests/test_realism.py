@@ -135,45 +135,61 @@ def test_report_without_references_names_what_is_missing(tiny_archive, tmp_path)
     assert "not found: keywords" in md and "keywords" not in set(table["section"])
 
 
-#: where the generator falls short of issue 18's targets, the worst value over seeds 0-4 (200
-#: records, ``benchmarks/calibrate_synthetic.py images seeds=0,1,2,3,4``) plus a margin: a bound
-#: that fails if the archive gets less realistic, to be tightened to the target as it improves
-SHORT_OF_TARGET = {
-    ("HMI", "AREA", "rel_p90"): 0.30,  # worst -0.257
-    ("HMI", "R_VALUE", "ks"): 0.20,  # worst 0.176
-    ("MDI", "AREA", "rel_median"): 0.40,  # worst +0.340
-    ("MDI", "USFLUXL", "rel_p90"): 0.40,  # worst -0.355
-    ("MDI", "R_VALUE", "ks"): 0.22,  # worst 0.190
-    ("HMI", "pixels", "ratio_100g"): 1.65,  # worst 1.554
-    ("MDI", "pixels", "ratio_1kg"): 4.5,  # worst 3.876: the one real MDI record is spot-poor
+#: the ``small`` preset's bounds where its worst case over seeds misses issue 18's target: the worst
+#: value over generator seeds 0-4 (``SyntheticParams(seed=20220101 + s)``, 150 records per
+#: instrument rendered with sample seed ``s``) plus a margin, so that the test fails if the archive
+#: gets less realistic; measured with ``benchmarks/calibrate_synthetic.py images scale=small
+#: n_regions=30 days=40 records=150 seeds=0,1,2,3,4``. With 30 regions per instrument (17-26 of
+#: them in a sample) a 90th percentile rests on a few regions; the ``default`` and ``large`` plans
+#: (10 and 50 times more regions) come much nearer the targets (README, realism report).
+SMALL_BOUNDS = {
+    ("HMI", "USFLUXL", "rel_median"): 0.45,  # worst +0.391 (range -0.276 … +0.391)
+    ("HMI", "USFLUXL", "rel_p90"): 0.95,  # worst +0.826 (-0.336 … +0.826)
+    ("HMI", "USFLUXL", "ks"): 0.20,  # worst 0.173
+    ("HMI", "AREA", "rel_median"): 0.36,  # worst -0.313 (-0.313 … +0.258)
+    ("HMI", "AREA", "rel_p90"): 0.50,  # worst +0.445 (-0.259 … +0.445)
+    ("HMI", "AREA", "ks"): 0.21,  # worst 0.184
+    ("HMI", "MEANGBL", "ks"): 0.19,  # worst 0.163
+    ("HMI", "R_VALUE", "ks"): 0.27,  # worst 0.237
+    ("MDI", "USFLUXL", "rel_median"): 0.52,  # worst +0.455 (-0.435 … +0.455)
+    ("MDI", "USFLUXL", "rel_p90"): 1.00,  # worst +0.872 (-0.300 … +0.872)
+    ("MDI", "USFLUXL", "ks"): 0.25,  # worst 0.217
+    ("MDI", "AREA", "rel_median"): 0.73,  # worst +0.634 (-0.311 … +0.634)
+    ("MDI", "AREA", "rel_p90"): 0.68,  # worst +0.591 (-0.245 … +0.591)
+    ("MDI", "AREA", "ks"): 0.27,  # worst 0.233
+    ("MDI", "MEANGBL", "ks"): 0.29,  # worst 0.256
+    ("MDI", "R_VALUE", "ks"): 0.18,  # worst 0.156
+    ("HMI", "pixels", "ratio_1kg"): (0.50, 1.5),  # 0.581 … 0.816
+    ("MDI", "pixels", "ratio_100g"): (1 / 1.5, 1.7),  # 0.983 … 1.519
+    ("MDI", "pixels", "ratio_1kg"): (1 / 1.5, 2.9),  # 0.755 … 2.528: the one real MDI record
 }
 
 
 def test_targets_hold_at_the_small_scale(refs):
-    """Issue 18's targets on 200 records per instrument rendered at the ``small`` scale's settings.
+    """Issue 18's targets on 150 records per instrument of the ``small`` archive's plan (seed 0).
 
-    The plan has 300 regions per instrument over 150 days (the ``small`` preset's 30 regions leave
-    the 90th percentiles to a handful of regions). Over seeds 0-4 (200 records each) the worst
-    cases that meet the targets are: keyword |rel| HMI 0.15, MDI 0.23; KS HMI 0.11, MDI 0.15;
-    max |B| p90 HMI 2.1 kG, MDI 1.5 kG; ratio of pixels above 100 G (MDI) 1.35, above 1 kG
-    (HMI) 0.75-1.33. The others are held to :data:`SHORT_OF_TARGET`. (With 200 records the KS
-    statistic alone varies by ~0.05 between samples.)
+    Over seeds 0-4 (see :data:`SMALL_BOUNDS`) the worst cases were: keyword |rel| of the medians
+    and 90th percentiles HMI MEANGBL 0.064, R_VALUE 0.170; MDI MEANGBL 0.113, R_VALUE 0.114; KS
+    MDI R_VALUE 0.156; max |B| p90 HMI 2.02-2.16 kG, MDI 1.30-1.37 kG; ratio of pixels above
+    100 G HMI 0.87-1.34, MDI 0.98-1.52, above 1 kG HMI 0.58-0.82, MDI 0.76-2.53 (the others in
+    the table).
+    Statistics whose worst case meets the target are held to the target itself.
     """
-    params = SyntheticParams(scale="small", n_regions=300, days=150)
+    params = SyntheticParams(scale="small")
     t, f = TARGETS, TARGETS["pixel_factor"]
     for inst in ("HMI", "MDI"):
-        rec, maps = render_sample(params, inst, 200, seed=0)
-        assert rec["region_id"].nunique() > 60
+        rec, maps = render_sample(params, inst, 150, seed=0)
+        assert rec["region_id"].nunique() >= 15
         for r in keyword_distances(rec, refs.keywords).itertuples():
             for stat, bound in (
                 ("rel_median", t["keyword_rel"]),
                 ("rel_p90", t["keyword_rel"]),
                 ("ks", t["keyword_ks"]),
             ):
-                bound = SHORT_OF_TARGET.get((inst, r.keyword, stat), bound)
+                bound = SMALL_BOUNDS.get((inst, r.keyword, stat), bound)
                 assert abs(getattr(r, stat)) <= bound, (inst, r.keyword, stat, getattr(r, stat))
         px = pixel_distances(map_statistics(rec, maps), refs).iloc[0]
         assert px["max_abs_b_p90"] <= t["max_abs_b_p90"]
         for stat in ("ratio_100g", "ratio_1kg"):
-            upper = SHORT_OF_TARGET.get((inst, "pixels", stat), f)
-            assert 1 / f <= px[stat] <= upper, (inst, stat, px[stat])
+            lower, upper = SMALL_BOUNDS.get((inst, "pixels", stat), (1 / f, f))
+            assert lower <= px[stat] <= upper, (inst, stat, px[stat])

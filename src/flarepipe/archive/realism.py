@@ -60,6 +60,8 @@ __all__ = [
     "real_flare_productivity",
     "event_rates",
     "realism_report",
+    "patch_figure",
+    "pair_figure",
 ]
 
 #: acceptance bounds (issue 18)
@@ -1003,11 +1005,6 @@ def patch_figure(
     The archive's patch is the comparable HMI record nearest the real record's USFLUXL among
     those within 30° of central meridian.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     real = refs.patches.get("HMI")
     sel = comparable_records(records)
     sel = sel[(sel["instrument"] == "HMI") & (sel["lon_fwt"].abs() <= 30)]
@@ -1019,14 +1016,35 @@ def patch_figure(
         else sel["usfluxl_mx"].median()
     )
     row = sel.iloc[int(np.argmin(np.abs(np.log(sel["usfluxl_mx"].to_numpy() / target))))]
-    data, hdr = read_patch(Path(archive_dir) / row["path"])
-    panels = [
-        (
-            data,
-            f"this archive: {Path(row['path']).name}\nUSFLUXL {row['usfluxl_mx']:.2e} Mx, "
-            f"LON_FWT {row['lon_fwt']:.1f}°, max |B| {np.nanmax(np.abs(data)):.0f} G",
-        )
-    ]
+    data, _ = read_patch(Path(archive_dir) / row["path"])
+    return pair_figure(
+        data,
+        f"this archive: {Path(row['path']).name}\nUSFLUXL {row['usfluxl_mx']:.2e} Mx, "
+        f"LON_FWT {row['lon_fwt']:.1f}°, max |B| {np.nanmax(np.abs(data)):.0f} G",
+        refs,
+        out_png,
+        vmax,
+    )
+
+
+def pair_figure(
+    bmap: np.ndarray,
+    title: str,
+    refs: RealReferences,
+    out_png: str | os.PathLike,
+    vmax: float = 1500.0,
+) -> str:
+    """An HMI map (``bmap``, titled ``title``) beside the real HARP 377 record, both at ±``vmax`` G.
+
+    Without the real record (absent from ``refs``) the map is drawn alone.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    real = refs.patches.get("HMI")
+    panels = [(bmap, title)]
     if real:
         kw = compute_keywords(real["map"], real["cdelt"])
         panels.append(
@@ -1042,14 +1060,14 @@ def patch_figure(
     )
     axes = np.atleast_1d(axes)
     im = None
-    for ax, (img, title) in zip(axes, panels, strict=True):
+    for ax, (img, ttl) in zip(axes, panels, strict=True):
         im = ax.imshow(
             img, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax, interpolation="nearest"
         )
-        ax.set_title(title, fontsize=8)
+        ax.set_title(ttl, fontsize=8)
         ax.set_xlabel("x (CEA px, 0.03° = 0.36 Mm)", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.colorbar(im, ax=list(axes), shrink=0.85, label="B_LOS/μ (G), both panels ±1500 G")
+    fig.colorbar(im, ax=list(axes), shrink=0.85, label=f"B_LOS/μ (G), both panels ±{vmax:.0f} G")
     with atomic_path(out_png, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -86,6 +86,8 @@ def simulate_region(
         * (phi_max / _RHO_FLUX_REF) ** _RHO_EXP
         * float(np.exp(rng.normal(0.0, 0.1)))
     )
+    if inst.rho_scale != 1.0 or inst.rho_exp != _RHO_EXP:
+        rho_max *= inst.rho_scale * (phi_max / _RHO_FLUX_REF) ** (inst.rho_exp - _RHO_EXP)
 
     # secondary emergence episodes, each a bipole of its own near the main one
     life = 40.0
