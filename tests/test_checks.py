@@ -51,11 +51,6 @@ def _validate(tmp_path: Path, override: dict) -> dict:
             },
             r"SMARP_ONLY needs instrument\(s\) \['MDI'\], but the jsoc archive has only \['HMI'\]",
         ),
-        (
-            {"features": {"image_size": 16}},
-            r"features.image_size 16: network 'cnn' \(models.cnn.network\) cannot take 16x16 "
-            r"images: CNNNet needs images of at least 32x32",
-        ),
     ],
 )
 def test_conflicts_fail_in_validation_naming_the_file_and_key(tmp_path, override, match):
@@ -72,10 +67,6 @@ def test_the_shipped_configs_pass_the_checks(tmp_path):
     ):
         text = yaml.safe_load((REPO / extra).read_text())
         _validate(tmp_path, text)
-
-
-def test_image_size_the_network_can_take_passes(tmp_path):
-    _validate(tmp_path, {"features": {"image_size": 32}})  # five pooling stages: 32 px at least
 
 
 def test_legacy_stacking_without_its_pair_warns_naming_the_keys(tmp_path):

@@ -5,7 +5,9 @@ work together, and that a job would otherwise find only after the stages before 
 never: a silently different result). :func:`config_problems` is called once by
 :func:`flarepipe.config.validate_config`, after the schema and the typed settings accepted the
 configuration, so the workflow refuses it before its first job; each problem names the config
-keys it is about (the loader turns them into the file that set them).
+keys it is about (the loader turns them into the file that set them). Like all of config
+validation, it runs in Snakemake's own environment and in every job: it imports neither torch nor
+h5py, scipy or sklearn (``tests/test_models.py::test_registry_imports_without_torch``).
 
 Checks, in order::
 
@@ -22,14 +24,10 @@ Checks, in order::
     experiments.datasets, archive.*      a dataset needs an instrument the configured archive
                                          cannot have (synthetic instruments, jsoc series): a
                                          FUSED dataset would report single-instrument numbers
-    features.image_size, models.<net>    an image network in experiments.models cannot take
-                                         images of that size (built and run once on zeros)
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -129,9 +127,7 @@ def _archive_instruments(archive: Mapping) -> tuple[tuple[str, ...] | None, list
         syn = archive.get("synthetic") or {}
         if "instruments" in syn:
             return tuple(syn["instruments"]), [("archive", "synthetic", "instruments")]
-        from flarepipe.archive.sources.synthetic.params import SyntheticParams
-
-        return tuple(SyntheticParams.__dataclass_fields__["instruments"].default), []
+        return None, []  # the generator's default: every instrument
     if source == "jsoc":
         from flarepipe.core.series import SERIES
 
@@ -165,58 +161,7 @@ def _datasets(config: Mapping) -> list[Problem]:
     return out
 
 
-#: set to a digest of the settings :func:`_image_size` read once they passed: the workflow's jobs
-#: re-read the configuration in processes that inherit the environment, and skip the check (and
-#: importing torch, ~2-4 s) for the same settings
-_IMAGE_CHECKED_ENV = "FLAREPIPE_IMAGE_SIZE_CHECKED"
-
-
-def _image_size(config: Mapping) -> list[Problem]:
-    from flarepipe.models.registry import NETWORKS
-
-    exp = config.get("experiments") or {}
-    nets = [m for m in exp.get("models") or [] if m in NETWORKS and NETWORKS[m].input == "image"]
-    if not nets:
-        return []
-    read = {
-        "nets": nets,
-        "size": (config.get("features") or {}).get("image_size"),
-        "models": {m: (config.get("models") or {}).get(m) for m in nets},
-        "plugins": config.get("plugins"),
-    }
-    digest = hashlib.sha256(json.dumps(read, sort_keys=True, default=str).encode()).hexdigest()
-    if os.environ.get(_IMAGE_CHECKED_ENV) == digest:
-        return []
-    import torch
-
-    from flarepipe.data.features import IMAGE_CHANNELS
-    from flarepipe.models.registry import build_model
-
-    size = int((config.get("features") or {}).get("image_size", 32))
-    out = []
-    for m in nets:
-        params = dict(((config.get("models") or {}).get(m) or {}).get("network") or {})
-        try:
-            net = build_model(m, **params).eval()
-        except (ValueError, TypeError, ImportError):
-            continue  # a network that cannot be built is reported by its own checks or job
-        try:
-            with torch.no_grad():
-                net(torch.zeros(2, len(IMAGE_CHANNELS), size, size))
-        except (ValueError, RuntimeError) as exc:
-            out.append(
-                (
-                    [("features", "image_size"), ("models", m, "network")],
-                    f"features.image_size {size}: network {m!r} (models.{m}.network) cannot take "
-                    f"{size}x{size} images: {str(exc).splitlines()[0]}",
-                )
-            )
-    if not out:
-        os.environ[_IMAGE_CHECKED_ENV] = digest
-    return out
-
-
-_CHECKS = (_results, _classes, _split, _stacking, _datasets, _image_size)
+_CHECKS = (_results, _classes, _split, _stacking, _datasets)
 
 
 def config_problems(config: Mapping[str, Any]) -> list[Problem]:
