@@ -11,8 +11,7 @@ The last stage of the chain (rules/attribute.smk). Modules:
 * :mod:`.probes` -- synthetic bipolar-region and uniform-bipole probes;
 * :mod:`.figures` -- figures and movies;
 * :mod:`.job`, :mod:`.summary` -- the per-run job and the summary over runs;
-* :mod:`.settings` -- the ``attribution`` configuration section with the schema's defaults;
-* :mod:`.planted` -- PROVISIONAL planted-cause masks from today's generator.
+* :mod:`.settings` -- the ``attribution`` configuration section with the schema's defaults.
 
 Depends on models/tasks/data/core (and the archive layout); nothing in flarepipe imports it
 except ``flarepipe.stages.attribute``.

@@ -12,10 +12,10 @@ and nowhere else:
   feature-store samples are standardised exactly like the training data;
 * :func:`read_shard_samples`, :func:`read_feature_samples` -- samples by id from a shard or
   the unstandardised feature store;
-* :func:`cause_mask` -- the planted-cause mask of a synthetic record (the generator's own when
-  it has one, else the provisional :mod:`flarepipe.attribution.planted`);
+* :func:`cause_mask` -- the planted-cause mask of a synthetic record (the generator's own,
+  :func:`flarepipe.archive.sources.synthetic.cause_mask`);
 * :func:`bipole_field`, :func:`b0_for_flux` -- the bipolar-region field the synthetic archive draws
-  (``flarepipe.core.bipole`` when present, else the synthetic module): probes use the same function.
+  (:mod:`flarepipe.core.bipole`): probes use the same function.
 """
 
 from __future__ import annotations
@@ -33,15 +33,8 @@ from torch import nn
 
 from flarepipe.attribution.errors import AttributionInputError
 
-try:  # the field's future home (h-synth moves it to core)
-    from flarepipe.core.bipole import b0_for_flux, bipole_field
-except ImportError:  # today: the synthetic generator's own function
-    from flarepipe.archive.sources.synthetic import b0_for_flux, bipole_field
-
-try:  # the generator's own planted-cause mask (h-synth, issue 18)
-    from flarepipe.archive.sources.synthetic import cause_mask
-except ImportError:  # provisional reconstruction from today's generator
-    from flarepipe.attribution.planted import cause_mask
+from flarepipe.archive.sources.synthetic import cause_mask
+from flarepipe.core.bipole import b0_for_flux, bipole_field
 
 __all__ = [
     "CEA_PIXEL_DEG",
@@ -107,7 +100,7 @@ def load_network(checkpoint: str | os.PathLike, expect_model: str | None = None)
     AttributionInputError
         When the file is missing, is not a flarepipe checkpoint, or holds another model (named).
     """
-    from flarepipe.models import MODELS, build_model
+    from flarepipe.models import build_model, network_input, network_names
 
     path = Path(checkpoint)
     if not path.exists():
@@ -126,9 +119,10 @@ def load_network(checkpoint: str | os.PathLike, expect_model: str | None = None)
         raise AttributionInputError(
             f"checkpoint {path} holds model {hp['model']!r}, this job explains {expect_model!r}"
         )
-    if hp["model"] not in MODELS:
+    if hp["model"] not in network_names():
         raise AttributionInputError(
-            f"checkpoint {path} holds model {hp['model']!r}, not in the registry {sorted(MODELS)}"
+            f"checkpoint {path} holds model {hp['model']!r}, not in the network registry "
+            f"{sorted(network_names())}"
         )
     # The task (tasks.classification.FlareTask) keeps the network as ``network``; rebuilding the
     # plain module from the registry avoids importing Lightning in attribution jobs.
@@ -145,7 +139,7 @@ def load_network(checkpoint: str | os.PathLike, expect_model: str | None = None)
     return Network(
         module=net,
         model=str(hp["model"]),
-        input_key=str(net.input_key),
+        input_key=network_input(str(hp["model"])),
         n_outputs=int(net.n_outputs),
         model_params=dict(hp.get("model_params") or {}),
         path=path,
@@ -195,10 +189,19 @@ class Preprocessing:
                 f"shard {reader.path} carries no image normalisation (attrs.normalisation.image); "
                 "it was not written by the shard stage"
             )
-        size = attrs.get("image_size")
-        side = int(size if not isinstance(size, list) else size[0])
+        if "image" not in reader.inputs:
+            raise AttributionInputError(
+                f"shard {reader.path} carries no image input ({reader.inputs}); the attribution "
+                "stage needs the images the networks saw"
+            )
+        _, height, width = reader.image_shape
+        if height != width:
+            raise AttributionInputError(
+                f"shard {reader.path} holds {height}x{width} images; the feature stage writes "
+                "square ones"
+            )
         return cls(
-            image_size=side,
+            image_size=int(height),
             hmi_subsample=int(hmi_subsample),
             image_mean=float(image["mean"]),
             image_std=float(image["std"]) or 1.0,
@@ -310,9 +313,8 @@ def read_shard_samples(
                 f"sample id(s) {unknown[:5]} not in shard {reader.path} ({len(meta)} samples)"
             )
         idx = pos[list(sample_ids)].to_numpy()
-    batch = reader.read_batch(idx, inputs=(input_key,))
-    arr = batch["images"] if input_key == "image" else batch["sequences"]
-    return meta.iloc[idx].reset_index(drop=True), arr
+    batch = reader.read_batch(idx, inputs=(input_key,), targets=())
+    return meta.iloc[idx].reset_index(drop=True), batch[input_key]
 
 
 def read_feature_samples(
