@@ -31,9 +31,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from flarepipe.attribution.errors import AttributionInputError
-
 from flarepipe.archive.sources.synthetic import cause_mask
+from flarepipe.attribution.errors import AttributionInputError
 from flarepipe.core.bipole import b0_for_flux, bipole_field
 
 __all__ = [
