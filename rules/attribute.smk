@@ -44,6 +44,7 @@ rule attribute:
     params:
         cfg=ATTR,
         synthetic=SYNTHETIC,
+        plugins=lambda wc: model_plugins(wc.model),
     script:
         "../workflow/scripts/attribute.py"
 

@@ -669,7 +669,8 @@ def test_workflow_explains_every_trained_network(tiny_run):
         "gradcam_negative",
     }
     stats = pd.read_csv(res / "cnn" / "run0" / "stats.csv")
-    assert set(stats["network"]) == {"trained", "random"}
+    assert set(stats["network"]) == {"trained", "random", "none"}
+    assert set(stats.loc[stats["network"] == "none", "map"]) == {"field_abs"}  # |B| reference
     assert stats.groupby(["map", "network"]).size().nunique() == 1  # every sample, every map
     assert stats.loc[stats["map"] == "integrated_gradients", "delta"].abs().max() < 0.05
     with np.load(res / "lstm" / "run0" / "maps.npz") as z:

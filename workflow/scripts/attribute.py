@@ -18,5 +18,6 @@ print(
         cfg=smk.params.cfg,
         synthetic=smk.params.synthetic,
         threads=smk.threads,
+        plugins=smk.params.plugins,
     )
 )

@@ -28,13 +28,18 @@ def run_attribute(
     synthetic: bool,
     threads: int | None = None,
     flares: str | os.PathLike | None = None,
+    plugins: list | tuple = (),
 ) -> dict[str, Any]:
     """Explain one trained network; every output lands beside ``summary`` (its ``summary.json``).
 
     ``flares`` (the archive's ``flares.csv``, declared so region timelines rerun when it changes)
-    is read from beside ``records`` by the timeline figures.
+    is read from beside ``records`` by the timeline figures. ``plugins`` (the plug-in that
+    registered ``model``, if any) are imported first, as in the train rule.
     """
     from flarepipe.attribution.job import explain_run
+    from flarepipe.core.registry import load_plugins
+
+    load_plugins(plugins)
 
     return explain_run(
         checkpoint=checkpoint,
