@@ -17,6 +17,7 @@ include: "rules/shard.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/audit.smk"
+include: "rules/attribute.smk"
 include: "rules/report.smk"
 
 

@@ -51,6 +51,14 @@ NETWORK_PATTERN = wildcard_pattern(network_names())
 BASELINE_PATTERN = wildcard_pattern(baseline_names())
 
 
+ATTR = config.get("attribution", {})
+ATTR_MODELS = (
+    [m for m in NEURAL if ATTR.get("models") is None or m in ATTR["models"]]
+    if ATTR.get("enabled", True)
+    else []
+)
+
+
 wildcard_constraints:
     dataset=wildcard_pattern(dataset_names()),
     run=r"\d+",
@@ -92,6 +100,14 @@ def stack_inputs(wc):
     }
 
 
+def attribution_runs(name):
+    """One file of every run's attribution folder, for the summary of a (dataset, model)."""
+    return expand(
+        f"{R}/attribution/{{{{dataset}}}}/{{{{model}}}}/run{{run}}/{name}",
+        run=RUNS,
+    )
+
+
 def final_outputs():
     out = [
         f"{R}/evaluation/metrics.csv",
@@ -101,4 +117,19 @@ def final_outputs():
     if SYNTHETIC:
         out.append(f"{R}/realism/distances.csv")
         out.append(f"{R}/figures/synthetic_region.png")
+    out += attribution_outputs()
     return out
+
+
+def attribution_outputs():
+    """Attribution of every trained network (rules/attribute.smk): per run, and the summary."""
+    return expand(
+        f"{R}/attribution/{{dataset}}/{{model}}/run{{run}}/summary.json",
+        dataset=DATASETS,
+        model=ATTR_MODELS,
+        run=RUNS,
+    ) + expand(
+        f"{R}/attribution/{{dataset}}/{{model}}/summary/summary.json",
+        dataset=DATASETS,
+        model=ATTR_MODELS,
+    )

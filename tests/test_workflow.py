@@ -103,7 +103,7 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     extra.write_text("models: {lstm: {train: {max_epochs: 2, patience: 1, lr: 0.002}}}\n")
     jobs = dry_jobs(workdir, "--configfile", str(REPO / "config/tiny.yaml"), str(extra))
     assert jobs.get("train") == 2 and "shard" not in jobs and "archive" not in jobs
-    assert set(jobs) <= {"train", "stack", "evaluate", "all"}
+    assert set(jobs) <= {"train", "stack", "evaluate", "attribute", "attribution_summary", "all"}
 
     # a changed quality threshold reruns from quality down, not the archive
     q = workdir / "quality_change.yaml"

@@ -49,8 +49,11 @@ __all__ = [
     "PIL_HALF_LENGTH",
 ]
 
-#: the planted-cause band around a rotated bipole's inversion line: |u| ≤ 0.25·aρ, |v| ≤ 1.0·aρ
-PIL_HALF_WIDTH, PIL_HALF_LENGTH = 0.25, 1.0
+#: the planted-cause band around a rotated bipole's inversion line: half-width (Mm; a band of
+#: ~3 px at MDI/feature resolution, as the dilated strong-field PILs of Schrijver 2007 and Yi
+#: et al.) and half-length (units of aρ) of its strong-gradient part, where the S1 field's gradient
+#: across the line, ∝ exp(−2 arcsin²(v)/(aρ)²), is at least half its peak: 2 arcsin²(v) = ln 2·(aρ)²
+PIL_HALF_WIDTH, PIL_HALF_LENGTH = 2.0, math.sqrt(math.log(2.0) / 2.0)
 _PENUMBRA_RATIO = 2.3  # R_penumbra / R_umbra (umbra ≈ 19% of the spot's area, as observed)
 _PORE_MAX_RADIUS_MM = 2.0
 _PENUMBRA_DROP = 0.5  # the penumbra's field falls linearly by this share from inner to outer edge
@@ -571,9 +574,11 @@ def render(
 def scene_cause_mask(scene: Scene, inst: InstrumentSpec, nx: int, ny: int) -> np.ndarray:
     """Planted-cause mask of ``scene`` on an ``ny × nx`` grid (bool).
 
-    True on the inversion-line band of a rotated main bipole (``|u| ≤ 0.25·aρ``, ``|v| ≤ aρ``, at
-    least 1.5 px wide) and on the delta-spot cores (the intruding umbra and the part of the leading
-    umbra facing it, discs of the intruder's umbral radius). Empty when the region has neither.
+    True on the strong-gradient inversion-line band of a rotated main bipole (``|u| ≤``
+    :data:`PIL_HALF_WIDTH` Mm, at least 1.5 px; ``|v| ≤ sin(`` :data:`PIL_HALF_LENGTH` ``·aρ)``,
+    where the gradient across the line is at least half its peak) and on the delta-spot cores (the
+    intruding umbra and the part of the leading umbra facing it, discs of the intruder's umbral
+    radius, at least 1.5 px). Empty when the region has neither.
     """
     grid = _Grid(inst, ny, nx)
     cd = math.radians(inst.cdelt_deg)
@@ -582,8 +587,9 @@ def scene_cause_mask(scene: Scene, inst: InstrumentSpec, nx: int, ny: int) -> np
     if scene.pil is not None:
         bp = scene.pil
         u, v = bipole_frame(xx, yy, bp.theta_deg, bp.dx, bp.dy)
-        half_w = max(PIL_HALF_WIDTH * A_SHAPE * bp.rho, 1.5 * cd)
-        mask |= (np.abs(u) <= half_w) & (np.abs(v) <= PIL_HALF_LENGTH * A_SHAPE * bp.rho)
+        half_w = max(PIL_HALF_WIDTH / _MM_PER_RAD, 1.5 * cd)
+        half_l = math.sin(min(PIL_HALF_LENGTH * A_SHAPE * bp.rho, math.pi / 2))
+        mask |= (np.abs(u) <= half_w) & (np.abs(v) <= half_l)
     for x, y, r in scene.delta_discs:
         mask |= np.hypot(xx - x, yy - y) <= max(r, 1.5 * cd)
     return mask

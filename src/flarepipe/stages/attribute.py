@@ -1,0 +1,72 @@
+"""The attribute and attribution_summary rules (rules/attribute.smk).
+
+Each function takes its rule's declared inputs and outputs; the workflow script calls one of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["run_attribute", "run_attribution_summary"]
+
+
+def run_attribute(
+    checkpoint: str | os.PathLike,
+    predictions: str | os.PathLike,
+    shard: str | os.PathLike,
+    features: str | os.PathLike,
+    samples: str | os.PathLike,
+    records: str | os.PathLike,
+    summary: str | os.PathLike,
+    model: str,
+    dataset: str,
+    run: int,
+    cfg: Mapping[str, Any],
+    synthetic: bool,
+    threads: int | None = None,
+    flares: str | os.PathLike | None = None,
+    plugins: list | tuple = (),
+) -> dict[str, Any]:
+    """Explain one trained network; every output lands beside ``summary`` (its ``summary.json``).
+
+    ``flares`` (the archive's ``flares.csv``, declared so region timelines rerun when it changes)
+    is read from beside ``records`` by the timeline figures. ``plugins`` (the plug-in that
+    registered ``model``, if any) are imported first, as in the train rule.
+    """
+    from flarepipe.attribution.job import explain_run
+    from flarepipe.core.registry import load_plugins
+
+    load_plugins(plugins)
+
+    return explain_run(
+        checkpoint=checkpoint,
+        predictions=predictions,
+        shard=shard,
+        features=features,
+        samples=samples,
+        records=records,
+        out_dir=Path(summary).parent,
+        model=model,
+        dataset=dataset,
+        run=int(run),
+        cfg=cfg,
+        synthetic=bool(synthetic),
+        threads=threads,
+    )
+
+
+def run_attribution_summary(
+    stats: Sequence[str | os.PathLike],
+    probes: Sequence[str | os.PathLike],
+    summary: str | os.PathLike,
+    dataset: str,
+    model: str,
+    cfg: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Tables and figures over the runs of one (dataset, model), beside ``summary``."""
+    from flarepipe.attribution.summary import summarise
+
+    return summarise(stats, probes, Path(summary).parent, dataset, model, cfg)
