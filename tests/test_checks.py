@@ -51,6 +51,17 @@ def _validate(tmp_path: Path, override: dict) -> dict:
             },
             r"SMARP_ONLY needs instrument\(s\) \['MDI'\], but the jsoc archive has only \['HMI'\]",
         ),
+        (
+            {
+                "archive": {
+                    "source": "tables",
+                    "tables": {"data_dir": "t", "keyword_tables": ["k.csv"], "flares": "f.txt"},
+                },
+                "experiments": {"models": ["lstm"], "runs": 1},
+            },
+            r"attribution.enabled is true but archive.source is tables, whose records have no "
+            r"magnetogram",
+        ),
     ],
 )
 def test_conflicts_fail_in_validation_naming_the_file_and_key(tmp_path, override, match):

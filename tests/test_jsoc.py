@@ -956,9 +956,12 @@ def test_a_trickling_server_cannot_hold_a_download_past_its_budget(server, tmp_p
     kept = part.stat().st_size
     assert kept > 0
     out, _ = _fetch(server, tmp_path)
-    first = server.file_hits()[0].name
-    resumed = server.file_hits(first)[1]
-    assert resumed.range == f"bytes={kept}-" and _summary(out)["counts"]["files"] == 15
+    # the server logs a hit when its response ends, so the cut trickle may be logged after the
+    # rerun's requests (or not at all): look for the resume among the file's hits
+    name = part.name.removesuffix(".part")
+    ranges = [h.range for h in server.file_hits(name)]
+    assert f"bytes={kept}-" in ranges, ranges
+    assert _summary(out)["counts"]["files"] == 15
 
 
 def test_a_file_holding_another_record_is_refused_and_fetched_again(server, tmp_path):

@@ -24,6 +24,9 @@ Checks, in order::
     experiments.datasets, archive.*      a dataset needs an instrument the configured archive
                                          cannot have (synthetic instruments, jsoc series): a
                                          FUSED dataset would report single-instrument numbers
+    attribution.enabled, archive.source  the tables source, whose records have no magnetograms:
+                                         the attribution stage needs the images the networks saw
+                                         (its preprocessing, probes and PIL analysis)
 """
 
 from __future__ import annotations
@@ -161,7 +164,22 @@ def _datasets(config: Mapping) -> list[Problem]:
     return out
 
 
-_CHECKS = (_results, _classes, _split, _stacking, _datasets)
+def _attribution(config: Mapping) -> list[Problem]:
+    enabled = (config.get("attribution") or {}).get("enabled", True)
+    source = (config.get("archive") or {}).get("source")
+    if enabled and source == "tables":
+        return [
+            (
+                [("attribution", "enabled"), ("archive", "source")],
+                "attribution.enabled is true but archive.source is tables, whose records have no "
+                "magnetogram files: the attribution stage needs the images the networks saw; set "
+                "attribution.enabled: false",
+            )
+        ]
+    return []
+
+
+_CHECKS = (_results, _classes, _split, _stacking, _datasets, _attribution)
 
 
 def config_problems(config: Mapping[str, Any]) -> list[Problem]:
