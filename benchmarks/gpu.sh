@@ -34,7 +34,11 @@ done
 
 if [[ -f benchmarks/bench_attribution.py ]]; then
   echo "== attribution seconds per sample per method (bench_attribution.py)"
-  $PY benchmarks/bench_attribution.py --device "$DEVICE"
+  if [[ "$DEVICE" == cuda ]]; then
+    $PY benchmarks/bench_attribution.py --devices cuda --samples 16 --cnn 32:0.25 128:1.0
+  else
+    $PY benchmarks/bench_attribution.py --devices cpu --samples 2 --cnn 32:0.25 --ig-steps 8
+  fi
 else
   echo "== attribution: benchmarks/bench_attribution.py not in this tree; skipped"
 fi
