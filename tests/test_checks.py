@@ -52,6 +52,10 @@ def _validate(tmp_path: Path, override: dict) -> dict:
             r"SMARP_ONLY needs instrument\(s\) \['MDI'\], but the jsoc archive has only \['HMI'\]",
         ),
         (
+            {"features": {"image_size": 16}},
+            r"features.image_size 16 is below 32, the smallest image network 'cnn'",
+        ),
+        (
             {
                 "archive": {
                     "source": "tables",

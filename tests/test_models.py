@@ -49,6 +49,22 @@ def test_cnn_too_small() -> None:
         CNNNet(width=0.125)(torch.zeros(2, 1, 16, 16))
 
 
+def test_registered_min_image_size_is_what_the_networks_take() -> None:
+    """The size config validation checks (``min_image_size``) is the real limit of each network."""
+    from flarepipe.models.registry import NETWORKS, build_model
+
+    for spec in NETWORKS.values():
+        if spec.input != "image" or spec.target is None or spec.name not in ("cnn", "cnn2"):
+            continue
+        net = build_model(spec.name, width=0.125).eval()
+        smallest = spec.min_image_size or 8  # the schema's smallest features.image_size
+        assert net(torch.zeros(1, 1, smallest, smallest)).shape[0] == 1
+        if spec.min_image_size is not None:
+            below = spec.min_image_size - 1
+            with pytest.raises(ValueError):
+                net(torch.zeros(1, 1, below, below))
+
+
 def test_cnn_architecture_matches_published() -> None:
     net = CNNNet()
     convs = [m for m in net.convs if isinstance(m, torch.nn.Conv2d)]

@@ -24,6 +24,8 @@ Checks, in order::
     experiments.datasets, archive.*      a dataset needs an instrument the configured archive
                                          cannot have (synthetic instruments, jsoc series): a
                                          FUSED dataset would report single-instrument numbers
+    features.image_size, experiments.models  an image smaller than a configured image network's
+                                         registered min_image_size (the CNN's five poolings)
     attribution.enabled, archive.source  the tables source, whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
                                          (its preprocessing, probes and PIL analysis)
@@ -164,6 +166,28 @@ def _datasets(config: Mapping) -> list[Problem]:
     return out
 
 
+def _image_size(config: Mapping) -> list[Problem]:
+    from flarepipe.models.registry import NETWORKS
+
+    size = (config.get("features") or {}).get("image_size")
+    models = (config.get("experiments") or {}).get("models") or []
+    out = []
+    for m in models:
+        spec = NETWORKS.get(m) if m in NETWORKS else None
+        if spec is None or spec.input != "image" or spec.min_image_size is None or size is None:
+            continue
+        if int(size) < spec.min_image_size:
+            out.append(
+                (
+                    [("features", "image_size"), ("experiments", "models")],
+                    f"features.image_size {size} is below {spec.min_image_size}, the smallest "
+                    f"image network {m!r} (in experiments.models) can take; raise "
+                    "features.image_size or drop the network",
+                )
+            )
+    return out
+
+
 def _attribution(config: Mapping) -> list[Problem]:
     enabled = (config.get("attribution") or {}).get("enabled", True)
     source = (config.get("archive") or {}).get("source")
@@ -179,7 +203,7 @@ def _attribution(config: Mapping) -> list[Problem]:
     return []
 
 
-_CHECKS = (_results, _classes, _split, _stacking, _datasets, _attribution)
+_CHECKS = (_results, _classes, _split, _stacking, _datasets, _image_size, _attribution)
 
 
 def config_problems(config: Mapping[str, Any]) -> list[Problem]:

@@ -72,6 +72,9 @@ class NetworkSpec:
         JSON schema of the constructor parameters (the ``network`` block).
     auto_bf16 : bool
         Whether ``precision: auto`` may pick bf16-mixed on a bf16-capable GPU.
+    min_image_size : int or None
+        Smallest square image side the network can take (image networks), checked against
+        ``features.image_size`` before any job runs; None: any.
     description : str
         One line for listings and the schema.
     """
@@ -82,6 +85,7 @@ class NetworkSpec:
     train_defaults: dict = field(default_factory=dict)
     params_schema: dict = field(default_factory=lambda: {"type": "object"})
     auto_bf16: bool = True
+    min_image_size: int | None = None
     description: str = ""
 
     def cls(self) -> type:
@@ -108,6 +112,7 @@ def register_network(
     params_schema: Mapping[str, Any] | None = None,
     train_defaults: Mapping[str, Any] | None = None,
     auto_bf16: bool = True,
+    min_image_size: int | None = None,
     description: str = "",
     replace: bool = False,
 ) -> Any:
@@ -128,6 +133,9 @@ def register_network(
         Per-network training defaults, e.g. ``{"max_epochs": 20, "patience": 5}``.
     auto_bf16
         False keeps ``precision: auto`` at 32-true on GPUs too (tiny, launch-bound networks).
+    min_image_size
+        Smallest image side an image network takes (e.g. 32 for five 2x2 poolings); config
+        validation refuses a smaller ``features.image_size`` before any job runs.
     description
         One line.
     replace
@@ -154,6 +162,7 @@ def register_network(
             train_defaults=dict(train_defaults or {}),
             params_schema=_object_schema(params_schema),
             auto_bf16=bool(auto_bf16),
+            min_image_size=None if min_image_size is None else int(min_image_size),
             description=description,
         )
         return NETWORKS.register(name, spec, replace=replace)
@@ -250,6 +259,7 @@ register_network(
     "flarepipe.models.cnn:CNNNet",
     input="image",
     train_defaults={"max_epochs": 20, "patience": 10},  # S1: <= 20 epochs, patience 10
+    min_image_size=32,  # five 2x2 max-pools: 32 px leave one pixel
     description="S1 CNN after Li et al. 2020: five convolutions, two linear layers",
     params_schema={
         "properties": {
