@@ -247,6 +247,15 @@ def metrics_bar(
 # --------------------------------------------------------------------------------------------
 # spread over runs: mean ± sd bands
 # --------------------------------------------------------------------------------------------
+
+
+def _shaded(ax, x, mean, sd, **line_kw):
+    """Plot ``mean`` against ``x`` with a shaded ``mean ± sd`` band in the line's colour."""
+    line = ax.plot(x, mean, **line_kw)[0]
+    ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+    return line
+
+
 def _runs(frames: Sequence[pd.DataFrame], split: str | None) -> list[tuple[np.ndarray, np.ndarray]]:
     if not frames:
         raise ValueError("no runs to plot")
@@ -380,13 +389,13 @@ def spread_plots(
         for i, (name, frames) in enumerate(runs.items()):
             b = reliability_bands(frames, n_bins, split)
             ok = b["count"] > 0
-            line = ax.plot(b["forecast"][ok], b["observed"][ok], marker="o", label=name)[0]
-            ax.fill_between(
+            line = _shaded(
+                ax,
                 b["forecast"][ok],
-                (b["observed"] - b["observed_sd"])[ok],
-                (b["observed"] + b["observed_sd"])[ok],
-                color=line.get_color(),
-                alpha=0.2,
+                b["observed"][ok],
+                b["observed_sd"][ok],
+                marker="o",
+                label=name,
             )
             axh.bar(
                 b["lo"] + i * width,
@@ -413,14 +422,7 @@ def spread_plots(
             b = roc_bands(frames, split=split)
             auc = [roc_auc_score(y, p) for y, p in _runs(frames, split) if np.unique(y).size > 1]
             label = f"{name} (AUC {np.mean(auc):.3f})" if auc else f"{name} (AUC n/a)"
-            line = ax.plot(b["fpr"], b["tpr"], label=label)[0]
-            ax.fill_between(
-                b["fpr"],
-                b["tpr"] - b["tpr_sd"],
-                b["tpr"] + b["tpr_sd"],
-                color=line.get_color(),
-                alpha=0.2,
-            )
+            _shaded(ax, b["fpr"], b["tpr"], b["tpr_sd"], label=label)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.01)
         ax.set_xlabel("false-positive rate")
@@ -433,14 +435,7 @@ def spread_plots(
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
         for name, frames in runs.items():
             b = profile_bands(frames, split=split)
-            line = ax.plot(b["threshold"], b["TSS"], label=f"{name} TSS")[0]
-            ax.fill_between(
-                b["threshold"],
-                b["TSS"] - b["TSS_sd"],
-                b["TSS"] + b["TSS_sd"],
-                color=line.get_color(),
-                alpha=0.2,
-            )
+            line = _shaded(ax, b["threshold"], b["TSS"], b["TSS_sd"], label=f"{name} TSS")
             ax.plot(b["threshold"], b["HSS"], ls="--", color=line.get_color(), label=f"{name} HSS")
         ax.axvline(0.5, color="0.6", lw=0.8, ls=":")
         ax.set_xlim(0, 1)
@@ -606,14 +601,7 @@ def stacking_plot(
         if not all((f["split"] == split).any() for f in first):
             continue
         b = accuracy_by_alpha(first, second, split)
-        line = ax2.plot(b["alpha"], b["ACC"], label=split)[0]
-        ax2.fill_between(
-            b["alpha"],
-            b["ACC"] - b["ACC_sd"],
-            b["ACC"] + b["ACC_sd"],
-            color=line.get_color(),
-            alpha=0.2,
-        )
+        _shaded(ax2, b["alpha"], b["ACC"], b["ACC_sd"], label=split)
     ax2.set_xlabel(f"α (weight of {names[0]})")
     ax2.set_ylabel("ACC")
     ax2.set_title(f"ACC(α), mean ± sd over {len(first)} run(s)")
