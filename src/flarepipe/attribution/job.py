@@ -164,6 +164,7 @@ def explain_run(
     cfg: Mapping[str, Any] | None = None,
     synthetic: bool = False,
     threads: int | None = None,
+    flares: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Explain one trained network: maps, statistics, probes, timelines and figures.
 
@@ -188,6 +189,9 @@ def explain_run(
         The archive is synthetic: score maps against the planted causes.
     threads
         torch CPU threads.
+    flares
+        The archive's ``flares.csv`` (GOES flares of the region timelines); default: beside
+        ``records``.
 
     Returns
     -------
@@ -237,6 +241,7 @@ def explain_run(
             raise AttributionInputError(
                 f"sample id(s) {unknown[:3]} of shard {shard} are not in {samples}"
             )
+    flare_table = region_recs = None  # read at the first region timeline
     planted = bool(synthetic and key == "image" and s["planted_truth"])
     sel_cfg = s["select"]
     extra = {}
@@ -446,11 +451,15 @@ def explain_run(
                         (f"{str(rmeta['t_end'].iloc[fi])[:16]} p={probs[fi]:.2f}", img, amap)
                     )
             tl = pd.DataFrame([r for r in tl_rows if r["region_id"] == region])
-            flares = _region_flares(archive_root, region)
+            if flare_table is None:
+                from flarepipe.archive.layout import read_flares, read_records
+
+                flare_table = read_flares(flares or archive_root / "flares.csv")
+                region_recs = recs if recs is not None else read_records(records)
             figures.timeline_figure(
                 fig_dir / f"timeline__{region}.png",
                 tl,
-                flares,
+                _region_flares(region_recs, flare_table, region),
                 frames,
                 f"region {region}: {model}, {where} (out-of-sample)",
                 sequence=key == "sequence",
@@ -610,14 +619,13 @@ def _planted_candidates(
     return out
 
 
-def _region_flares(archive_root: Path, region: str) -> pd.DataFrame:
-    from flarepipe.archive.layout import load_archive
+def _region_flares(records: pd.DataFrame, flares: pd.DataFrame, region: str) -> pd.DataFrame:
+    """The flares of ``region``'s NOAA numbers (from its records)."""
     from flarepipe.samples.quality import parse_noaa_ars
 
-    arc = load_archive(archive_root)
-    r = arc.records[arc.records["region_id"].astype(str) == region]
+    r = records[records["region_id"].astype(str) == region]
     nums = sorted({n for v in r["noaa_ars"] for n in parse_noaa_ars(v)})
-    return arc.flares[arc.flares["noaa_ar"].isin(nums)]
+    return flares[flares["noaa_ar"].isin(nums)]
 
 
 def _move_into_place(work: Path, out_dir: Path) -> None:

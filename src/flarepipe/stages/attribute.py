@@ -32,9 +32,9 @@ def run_attribute(
 ) -> dict[str, Any]:
     """Explain one trained network; every output lands beside ``summary`` (its ``summary.json``).
 
-    ``flares`` (the archive's ``flares.csv``, declared so region timelines rerun when it changes)
-    is read from beside ``records`` by the timeline figures. ``plugins`` (the plug-in that
-    registered ``model``, if any) are imported first, as in the train rule.
+    ``flares`` (the archive's ``flares.csv``) gives the GOES flares of the region timelines.
+    ``plugins`` (the plug-in that registered ``model``, if any) are imported first, as in the
+    train rule.
     """
     from flarepipe.attribution.job import explain_run
     from flarepipe.core.registry import load_plugins
@@ -55,6 +55,7 @@ def run_attribute(
         cfg=cfg,
         synthetic=bool(synthetic),
         threads=threads,
+        flares=flares,
     )
 
 
