@@ -177,3 +177,38 @@ def test_real_frame_detections_lie_on_the_disk_and_find_the_srs_region():
     for r in boxes.itertuples():  # SRS positions are good to ~1 degree: boxes must overlap
         overlap = (found.x0 < r.x1) & (r.x0 < found.x1) & (found.y0 < r.y1) & (r.y0 < found.y1)
         assert overlap.any(), f"NOAA {r.noaa_ar} at ({r.x:.0f}, {r.y:.0f}) not detected"
+
+
+def test_annotate_real_frame(tmp_path):
+    """The integrated system on the real HMI frame: a table and a picture, every box on the disk,
+    centres in heliographic coordinates that the WCS gives back."""
+    from conftest import real_path
+    from flarepipe.detection.annotate import REGION_COLUMNS, annotate_frame
+
+    frame = real_path("fulldisk", "hmi.M_720s.20160707_010000_TAI.magnetogram.fits")
+    result = annotate_frame(frame, tmp_path, work_size=512)
+    table = result.regions
+    assert list(table.columns) == list(REGION_COLUMNS) and len(table) >= 1
+    assert result.png.stat().st_size > 10_000 and result.csv.exists()
+    assert (table.mu > 0.1).all()
+    assert table.x0.min() >= 0 and table.y1.max() <= 4096
+    # boxes in pixels of the original 4096^2 frame, inside the disk (radius ~1872 px)
+    r = np.hypot(table[["x0", "x1"]].to_numpy() - 2038, table[["y0", "y1"]].to_numpy() - 2051)
+    assert (r < 1872).all()
+    assert table.latitude_deg.abs().max() < 60 and table.flux_mx.gt(1e19).all()
+
+
+def test_annotate_refuses_a_frame_without_wcs(tmp_path):
+    from astropy.io import fits
+
+    from flarepipe.detection.annotate import annotate_frame, main
+
+    bad = tmp_path / "nowcs.fits"
+    fits.PrimaryHDU(np.zeros((64, 64), np.float32)).writeto(bad)
+    with pytest.raises(ValueError, match=r"nowcs\.fits: the frame lacks WCS keyword\(s\) CDELT1"):
+        annotate_frame(bad, tmp_path / "out")
+    assert main([str(bad), "--out", str(tmp_path / "out")]) == 2
+    empty = tmp_path / "empty.fits"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.fits"):
+        annotate_frame(empty, tmp_path / "out")
