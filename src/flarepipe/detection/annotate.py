@@ -215,7 +215,8 @@ def _draw(smap, found, table, png: Path, clip_g: float, title: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m flarepipe.detection.annotate FRAME --out DIR``; exit 2 with the
-    reason on a frame it cannot read."""
+    reason on a frame it cannot read.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m flarepipe.detection.annotate",
         description="Detect the active regions of a full-disk magnetogram; write regions.csv and "
