@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import cpu_trainer
 from flarepipe.core.bipole import bipole_field
 from flarepipe.detection.metrics import detection_scores
 from flarepipe.models.centernet import CenterNet
@@ -96,20 +97,10 @@ def test_trained_detector_finds_planted_bipoles(tmp_path):
     this one); the bound 0.6 sits 0.3 below the worst. After 6 epochs it is still 0.0-0.42."""
     import pytorch_lightning as pl
 
-    torch.set_num_threads(1)
     pl.seed_everything(0, verbose=False)
     train = _batches(*_frames(96, seed=1), batch=16)
     val = _batches(*_frames(32, seed=2), batch=16)
     task = DetectionTask({"width": 8, "stride": 4}, lr=3e-3)
-    trainer = pl.Trainer(
-        max_epochs=12,
-        accelerator="cpu",
-        deterministic=True,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = cpu_trainer(tmp_path, max_epochs=12)
     trainer.fit(task, train_dataloaders=train, val_dataloaders=val)
     assert trainer.callback_metrics["val_map50"] > 0.6

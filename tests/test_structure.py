@@ -372,9 +372,11 @@ TORCH_MODULES = {
     "flarepipe.models.cnn",
     "flarepipe.models.cnn2",
     "flarepipe.models.flops",
+    "flarepipe.models.googlenet",
     "flarepipe.models.lstm",
     "flarepipe.tasks.classification",
     "flarepipe.tasks.detection",
+    "flarepipe.tasks.multiclass",
     "flarepipe.training.fit",
 }
 
