@@ -28,6 +28,7 @@ __all__ = [
     "fulldisk_series_of",
     "ARCSEC",
     "disk_coordinates",
+    "disk_mask",
     "heliographic_to_pixel",
 ]
 
@@ -121,42 +122,51 @@ def _cards(header: Mapping) -> tuple[float, ...]:
         raise ValueError(f"full-disk header lacks the WCS card {exc.args[0]}") from exc
 
 
+def _plane(header: Mapping, shape: tuple[int, int] | None, dtype):
+    c1, c2, p1, p2, rot, dsun, rsun, b0, l0 = _cards(header)
+    ny, nx = shape if shape is not None else (int(header["NAXIS2"]), int(header["NAXIS1"]))
+    dx = ((np.arange(nx, dtype=np.float64) + 1.0 - p1) * (c1 * ARCSEC)).astype(dtype)[None, :]
+    dy = ((np.arange(ny, dtype=np.float64) + 1.0 - p2) * (c2 * ARCSEC)).astype(dtype)[:, None]
+    cr, sr = dtype(math.cos(rot)), dtype(math.sin(rot))
+    tx = cr * dx - sr * dy  # intermediate world coordinates (rad): the gnomonic plane
+    ty = sr * dx + cr * dy
+    r2 = tx * tx + ty * ty
+    d = dtype(dsun / rsun)
+    disc = dtype(1.0) - d * d * r2 / (dtype(1.0) + r2)  # ≥ 0 where the line of sight hits the Sun
+    return tx, ty, r2, d, disc, b0, l0
+
+
+def disk_mask(header: Mapping, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """True on the pixels whose line of sight meets the solar sphere (``RSUN_REF``)."""
+    return _plane(header, shape, np.float32)[4] >= 0.0
+
+
 def disk_coordinates(
-    header: Mapping, shape: tuple[int, int] | None = None
+    header: Mapping, shape: tuple[int, int] | None = None, dtype=np.float32
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Heliographic Stonyhurst longitude, latitude (deg) and ``μ`` of every pixel (NaN off disk).
 
     The image coordinates are rotated by ``CROTA2`` to helioprojective ``(Tx, Ty)`` (the FITS
     ``PCi_j`` of a ``CROTA2`` image), deprojected from the gnomonic plane, the line of sight
-    intersected with the sphere (the nearer point), and the point rotated by B0 = ``CRLT_OBS``.
-    ``shape`` defaults to ``(NAXIS2, NAXIS1)``.
+    intersected with the sphere (the nearer point; in units of ``RSUN_REF``, in a cancellation-free
+    form float32 keeps to ~1e-4 deg), and the point rotated by B0. ``shape`` defaults to
+    ``(NAXIS2, NAXIS1)``.
     """
-    c1, c2, p1, p2, rot, dsun, rsun, b0, l0 = _cards(header)
-    ny, nx = shape if shape is not None else (int(header["NAXIS2"]), int(header["NAXIS1"]))
-    dx = (np.arange(nx, dtype=np.float64) + 1.0 - p1)[None, :] * c1
-    dy = (np.arange(ny, dtype=np.float64) + 1.0 - p2)[:, None] * c2
-    cr, sr = math.cos(rot), math.sin(rot)
-    tx = (cr * dx - sr * dy) * ARCSEC  # intermediate world coordinates (rad), gnomonic plane
-    ty = (sr * dx + cr * dy) * ARCSEC
-    # line of sight: direction (1, tan-plane x, tan-plane y) normalised; Sun centre at (dsun, 0, 0)
-    norm = np.sqrt(1.0 + tx * tx + ty * ty)
-    u0, u1, u2 = 1.0 / norm, tx / norm, ty / norm
-    disc = (dsun * u0) ** 2 - dsun * dsun + rsun * rsun
+    tx, ty, r2, d, disc, b0, l0 = _plane(header, shape, dtype)
     on = disc >= 0.0
-    t = dsun * u0 - np.sqrt(np.where(on, disc, 0.0))
-    # heliocentric cartesian (x west, y north, z towards the observer), in units of rsun
-    z = (dsun - t * u0) / rsun
-    x = t * u1 / rsun
-    y = t * u2 / rsun
-    # μ: cosine between the outward normal (x, y, z) and the direction to the observer
-    to_obs = np.stack([-x * rsun, -y * rsun, dsun - z * rsun])
-    to_obs /= np.linalg.norm(to_obs, axis=0)
-    mu = np.where(on, x * to_obs[0] + y * to_obs[1] + z * to_obs[2], np.nan)
-    cb, sb = math.cos(b0), math.sin(b0)
+    root = np.sqrt(np.where(on, disc, 0.0))
+    inv = dtype(1.0) / np.sqrt(dtype(1.0) + r2)  # u0; the direction is (1, tx, ty)·u0
+    t = d * inv - root  # distance observer → point (rsun)
+    # heliocentric cartesian (x west, y north, z towards the observer), rsun units
+    z = d * r2 / (dtype(1.0) + r2) + inv * root
+    x = t * tx * inv
+    y = t * ty * inv
+    mu = np.where(on, (z * d - dtype(1.0)) / np.maximum(t, dtype(1e-6)), np.nan).astype(dtype)
+    cb, sb = dtype(math.cos(b0)), dtype(math.sin(b0))
     lat = np.degrees(np.arcsin(np.clip(y * cb + z * sb, -1.0, 1.0)))
-    lon = np.degrees(np.arctan2(x, z * cb - y * sb)) + l0
-    lat = np.where(on, lat, np.nan)
-    lon = np.where(on, lon, np.nan)
+    lon = np.degrees(np.arctan2(x, z * cb - y * sb)) + dtype(l0)
+    lat = np.where(on, lat, np.nan).astype(dtype)
+    lon = np.where(on, lon, np.nan).astype(dtype)
     return lon, lat, mu
 
 

@@ -82,6 +82,7 @@ __all__ = [
     "generate_fulldisk",
     "planted_flares",
     "patch_to_heliographic",
+    "region_patch",
 ]
 
 FULLDISK_VERSION = "fulldisk 1 (regions projected B_LOS = B_r mu; limb-darkened noise)"
@@ -155,7 +156,9 @@ class FullDiskParams:
     ``size``: rendered side per instrument (px; MDI's native 1024, HMI's real 4096 is rendered
     smaller). ``p_bad_quality``, ``p_missing``, ``p_nan``: share of days whose 00:00 TAI record is
     flagged, absent, or holds a NaN block on the disk; ``p_fallback`` of those get a good record 1-5
-    cadences earlier. ``limb_darkening``: ``u`` of ``I(μ) = 1 − u(1 − μ)``. ``compress``: RICE.
+    cadences earlier. ``limb_darkening``: ``u`` of ``I(μ) = 1 − u(1 − μ)``; ``network_g``: the
+    quiet-Sun network's rms at disk centre (G); ``noise_scale``: times the series' noise (0: none,
+    for tests). ``compress``: RICE.
     """
 
     instruments: tuple[str, ...] = ("MDI", "HMI")
@@ -167,6 +170,7 @@ class FullDiskParams:
     p_fallback: float = 0.7
     limb_darkening: float = 0.6
     network_g: float = 8.0
+    noise_scale: float = 1.0
     compress: bool = True
 
     def size(self, instrument: str) -> int:
@@ -308,6 +312,38 @@ def _cea_coords(lon, lat, lon_c: float, lat_c: float):
     return np.arctan2(cy, xr), zr  # x = longitude', y = sin(latitude')
 
 
+def region_patch(
+    params: SyntheticParams,
+    rp: RegionPlan,
+    k: int,
+    t_days: float,
+    textures: dict | None = None,
+    rng: np.random.Generator | None = None,
+):
+    """The noise-free radial field of region ``rp`` at its step ``k`` on its patch grid.
+
+    Returns ``(B_r [ny, nx] float32, Scene, lon_c, lat_c)``: the field as the patch generator draws
+    it (:func:`.images.render` without its noise), and the patch centre's Stonyhurst position at
+    ``t_days`` (the step's central-meridian distance rotated differentially over ``t_days − t[k]``).
+    Pixel ``(i, j)`` of the patch lies at CEA ``x = (i − (nx−1)/2)·cd``, ``y = (j − (ny−1)/2)·cd``
+    about the centre (:func:`patch_to_heliographic`), ``cd`` the instrument's patch pixel (rad).
+    """
+    inst = INSTRUMENTS[rp.reg["instrument"]]
+    nx, ny = rp.shape
+    textures = {} if textures is None else textures
+    key = (rp.region_id, ny, nx)
+    if key not in textures:
+        textures[key] = RegionTextures(
+            inst, ny, nx, _texture_seed(params, inst.name, rp.index, ny, nx)
+        )
+    scene = scene_at(rp.reg, rp.geo, k)
+    # render's noise is noise_g/μ: with μ = 1e9 it is ~1e-8 G
+    br = render(scene, textures[key], 1e9, float(rp.reg["t"][k]), rng or np.random.default_rng(0))
+    lat_c = float(rp.reg["lat"])
+    lon_c = float(rp.reg["cmd"][k]) + synodic_rate_deg_per_day(lat_c) * (t_days - rp.reg["t"][k])
+    return br, scene, lon_c, lat_c
+
+
 def render_frame(
     params: SyntheticParams,
     fd: FullDiskParams,
@@ -354,24 +390,21 @@ def render_frame(
     for _, rp, k in sorted(visible, key=lambda v: v[0]):
         reg = rp.reg
         nx, ny = rp.shape
-        key = (rp.region_id, ny, nx)
-        if key not in textures:
-            textures[key] = RegionTextures(
-                inst, ny, nx, _texture_seed(params, instrument, rp.index, ny, nx)
-            )
-        scene = scene_at(reg, rp.geo, k)
-        # noise-free radial field (render's noise is noise_g/μ: μ huge) on the patch grid
-        br = render(scene, textures[key], 1e9, float(reg["t"][k]), rng)
+        br, scene, lon_c, lat_c = region_patch(params, rp, k, t_days, textures, rng)
         kw = compute_keywords(br, inst.cdelt_deg, activity_mask(br, inst.cdelt_deg))
+        # to the disk pixel's size: block means by the integer part, then a Gaussian for the rest
         ratio = disk_px_rad / cd
+        f = max(1, int(ratio))
+        if f > 1:
+            hy, hx = (br.shape[0] // f) * f, (br.shape[1] // f) * f
+            br = br[:hy, :hx].reshape(hy // f, f, hx // f, f).mean(axis=(1, 3))
         if ratio > 1.0:
-            br = ndimage.gaussian_filter(br, 0.4 * ratio, mode="nearest")
-        lat_c = float(reg["lat"])
-        lon_c = float(reg["cmd"][k]) + synodic_rate_deg_per_day(lat_c) * (t_days - reg["t"][k])
+            br = ndimage.gaussian_filter(br, 0.4 * ratio / f, mode="nearest")
         x, y = _cea_coords(lon, lat, lon_c, lat_c)
         ix = x / cd + (nx - 1) / 2.0
         iy = y / cd + (ny - 1) / 2.0
         inside = on & (ix >= 0) & (ix <= nx - 1) & (iy >= 0) & (iy <= ny - 1) & (np.abs(x) < 1.0)
+        ix, iy = (ix - (f - 1) / 2.0) / f, (iy - (f - 1) / 2.0) / f  # on the block-mean grid
         if not inside.any():
             continue
         yy, xx = np.nonzero(inside)
@@ -412,7 +445,7 @@ def render_frame(
                 "rate_m_per_day": float(reg["rate_m"][k]),
             }
         )
-    noise_g = series.noise_g * series.native_cdelt_arcsec / cards["CDELT1"]
+    noise_g = fd.noise_scale * series.noise_g * series.native_cdelt_arcsec / cards["CDELT1"]
     ld = 1.0 - fd.limb_darkening * (1.0 - np.clip(np.nan_to_num(mu), 0.0, 1.0))
     data = data + rng.standard_normal((size, size)) * noise_g / np.sqrt(np.maximum(ld, 0.05))
     data = np.where(on, data, np.nan).astype(np.float32)
@@ -503,8 +536,9 @@ def generate_fulldisk(
 
     Files (under ``out_dir``): ``fulldisk/<series>/<JSOC name>.fits``, ``fulldisk/records.csv``
     (:data:`RECORD_COLUMNS`; ``planted`` says which bad-record kind a record carries: ``quality``,
-    ``nan``, ``fallback`` or empty), ``truth/fulldisk_regions.csv`` (:data:`REGION_COLUMNS`, every
-    written frame), ``truth/fulldisk_days.csv`` (:data:`DAY_COLUMNS`, every UTC day in the span),
+    ``nan_block``, ``fallback`` or empty), ``truth/fulldisk_regions.csv`` (:data:`REGION_COLUMNS`,
+    every written frame), ``truth/fulldisk_days.csv`` (:data:`DAY_COLUMNS`, every UTC day in the
+    span),
     ``fulldisk/manifest.json``; with ``write_flares`` also ``flares.csv`` (the regions' flares, for
     an archive of full-disk frames alone). Deterministic from the seed.
     """
@@ -535,7 +569,7 @@ def generate_fulldisk(
             elif u[0] < fd.p_missing + fd.p_bad_quality:
                 kinds.append(("quality", t0))
             elif u[0] < fd.p_missing + fd.p_bad_quality + fd.p_nan:
-                kinds.append(("nan", t0))
+                kinds.append(("nan_block", t0))
             else:
                 kinds.append(("", t0))
             if kinds[0][0] and u[1] < fd.p_fallback:
@@ -552,7 +586,7 @@ def generate_fulldisk(
                 )
                 if kind == "quality":
                     cards["QUALITY"] = int(frng.choice(_QUALITY_BITS))
-                if kind == "nan":
+                if kind == "nan_block":
                     n = data.shape[0]
                     r0 = int(frng.integers(n // 4, n // 2))
                     data[r0 : r0 + n // 6, n // 4 : 3 * n // 4] = np.nan
