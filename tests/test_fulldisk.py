@@ -21,6 +21,8 @@ from flarepipe.archive.sources.synthetic.fulldisk import (
     render_frame,
 )
 from flarepipe.core.disk import disk_coordinates
+from flarepipe.data.fulldisk import disk_flux, frame_input, write_daily_shard
+from flarepipe.data.shards import ShardReader
 from flarepipe.io.fitsio import write_patch
 from flarepipe.io.fulldisk import read_fulldisk
 from flarepipe.samples.fulldisk import (
@@ -127,6 +129,18 @@ def test_generated_frames_truth_and_quality(tmp_path):
         assert got | lost == set(span)
     clean = chosen[chosen["planted"].fillna("") == ""]
     assert (clean["lag_h"] < 0.1).all()
+    # features: the chosen frames streamed into a shard (MDI and HMI in one input)
+    samples = daily_labels(chosen, flares, settings)
+    written, failed = write_daily_shard(samples, tmp_path, tmp_path / "daily.h5", size=64)
+    assert failed.empty and len(written) == len(samples)
+    reader = ShardReader(tmp_path / "daily.h5")
+    data = reader.read_all(inputs=("image",), targets=("label",))
+    assert data["image"].shape == (len(samples), 1, 64, 64)
+    assert data["image"].min() >= 0.0 and data["image"].max() <= 255.0
+    assert data["image"][:, 0, 0, 0].tolist() == [127.5] * len(samples)  # off disk: 0 G
+    np.testing.assert_array_equal(data["label"], samples["label"].to_numpy())
+    assert set(reader.meta()["instrument"]) == {"MDI", "HMI"}
+    assert (written["usflux_mx"] > 1e21).all()
     assert set(rejected["reason"]) <= {"missing"} and rejected["detail"].str.len().gt(0).all()
 
 
@@ -212,3 +226,10 @@ def test_real_hmi_full_disk_reads_through_the_reader():
     )
     flagged = flag_frames(rec, FullDiskQualitySettings(), scan_frames(rec, None))
     assert flagged["keep"].tolist() == [True]
+    # features: the paper's input and the raw-field variant, and the disk's unsigned flux
+    img = frame_input(frame, 512)
+    assert img.shape == (512, 512) and img.min() >= 0 and img.max() <= 255
+    assert img[0, 0] == 127.5 and img[256, 256] != 127.5
+    raw = frame_input(frame, 512, mode="raw")
+    assert np.abs(raw).max() > 100.0  # unclipped
+    assert 1e22 < disk_flux(frame, threshold_g=10.0) < 1e24
