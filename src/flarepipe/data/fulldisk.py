@@ -1,7 +1,8 @@
 """Model inputs of daily full-disk samples (Yi et al. 2021), streamed frame by frame into a shard.
 
 Input (:func:`frame_input`): the line-of-sight field with off-disk and blank pixels at 0 G,
-resized to ``size`` (antialiased bilinear, :func:`flarepipe.data.features.resize_image`), then
+resized to ``size`` (the mean of ``f × f`` blocks when the side is ``f`` times ``size``, as
+4096 → 512; else antialiased bilinear, :func:`flarepipe.data.features.resize_image`), then
 
 - ``bytescale`` (the paper's): clipped to ``±clip_g`` (100 G) and scaled to ``[0, 255]``
   (``0 G → 127.5``);
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flarepipe.core.disk import ARCSEC, disk_mask
+from flarepipe.core.disk import ARCSEC
 from flarepipe.data.features import resize_image
 from flarepipe.data.shards import write_shard
 from flarepipe.io.fulldisk import FullDiskFrame, read_fulldisk
@@ -46,7 +47,12 @@ def frame_input(
     if not clip_g > 0:
         raise ValueError(f"features.fulldisk.clip_g must be > 0, got {clip_g}")
     data = frame.data if isinstance(frame, FullDiskFrame) else np.asarray(frame, np.float32)
-    img = resize_image(data, int(size))
+    n, size = data.shape[0], int(size)
+    if data.shape[0] == data.shape[1] and n % size == 0 and n > size:
+        f = n // size  # area average over f x f blocks (4096 -> 512: 8 x 8), exact and fast
+        img = np.nan_to_num(data, nan=0.0).reshape(size, f, size, f).mean(axis=(1, 3))
+    else:
+        img = resize_image(data, size)
     if mode == "raw":
         return img.astype(np.float32)
     return ((np.clip(img, -clip_g, clip_g) + clip_g) * (255.0 / (2.0 * clip_g))).astype(np.float32)
@@ -60,7 +66,7 @@ def disk_flux(frame: FullDiskFrame, threshold_g: float = 0.0) -> float:
     """
     h = frame.header
     side_cm = float(h["CDELT1"]) * ARCSEC * float(h["DSUN_OBS"]) * 100.0
-    b = np.abs(frame.data[disk_mask(h, frame.data.shape)])
+    b = np.abs(frame.data[frame.on_disk])
     b = b[np.isfinite(b) & (b > threshold_g)]
     return float(b.sum(dtype=np.float64) * side_cm * side_cm)
 

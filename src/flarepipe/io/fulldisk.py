@@ -65,6 +65,7 @@ class FullDiskFrame:
     header: fits.Header
     series: FullDiskSeries
     n_off_disk_finite: int
+    on_disk: np.ndarray  # bool, the pixels whose line of sight meets the Sun
 
     @property
     def instrument(self) -> str:
@@ -112,7 +113,7 @@ class FullDiskFrame:
 
     def disk_fraction_nan(self) -> float:
         """Share of on-disk pixels that are NaN (missing data on the disk)."""
-        on = disk_mask(self.header, self.data.shape)
+        on = self.on_disk
         return float(np.isnan(self.data[on]).mean()) if on.any() else 1.0
 
 
@@ -137,13 +138,12 @@ def read_fulldisk(path: str | os.PathLike, mask_off_disk: bool = True) -> FullDi
             "not a helioprojective (HPLN/HPLT) full-disk image"
         )
     series = series_of_frame(header, path)
-    n_off = 0
+    on = disk_mask(header, data.shape)
+    off = ~on & np.isfinite(data)
+    n_off = int(off.sum())
     if mask_off_disk:
-        on = disk_mask(header, data.shape)
-        off = ~on & np.isfinite(data)
-        n_off = int(off.sum())
-        data[~on] = np.nan
-    return FullDiskFrame(path, data, header, series, n_off)
+        data[off] = np.nan
+    return FullDiskFrame(path, data, header, series, n_off, on)
 
 
 def frame_record(header: fits.Header, path: str | os.PathLike, root: str | os.PathLike | None):
