@@ -4,6 +4,7 @@ frame quality, the one-frame-a-day rule and the daily label's truth table."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -302,3 +303,34 @@ def test_daily_forecast_end_to_end(fulldisk_archive, tmp_path):
     assert table.loc[4, "TSS"] == 0.65 and table.loc[4, "event_rate"] == 0.55
     # climatology forecasts one class every day: TSS 0 (by definition, whatever the rate)
     assert table.loc[1, "TSS"] == 0.0
+
+
+def test_local_fulldisk_folder(tmp_path, fulldisk_archive):
+    """A folder of full-disk FITS (the real HMI frame, a synthetic MDI frame, junk) -> records and
+    rejections with reasons; the taken frames read back through the archive's paths."""
+    from flarepipe.archive.sources.local_fulldisk import build_local_fulldisk
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    real = real_path(*REAL_HMI)
+    (src / real.name).symlink_to(real)
+    root, _ = fulldisk_archive
+    mdi = sorted((root / "fulldisk" / "mdi.fd_M_96m_lev182").glob("*.fits"))[0]
+    (src / "sub" / mdi.name).symlink_to(mdi)
+    (src / "sub" / "copy.fits").symlink_to(mdi)  # same series and T_REC: a duplicate
+    (src / "empty.fits").write_bytes(b"")
+    records, rejected = build_local_fulldisk(src, tmp_path / "archive")
+    assert sorted(records["instrument"]) == ["HMI", "MDI"]
+    assert (
+        records.loc[records["instrument"] == "HMI", "t_rec_tai"]
+        .iloc[0]
+        .startswith("2016.07.07_01:00:00")
+    )
+    names = rejected["file"].map(lambda f: Path(f).name)
+    reasons = dict(zip(names, rejected["reason"], strict=True))
+    assert set(reasons) == {"empty.fits", mdi.name}  # sorted: sub/copy.fits is taken first
+    assert "empty.fits" in reasons["empty.fits"] and "duplicate" in reasons[mdi.name]
+    for path in records["path"]:
+        assert (tmp_path / "archive" / path).exists()
+    with pytest.raises(ValueError, match="not a folder"):
+        build_local_fulldisk(tmp_path / "nope", tmp_path / "archive")

@@ -29,9 +29,24 @@ __all__ = [
     "read_fulldisk",
     "series_of_frame",
     "WCS_CARDS",
+    "RECORD_COLUMNS",
     "frame_record",
+    "read_fulldisk_header",
 ]
 
+#: columns of a full-disk ``fulldisk/records.csv`` (every source writes these; ``planted`` is the
+#: synthetic archive's bad-record kind, empty elsewhere)
+RECORD_COLUMNS = [
+    "series",
+    "instrument",
+    "t_rec",
+    "t_rec_tai",
+    "quality",
+    "nx",
+    "ny",
+    "planted",
+    "path",
+]
 #: the header cards a full-disk frame must carry (its WCS and observer)
 WCS_CARDS = ("CTYPE1", "CTYPE2", "CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "DSUN_OBS", "T_REC")
 _NAME = re.compile(r"^(?P<series>[a-z]+\.[A-Za-z_0-9]+)\.(?P<date>\d{8})_(?P<time>\d{6})_TAI\.")
@@ -117,6 +132,47 @@ class FullDiskFrame:
         return float(np.isnan(self.data[on]).mean()) if on.any() else 1.0
 
 
+def _check_header(header: fits.Header, path: Path) -> FullDiskSeries:
+    missing = [k for k in WCS_CARDS if k not in header]
+    if missing:
+        raise ValueError(f"{path}: full-disk header lacks the WCS card(s) {missing}")
+    if not (str(header["CTYPE1"]).startswith("HPLN") and str(header["CTYPE2"]).startswith("HPLT")):
+        raise ValueError(
+            f"{path}: CTYPE1/CTYPE2 are {header['CTYPE1']!r}/{header['CTYPE2']!r}, "
+            "not a helioprojective (HPLN/HPLT) full-disk image"
+        )
+    return series_of_frame(header, path)
+
+
+def read_fulldisk_header(path: str | os.PathLike) -> fits.Header:
+    """The image header of a full-disk FITS file, checked as :func:`read_fulldisk` checks it,
+    without decompressing the image (for scanning a folder).
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False) as hdul:
+                hdu = next(
+                    (
+                        h
+                        for h in hdul
+                        if h.header.get("NAXIS", 0) >= 2
+                        or h.is_image
+                        and h.header.get("ZNAXIS", 0) >= 2
+                    ),
+                    None,
+                )
+                if hdu is None:
+                    raise ValueError("no image HDU")
+                hdu.verify("silentfix")
+                header = hdu.header.copy()
+    except Exception as exc:  # noqa: BLE001 - astropy raises many unrelated types
+        raise ValueError(f"{path}: cannot read FITS header ({type(exc).__name__}: {exc})") from exc
+    _check_header(header, path)
+    return header
+
+
 def read_fulldisk(path: str | os.PathLike, mask_off_disk: bool = True) -> FullDiskFrame:
     """Read a full-disk FITS file (real JSOC export or synthetic) into a :class:`FullDiskFrame`.
 
@@ -148,7 +204,7 @@ def read_fulldisk(path: str | os.PathLike, mask_off_disk: bool = True) -> FullDi
 
 def frame_record(header: fits.Header, path: str | os.PathLike, root: str | os.PathLike | None):
     """One row of a full-disk ``records.csv`` from a frame's header (the columns of
-    :data:`flarepipe.archive.sources.synthetic.fulldisk.RECORD_COLUMNS`, ``planted`` empty).
+    :data:`RECORD_COLUMNS`, ``planted`` empty).
     """
     path = Path(path)
     series = series_of_frame(header, path)

@@ -68,6 +68,7 @@ from flarepipe.core.magnetic import activity_mask, compute_keywords
 from flarepipe.core.timeutil import format_trec, tai_to_utc, to_iso_utc
 from flarepipe.io.atomic import write_csv, write_json
 from flarepipe.io.fitsio import quantise, write_patch
+from flarepipe.io.fulldisk import RECORD_COLUMNS
 
 __all__ = [
     "FullDiskParams",
@@ -134,18 +135,6 @@ DAY_COLUMNS = [
     "n_flares_m",
     "p_c_planted",
     "p_m_planted",
-]
-#: columns of ``fulldisk/records.csv``
-RECORD_COLUMNS = [
-    "series",
-    "instrument",
-    "t_rec",
-    "t_rec_tai",
-    "quality",
-    "nx",
-    "ny",
-    "planted",
-    "path",
 ]
 
 
