@@ -44,3 +44,50 @@ def test_yi_densenet_block_structure():
     assert net(torch.randn(2, 1, 64, 64)).shape == (2, 2)
     with pytest.raises(RuntimeError):
         net(torch.randn(1, 1, 32, 32))  # six halvings need at least 64 px
+
+
+def test_yi_attribution_maps_and_region_scores():
+    """Guided backprop (|.|, 0-1) and Grad-CAM on the last conv layer for both labels run on the
+    DenseNet; region maxima, the flaring-region hit and its chance, keyword correlations."""
+    import numpy as np
+    import pandas as pd
+
+    from flarepipe.attribution.fulldisk import (
+        boxes_on_input,
+        keyword_correlations,
+        max_on_flaring,
+        region_maxima,
+    )
+    from flarepipe.attribution.inputs import Network
+    from flarepipe.attribution.methods import MethodSettings, attribute
+    from flarepipe.attribution.postprocess import normalise_abs
+
+    torch.manual_seed(0)
+    module = build_model("yi_densenet", width=0.25).eval()
+    net = Network(module, "yi_densenet", "image", 2, {"width": 0.25})
+    x = torch.randn(1, 1, 64, 64)
+    last = "blocks.4.layers.conv3"
+    s = MethodSettings(gradcam_layers=[last], gradcam_negative_layer=last)
+    gb = normalise_abs(attribute(net, x, "guided_backprop", s)[0].maps)
+    assert gb.shape == (1, 1, 64, 64) and gb.min() >= 0 and np.isclose(gb.max(), 1.0)
+    (pos,) = attribute(net, x, "gradcam", s)
+    (neg,) = attribute(net, x, "gradcam_negative", s)
+    assert pos.layer == neg.layer == last and pos.maps.shape == neg.maps.shape == (1, 1, 64, 64)
+    # scores against boxes: frame of 128 px, input of 64 px
+    boxes = pd.DataFrame(
+        {"x_min": [10, 80], "y_min": [10, 80], "x_max": [29, 99], "y_max": [29, 99]}
+    )
+    b = boxes_on_input(boxes, 128, 64)
+    assert b.tolist() == [[5, 5, 14, 14], [40, 40, 49, 49]]
+    cam = np.zeros((64, 64))
+    cam[45, 44] = 3.0
+    cam[7, 7] = 1.0
+    assert region_maxima(cam, b).tolist() == [1.0, 3.0]
+    on = np.ones((64, 64), dtype=bool)
+    assert max_on_flaring(cam, b, [False, True], on) == (True, 100 / 4096)
+    assert max_on_flaring(cam, b, [True, False], on)[0] is False
+    regions = pd.DataFrame(
+        {"max_gradcam": [0.1, 0.4, 0.2, 0.9], "usfluxl_mx": [1, 4, 2, 9], "r_value": [4, 3, 2, 1]}
+    )
+    r = keyword_correlations(regions, ["usfluxl_mx", "r_value"]).set_index("column")["r"]
+    assert r["usfluxl_mx"] == 1.0 and r["r_value"] < 0

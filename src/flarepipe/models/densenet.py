@@ -27,7 +27,7 @@ class DenseBlock(nn.Module):
                 relu1=nn.ReLU(inplace=False),
                 conv1=nn.Conv2d(in_channels, bottleneck, 1, bias=False),
                 bn2=nn.BatchNorm2d(bottleneck),
-                relu2=nn.ReLU(inplace=True),
+                relu2=nn.ReLU(inplace=False),  # captum's guided backprop hooks every ReLU
                 conv3=nn.Conv2d(bottleneck, growth, 3, padding=1, bias=False),
             )
         )
