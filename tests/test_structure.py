@@ -369,6 +369,7 @@ TORCH_MODULES = {
     "flarepipe.models.blocks",
     "flarepipe.models.cnn",
     "flarepipe.models.cnn2",
+    "flarepipe.models.densenet",
     "flarepipe.models.flops",
     "flarepipe.models.lstm",
     "flarepipe.tasks.classification",

@@ -64,6 +64,7 @@ from flarepipe.core.disk import (
     heliographic_to_pixel,
 )
 from flarepipe.core.flareclass import flux_to_class
+from flarepipe.core.keywords import KEYWORD_COLUMNS, KEYWORDS
 from flarepipe.core.magnetic import activity_mask, compute_keywords
 from flarepipe.core.timeutil import format_trec, tai_to_utc, to_iso_utc
 from flarepipe.io.atomic import write_csv, write_json
@@ -91,7 +92,7 @@ FULLDISK_VERSION = "fulldisk 1 (regions projected B_LOS = B_r mu; limb-darkened 
 _CROTA2 = {"HMI": 180.0, "MDI": 0.0}
 #: SOHO sits at L1, ~1.5e9 m nearer the Sun than the Earth
 _L1_M = 1.5e9
-#: MDI's record of 00:00 TAI was taken at 00:00 TAI + this (T_OBS - T_REC, seconds)
+#: QUALITY bits of the planted bad frames (as the patch generator's)
 _QUALITY_BITS = (0x10000, 0x20000, 0x400000, 0x80000000)
 
 #: columns of ``truth/fulldisk_regions.csv`` (one row per region on a frame)
@@ -118,10 +119,7 @@ REGION_COLUMNS = [
     "mu_c",
     "mtwilson",
     "phi_mx",
-    "usfluxl_mx",
-    "meangbl_g_per_px",
-    "r_value",
-    "area_uhem",
+    *KEYWORD_COLUMNS,
     "rotated",
     "delta",
     "rate_c_per_day",
@@ -424,10 +422,7 @@ def render_frame(
                 "mu_c": math.cos(math.radians(lat_c)) * math.cos(math.radians(lon_c)),
                 "mtwilson": scene.mtwilson,
                 "phi_mx": float(reg["phi"][k]),
-                "usfluxl_mx": kw["USFLUXL"],
-                "meangbl_g_per_px": kw["MEANGBL"],
-                "r_value": kw["R_VALUE"],
-                "area_uhem": kw["AREA"],
+                **{k.column: kw[k.fits_card] for k in KEYWORDS},
                 "rotated": bool(reg["rotated"]),
                 "delta": bool(reg["delta"]),
                 "rate_c_per_day": float(reg["rate_c"][k]),
