@@ -46,17 +46,22 @@ def test_yi_densenet_block_structure():
         net(torch.randn(1, 1, 32, 32))  # six halvings need at least 64 px
 
 
-def test_yi_attribution_maps_and_region_scores():
+def test_yi_attribution_maps_and_region_scores(tmp_path):
     """Guided backprop (|.|, 0-1) and Grad-CAM on the last conv layer for both labels run on the
     DenseNet; region maxima, the flaring-region hit and its chance, keyword correlations."""
     import numpy as np
     import pandas as pd
 
     from flarepipe.attribution.fulldisk import (
+        CASES,
         boxes_on_input,
+        forecast_case,
         keyword_correlations,
         max_on_flaring,
+        overlay_figure,
+        region_crops_figure,
         region_maxima,
+        scatter_figure,
     )
     from flarepipe.attribution.inputs import Network
     from flarepipe.attribution.methods import MethodSettings, attribute
@@ -91,3 +96,17 @@ def test_yi_attribution_maps_and_region_scores():
     )
     r = keyword_correlations(regions, ["usfluxl_mx", "r_value"]).set_index("column")["r"]
     assert r["usfluxl_mx"] == 1.0 and r["r_value"] < 0
+    assert [forecast_case(*c) for c in [(1, 0.7), (0, 0.5), (1, 0.2), (0, 0.1)]] == list(CASES)
+    img = x[0, 0].numpy()
+    panels = [
+        {"title": c, "image": img, "gradcam": pos.maps[0, 0], "guided": gb[0, 0], "boxes": b}
+        for c in CASES
+    ]
+    for out in (
+        overlay_figure(tmp_path / "cases.png", panels),
+        region_crops_figure(
+            tmp_path / "crops.png", img, {"Grad-CAM": pos.maps[0, 0]}, b, ["AR1", "AR2"]
+        ),
+        scatter_figure(tmp_path / "fig7.png", regions, "usfluxl_mx"),
+    ):
+        assert out.stat().st_size > 1000

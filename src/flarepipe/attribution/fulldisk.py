@@ -13,17 +13,39 @@ input's grid by :func:`boxes_on_input`.
   rate is compared with chance (the planted-cause check of the synthetic archive);
 - :func:`keyword_correlations`: Spearman's correlation of the regions' maximum Grad-CAM with their
   keywords or planted flare rate (Fig. 7; Fig. 6 with ``rate_c_per_day``).
+
+Figures (PNG, written atomically): :func:`overlay_figure` (Figs. 2-4: one row per case, hit /
+false alarm / miss / null by :func:`forecast_case`: the input with the region boxes, Grad-CAM over
+it, guided backprop), :func:`region_crops_figure` (Fig. 5: each region's crop of the input and of
+the maps) and :func:`scatter_figure` (Figs. 6-7: a region quantity against its maximum Grad-CAM).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["boxes_on_input", "region_maxima", "max_on_flaring", "keyword_correlations"]
+from flarepipe.io.atomic import atomic_path
+
+__all__ = [
+    "CASES",
+    "boxes_on_input",
+    "region_maxima",
+    "max_on_flaring",
+    "keyword_correlations",
+    "forecast_case",
+    "overlay_figure",
+    "region_crops_figure",
+    "scatter_figure",
+]
+
+#: the forecast cases of Figs. 2-4, in their order
+CASES = ("hit", "false_alarm", "miss", "null")
 
 _BOX = ["x_min", "y_min", "x_max", "y_max"]
 
@@ -84,3 +106,106 @@ def keyword_correlations(
         res = stats.spearmanr(ok[value], ok[c])
         rows.append({"column": c, "r": float(res.statistic), "p": float(res.pvalue), "n": len(ok)})
     return pd.DataFrame(rows, columns=["column", "r", "p", "n"])
+
+
+def forecast_case(label: int, prob: float, threshold: float = 0.5) -> str:
+    """``hit`` (flare, forecast), ``false_alarm``, ``miss``, ``null`` (no flare, none forecast)."""
+    yes = prob >= threshold
+    return ("hit" if yes else "miss") if int(label) else ("false_alarm" if yes else "null")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        fig.savefig(tmp, dpi=100)
+    _plt().close(fig)
+    return path
+
+
+def _boxes(ax, boxes: np.ndarray, color: str = "yellow") -> None:
+    from matplotlib.patches import Rectangle
+
+    for x0, y0, x1, y1 in np.asarray(boxes):
+        ax.add_patch(
+            Rectangle(
+                (x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, color=color, lw=0.8
+            )
+        )
+
+
+def overlay_figure(path: str | os.PathLike, panels: Sequence[Mapping]) -> Path:
+    """Figs. 2-4: one row per panel (``title``, ``image``, ``gradcam``, ``guided``, ``boxes``)."""
+    if not panels:
+        raise ValueError(f"{path}: no case to draw")
+    plt = _plt()
+    fig, axes = plt.subplots(len(panels), 3, figsize=(9, 3 * len(panels)), squeeze=False)
+    for row, p in zip(axes, panels, strict=True):
+        img = np.asarray(p["image"], dtype=float)
+        for ax in row:
+            ax.imshow(img, origin="lower", cmap="gray")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        _boxes(row[0], p.get("boxes", np.zeros((0, 4))))
+        row[1].imshow(np.asarray(p["gradcam"]), origin="lower", cmap="jet", alpha=0.45)
+        row[2].imshow(
+            np.asarray(p["guided"]), origin="lower", cmap="hot", alpha=0.6, vmin=0, vmax=1
+        )
+        row[0].set_title(str(p.get("title", "")), fontsize=9)
+        row[1].set_title("Grad-CAM", fontsize=9)
+        row[2].set_title("guided backprop", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def region_crops_figure(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    boxes: np.ndarray,
+    names: Sequence[str],
+) -> Path:
+    """Fig. 5: per region (row), its crop of the input and of each map (columns)."""
+    boxes = np.asarray(boxes)
+    if len(boxes) == 0:
+        raise ValueError(f"{path}: no region to crop")
+    plt = _plt()
+    cols = 1 + len(maps)
+    fig, axes = plt.subplots(
+        len(boxes), cols, figsize=(2.2 * cols, 2.2 * len(boxes)), squeeze=False
+    )
+    for row, (x0, y0, x1, y1), name in zip(axes, boxes, names, strict=True):
+        sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+        row[0].imshow(np.asarray(image)[sl], origin="lower", cmap="gray")
+        row[0].set_ylabel(str(name), fontsize=8)
+        for ax, (title, m) in zip(row[1:], maps.items(), strict=True):
+            ax.imshow(np.asarray(m)[sl], origin="lower", cmap="jet")
+            ax.set_title(title, fontsize=8)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def scatter_figure(
+    path: str | os.PathLike, regions: pd.DataFrame, x: str, y: str = "max_gradcam"
+) -> Path:
+    """Figs. 6-7: ``regions[y]`` against ``regions[x]``, Spearman's r in the title."""
+    r = keyword_correlations(regions, [x], value=y).iloc[0]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4, 3.2))
+    ax.scatter(regions[x], regions[y], s=8)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"Spearman r = {r['r']:.2f} (n = {int(r['n'])})", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
