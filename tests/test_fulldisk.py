@@ -16,6 +16,7 @@ from flarepipe.archive.sources.synthetic.fulldisk import (
     REGION_COLUMNS,
     FullDiskParams,
     RegionPlan,
+    frame_coarsening,
     generate_fulldisk,
     patch_to_heliographic,
     region_patch,
@@ -51,7 +52,6 @@ def test_region_lands_where_the_header_wcs_says(tmp_path, instrument, size):
     t_tai = pd.Timestamp(INSTRUMENTS[instrument].start) + pd.Timedelta(days=t_days)
     _, _, table = render_frame(PARAMS, fd, instrument, t_tai, regions)
     assert len(table) >= 3
-    cd = math.radians(INSTRUMENTS[instrument].cdelt_deg)
     for rid in table.sort_values("phi_mx")["region_id"].iloc[-2:]:
         rp = next(r for r in regions if r.region_id == rid)
         data, cards, one = render_frame(PARAMS, fd, instrument, t_tai, [rp])
@@ -59,7 +59,9 @@ def test_region_lands_where_the_header_wcs_says(tmp_path, instrument, size):
         write_patch(tmp_path / "f.fits", data, cards, bscale=0.01, compress=True)
         frame = read_fulldisk(tmp_path / "f.fits")
         k = int(np.argmin(np.abs(rp.reg["t"] - t_days)))
-        br, _, lon_c, lat_c = region_patch(PARAMS, rp, k, t_days)
+        coarsen = frame_coarsening(instrument, cards)
+        assert coarsen == (1 if instrument == "MDI" else 4)
+        br, _, lon_c, lat_c, cd = region_patch(PARAMS, rp, k, t_days, coarsen=coarsen)
         ny, nx = br.shape
         w = np.abs(br.astype(np.float64))
         jj, ii = np.indices(br.shape)

@@ -25,7 +25,10 @@ them a good fallback record a few cadences earlier (the nearest-earlier rule,
 Truth per frame (``truth/fulldisk_regions.csv``): every region's box in pixels (0-based,
 inclusive) and in heliographic coordinates (Stonyhurst and Carrington), its centre, Mt. Wilson
 class, flux, keywords and planted rates; per UTC day (``truth/fulldisk_days.csv``): the planted
-flares (≥ C1.0, ≥ M1.0) and the planted probabilities of at least one (the oracle row).
+flares (≥ C1.0, ≥ M1.0) and the planted probabilities of at least one (the oracle row). Where
+the disk's pixels are much coarser than the patches' (HMI-like frames below 4096 px), a region is
+drawn on a grid up to 4x coarser (:func:`frame_coarsening`), and its keywords in the truth table
+are computed there.
 
 Public API (for detection and daily forecasts): :class:`FullDiskParams`, :func:`render_frame`
 (one frame in memory: data, header, region table), :func:`generate_fulldisk` (files and tables),
@@ -85,6 +88,7 @@ __all__ = [
     "planted_flares",
     "patch_to_heliographic",
     "region_patch",
+    "frame_coarsening",
 ]
 
 FULLDISK_VERSION = "fulldisk 1 (regions projected B_LOS = B_r mu; limb-darkened noise)"
@@ -306,17 +310,24 @@ def region_patch(
     t_days: float,
     textures: dict | None = None,
     rng: np.random.Generator | None = None,
+    coarsen: int = 1,
 ):
     """The noise-free radial field of region ``rp`` at its step ``k`` on its patch grid.
 
-    Returns ``(B_r [ny, nx] float32, Scene, lon_c, lat_c)``: the field as the patch generator draws
-    it (:func:`.images.render` without its noise), and the patch centre's Stonyhurst position at
-    ``t_days`` (the step's central-meridian distance rotated differentially over ``t_days − t[k]``).
-    Pixel ``(i, j)`` of the patch lies at CEA ``x = (i − (nx−1)/2)·cd``, ``y = (j − (ny−1)/2)·cd``
-    about the centre (:func:`patch_to_heliographic`), ``cd`` the instrument's patch pixel (rad).
+    Returns ``(B_r [ny, nx] float32, Scene, lon_c, lat_c, cd)``: the field as the patch generator
+    draws it (:func:`.images.render` without its noise), the patch centre's Stonyhurst position at
+    ``t_days`` (the step's central-meridian distance rotated differentially over ``t_days − t[k]``)
+    and the patch pixel ``cd`` (rad). Pixel ``(i, j)`` of the patch lies at CEA
+    ``x = (i − (nx−1)/2)·cd``, ``y = (j − (ny−1)/2)·cd`` about the centre
+    (:func:`patch_to_heliographic`). ``coarsen`` > 1 draws the same scene on a grid ``coarsen``
+    times coarser than the instrument's patches (for a disk whose pixels are coarser still; at
+    most the envelope grid's 0.12°), with textures of their own.
     """
     inst = INSTRUMENTS[rp.reg["instrument"]]
     nx, ny = rp.shape
+    if coarsen > 1:
+        inst = dataclasses.replace(inst, cdelt_deg=inst.cdelt_deg * coarsen)
+        nx, ny = max(3, int(round(nx / coarsen))), max(3, int(round(ny / coarsen)))
     textures = {} if textures is None else textures
     key = (rp.region_id, ny, nx)
     if key not in textures:
@@ -328,7 +339,21 @@ def region_patch(
     br = render(scene, textures[key], 1e9, float(rp.reg["t"][k]), rng or np.random.default_rng(0))
     lat_c = float(rp.reg["lat"])
     lon_c = float(rp.reg["cmd"][k]) + synodic_rate_deg_per_day(lat_c) * (t_days - rp.reg["t"][k])
-    return br, scene, lon_c, lat_c
+    return br, scene, lon_c, lat_c, math.radians(inst.cdelt_deg)
+
+
+def frame_coarsening(instrument: str, cards: dict) -> int:
+    """How much coarser than its patches :func:`render_frame` draws a region on a frame.
+
+    The largest power of 2 ``k`` not above the ratio of the disk-centre pixel to the instrument's
+    patch pixel, with ``k·cdelt`` at most the envelope grid's 0.12° (HMI-like at 512 px: 4; MDI: 1).
+    """
+    cdelt = INSTRUMENTS[instrument].cdelt_deg
+    ratio = cards["CDELT1"] * ARCSEC * cards["DSUN_OBS"] / cards["RSUN_REF"] / math.radians(cdelt)
+    k = 1
+    while 2 * k <= ratio and cdelt * 2 * k <= 0.12 + 1e-9:
+        k *= 2
+    return k
 
 
 def render_frame(
@@ -364,7 +389,6 @@ def render_frame(
     t_days = (pd.Timestamp(t_tai) - pd.Timestamp(inst.start)).total_seconds() / 86400.0
     step = inst.native_step_min / 1440.0
     disk_px_rad = cards["CDELT1"] * ARCSEC * cards["DSUN_OBS"] / cards["RSUN_REF"]
-    cd = math.radians(inst.cdelt_deg)
     t_utc = tai_to_utc(pd.Timestamp(t_tai))
     rows = []
     visible = []
@@ -374,30 +398,48 @@ def render_frame(
         if abs(t[k] - t_days) > step / 2 + 1e-9:
             continue
         visible.append((float(rp.reg["phi"][k]), rp, k))
+    coarsen = frame_coarsening(instrument, cards)
     for _, rp, k in sorted(visible, key=lambda v: v[0]):
         reg = rp.reg
-        nx, ny = rp.shape
-        br, scene, lon_c, lat_c = region_patch(params, rp, k, t_days, textures, rng)
-        kw = compute_keywords(br, inst.cdelt_deg, activity_mask(br, inst.cdelt_deg))
+        br, scene, lon_c, lat_c, cdr = region_patch(params, rp, k, t_days, textures, rng, coarsen)
+        ny, nx = br.shape
+        cdr_deg = math.degrees(cdr)
+        kw = compute_keywords(br, cdr_deg, activity_mask(br, cdr_deg))
         # to the disk pixel's size: block means by the integer part, then a Gaussian for the rest
-        ratio = disk_px_rad / cd
+        ratio = disk_px_rad / cdr
         f = max(1, int(ratio))
         if f > 1:
             hy, hx = (br.shape[0] // f) * f, (br.shape[1] // f) * f
             br = br[:hy, :hx].reshape(hy // f, f, hx // f, f).mean(axis=(1, 3))
         if ratio > 1.0:
             br = ndimage.gaussian_filter(br, 0.4 * ratio / f, mode="nearest")
-        x, y = _cea_coords(lon, lat, lon_c, lat_c)
-        ix = x / cd + (nx - 1) / 2.0
-        iy = y / cd + (ny - 1) / 2.0
-        inside = on & (ix >= 0) & (ix <= nx - 1) & (iy >= 0) & (iy <= ny - 1) & (np.abs(x) < 1.0)
+        # the disk window the patch can reach: its outline projected, plus a margin
+        ex, ey = (nx - 1) / 2.0 * cdr, (ny - 1) / 2.0 * cdr
+        ux = np.array([-ex, 0.0, ex, -ex, ex, -ex, 0.0, ex])
+        uy = np.array([-ey, -ey, -ey, 0.0, 0.0, ey, ey, ey])
+        olon, olat = patch_to_heliographic(ux, uy, lon_c, lat_c)
+        px, py, _ = heliographic_to_pixel(olon, olat, cards)
+        m = 4 + int(np.ceil(0.25 * ex / disk_px_rad))
+        x0, x1 = max(0, int(np.floor(px.min())) - m), min(size, int(np.ceil(px.max())) + m + 1)
+        y0, y1 = max(0, int(np.floor(py.min())) - m), min(size, int(np.ceil(py.max())) + m + 1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        win = (slice(y0, y1), slice(x0, x1))
+        x, y = _cea_coords(lon[win], lat[win], lon_c, lat_c)
+        ix = x / cdr + (nx - 1) / 2.0
+        iy = y / cdr + (ny - 1) / 2.0
+        inside = on[win] & (ix >= 0) & (ix <= nx - 1) & (iy >= 0) & (iy <= ny - 1)
+        inside &= np.abs(x) < 1.0
         ix, iy = (ix - (f - 1) / 2.0) / f, (iy - (f - 1) / 2.0) / f  # on the block-mean grid
         if not inside.any():
             continue
         yy, xx = np.nonzero(inside)
         pc = heliographic_to_pixel(lon_c, lat_c, cards)
         vals = ndimage.map_coordinates(br, [iy[inside], ix[inside]], order=1, mode="nearest")
-        data[yy, xx] = vals * mu[inside]
+        mu_in = mu[win][inside]
+        lon_in, lat_in = lon[win][inside], lat[win][inside]
+        yy, xx = yy + y0, xx + x0
+        data[yy, xx] = vals * mu_in
         rows.append(
             {
                 "series": series.name,
@@ -415,10 +457,10 @@ def render_frame(
                 "lon_c": lon_c,
                 "lat_c": lat_c,
                 "carrington_lon_c": (lon_c + cards["CRLN_OBS"]) % 360.0,
-                "lon_min": float(lon[inside].min()),
-                "lon_max": float(lon[inside].max()),
-                "lat_min": float(lat[inside].min()),
-                "lat_max": float(lat[inside].max()),
+                "lon_min": float(lon_in.min()),
+                "lon_max": float(lon_in.max()),
+                "lat_min": float(lat_in.min()),
+                "lat_max": float(lat_in.max()),
                 "mu_c": math.cos(math.radians(lat_c)) * math.cos(math.radians(lon_c)),
                 "mtwilson": scene.mtwilson,
                 "phi_mx": float(reg["phi"][k]),
