@@ -181,7 +181,7 @@ def daily_frames(
     ``chosen`` has the chosen record's columns plus ``day`` (ISO date), ``t_end`` (the day's 00:00
     UT, ISO), ``lag_h`` (how long before 00:00 UT the frame was taken), ``sample_id`` and
     ``region_id``; ``rejected_days`` has ``day``, ``instrument``, ``reason`` and ``detail``. Days
-    run over each instrument's span of records.
+    run over each instrument's span of records; a day both instruments serve takes HMI's frame.
     """
     _require(flagged, ["instrument", "t_rec", "keep", "path"], "flagged full-disk records")
     t = pd.DatetimeIndex(pd.to_datetime(flagged["t_rec"]))
@@ -219,8 +219,9 @@ def daily_frames(
             rejected.append({"day": iso, "instrument": inst, "reason": "missing", "detail": detail})
     chosen_df = pd.DataFrame(chosen)
     if not chosen_df.empty:
+        # a day both instruments serve takes HMI's frame (the newer instrument)
         chosen_df = chosen_df.sort_values(["t_end", "instrument"], kind="stable")
-        chosen_df = chosen_df.drop_duplicates("t_end", keep="last").reset_index(drop=True)
+        chosen_df = chosen_df.drop_duplicates("t_end", keep="first").reset_index(drop=True)
     return chosen_df, pd.DataFrame(rejected, columns=["day", "instrument", "reason", "detail"])
 
 

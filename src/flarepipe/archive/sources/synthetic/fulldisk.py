@@ -586,7 +586,9 @@ def generate_fulldisk(
         rng = np.random.default_rng([params.seed, 31, 1 if instrument == "HMI" else 2])
         folder = out / "fulldisk" / series.name
         folder.mkdir(parents=True, exist_ok=True)
-        for d in range(1, n_days + 1):
+        # frames at 00:00 TAI of days 1 … n_days − 1 (regions are tracked while t < n_days, so
+        # each frame's UTC day, from 23:59:2x UTC, lies inside the generated interval)
+        for d in range(1, n_days):
             t0 = pd.Timestamp(inst.start) + pd.Timedelta(days=d)  # 00:00 TAI
             u = rng.random(4)
             kinds = []
@@ -638,8 +640,8 @@ def generate_fulldisk(
                 del textures[key]
         flares = planted_flares(params, regions)
         flares_all.append(flares)
-        start_utc = tai_to_utc(pd.Timestamp(inst.start)).normalize()
-        days = pd.date_range(start_utc + pd.Timedelta(days=1), periods=n_days, freq="D")
+        first = pd.Timestamp(inst.start).normalize() + pd.Timedelta(days=1)
+        days = pd.date_range(first, periods=n_days - 1, freq="D")  # the days the frames serve
         days_all.append(_daily_truth(instrument, regions, flares, days))
     rec = pd.DataFrame(records, columns=RECORD_COLUMNS)
     write_csv(rec, out / "fulldisk" / "records.csv")
