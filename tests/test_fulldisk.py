@@ -235,8 +235,20 @@ def test_real_hmi_full_disk_reads_through_the_reader():
     rec = pd.DataFrame(
         {"instrument": ["HMI"], "t_rec": [str(frame.t_rec)], "quality": [0], "path": [str(path)]}
     )
-    flagged = flag_frames(rec, FullDiskQualitySettings(), scan_frames(rec, None))
+    # the scan scan_frames would make (it reads the file again: 4096² RICE costs seconds)
+    scan = pd.DataFrame(
+        {
+            "path": [str(path)],
+            "nan_fraction": [frame.disk_fraction_nan()],
+            "n_off_disk_finite": [frame.n_off_disk_finite],
+            "read_error": [""],
+        }
+    )
+    flagged = flag_frames(rec, FullDiskQualitySettings(), scan)
     assert flagged["keep"].tolist() == [True]
+    assert not flag_frames(
+        rec, FullDiskQualitySettings(max_nan_fraction=0.0), scan.assign(nan_fraction=0.5)
+    )["keep"].iloc[0]
     # features: the paper's input and the raw-field variant, and the disk's unsigned flux
     img = frame_input(frame, 512)
     assert img.shape == (512, 512) and img.min() >= 0 and img.max() <= 255
