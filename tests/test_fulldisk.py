@@ -214,6 +214,25 @@ def test_daily_frame_rule_nearest_earlier():
     assert "no record" in rejected["detail"].iloc[0]
     chosen_wide, rejected_wide = daily_frames(flagged, FullDiskQualitySettings(max_lag_h=23.0))
     assert chosen_wide["path"].tolist() == ["a", "b", "d", "e"]
+    # a day both instruments serve takes HMI's frame
+    both = pd.concat(
+        [
+            rec,
+            pd.DataFrame(
+                {
+                    "instrument": ["HMI"],
+                    "t_rec": ["2001-01-02T23:00:00"],
+                    "quality": [0],
+                    "path": ["h"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    chosen_both, _ = daily_frames(
+        flag_frames(both, FullDiskQualitySettings()), FullDiskQualitySettings()
+    )
+    assert chosen_both.set_index("day").loc["2001-01-03", "path"] == "h"
 
 
 def test_real_hmi_full_disk_reads_through_the_reader():
