@@ -108,7 +108,7 @@ def test_registry() -> None:
     assert [network_input(n) for n in ("lstm", "cnn", "cnn2")] == ["sequence", "image", "image"]
 
 
-@pytest.mark.parametrize("name", ["lstm", "cnn", "cnn2"])
+@pytest.mark.parametrize("name", ["lstm", "cnn", "cnn2", "yi_densenet"])
 def test_registered_schema_matches_constructor(name: str) -> None:
     """The registered parameter schema names exactly the constructor's parameters, and the
     constructor's defaults satisfy it (the schema cannot drift from the class)."""

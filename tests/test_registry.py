@@ -166,7 +166,10 @@ def test_model_blocks_follow_the_registered_schemas() -> None:
     assert "models.cnn.network: Additional properties are not allowed ('widht'" in msg
     cfg = _default()
     cfg["models"]["resnet"] = {}
-    assert "models must be one of ['lstm', 'cnn', 'cnn2', 'logreg'], got 'resnet'" in _errors(cfg)
+    assert (
+        "models must be one of ['lstm', 'cnn', 'cnn2', 'yi_densenet', 'logreg'], got 'resnet'"
+        in _errors(cfg)
+    )
 
 
 def test_plugin_network_block_is_validated(tmp_path: Path) -> None:

@@ -371,6 +371,7 @@ TORCH_MODULES = {
     "flarepipe.models.centernet",
     "flarepipe.models.cnn",
     "flarepipe.models.cnn2",
+    "flarepipe.models.densenet",
     "flarepipe.models.flops",
     "flarepipe.models.googlenet",
     "flarepipe.models.lstm",

@@ -33,6 +33,7 @@ __all__ = [
     "CNNNet",
     "InceptionBlock",
     "LSTMNet",
+    "YiDenseNet",
     "NetworkSpec",
     "build_model",
     "count_flops",
@@ -49,6 +50,7 @@ _LAZY = {
     "CNNNet": "flarepipe.models.cnn",
     "CNN2Net": "flarepipe.models.cnn2",
     "InceptionBlock": "flarepipe.models.cnn2",
+    "YiDenseNet": "flarepipe.models.densenet",
     "count_flops": "flarepipe.models.flops",
 }
 

@@ -328,3 +328,28 @@ register_network(
         }
     },
 )
+register_network(
+    "yi_densenet",
+    "flarepipe.models.densenet:YiDenseNet",
+    input="image",
+    train_defaults={"max_epochs": 20, "patience": 5},
+    min_image_size=64,  # a max-pool and five average pools
+    description="S3 DenseNet-like full-disk network of Yi et al. 2021: five dense blocks, 2 scores",
+    params_schema={
+        "properties": {
+            "in_channels": _IN_CHANNELS,
+            "stem": {"type": "integer", "minimum": 1, "description": "first conv features"},
+            "bottleneck": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "minItems": 5,
+                "maxItems": 5,
+                "description": "1x1 conv features of the five dense blocks (13·n)",
+            },
+            "growth": {"type": "integer", "minimum": 1, "description": "3x3 conv features"},
+            "width": _WIDTH,
+            "n_classes": _N_CLASSES,
+            "dropout": _DROPOUT,
+        }
+    },
+)
