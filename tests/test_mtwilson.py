@@ -32,7 +32,7 @@ def test_line_separation_of_simple_layouts():
 
 
 def test_quiet_field_is_no_region():
-    with pytest.raises(ValueError, match="not an active region"):
+    with pytest.raises(ValueError, match="no sunspot"):
         classify_field(np.random.default_rng(0).normal(0, 10, (32, 32)), 0.15)
 
 

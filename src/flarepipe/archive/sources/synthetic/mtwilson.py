@@ -83,7 +83,7 @@ def draw_class(rng: np.random.Generator, area_ush: float) -> tuple[str, bool]:
     return COMBINATIONS[int(rng.choice(len(COMBINATIONS), p=CLASS_GIVEN_AREA[row]))]
 
 
-def _spot(x, y, cx, cy, polarity, umbra_deg, b_umbra=2600.0, b_penumbra=700.0):
+def _spot(x, y, cx, cy, polarity, umbra_deg, b_umbra=2600.0, b_penumbra=1000.0):
     """An umbra (Gaussian core) inside a penumbra (flat-topped ring 2.3x wider)."""
     r2 = ((x - cx) ** 2 + (y - cy) ** 2) / umbra_deg**2
     return polarity * (b_umbra * np.exp(-r2) + b_penumbra * np.exp(-((r2 / 2.3**2) ** 3)))
