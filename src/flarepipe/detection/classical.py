@@ -153,22 +153,10 @@ def _merge_once(boxes: pd.DataFrame, gap_px: float) -> pd.DataFrame:
 
 def disk_mu(smap) -> np.ndarray:
     """``mu = cos(heliocentric angle)`` of every pixel of a full-disk frame (NaN off the disk),
-    from the frame's WCS and observer (a :class:`sunpy.map.GenericMap`): the disk centre is where
-    the WCS puts Sun centre, its radius ``RSUN_OBS`` over the pixel scale (square pixels). On the
-    real HMI frame at 1024^2 this agrees with sunpy's per-pixel coordinates to 0.004 in mu (at
-    the limb, where mu is steepest).
+    from the frame's header WCS (a :class:`sunpy.map.GenericMap`, binned or not) through
+    :func:`flarepipe.core.disk.disk_coordinates`, the one full-disk geometry of the package.
     """
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
+    from flarepipe.core.disk import disk_coordinates
 
-    centre = SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=smap.coordinate_frame)
-    cx, cy = (float(np.asarray(c)) for c in smap.wcs.world_to_pixel(centre))
-    scale = smap.scale.axis1.to_value(u.arcsec / u.pix)
-    if not np.isclose(scale, smap.scale.axis2.to_value(u.arcsec / u.pix), rtol=1e-3):
-        raise ValueError("disk_mu needs square pixels (CDELT1 == CDELT2)")
-    radius = smap.rsun_obs.to_value(u.arcsec) / scale
-    ny, nx = smap.data.shape
-    y, x = np.ogrid[0:ny, 0:nx]
-    ratio2 = ((x - cx) ** 2 + (y - cy) ** 2) / radius**2
-    with np.errstate(invalid="ignore"):
-        return np.where(ratio2 <= 1, np.sqrt(np.clip(1 - ratio2, 0, 1)), np.nan)
+    header = {str(k).upper(): v for k, v in smap.meta.items()}  # sunpy keeps keys lower-case
+    return disk_coordinates(header, smap.data.shape, dtype=np.float64)[2]
