@@ -132,3 +132,139 @@ def test_grid_segments_are_17_to_1_and_folds_keep_pairs_together():
 def test_site_that_does_not_fit_is_a_clear_error():
     with pytest.raises(ValueError, match="signature_radius_deg"):
         sample_segments(_regions(1), 3.2, 48, 16, 9.0)
+
+
+# ---------------------------------------------------------------------------- network
+def test_fcn_architecture_and_head():
+    torch = pytest.importorskip("torch")
+    from flarepipe.models.registry import build_model
+
+    net = build_model("dhuri_fcn")  # the paper's: depth 3, 16-32-64 filters, 256 final filters
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [16, 32, 64, 256]
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    pools = [m for m in net.modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert len(pools) == 3 and all(p.kernel_size == 2 for p in pools)
+    assert not any(isinstance(m, torch.nn.ReLU) for m in net.modules())  # identity activation
+    assert net.final_maps(torch.zeros(1, 1, 85, 85)).shape[-2:] == (6, 6)  # the 6x6 max-pool
+    assert net(torch.zeros(2, 1, 85, 85)).shape == (2, 1)
+    with pytest.raises(ValueError, match="at least 158x158"):
+        build_model("dhuri_fcn", depth=5)(torch.zeros(1, 1, 85, 85))
+    assert build_model("dhuri_fcn", depth=5, padding=1)(torch.zeros(1, 1, 85, 85)).shape == (1, 1)
+
+
+def test_pruning_keeps_the_configured_filters_and_contributions_match_a_hand_computation():
+    torch = pytest.importorskip("torch")
+    from flarepipe.studies.dhuri2020.experiment import prune_by_net_contribution
+    from flarepipe.training.segments import SegmentTrainSettings, fit_segment_network
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    seg = rng.normal(0, 10, (64, 16, 16)).astype(np.float32)
+    y = np.r_[np.ones(32), np.zeros(32)]
+    seg[:32, 6:10, 6:10] += 40.0  # something to learn
+    st = SegmentTrainSettings(
+        lr=0.01, epochs=2, network=dict(depth=1, base_filters=4, final_filters=12)
+    )
+    net = fit_segment_network(seg, y, st, seed=1)
+    m = net.model
+    # hand computation: standardise, conv -> pool -> conv by numpy/scipy, max, times w_i
+    from scipy.signal import correlate2d
+
+    x = (seg[:5] - net.mean) / net.std
+    w1, b1 = m.features[0].weight.detach().numpy(), m.features[0].bias.detach().numpy()
+    w2, b2 = m.final[0].weight.detach().numpy(), m.final[0].bias.detach().numpy()
+    wh = m.head.weight.detach().numpy()[0]
+    hand = np.zeros((5, 12))
+    for i in range(5):
+        h = np.stack([correlate2d(x[i], w1[c, 0], "valid") + b1[c] for c in range(4)])
+        h = h.reshape(4, 7, 2, 7, 2).max(axis=(2, 4))
+        o = np.stack(
+            [sum(correlate2d(h[c], w2[f, c], "valid") for c in range(4)) + b2[f] for f in range(12)]
+        )
+        hand[i] = o.max(axis=(1, 2)) * wh
+    np.testing.assert_allclose(net.contributions(seg[:5]), hand, rtol=1e-4, atol=1e-5)
+    logit = torch.logit(torch.tensor(net.prob(seg[:5]), dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(logit, hand.sum(1) + m.head.bias.item(), rtol=1e-4, atol=1e-4)
+    # S_net = S_TP - S_TN by hand, and pruning keeps exactly the top filters
+    pred = net.prob(seg) >= 0.5
+    F = net.contributions(seg)
+    s_hand = F[pred & (y == 1)].sum(0) - F[~pred & (y == 0)].sum(0)
+    kept, s_net = prune_by_net_contribution(net, seg, y, keep=4)
+    np.testing.assert_allclose(s_net, s_hand, rtol=1e-6)
+    assert kept.tolist() == sorted(np.argsort(-s_hand)[:4].tolist())
+    assert m.keep.numpy().nonzero()[0].tolist() == kept.tolist()
+    after = net.contributions(seg[:5])
+    assert (after[:, np.setdiff1d(np.arange(12), kept)] == 0).all()
+    np.testing.assert_allclose(after[:, kept], hand[:, kept], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="prune_keep"):
+        prune_by_net_contribution(net, seg, y, keep=13)
+
+
+def test_unsigned_variant_sees_the_absolute_field():
+    pytest.importorskip("torch")
+    from flarepipe.training.segments import SegmentTrainSettings, fit_segment_network
+
+    rng = np.random.default_rng(1)
+    seg = rng.normal(0, 10, (8, 16, 16)).astype(np.float32)
+    y = np.r_[np.ones(4), np.zeros(4)]
+    st = SegmentTrainSettings(unsigned=True, network=dict(depth=1, base_filters=2, final_filters=3))
+    net = fit_segment_network(seg, y, st)
+    assert net.mean == pytest.approx(np.abs(seg).mean(), rel=1e-5)
+    np.testing.assert_allclose(net.prob(seg), net.prob(-seg))  # polarity-free
+
+
+# ---------------------------------------------------------------------------- KDE baseline
+def test_kde_discriminant_boundary_separates_two_flux_populations():
+    from flarepipe.training.kde import KDEDiscriminant
+
+    rng = np.random.default_rng(2)
+    x = np.r_[10 ** rng.normal(21.0, 0.05, 200), 10 ** rng.normal(21.3, 0.05, 200)]
+    y = np.r_[np.zeros(200), np.ones(200)]
+    kde = KDEDiscriminant().fit(x, y)
+    assert kde.threshold_ == pytest.approx(0.0)
+    grid = np.logspace(20.8, 21.5, 141)
+    side = kde.boundary(grid)
+    flips = np.nonzero(np.diff(side))[0]
+    assert len(flips) == 1 and 10**21.1 < grid[flips[0]] < 10**21.2  # one boundary, midway
+    assert (kde.predict(x) == y).mean() > 0.95
+    with pytest.raises(ValueError, match="both classes"):
+        KDEDiscriminant().fit(x[:10], y[:10])
+    with pytest.raises(ValueError, match="> 0"):
+        KDEDiscriminant().fit(-x, y)
+
+
+# ---------------------------------------------------------------------------- the null
+def test_with_the_signature_off_every_method_is_at_chance():
+    """TSS of every method at two leads within 4 null sd of zero (10 seeded comparisons).
+
+    With the signature off, emerging and control maps come from one distribution and each
+    method's threshold comes from other regions, so its test TSS has mean 0 and a standard
+    deviation of at most ``sqrt(1/(4P) + 1/(4N))`` (``null_sd``); 4 sd over 10 comparisons is a
+    family-wise false alarm below 0.1%. The same settings with the signature on must lift the oracle
+    far above that bound, so the test can fail.
+    """
+    pytest.importorskip("torch")
+    from flarepipe.studies.dhuri2020.experiment import METHODS, StudySettings, run_study, tss_table
+    from flarepipe.training.segments import SegmentTrainSettings
+
+    st = StudySettings(
+        site_radius_deg=3.0,
+        n_pe=20,
+        n_ne_control=10,
+        n_ne_emerging=10,
+        methods=METHODS,
+        train=SegmentTrainSettings(
+            lr=0.01, epochs=1, network=dict(depth=1, base_filters=4, final_filters=8)
+        ),
+        prune_keep=2,
+    )
+    base = {**TINY, "n_regions": 20, "lead_times_h": (3.2, 24.5)}
+    off = tss_table(run_study(generate_emergence(EmergenceParams(**base, signature_flux_mx=0)), st))
+    assert len(off) == len(METHODS) * 2 and (off["n_pos"] == 20).all()
+    assert (off["n_neg"] == 17 * 20).all()
+    assert (off["tss"].abs() <= 4 * off["null_sd"]).all(), off.to_string()
+    on = generate_emergence(EmergenceParams(**base, signature_flux_mx=4e20))
+    st_or = StudySettings(**{**st.__dict__, "methods": ("oracle",)})
+    t = tss_table(run_study(on, st_or)).set_index("lead_h")["tss"]
+    assert t[3.2] > 5 * off["null_sd"].max() and t[3.2] > t[24.5], t

@@ -6,7 +6,9 @@ is fitted per class, with Scott's bandwidth ``n^(−1/(d+4))`` unless given. The
 the log-likelihood ratio ``log p(x|PE) − log p(x|NE)``; the forecast is PE where it exceeds
 ``log(π_NE/π_PE)`` of the training classes, Bayes' rule for the training mix (0 for the balanced
 PE/NE segments of the paper). The Epanechnikov kernel has compact support: outside a class's
-support its density is floored at ``1e-300`` of the largest density seen in training.
+support its density would be zero, so each class density carries a ``1e-12`` share of a
+Gaussian of the class's mean and covariance: inside the supports the kernel densities decide,
+beyond them the tails do (a flux far above every training segment is PE, not a tie).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.stats import multivariate_normal
 from sklearn.neighbors import KernelDensity
 
 __all__ = ["KDEDiscriminant"]
+
+_TAIL_SHARE = 1e-12
 
 
 class KDEDiscriminant:
@@ -60,17 +65,23 @@ class KDEDiscriminant:
             zc = Z[y == c]
             bw = self.bandwidth or len(zc) ** (-1.0 / (Z.shape[1] + 4))
             self.kdes_[c] = KernelDensity(kernel="epanechnikov", bandwidth=bw).fit(zc)
+        self.tails_ = {}
+        for c in (0, 1):
+            zc = Z[y == c]
+            cov = np.atleast_2d(np.cov(zc, rowvar=False)) + 1e-6 * np.eye(Z.shape[1])
+            self.tails_[c] = multivariate_normal(zc.mean(axis=0), cov)
         n1 = int(y.sum())
         self.threshold_ = math.log((len(y) - n1) / n1)
-        dens = np.concatenate([self.kdes_[c].score_samples(Z) for c in (0, 1)])
-        self._floor = float(np.max(dens[np.isfinite(dens)])) + math.log(1e-300)
         return self
+
+    def _log_density(self, c: int, Z: np.ndarray) -> np.ndarray:
+        tail = np.atleast_1d(self.tails_[c].logpdf(Z)) + math.log(_TAIL_SHARE)
+        return np.logaddexp(self.kdes_[c].score_samples(Z), tail)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """Log-likelihood ratio ``log p(x|PE) − log p(x|NE)`` of every sample."""
         Z = (self._prep(X) - self.mean_) / self.scale_
-        lp = [np.maximum(self.kdes_[c].score_samples(Z), self._floor) for c in (0, 1)]
-        return lp[1] - lp[0]
+        return self._log_density(1, Z) - self._log_density(0, Z)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """PE (1) where the log-likelihood ratio exceeds the Bayes threshold, else NE (0)."""

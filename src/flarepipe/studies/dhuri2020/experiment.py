@@ -14,7 +14,8 @@ Methods (``methods`` of the settings):
     ``dhuri_fcn`` (:func:`flarepipe.training.segments.fit_segment_network`), PE where p >= 0.5;
 ``network_pruned``
     the same network with its final layer pruned to ``prune_keep`` filters by their net
-    contribution on the training segments (:func:`prune_by_net_contribution`);
+    contribution on the training segments (:func:`prune_by_net_contribution`), not retrained; its
+    threshold is re-chosen at the training segments' best TSS (the bias was set for all filters);
 ``kde_flux`` / ``kde_flux_dipole``
     the Epanechnikov discriminant (:class:`flarepipe.training.kde.KDEDiscriminant`) on ``MTOT``
     and on ``MTOT`` + dipole moment;
@@ -183,8 +184,9 @@ def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataF
             res["network"] = (p, p >= 0.5)
             if "network_pruned" in s.methods:
                 prune_by_net_contribution(net, x_tr[tr], y_tr[tr], s.prune_keep)
+                t = best_tss_threshold(net.prob(x_tr[tr]), y_tr[tr])
                 p = net.prob(x_gr[te])
-                res["network_pruned"] = (p, p >= 0.5)
+                res["network_pruned"] = (p, p >= t)
         for name, cols in (
             ("kde_flux", ["mtot_mx"]),
             ("kde_flux_dipole", ["mtot_mx", "dipole_mx_mm"]),
