@@ -268,3 +268,36 @@ def test_with_the_signature_off_every_method_is_at_chance():
     st_or = StudySettings(**{**st.__dict__, "methods": ("oracle",)})
     t = tss_table(run_study(on, st_or)).set_index("lead_h")["tss"]
     assert t[3.2] > 5 * off["null_sd"].max() and t[3.2] > t[24.5], t
+
+
+# ---------------------------------------------------------------------------- local path
+def test_local_layout_round_trip_and_errors(tmp_path):
+    from flarepipe.archive.sources.emergence_local import read_emergence_local
+    from flarepipe.archive.sources.synthetic.emergence import write_emergence_archive
+
+    p = EmergenceParams(**{**TINY, "n_regions": 2, "lead_times_h": (3.2, 8.5)})
+    es = generate_emergence(p)
+    root = write_emergence_archive(es, tmp_path / "em")
+    back = read_emergence_local(root, (3.2, 8.5))
+    assert set(back.maps) == set(es.maps) and back.cdelt_deg == pytest.approx(p.cdelt_deg)
+    for k, m in es.maps.items():
+        np.testing.assert_allclose(back.maps[k], m, atol=0.006)  # stored in steps of 0.01 G
+    assert list(back.regions["kind"]) == list(es.regions["kind"])
+    # the same sampling runs on what was read
+    n, seg = back.maps[("E0000", 3.2)].shape[0], 16
+    t = sample_segments(back.regions, 3.2, n, seg, p.signature_radius_deg / back.cdelt_deg)
+    assert contains_site(t.loc[t.label == 1, "y0"], t.loc[t.label == 1, "x0"], seg, n, 4.8).all()
+    with pytest.raises(ValueError, match=r"maps.csv: row \d+ .*matches no lead time"):
+        read_emergence_local(root, (3.2, 13.9))
+    maps = pd.read_csv(root / "maps.csv")
+    maps.iloc[1:].to_csv(root / "maps.csv", index=False)
+    with pytest.raises(ValueError, match="no map of .* at −"):
+        read_emergence_local(root, (3.2, 8.5))
+    reg = pd.read_csv(root / "regions.csv")
+    reg.loc[0, "kind"] = "quiet"
+    reg.to_csv(root / "regions.csv", index=False)
+    with pytest.raises(ValueError, match=r"regions.csv: row 2: kind must be one of"):
+        read_emergence_local(root, (3.2, 8.5))
+    reg.drop(columns="t0").to_csv(root / "regions.csv", index=False)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['t0'\]"):
+        read_emergence_local(root, (3.2, 8.5))

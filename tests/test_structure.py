@@ -373,6 +373,9 @@ TORCH_MODULES = {
     "flarepipe.models.lstm",
     "flarepipe.tasks.classification",
     "flarepipe.training.fit",
+    "flarepipe.models.fcn",
+    "flarepipe.training.segments",
+    "flarepipe.studies.dhuri2020.experiment",
 }
 
 

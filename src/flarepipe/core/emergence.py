@@ -3,19 +3,33 @@
 - :func:`emergence_time`: ``t0``, the first time the region's unsigned flux reaches 10% of its
   maximum over the 36 h that follow (the HEAR definition the paper adopts);
 - :func:`total_unsigned_flux` (``MTOT``) and :func:`dipole_moment` of a segment, the two features
-  of the kernel-density baseline.
+  of the kernel-density baseline;
+- :class:`EmergenceSet`, the emerging/control maps and tables every emergence source gives (the
+  synthetic generator and the ``local`` path), and the columns of its on-disk layout::
+
+      <root>/regions.csv   region, kind (emerging|control), pair, t0 (UTC, ISO), [mu, lat_deg, ...]
+      <root>/maps.csv      region, t_obs (UTC, ISO), file (relative to <root>)
+      <root>/maps/*.fits   square Postel/CEA maps centred on the (future) emergence site
+      <root>/truth/signature.csv   planted signature per map (synthetic only)
 
 Pure numpy; imports nothing of flarepipe except :mod:`flarepipe.core.magnetic` constants.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 
 from flarepipe.core.magnetic import pixel_area_cm2, pixel_size_mm
 
 __all__ = [
     "LEAD_TIMES_H",
+    "EmergenceSet",
+    "REGION_COLUMNS",
+    "MAP_COLUMNS",
+    "KINDS",
     "emergence_time",
     "total_unsigned_flux",
     "dipole_moment",
@@ -99,3 +113,41 @@ def dipole_moment(seg: np.ndarray, cdelt_deg: float) -> float:
     mx = float(np.sum(b.sum(axis=0) * x))
     my = float(np.sum(b.sum(axis=1) * y))
     return float(np.hypot(mx, my) * pixel_area_cm2(cdelt_deg))
+
+
+#: required columns of regions.csv and maps.csv
+REGION_COLUMNS = ("region", "kind", "pair", "t0")
+MAP_COLUMNS = ("region", "t_obs", "file")
+KINDS = ("emerging", "control")
+
+
+@dataclasses.dataclass
+class EmergenceSet:
+    """Maps of emerging and control regions, and their tables.
+
+    Attributes
+    ----------
+    regions : pandas.DataFrame
+        One row per region: ``region`` (str), ``kind`` (``emerging``/``control``), ``pair`` (the
+        emerging region a control is matched to, itself for an emerging one), ``t0`` (UTC),
+        ``cdelt_deg`` and, where known, ``mu``.
+    maps : dict
+        ``(region, lead_h) -> float32 [N, N]`` field (G), site at the centre.
+    signature : pandas.DataFrame
+        Planted truth per map: ``region``, ``lead_h``, ``signature_flux_mx`` and the bipoles'
+        positions (``x_deg``/``y_deg`` as ``;``-joined text); empty for real data.
+    """
+
+    regions: pd.DataFrame
+    maps: dict
+    signature: pd.DataFrame
+
+    @property
+    def cdelt_deg(self) -> float:
+        """The (common) pixel size, degrees."""
+        return float(self.regions["cdelt_deg"].iloc[0])
+
+    @property
+    def lead_times_h(self) -> tuple[float, ...]:
+        """Lead times present, ascending."""
+        return tuple(sorted({lead for _, lead in self.maps}))

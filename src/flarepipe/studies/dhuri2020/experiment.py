@@ -40,8 +40,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_curve
 
-from flarepipe.archive.sources.synthetic.emergence import EmergenceSet
-from flarepipe.core.emergence import dipole_moment, total_unsigned_flux
+from flarepipe.core.emergence import EmergenceSet, dipole_moment, total_unsigned_flux
 from flarepipe.samples.emergence import (
     contains_site,
     cut,

@@ -43,7 +43,7 @@ from flarepipe.archive.sources.synthetic.images import (
     render,
 )
 from flarepipe.archive.sources.synthetic.params import HMI
-from flarepipe.core.emergence import LEAD_TIMES_H, emergence_time
+from flarepipe.core.emergence import LEAD_TIMES_H, EmergenceSet, emergence_time
 
 __all__ = [
     "EmergenceParams",
@@ -88,38 +88,6 @@ class EmergenceParams:
     def cdelt_deg(self) -> float:
         """Pixel size, degrees."""
         return self.map_deg / self.map_px
-
-
-@dataclasses.dataclass
-class EmergenceSet:
-    """Maps of emerging and control regions, and their tables.
-
-    Attributes
-    ----------
-    regions : pandas.DataFrame
-        One row per region: ``region`` (str), ``kind`` (``emerging``/``control``), ``pair`` (the
-        emerging region a control is matched to, itself for an emerging one), ``t0`` (UTC),
-        ``mu``, ``cdelt_deg``.
-    maps : dict
-        ``(region, lead_h) -> float32 [map_px, map_px]`` field (G), site at the centre.
-    signature : pandas.DataFrame
-        Planted truth per map: ``region``, ``lead_h``, ``signature_flux_mx`` and the bipoles'
-        positions (``x_deg``/``y_deg`` lists as ``;``-joined text); empty for real data.
-    """
-
-    regions: pd.DataFrame
-    maps: dict
-    signature: pd.DataFrame
-
-    @property
-    def cdelt_deg(self) -> float:
-        """The (common) pixel size, degrees."""
-        return float(self.regions["cdelt_deg"].iloc[0])
-
-    @property
-    def lead_times_h(self) -> tuple[float, ...]:
-        """Lead times present, ascending."""
-        return tuple(sorted({lead for _, lead in self.maps}))
 
 
 def signature_flux(params: EmergenceParams, lead_h: float) -> float:
