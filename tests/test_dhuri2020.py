@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -236,13 +238,13 @@ def test_kde_discriminant_boundary_separates_two_flux_populations():
 
 # ---------------------------------------------------------------------------- the null
 def test_with_the_signature_off_every_method_is_at_chance():
-    """TSS of every method at two leads within 4 null sd of zero (10 seeded comparisons).
+    """TSS of every method at the shortest lead within 4 null sd of zero (5 seeded comparisons).
 
     With the signature off, emerging and control maps come from one distribution and each
     method's threshold comes from other regions, so its test TSS has mean 0 and a standard
-    deviation of at most ``sqrt(1/(4P) + 1/(4N))`` (``null_sd``); 4 sd over 10 comparisons is a
-    family-wise false alarm below 0.1%. The same settings with the signature on must lift the oracle
-    far above that bound, so the test can fail.
+    deviation of at most ``sqrt(1/(4P) + 1/(4N))`` (``null_sd``); 4 sd over 5 comparisons is a
+    family-wise false alarm below 0.1% (normal approximation). The same settings with the
+    signature on must lift the oracle far above that bound, so the test can fail.
     """
     pytest.importorskip("torch")
     from flarepipe.studies.dhuri2020.experiment import METHODS, StudySettings, run_study, tss_table
@@ -259,12 +261,14 @@ def test_with_the_signature_off_every_method_is_at_chance():
         ),
         prune_keep=2,
     )
-    base = {**TINY, "n_regions": 20, "lead_times_h": (3.2, 24.5)}
+    base = {**TINY, "n_regions": 20, "lead_times_h": (3.2,)}
     off = tss_table(run_study(generate_emergence(EmergenceParams(**base, signature_flux_mx=0)), st))
-    assert len(off) == len(METHODS) * 2 and (off["n_pos"] == 20).all()
+    assert len(off) == len(METHODS) and (off["n_pos"] == 20).all()
     assert (off["n_neg"] == 17 * 20).all()
     assert (off["tss"].abs() <= 4 * off["null_sd"]).all(), off.to_string()
-    on = generate_emergence(EmergenceParams(**base, signature_flux_mx=4e20))
+    on = generate_emergence(
+        EmergenceParams(**{**base, "lead_times_h": (3.2, 24.5)}, signature_flux_mx=4e20)
+    )
     st_or = StudySettings(**{**st.__dict__, "methods": ("oracle",)})
     t = tss_table(run_study(on, st_or)).set_index("lead_h")["tss"]
     assert t[3.2] > 5 * off["null_sd"].max() and t[3.2] > t[24.5], t
@@ -301,3 +305,77 @@ def test_local_layout_round_trip_and_errors(tmp_path):
     reg.drop(columns="t0").to_csv(root / "regions.csv", index=False)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['t0'\]"):
         read_emergence_local(root, (3.2, 8.5))
+
+
+# ---------------------------------------------------------------------------- configuration
+def test_study_config_cross_checks_name_the_fields():
+    import yaml
+
+    from flarepipe.config import validate_config
+    from flarepipe.studies.dhuri2020.settings import check_emergence, study_settings
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((repo / "config.yaml").read_text())
+    cfg["emergence"] = yaml.safe_load((repo / "config/studies/dhuri2020.yaml").read_text())[
+        "emergence"
+    ]
+    validate_config(cfg)
+    params, st = study_settings(cfg["emergence"])
+    assert params.map_px == 256 and params.cdelt_deg * 85 == pytest.approx(10.0, rel=0.01)
+    assert st.train.batch_size == 32 and st.train.network["final_filters"] == 256
+    assert st.prune_keep == 4 and st.folds == 5 and st.n_pe == 100
+    em = cfg["emergence"]
+    with pytest.raises(ValueError, match="emergence.site_radius_deg .* emergence.segment_deg"):
+        check_emergence({**em, "site_radius_deg": 5.0})
+    with pytest.raises(ValueError, match="emergence.synthetic.map_deg"):
+        check_emergence({**em, "segment_deg": 12.0})
+    with pytest.raises(ValueError, match="set emergence.local_root"):
+        check_emergence({**em, "source": "local"})
+
+
+def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
+    """config/studies/dhuri2020_tiny.yaml: archive -> per-lead forecasts -> report."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copy(repo / "config.yaml", tmp_path / "config.yaml")
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(repo / "config/tiny.yaml"),
+        str(repo / "config/studies/dhuri2020_tiny.yaml"),
+        "--cores",
+        "2",
+        "emergence_all",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = tmp_path / "results" / "dhuri2020_tiny" / "emergence"
+    tss = pd.read_csv(out / "tss.csv")
+    assert set(tss["method"]) == {
+        "network",
+        "network_pruned",
+        "kde_flux",
+        "kde_flux_dipole",
+        "oracle",
+    }
+    assert sorted(set(tss["lead_h"])) == [3.2, 24.5]
+    assert (tss["n_pos"] == 5).all() and (tss["n_neg"] == 85).all() and tss["tss"].notna().all()
+    pub = tss.set_index(["method", "lead_h"])["tss_published"]
+    assert pub[("network", 3.2)] == 0.846 and pub[("kde_flux", 3.2)] == 0.658
+    assert pub[("network", 24.5)] == 0.433
+    md = (out / "report.md").read_text()
+    assert "| network | −3.2 |" in md and "0.846 ± 0.064" in md
+    assert (out / "tss_vs_lead.png").stat().st_size > 10_000
+    archive = tmp_path / "results" / "dhuri2020_tiny" / "emergence" / "archive"
+    assert len(pd.read_csv(archive / "maps.csv")) == 2 * 5 * 2

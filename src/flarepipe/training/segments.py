@@ -25,7 +25,7 @@ class SegmentTrainSettings:
     """Training settings of the S4 network (``network``/``train`` of the study's config)."""
 
     lr: float = 0.01
-    momentum: float = 0.0
+    momentum: float = 0.9
     epochs: int = 5
     batch_size: int = 32
     unsigned: bool = False

@@ -38,8 +38,13 @@ def _times(path: Path, df: pd.DataFrame, col: str) -> pd.Series:
     return t.dt.tz_localize(None)
 
 
-def read_emergence_local(root: str | Path, lead_times_h, tolerance_h: float = 0.1) -> EmergenceSet:
+def read_emergence_local(
+    root: str | Path, lead_times_h, tolerance_h: float = 0.1, only: float | None = None
+) -> EmergenceSet:
     """Read emerging/control maps under ``root`` at the lead times ``lead_times_h`` (hours).
+
+    ``only``: read the maps of this one lead time (the others are still matched and checked
+    against the table, but their FITS files are not opened).
 
     Raises
     ------
@@ -86,6 +91,9 @@ def read_emergence_local(root: str | Path, lead_times_h, tolerance_h: float = 0.
         key = (row.region, float(leads[k]))
         if key in maps:
             raise ValueError(f"{where}: a second map of {row.region} at −{leads[k]} h")
+        if only is not None and not np.isclose(leads[k], only):
+            maps[key] = None
+            continue
         data, header = read_patch(root / row.file)
         cd = (float(header.get("CDELT1", np.nan)), float(header.get("CDELT2", np.nan)))
         if data.shape[0] != data.shape[1] or not np.isfinite(data).all():
@@ -110,6 +118,9 @@ def read_emergence_local(root: str | Path, lead_times_h, tolerance_h: float = 0.
             f"{mp}: no map of {missing[0][0]} at −{missing[0][1]} h "
             f"({len(missing)} region/lead pairs missing)"
         )
+    maps = {k: v for k, v in maps.items() if v is not None}
+    if cdelt is None:
+        raise ValueError(f"{mp}: no map at −{only} h")
     regions["cdelt_deg"] = cdelt
     sp = root / "truth" / "signature.csv"
     signature = (

@@ -80,7 +80,7 @@ class StudySettings:
     n_ne_control: int = 50
     n_ne_emerging: int = 50
     folds: int = 5
-    methods: tuple[str, ...] = ("network", "kde_flux", "kde_flux_dipole", "oracle")
+    methods: tuple[str, ...] = METHODS
     prune_keep: int = 4
     train: SegmentTrainSettings = SegmentTrainSettings()
     seed: int = 0

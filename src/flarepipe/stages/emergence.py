@@ -1,0 +1,132 @@
+"""Stage functions of rules/emergence.smk (Dhuri et al. 2020, S4); each takes its rule's files.
+
+- :func:`build` (rule ``emergence_archive``): the synthetic emerging/control set, written in the
+  ``local`` emergence layout (docs/SOURCES.md), so both sources are read by one reader;
+- :func:`evaluate` (rule ``emergence_evaluate``, one job per lead time): the cross-validated
+  forecasts of every method on the evaluation grid;
+- :func:`report` (rule ``emergence_report``): TSS against lead time beside the published curve,
+  as a table, a markdown page and a figure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flarepipe.io.atomic import atomic_path, write_csv, write_text
+
+__all__ = ["build", "evaluate", "report"]
+
+
+def build(em: Mapping[str, Any], regions_csv: str | os.PathLike) -> None:
+    """Generate the synthetic set of ``em`` (the filled ``emergence`` section).
+
+    It is written in the ``local`` emergence layout whose root is the folder of ``regions_csv``.
+    """
+    from flarepipe.archive.sources.synthetic.emergence import (
+        generate_emergence,
+        write_emergence_archive,
+    )
+    from flarepipe.studies.dhuri2020.settings import check_emergence
+
+    params = check_emergence(em)
+    if params is None:
+        raise ValueError("emergence.source is local: there is no synthetic set to build")
+    write_emergence_archive(generate_emergence(params), Path(regions_csv).parent)
+
+
+def evaluate(
+    em: Mapping[str, Any], regions_csv: str | os.PathLike, lead_h: float, out_csv: str | os.PathLike
+) -> None:
+    """Forecasts of every configured method at ``lead_h`` on the set beside ``regions_csv``."""
+    from flarepipe.archive.sources.emergence_local import read_emergence_local
+    from flarepipe.studies.dhuri2020.experiment import evaluate_lead
+    from flarepipe.studies.dhuri2020.settings import study_settings
+
+    _, st = study_settings(em)
+    es = read_emergence_local(
+        Path(regions_csv).parent, em["lead_times_h"], em["lead_tolerance_h"], only=float(lead_h)
+    )
+    write_csv(evaluate_lead(es, float(lead_h), st), out_csv)
+
+
+def report(
+    predictions: Sequence[str | os.PathLike],
+    tss_csv: str | os.PathLike,
+    report_md: str | os.PathLike,
+    figure_png: str | os.PathLike,
+) -> pd.DataFrame:
+    """TSS by method and lead time (``tss.csv``), its page and its figure; returns the table."""
+    from flarepipe.studies.dhuri2020.experiment import tss_table
+    from flarepipe.studies.dhuri2020.published import published_table
+
+    pred = pd.concat([pd.read_csv(p) for p in predictions], ignore_index=True)
+    table = tss_table(pred).merge(published_table(), on=["method", "lead_h"], how="left")
+    write_csv(table, tss_csv)
+    _figure(table, figure_png)
+    lines = [
+        "# Dhuri et al. 2020: TSS against lead time",
+        "",
+        "Pooled TSS over the cross-validation folds on the 3x3 evaluation grid (17 NE : 1 PE per "
+        "region pair), per-fold mean and sd, the sd of a TSS at chance (`null_sd`), and the "
+        "published values (Dhuri et al. 2020: network 84.6 +- 6.4% at -3.2 h to 43.3% at -24.5 h; "
+        "KDE on flux 65.8% at -3.2 h).",
+        "",
+        "| method | lead (h) | TSS | fold mean | fold sd | null sd | published |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        pub = "" if pd.isna(r.tss_published) else f"{r.tss_published:.3f}"
+        if pub and not pd.isna(r.tss_published_sd):
+            pub += f" ± {r.tss_published_sd:.3f}"
+        lines.append(
+            f"| {r.method} | −{r.lead_h:g} | {r.tss:.3f} | {r.tss_fold_mean:.3f} | "
+            f"{r.tss_fold_sd:.3f} | {r.null_sd:.3f} | {pub} |"
+        )
+    write_text("\n".join(lines) + "\n", report_md)
+    return table
+
+
+def _figure(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for method, g in table.groupby("method", sort=True):
+        g = g.sort_values("lead_h")
+        ax.errorbar(
+            -g["lead_h"], g["tss"], yerr=g["tss_fold_sd"], marker="o", capsize=3, label=method
+        )
+    pub = table.dropna(subset=["tss_published"])
+    for method, g in pub.groupby("method", sort=True):
+        ax.plot(-g["lead_h"], g["tss_published"], "k*", ms=10, ls="none")
+        for r in g.itertuples():
+            ax.annotate(
+                f"published {method}",
+                (-r.lead_h, r.tss_published),
+                fontsize=7,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
+    null = table.groupby("lead_h")["null_sd"].max().sort_index()
+    ax.fill_between(
+        -null.index.to_numpy(),
+        -2 * null.to_numpy(),
+        2 * null.to_numpy(),
+        color="0.85",
+        label="chance (±2 null sd)",
+    )
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel("time of the maps relative to emergence t0 (h)")
+    ax.set_ylabel("TSS")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png.part") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)

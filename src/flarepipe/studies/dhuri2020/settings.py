@@ -1,0 +1,87 @@
+"""Typed settings of the S4 study from the validated ``emergence`` section, with cross-checks.
+
+The schema (``src/flarepipe/config/schema.yaml``, ``emergence``) holds the defaults and bounds;
+:func:`study_settings` builds the typed settings and checks what one field alone cannot say (the
+site must fit in a segment, three segments in a map, a local source needs its folder), naming the
+fields, before any job runs (``rules/emergence.smk`` calls it when the workflow is parsed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flarepipe.archive.sources.synthetic.emergence import EmergenceParams
+
+__all__ = ["check_emergence", "study_settings", "lead_name"]
+
+
+def lead_name(lead_h: float) -> str:
+    """The file-name form of a lead time (``3.2`` -> ``"3.2"``, ``24`` -> ``"24"``)."""
+    return f"{float(lead_h):g}"
+
+
+def check_emergence(em: Mapping[str, Any]) -> EmergenceParams | None:
+    """Cross-check a filled ``emergence`` section; the synthetic set's parameters (None: local).
+
+    Light to import (no torch): the workflow calls it when it is parsed.
+
+    Raises
+    ------
+    ValueError
+        Naming the ``emergence.*`` fields that disagree.
+    """
+    seg, site = float(em["segment_deg"]), float(em["site_radius_deg"])
+    if 2 * site >= seg:
+        raise ValueError(
+            f"config: emergence.site_radius_deg ({site}) must be less than half of "
+            f"emergence.segment_deg ({seg}): a PE segment holds the whole site"
+        )
+    if em["source"] == "local":
+        if not em.get("local_root"):
+            raise ValueError("config: emergence.source is local: set emergence.local_root")
+        return None
+    syn = dict(em["synthetic"])
+    if 3 * seg > syn["map_deg"]:
+        raise ValueError(
+            f"config: three emergence.segment_deg ({seg}) segments must fit in "
+            f"emergence.synthetic.map_deg ({syn['map_deg']}): the 3x3 evaluation grid"
+        )
+    px = syn["map_px"] * seg / syn["map_deg"]
+    if px < 8:
+        raise ValueError(
+            f"config: a segment is {px:.1f} px (emergence.segment_deg / map_deg x map_px); "
+            "the network needs at least 8"
+        )
+    if syn["n_regions"] < em["folds"]:
+        raise ValueError(
+            f"config: emergence.synthetic.n_regions ({syn['n_regions']}) must be at least "
+            f"emergence.folds ({em['folds']}): folds are by region pair"
+        )
+    return EmergenceParams(
+        lead_times_h=tuple(float(x) for x in em["lead_times_h"]),
+        signature_radius_deg=site,
+        **syn,
+    )
+
+
+def study_settings(em: Mapping[str, Any]):
+    """``(EmergenceParams or None, StudySettings)`` of a filled ``emergence`` section."""
+    from flarepipe.studies.dhuri2020.experiment import StudySettings
+    from flarepipe.training.segments import SegmentTrainSettings
+
+    params = check_emergence(em)
+    st = StudySettings(
+        segment_deg=float(em["segment_deg"]),
+        site_radius_deg=float(em["site_radius_deg"]),
+        n_pe=int(em["n_pe"]),
+        n_ne_control=int(em["n_ne_control"]),
+        n_ne_emerging=int(em["n_ne_emerging"]),
+        folds=int(em["folds"]),
+        methods=tuple(em["methods"]),
+        prune_keep=int(em["prune_keep"]),
+        train=SegmentTrainSettings(network=dict(em["network"]), **dict(em["train"])),
+        seed=int(em["seed"]),
+        threads=int(em["threads"]),
+    )
+    return params, st
