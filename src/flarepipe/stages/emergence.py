@@ -61,8 +61,8 @@ def report(
     figure_png: str | os.PathLike,
 ) -> pd.DataFrame:
     """TSS by method and lead time (``tss.csv``), its page and its figure; returns the table."""
-    from flarepipe.studies.dhuri2020.experiment import tss_table
     from flarepipe.studies.dhuri2020.published import published_table
+    from flarepipe.studies.dhuri2020.scores import tss_table
 
     pred = pd.concat([pd.read_csv(p) for p in predictions], ignore_index=True)
     table = tss_table(pred).merge(published_table(), on=["method", "lead_h"], how="left")
