@@ -377,5 +377,28 @@ def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
     md = (out / "report.md").read_text()
     assert "| network | −3.2 |" in md and "0.846 ± 0.064" in md
     assert (out / "tss_vs_lead.png").stat().st_size > 10_000
+    assert "## Network output against total unsigned flux" in md
+    assert "| network_pruned | −3.2 | contrib_2 |" in md  # prune_keep: 2 filters reported
+    pred = pd.read_csv(out / "predictions" / "lead_3.2.csv")
+    pruned = pred[pred["method"] == "network_pruned"]
+    assert pruned["filters"].str.split(";").str.len().eq(2).all()
+    assert pred.loc[pred["method"] != "network_pruned", "contrib_1"].isna().all()
     archive = tmp_path / "results" / "dhuri2020_tiny" / "emergence" / "archive"
     assert len(pd.read_csv(archive / "maps.csv")) == 2 * 5 * 2
+
+
+def test_output_bins_count_every_segment_once():
+    from flarepipe.studies.dhuri2020.scores import output_bins
+
+    pred = pd.DataFrame(
+        {
+            "method": "network",
+            "lead_h": 3.2,
+            "score": [0.0, 0.1, 0.5, 0.99, 1.0],
+            "label": [0, 0, 1, 1, 1],
+            "mtot_mx": [1.0, 3.0, 5.0, 7.0, 9.0],
+        }
+    )
+    b = output_bins(pred, edges=[0, 0.5, 1])
+    assert b["n"].tolist() == [2, 3] and b["mean_mtot_mx"].tolist() == [2.0, 7.0]
+    assert b["pe_share"].tolist() == [0.0, 1.0]

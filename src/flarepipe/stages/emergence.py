@@ -62,7 +62,7 @@ def report(
 ) -> pd.DataFrame:
     """TSS by method and lead time (``tss.csv``), its page and its figure; returns the table."""
     from flarepipe.studies.dhuri2020.published import published_table
-    from flarepipe.studies.dhuri2020.scores import tss_table
+    from flarepipe.studies.dhuri2020.scores import mtot_correlations, output_bins, tss_table
 
     pred = pd.concat([pd.read_csv(p) for p in predictions], ignore_index=True)
     table = tss_table(pred).merge(published_table(), on=["method", "lead_h"], how="left")
@@ -87,6 +87,33 @@ def report(
             f"| {r.method} | −{r.lead_h:g} | {r.tss:.3f} | {r.tss_fold_mean:.3f} | "
             f"{r.tss_fold_sd:.3f} | {r.null_sd:.3f} | {pub} |"
         )
+    bins = output_bins(pred)
+    corr = mtot_correlations(pred)
+    lines += [
+        "",
+        "## Network output against total unsigned flux",
+        "",
+        "Network-output bins (Figs 10-11 of the paper): segments, PE share and mean MTOT per bin.",
+        "",
+        "| lead (h) | p | segments | PE share | mean MTOT (Mx) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in bins.itertuples():
+        lines.append(
+            f"| −{r.lead_h:g} | {r.p_lo:.1f}–{r.p_hi:.1f} | {r.n} | {r.pe_share:.3f} | "
+            f"{r.mean_mtot_mx:.3e} |"
+        )
+    lines += [
+        "",
+        "Spearman correlation with MTOT of the network output (`score`) and of the pruned "
+        "network's kept filter contributions F_i = max(O_i) w_i (`contrib_<rank>`, largest "
+        "S_net = S_TP − S_TN first).",
+        "",
+        "| method | lead (h) | quantity | Spearman ρ with MTOT |",
+        "|---|---|---|---|",
+    ]
+    for r in corr.itertuples():
+        lines.append(f"| {r.method} | −{r.lead_h:g} | {r.quantity} | {r.spearman_mtot:.3f} |")
     write_text("\n".join(lines) + "\n", report_md)
     return table
 

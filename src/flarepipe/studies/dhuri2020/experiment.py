@@ -154,7 +154,9 @@ def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataF
     """Test forecasts of every method on the evaluation grid at one lead time.
 
     Returns rows ``method, fold, region, kind, pair, lead_h, y0, x0, label, score, pred`` plus
-    the grid segments' ``mtot_mx``, ``dipole_mx_mm`` and ``site_flux_mx``.
+    the grid segments' ``mtot_mx``, ``dipole_mx_mm`` and ``site_flux_mx``; the
+    ``network_pruned`` rows add the kept filters' contributions ``contrib_1 …`` (largest
+    ``S_net`` first) and their indices (``filters``).
     """
     torch.set_num_threads(s.threads)
     regions = es.regions
@@ -176,16 +178,23 @@ def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataF
     out = []
     for k in range(s.folds):
         tr, te = fold_tr != k, fold_gr == k
-        res = {}
+        res, extra = {}, {}
         if {"network", "network_pruned"} & set(s.methods):
             net = fit_segment_network(x_tr[tr], y_tr[tr], s.train, seed=s.seed * 100 + k)
             p = net.prob(x_gr[te])
             res["network"] = (p, p >= 0.5)
             if "network_pruned" in s.methods:
-                prune_by_net_contribution(net, x_tr[tr], y_tr[tr], s.prune_keep)
+                kept, s_net = prune_by_net_contribution(net, x_tr[tr], y_tr[tr], s.prune_keep)
                 t = best_tss_threshold(net.prob(x_tr[tr]), y_tr[tr])
                 p = net.prob(x_gr[te])
                 res["network_pruned"] = (p, p >= t)
+                # the kept filters' contributions F_i = max(O_i) w_i, by S_net rank
+                ranked = kept[np.argsort(-s_net[kept], kind="stable")]
+                F = net.contributions(x_gr[te])[:, ranked]
+                extra["network_pruned"] = {
+                    **{f"contrib_{j + 1}": F[:, j] for j in range(len(ranked))},
+                    "filters": ";".join(str(int(i)) for i in ranked),
+                }
         for name, cols in (
             ("kde_flux", ["mtot_mx"]),
             ("kde_flux_dipole", ["mtot_mx", "dipole_mx_mm"]),
@@ -206,6 +215,8 @@ def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataF
             part.insert(0, "fold", k)
             part.insert(0, "method", name)
             part["score"], part["pred"] = sc, np.asarray(pred).astype(int)
+            for col, val in extra.get(name, {}).items():
+                part[col] = val
             out.append(part)
     return pd.concat(out, ignore_index=True)
 
