@@ -329,6 +329,9 @@ def test_study_config_cross_checks_name_the_fields():
         check_emergence({**em, "site_radius_deg": 5.0})
     with pytest.raises(ValueError, match="emergence.synthetic.map_deg"):
         check_emergence({**em, "segment_deg": 12.0})
+    assert st.depths == (1, 2, 4)
+    with pytest.raises(ValueError, match="too small for a depth-5 network"):
+        check_emergence({**em, "depths": [5]})
     with pytest.raises(ValueError, match="set emergence.local_root"):
         check_emergence({**em, "source": "local"})
 
@@ -363,6 +366,7 @@ def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
     out = tmp_path / "results" / "dhuri2020_tiny" / "emergence"
     tss = pd.read_csv(out / "tss.csv")
     assert set(tss["method"]) == {
+        "network_depth2",
         "network",
         "network_pruned",
         "kde_flux",

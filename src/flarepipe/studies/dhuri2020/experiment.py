@@ -19,6 +19,8 @@ Methods (``methods`` of the settings):
 ``kde_flux`` / ``kde_flux_dipole``
     the Epanechnikov discriminant (:class:`flarepipe.training.kde.KDEDiscriminant`) on ``MTOT``
     and on ``MTOT`` + dipole moment;
+``network_depth<d>``
+    for every ``d`` of ``depths`` (the paper's Table 2), the network at depth ``d``;
 ``oracle``
     knows where the planted signature lies: its score is the unsigned flux within the site disc
     (the map's centre where the segment holds the whole site, else the segment's centre, so
@@ -82,6 +84,7 @@ class StudySettings:
     folds: int = 5
     methods: tuple[str, ...] = METHODS
     prune_keep: int = 4
+    depths: tuple[int, ...] = ()  # extra networks of these depths: methods network_depth<d>
     train: SegmentTrainSettings = SegmentTrainSettings()
     seed: int = 0
     threads: int = 1
@@ -195,6 +198,11 @@ def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataF
                     **{f"contrib_{j + 1}": F[:, j] for j in range(len(ranked))},
                     "filters": ";".join(str(int(i)) for i in ranked),
                 }
+        for d in s.depths:  # the depth axis (the paper's Table 2): same training, other depth
+            tr_d = dataclasses.replace(s.train, network={**s.train.network, "depth": int(d)})
+            net_d = fit_segment_network(x_tr[tr], y_tr[tr], tr_d, seed=s.seed * 100 + k)
+            p = net_d.prob(x_gr[te])
+            res[f"network_depth{d}"] = (p, p >= 0.5)
         for name, cols in (
             ("kde_flux", ["mtot_mx"]),
             ("kde_flux_dipole", ["mtot_mx", "dipole_mx_mm"]),
@@ -207,7 +215,7 @@ def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataF
             t = best_tss_threshold(f_tr.loc[tr, "site_flux_mx"].to_numpy(), y_tr[tr])
             sc = f_gr.loc[te, "site_flux_mx"].to_numpy()
             res["oracle"] = (sc, sc >= t)
-        for name in s.methods:
+        for name in (*s.methods, *(f"network_depth{d}" for d in s.depths)):
             if name not in res:
                 continue
             sc, pred = res[name]

@@ -21,6 +21,14 @@ def lead_name(lead_h: float) -> str:
     return f"{float(lead_h):g}"
 
 
+def _min_side(depth: int, padding: int) -> int:
+    """Smallest input side of ``dhuri_fcn`` (as :meth:`flarepipe.models.fcn.DhuriFCN.min_size`)."""
+    s = 3 if padding == 0 else 1
+    for _ in range(depth):
+        s = 2 * s + (2 if padding == 0 else 0)
+    return s
+
+
 def check_emergence(em: Mapping[str, Any]) -> EmergenceParams | None:
     """Cross-check a filled ``emergence`` section; the synthetic set's parameters (None: local).
 
@@ -53,6 +61,14 @@ def check_emergence(em: Mapping[str, Any]) -> EmergenceParams | None:
             f"config: a segment is {px:.1f} px (emergence.segment_deg / map_deg x map_px); "
             "the network needs at least 8"
         )
+    for d in {int(em["network"]["depth"]), *(int(x) for x in em.get("depths", []))}:
+        need = _min_side(d, int(em["network"]["padding"]))
+        if round(px) < need:
+            raise ValueError(
+                f"config: a {round(px)}-px segment is too small for a depth-{d} network with "
+                f"emergence.network.padding {em['network']['padding']} (needs {need} px): lower "
+                "emergence.depths / emergence.network.depth or set emergence.network.padding: 1"
+            )
     if syn["n_regions"] < em["folds"]:
         raise ValueError(
             f"config: emergence.synthetic.n_regions ({syn['n_regions']}) must be at least "
@@ -80,6 +96,7 @@ def study_settings(em: Mapping[str, Any]):
         folds=int(em["folds"]),
         methods=tuple(em["methods"]),
         prune_keep=int(em["prune_keep"]),
+        depths=tuple(int(x) for x in em.get("depths", [])),
         train=SegmentTrainSettings(network=dict(em["network"]), **dict(em["train"])),
         seed=int(em["seed"]),
         threads=int(em["threads"]),
