@@ -38,6 +38,7 @@ if EMERGENCE:
             regions=f"{EM_ROOT}/regions.csv",
         output:
             predictions=f"{R}/emergence/predictions/lead_{{lead}}.csv",
+            occlusion=f"{R}/emergence/occlusion/lead_{{lead}}.npz",
         log:
             f"{R}/logs/emergence/evaluate_{{lead}}.log",
         wildcard_constraints:
@@ -53,10 +54,12 @@ if EMERGENCE:
     rule emergence_report:
         input:
             predictions=expand(f"{R}/emergence/predictions/lead_{{lead}}.csv", lead=list(EM_LEADS)),
+            occlusion=expand(f"{R}/emergence/occlusion/lead_{{lead}}.npz", lead=list(EM_LEADS)),
         output:
             tss=f"{R}/emergence/tss.csv",
             report=f"{R}/emergence/report.md",
             figure=f"{R}/emergence/tss_vs_lead.png",
+            occlusion=f"{R}/emergence/occlusion.png",
         log:
             f"{R}/logs/emergence/report.log",
         conda:

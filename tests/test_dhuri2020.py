@@ -387,6 +387,10 @@ def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
     pruned = pred[pred["method"] == "network_pruned"]
     assert pruned["filters"].str.split(";").str.len().eq(2).all()
     assert pred.loc[pred["method"] != "network_pruned", "contrib_1"].isna().all()
+    occ = np.load(out / "occlusion" / "lead_3.2.npz")  # one pair of fold 0, the 3x3 grid area
+    assert len(occ.files) == 4 and occ[occ.files[0]].shape == (48, 48)
+    assert any(np.abs(occ[k]).max() > 0 for k in occ.files if k.endswith("/occlusion"))
+    assert (out / "occlusion.png").stat().st_size > 10_000
     archive = tmp_path / "results" / "dhuri2020_tiny" / "emergence" / "archive"
     assert len(pd.read_csv(archive / "maps.csv")) == 2 * 5 * 2
 

@@ -7,4 +7,11 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
 from flarepipe.stages.emergence import report  # noqa: E402
 
-report(list(smk.input.predictions), smk.output.tss, smk.output.report, smk.output.figure)
+report(
+    list(smk.input.predictions),
+    smk.output.tss,
+    smk.output.report,
+    smk.output.figure,
+    list(smk.input.occlusion),
+    smk.output.occlusion,
+)

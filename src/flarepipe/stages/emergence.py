@@ -40,9 +40,17 @@ def build(em: Mapping[str, Any], regions_csv: str | os.PathLike) -> None:
 
 
 def evaluate(
-    em: Mapping[str, Any], regions_csv: str | os.PathLike, lead_h: float, out_csv: str | os.PathLike
+    em: Mapping[str, Any],
+    regions_csv: str | os.PathLike,
+    lead_h: float,
+    out_csv: str | os.PathLike,
+    out_occlusion: str | os.PathLike,
 ) -> None:
-    """Forecasts of every configured method at ``lead_h`` on the set beside ``regions_csv``."""
+    """Forecasts of every configured method at ``lead_h`` on the set beside ``regions_csv``, and
+    the occlusion maps (``<region>/occlusion``, ``<region>/field`` of the grid area) as ``.npz``.
+    """
+    import numpy as np
+
     from flarepipe.archive.sources.emergence_local import read_emergence_local
     from flarepipe.studies.dhuri2020.experiment import evaluate_lead
     from flarepipe.studies.dhuri2020.settings import study_settings
@@ -51,7 +59,18 @@ def evaluate(
     es = read_emergence_local(
         Path(regions_csv).parent, em["lead_times_h"], em["lead_tolerance_h"], only=float(lead_h)
     )
-    write_csv(evaluate_lead(es, float(lead_h), st), out_csv)
+    occ: dict = {}
+    pred = evaluate_lead(es, float(lead_h), st, occlusion=occ if "network" in st.methods else None)
+    arrays = {}
+    for reg, a in occ.items():
+        m = es.maps[(reg, float(lead_h))]
+        off = (m.shape[0] - a.shape[0]) // 2
+        arrays[f"{reg}/occlusion"] = a
+        arrays[f"{reg}/field"] = m[off : off + a.shape[0], off : off + a.shape[0]]
+    with atomic_path(out_occlusion, suffix=".npz.part") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    write_csv(pred, out_csv)
 
 
 def report(
@@ -59,8 +78,13 @@ def report(
     tss_csv: str | os.PathLike,
     report_md: str | os.PathLike,
     figure_png: str | os.PathLike,
+    occlusion: Sequence[str | os.PathLike] = (),
+    occlusion_png: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """TSS by method and lead time (``tss.csv``), its page and its figure; returns the table."""
+    """TSS by method and lead time (``tss.csv``), its page and its figure; returns the table.
+
+    With ``occlusion_png``, the occlusion maps' figure (one row per lead file of ``occlusion``).
+    """
     from flarepipe.studies.dhuri2020.published import published_table
     from flarepipe.studies.dhuri2020.scores import mtot_correlations, output_bins, tss_table
 
@@ -68,6 +92,8 @@ def report(
     table = tss_table(pred).merge(published_table(), on=["method", "lead_h"], how="left")
     write_csv(table, tss_csv)
     _figure(table, figure_png)
+    if occlusion_png is not None:
+        _occlusion_figure(list(occlusion), occlusion_png)
     lines = [
         "# Dhuri et al. 2020: TSS against lead time",
         "",
@@ -156,4 +182,38 @@ def _figure(table: pd.DataFrame, path: str | os.PathLike) -> None:
     fig.tight_layout()
     with atomic_path(path, suffix=".png.part") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _occlusion_figure(files: list, path: str | os.PathLike) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = [dict(np.load(f)) for f in files]
+    regions = sorted({k.split("/")[0] for d in data for k in d})
+    rows, cols = max(1, len(data)), max(1, len(regions))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for i, (f, d) in enumerate(zip(files, data, strict=True)):
+        for j, reg in enumerate(regions):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if f"{reg}/field" not in d:
+                continue
+            field, occ = d[f"{reg}/field"], d[f"{reg}/occlusion"]
+            ax.imshow(field, cmap="gray", vmin=-50, vmax=50, origin="lower")
+            lim = float(np.abs(occ).max()) or 1.0
+            ax.imshow(occ, cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.5, origin="lower")
+            seg = field.shape[0] // 3
+            for k in (1, 2):
+                ax.axhline(k * seg - 0.5, color="k", lw=0.5)
+                ax.axvline(k * seg - 0.5, color="k", lw=0.5)
+            ax.set_title(f"{reg}  {Path(f).stem.replace('lead_', '−')} h", fontsize=8)
+    fig.suptitle("occlusion: drop of the PE probability (red: evidence for PE)", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png.part") as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)

@@ -85,6 +85,7 @@ class StudySettings:
     methods: tuple[str, ...] = METHODS
     prune_keep: int = 4
     depths: tuple[int, ...] = ()  # extra networks of these depths: methods network_depth<d>
+    occlusion_pairs: int = 1  # region pairs of fold 0 whose occlusion maps are kept
     train: SegmentTrainSettings = SegmentTrainSettings()
     seed: int = 0
     threads: int = 1
@@ -153,8 +154,14 @@ def prune_by_net_contribution(
     return kept, s_net
 
 
-def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataFrame:
+def evaluate_lead(
+    es: EmergenceSet, lead_h: float, s: StudySettings, occlusion: dict | None = None
+) -> pd.DataFrame:
     """Test forecasts of every method on the evaluation grid at one lead time.
+
+    ``occlusion``: a dict to fill with the occlusion maps
+    (:func:`flarepipe.studies.dhuri2020.occlusion.region_occlusion`) of the network of fold 0 on
+    the first ``s.occlusion_pairs`` test pairs (both regions), keyed by region.
 
     Returns rows ``method, fold, region, kind, pair, lead_h, y0, x0, label, score, pred`` plus
     the grid segments' ``mtot_mx``, ``dipole_mx_mm`` and ``site_flux_mx``; the
@@ -186,6 +193,17 @@ def evaluate_lead(es: EmergenceSet, lead_h: float, s: StudySettings) -> pd.DataF
             net = fit_segment_network(x_tr[tr], y_tr[tr], s.train, seed=s.seed * 100 + k)
             p = net.prob(x_gr[te])
             res["network"] = (p, p >= 0.5)
+            if occlusion is not None and k == 0 and s.occlusion_pairs > 0:
+                from flarepipe.studies.dhuri2020.occlusion import (
+                    occlusion_window,
+                    region_occlusion,
+                )
+
+                pairs = sorted(p_ for p_, f in fold_of.items() if f == 0)[: s.occlusion_pairs]
+                win = occlusion_window(seg_px)
+                for reg in regions.loc[regions["pair"].isin(pairs), "region"]:
+                    m = es.maps[(reg, float(lead_h))]
+                    occlusion[reg] = region_occlusion(net, m, seg_px, win)
             if "network_pruned" in s.methods:
                 kept, s_net = prune_by_net_contribution(net, x_tr[tr], y_tr[tr], s.prune_keep)
                 t = best_tss_threshold(net.prob(x_tr[tr]), y_tr[tr])

@@ -97,6 +97,7 @@ def study_settings(em: Mapping[str, Any]):
         methods=tuple(em["methods"]),
         prune_keep=int(em["prune_keep"]),
         depths=tuple(int(x) for x in em.get("depths", [])),
+        occlusion_pairs=int(em.get("occlusion_pairs", 1)),
         train=SegmentTrainSettings(network=dict(em["network"]), **dict(em["train"])),
         seed=int(em["seed"]),
         threads=int(em["threads"]),
