@@ -39,6 +39,7 @@ if EMERGENCE:
         output:
             predictions=f"{R}/emergence/predictions/lead_{{lead}}.csv",
             occlusion=f"{R}/emergence/occlusion/lead_{{lead}}.npz",
+            probes=f"{R}/emergence/probes/lead_{{lead}}.csv",
         log:
             f"{R}/logs/emergence/evaluate_{{lead}}.log",
         wildcard_constraints:
@@ -55,11 +56,13 @@ if EMERGENCE:
         input:
             predictions=expand(f"{R}/emergence/predictions/lead_{{lead}}.csv", lead=list(EM_LEADS)),
             occlusion=expand(f"{R}/emergence/occlusion/lead_{{lead}}.npz", lead=list(EM_LEADS)),
+            probes=expand(f"{R}/emergence/probes/lead_{{lead}}.csv", lead=list(EM_LEADS)),
         output:
             tss=f"{R}/emergence/tss.csv",
             report=f"{R}/emergence/report.md",
             figure=f"{R}/emergence/tss_vs_lead.png",
             occlusion=f"{R}/emergence/occlusion.png",
+            probes=f"{R}/emergence/probes.png",
         log:
             f"{R}/logs/emergence/report.log",
         conda:

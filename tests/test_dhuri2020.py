@@ -312,7 +312,8 @@ def test_study_config_cross_checks_name_the_fields():
     import yaml
 
     from flarepipe.config import validate_config
-    from flarepipe.studies.dhuri2020.settings import check_emergence, study_settings
+    from flarepipe.studies.dhuri2020.experiment import study_settings
+    from flarepipe.studies.dhuri2020.settings import check_emergence
 
     repo = Path(__file__).resolve().parents[1]
     cfg = yaml.safe_load((repo / "config.yaml").read_text())
@@ -391,6 +392,10 @@ def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
     assert len(occ.files) == 4 and occ[occ.files[0]].shape == (48, 48)
     assert any(np.abs(occ[k]).max() > 0 for k in occ.files if k.endswith("/occlusion"))
     assert (out / "occlusion.png").stat().st_size > 10_000
+    probes = pd.read_csv(out / "probes" / "lead_3.2.csv")  # fold-0 networks, depths 1 and 2
+    assert set(zip(probes["method"], probes["depth"])) == {("network", 1), ("network_depth2", 2)}
+    assert len(probes) == 2 * 25 and {"prob", "contrib_1", "contrib_2"} <= set(probes.columns)
+    assert probes["prob"].between(0, 1).all() and (out / "probes.png").stat().st_size > 10_000
     archive = tmp_path / "results" / "dhuri2020_tiny" / "emergence" / "archive"
     assert len(pd.read_csv(archive / "maps.csv")) == 2 * 5 * 2
 
@@ -410,3 +415,13 @@ def test_output_bins_count_every_segment_once():
     b = output_bins(pred, edges=[0, 0.5, 1])
     assert b["n"].tolist() == [2, 3] and b["mean_mtot_mx"].tolist() == [2.0, 7.0]
     assert b["pe_share"].tolist() == [0.0, 1.0]
+
+
+def test_circular_bipole_probe_is_two_opposite_discs():
+    from flarepipe.studies.dhuri2020.probes import circular_bipole
+
+    m = circular_bipole(85, 30 / 256, radius_deg=1.0, field_g=200.0)
+    area = np.pi * (1.0 / (30 / 256)) ** 2
+    assert set(np.unique(m)) == {-200.0, 0.0, 200.0}
+    assert (m > 0).sum() == (m < 0).sum() == pytest.approx(area, rel=0.08)
+    assert m[:, :42].min() == 0 and m[:, 43:].max() == 0  # + on the left, - on the right

@@ -376,6 +376,8 @@ TORCH_MODULES = {
     "flarepipe.models.fcn",
     "flarepipe.training.segments",
     "flarepipe.studies.dhuri2020.experiment",
+    "flarepipe.studies.dhuri2020.occlusion",
+    "flarepipe.studies.dhuri2020.probes",
 }
 
 

@@ -13,4 +13,5 @@ evaluate(
     smk.params.lead_h,
     smk.output.predictions,
     smk.output.occlusion,
+    smk.output.probes,
 )

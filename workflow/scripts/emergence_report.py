@@ -14,4 +14,6 @@ report(
     smk.output.figure,
     list(smk.input.occlusion),
     smk.output.occlusion,
+    list(smk.input.probes),
+    smk.output.probes,
 )

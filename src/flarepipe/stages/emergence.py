@@ -45,6 +45,7 @@ def evaluate(
     lead_h: float,
     out_csv: str | os.PathLike,
     out_occlusion: str | os.PathLike,
+    out_probes: str | os.PathLike | None = None,
 ) -> None:
     """Forecasts of every configured method at ``lead_h`` on the set beside ``regions_csv``, and
     the occlusion maps (``<region>/occlusion``, ``<region>/field`` of the grid area) as ``.npz``.
@@ -52,15 +53,23 @@ def evaluate(
     import numpy as np
 
     from flarepipe.archive.sources.emergence_local import read_emergence_local
-    from flarepipe.studies.dhuri2020.experiment import evaluate_lead
-    from flarepipe.studies.dhuri2020.settings import study_settings
+    from flarepipe.studies.dhuri2020.experiment import evaluate_lead, study_settings
 
     _, st = study_settings(em)
     es = read_emergence_local(
         Path(regions_csv).parent, em["lead_times_h"], em["lead_tolerance_h"], only=float(lead_h)
     )
     occ: dict = {}
-    pred = evaluate_lead(es, float(lead_h), st, occlusion=occ if "network" in st.methods else None)
+    probes: list = []
+    use = "network" in st.methods
+    pred = evaluate_lead(
+        es, float(lead_h), st, occlusion=occ if use else None, probes=probes if use else None
+    )
+    if out_probes is not None:
+        table = pd.concat(probes, ignore_index=True) if probes else pd.DataFrame()
+        if len(table):
+            table.insert(0, "lead_h", float(lead_h))
+        write_csv(table, out_probes)
     arrays = {}
     for reg, a in occ.items():
         m = es.maps[(reg, float(lead_h))]
@@ -80,10 +89,13 @@ def report(
     figure_png: str | os.PathLike,
     occlusion: Sequence[str | os.PathLike] = (),
     occlusion_png: str | os.PathLike | None = None,
+    probes: Sequence[str | os.PathLike] = (),
+    probes_png: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """TSS by method and lead time (``tss.csv``), its page and its figure; returns the table.
 
-    With ``occlusion_png``, the occlusion maps' figure (one row per lead file of ``occlusion``).
+    With ``occlusion_png``, the occlusion maps' figure (one row per lead file of ``occlusion``);
+    with ``probes_png``, the circular-bipole probes' figure (the tables of ``probes``).
     """
     from flarepipe.studies.dhuri2020.published import published_table
     from flarepipe.studies.dhuri2020.scores import mtot_correlations, output_bins, tss_table
@@ -94,6 +106,9 @@ def report(
     _figure(table, figure_png)
     if occlusion_png is not None:
         _occlusion_figure(list(occlusion), occlusion_png)
+    if probes_png is not None:
+        frames = [pd.read_csv(p) for p in probes if os.path.getsize(p) > 1]
+        _probe_figure(pd.concat(frames, ignore_index=True) if frames else None, probes_png)
     lines = [
         "# Dhuri et al. 2020: TSS against lead time",
         "",
@@ -213,6 +228,43 @@ def _occlusion_figure(files: list, path: str | os.PathLike) -> None:
                 ax.axvline(k * seg - 0.5, color="k", lw=0.5)
             ax.set_title(f"{reg}  {Path(f).stem.replace('lead_', '−')} h", fontsize=8)
     fig.suptitle("occlusion: drop of the PE probability (red: evidence for PE)", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png.part") as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def _probe_figure(t: pd.DataFrame | None, path: str | os.PathLike) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    if t is not None and len(t):
+        lead = float(t["lead_h"].min())
+        t = t[t["lead_h"] == lead]
+        main = t[t["method"] == "network"]
+        for b, g in main.groupby("field_g"):
+            axes[0].plot(g["radius_deg"], g["prob"], marker="o", label=f"{b:g} G")
+        axes[0].set_xlabel("disc radius (deg)")
+        axes[0].set_ylabel(f"PE probability (network, −{lead:g} h)")
+        axes[0].legend(fontsize=7)
+        r_ref = sorted(main["radius_deg"].unique())[len(main["radius_deg"].unique()) // 2]
+        ref = main[main["radius_deg"] == r_ref]
+        for c in [c for c in ref.columns if c.startswith("contrib_")]:
+            axes[1].plot(ref["field_g"], ref[c], marker="o", label=c)
+        axes[1].set_xscale("log")
+        axes[1].set_xlabel(f"disc field (G), radius {r_ref:g} deg")
+        axes[1].set_ylabel("F_i = max(O_i) w_i")
+        axes[1].legend(fontsize=7)
+        for (_m, d), g in t[t["radius_deg"] == r_ref].groupby(["method", "depth"]):
+            axes[2].plot(g["field_g"], g["prob"], marker="o", label=f"depth {d}")
+        axes[2].set_xscale("log")
+        axes[2].set_xlabel(f"disc field (G), radius {r_ref:g} deg")
+        axes[2].set_ylabel("PE probability")
+        axes[2].legend(fontsize=7)
+    fig.suptitle("circular-bipole probes", fontsize=9)
     fig.tight_layout()
     with atomic_path(path, suffix=".png.part") as tmp:
         fig.savefig(tmp, format="png", dpi=90)

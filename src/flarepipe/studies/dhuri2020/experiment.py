@@ -35,6 +35,8 @@ training pairs, and the test pairs' emerging and control maps are drawn from one
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,6 +62,7 @@ from flarepipe.training.segments import (
 __all__ = [
     "METHODS",
     "StudySettings",
+    "study_settings",
     "segment_features",
     "prune_by_net_contribution",
     "evaluate_lead",
@@ -154,14 +157,37 @@ def prune_by_net_contribution(
     return kept, s_net
 
 
+def _probes(net, method, depth, x, y, seg_px, cdelt, keep) -> pd.DataFrame:
+    """Probe table of ``net`` with the contributions of its ``keep`` filters of largest S_net."""
+    from flarepipe.studies.dhuri2020.probes import probe_table
+
+    y = np.asarray(y).astype(int)
+    pred = (net.prob(x) >= 0.5).astype(int)
+    F = net.contributions(x)
+    s_net = F[(pred == 1) & (y == 1)].sum(axis=0) - F[(pred == 0) & (y == 0)].sum(axis=0)
+    top = np.argsort(-s_net, kind="stable")[: min(keep, F.shape[1])]
+    df = probe_table(net, seg_px, cdelt, top)
+    df.insert(0, "depth", int(depth))
+    df.insert(0, "method", method)
+    return df
+
+
 def evaluate_lead(
-    es: EmergenceSet, lead_h: float, s: StudySettings, occlusion: dict | None = None
+    es: EmergenceSet,
+    lead_h: float,
+    s: StudySettings,
+    occlusion: dict | None = None,
+    probes: list | None = None,
 ) -> pd.DataFrame:
     """Test forecasts of every method on the evaluation grid at one lead time.
 
     ``occlusion``: a dict to fill with the occlusion maps
     (:func:`flarepipe.studies.dhuri2020.occlusion.region_occlusion`) of the network of fold 0 on
-    the first ``s.occlusion_pairs`` test pairs (both regions), keyed by region.
+    the first ``s.occlusion_pairs`` test pairs (both regions), keyed by region. ``probes``: a
+    list to extend with the circular-bipole probe tables
+    (:func:`flarepipe.studies.dhuri2020.probes.probe_table`) of the fold-0 networks (``network``
+    and every ``network_depth<d>``), contributions of the ``prune_keep`` filters of largest
+    ``S_net``.
 
     Returns rows ``method, fold, region, kind, pair, lead_h, y0, x0, label, score, pred`` plus
     the grid segments' ``mtot_mx``, ``dipole_mx_mm`` and ``site_flux_mx``; the
@@ -193,6 +219,19 @@ def evaluate_lead(
             net = fit_segment_network(x_tr[tr], y_tr[tr], s.train, seed=s.seed * 100 + k)
             p = net.prob(x_gr[te])
             res["network"] = (p, p >= 0.5)
+            if probes is not None and k == 0:
+                probes.append(
+                    _probes(
+                        net,
+                        "network",
+                        s.train.network.get("depth", 3),
+                        x_tr[tr],
+                        y_tr[tr],
+                        seg_px,
+                        cdelt,
+                        s.prune_keep,
+                    )
+                )
             if occlusion is not None and k == 0 and s.occlusion_pairs > 0:
                 from flarepipe.studies.dhuri2020.occlusion import (
                     occlusion_window,
@@ -221,6 +260,19 @@ def evaluate_lead(
             net_d = fit_segment_network(x_tr[tr], y_tr[tr], tr_d, seed=s.seed * 100 + k)
             p = net_d.prob(x_gr[te])
             res[f"network_depth{d}"] = (p, p >= 0.5)
+            if probes is not None and k == 0:
+                probes.append(
+                    _probes(
+                        net_d,
+                        f"network_depth{d}",
+                        d,
+                        x_tr[tr],
+                        y_tr[tr],
+                        seg_px,
+                        cdelt,
+                        s.prune_keep,
+                    )
+                )
         for name, cols in (
             ("kde_flux", ["mtot_mx"]),
             ("kde_flux_dipole", ["mtot_mx", "dipole_mx_mm"]),
@@ -250,3 +302,26 @@ def evaluate_lead(
 def run_study(es: EmergenceSet, s: StudySettings) -> pd.DataFrame:
     """:func:`evaluate_lead` at every lead time of ``es``, concatenated."""
     return pd.concat([evaluate_lead(es, lead, s) for lead in es.lead_times_h], ignore_index=True)
+
+
+def study_settings(em: Mapping[str, Any]):
+    """``(EmergenceParams or None, StudySettings)`` of a filled ``emergence`` section."""
+    from flarepipe.studies.dhuri2020.settings import check_emergence
+
+    params = check_emergence(em)
+    st = StudySettings(
+        segment_deg=float(em["segment_deg"]),
+        site_radius_deg=float(em["site_radius_deg"]),
+        n_pe=int(em["n_pe"]),
+        n_ne_control=int(em["n_ne_control"]),
+        n_ne_emerging=int(em["n_ne_emerging"]),
+        folds=int(em["folds"]),
+        methods=tuple(em["methods"]),
+        prune_keep=int(em["prune_keep"]),
+        depths=tuple(int(x) for x in em.get("depths", [])),
+        occlusion_pairs=int(em.get("occlusion_pairs", 1)),
+        train=SegmentTrainSettings(network=dict(em["network"]), **dict(em["train"])),
+        seed=int(em["seed"]),
+        threads=int(em["threads"]),
+    )
+    return params, st

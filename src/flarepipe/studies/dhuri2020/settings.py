@@ -1,9 +1,10 @@
-"""Typed settings of the S4 study from the validated ``emergence`` section, with cross-checks.
+"""Cross-checks of the validated ``emergence`` section of the S4 study (light: no torch).
 
 The schema (``src/flarepipe/config/schema.yaml``, ``emergence``) holds the defaults and bounds;
-:func:`study_settings` builds the typed settings and checks what one field alone cannot say (the
-site must fit in a segment, three segments in a map, a local source needs its folder), naming the
+:func:`check_emergence` checks what one field alone cannot say (the site must fit in a segment,
+three segments in a map, the network in a segment, a local source needs its folder), naming the
 fields, before any job runs (``rules/emergence.smk`` calls it when the workflow is parsed).
+:func:`flarepipe.studies.dhuri2020.experiment.study_settings` builds the typed settings.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from flarepipe.archive.sources.synthetic.emergence import EmergenceParams
 
-__all__ = ["check_emergence", "study_settings", "lead_name"]
+__all__ = ["check_emergence", "lead_name"]
 
 
 def lead_name(lead_h: float) -> str:
@@ -79,27 +80,3 @@ def check_emergence(em: Mapping[str, Any]) -> EmergenceParams | None:
         signature_radius_deg=site,
         **syn,
     )
-
-
-def study_settings(em: Mapping[str, Any]):
-    """``(EmergenceParams or None, StudySettings)`` of a filled ``emergence`` section."""
-    from flarepipe.studies.dhuri2020.experiment import StudySettings
-    from flarepipe.training.segments import SegmentTrainSettings
-
-    params = check_emergence(em)
-    st = StudySettings(
-        segment_deg=float(em["segment_deg"]),
-        site_radius_deg=float(em["site_radius_deg"]),
-        n_pe=int(em["n_pe"]),
-        n_ne_control=int(em["n_ne_control"]),
-        n_ne_emerging=int(em["n_ne_emerging"]),
-        folds=int(em["folds"]),
-        methods=tuple(em["methods"]),
-        prune_keep=int(em["prune_keep"]),
-        depths=tuple(int(x) for x in em.get("depths", [])),
-        occlusion_pairs=int(em.get("occlusion_pairs", 1)),
-        train=SegmentTrainSettings(network=dict(em["network"]), **dict(em["train"])),
-        seed=int(em["seed"]),
-        threads=int(em["threads"]),
-    )
-    return params, st
