@@ -393,7 +393,8 @@ def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
     assert any(np.abs(occ[k]).max() > 0 for k in occ.files if k.endswith("/occlusion"))
     assert (out / "occlusion.png").stat().st_size > 10_000
     probes = pd.read_csv(out / "probes" / "lead_3.2.csv")  # fold-0 networks, depths 1 and 2
-    assert set(zip(probes["method"], probes["depth"])) == {("network", 1), ("network_depth2", 2)}
+    pairs = set(zip(probes["method"], probes["depth"], strict=True))
+    assert pairs == {("network", 1), ("network_depth2", 2)}
     assert len(probes) == 2 * 25 and {"prob", "contrib_1", "contrib_2"} <= set(probes.columns)
     assert probes["prob"].between(0, 1).all() and (out / "probes.png").stat().st_size > 10_000
     archive = tmp_path / "results" / "dhuri2020_tiny" / "emergence" / "archive"
