@@ -57,16 +57,20 @@ if EMERGENCE:
             predictions=expand(f"{R}/emergence/predictions/lead_{{lead}}.csv", lead=list(EM_LEADS)),
             occlusion=expand(f"{R}/emergence/occlusion/lead_{{lead}}.npz", lead=list(EM_LEADS)),
             probes=expand(f"{R}/emergence/probes/lead_{{lead}}.csv", lead=list(EM_LEADS)),
+            regions=f"{EM_ROOT}/regions.csv",
         output:
             tss=f"{R}/emergence/tss.csv",
             report=f"{R}/emergence/report.md",
             figure=f"{R}/emergence/tss_vs_lead.png",
             occlusion=f"{R}/emergence/occlusion.png",
             probes=f"{R}/emergence/probes.png",
+            gallery=f"{R}/emergence/gallery.png",
         log:
             f"{R}/logs/emergence/report.log",
         conda:
             "../envs/evaluate.yaml"
+        params:
+            emergence=EM,
         script:
             "../workflow/scripts/emergence_report.py"
 

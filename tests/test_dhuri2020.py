@@ -397,6 +397,7 @@ def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
     assert pairs == {("network", 1), ("network_depth2", 2)}
     assert len(probes) == 2 * 25 and {"prob", "contrib_1", "contrib_2"} <= set(probes.columns)
     assert probes["prob"].between(0, 1).all() and (out / "probes.png").stat().st_size > 10_000
+    assert (out / "gallery.png").stat().st_size > 10_000
     archive = tmp_path / "results" / "dhuri2020_tiny" / "emergence" / "archive"
     assert len(pd.read_csv(archive / "maps.csv")) == 2 * 5 * 2
 

@@ -16,4 +16,7 @@ report(
     smk.output.occlusion,
     list(smk.input.probes),
     smk.output.probes,
+    smk.input.regions,
+    smk.params.emergence,
+    smk.output.gallery,
 )

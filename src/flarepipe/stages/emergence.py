@@ -91,11 +91,16 @@ def report(
     occlusion_png: str | os.PathLike | None = None,
     probes: Sequence[str | os.PathLike] = (),
     probes_png: str | os.PathLike | None = None,
+    regions_csv: str | os.PathLike | None = None,
+    em: Mapping[str, Any] | None = None,
+    gallery_png: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """TSS by method and lead time (``tss.csv``), its page and its figure; returns the table.
 
     With ``occlusion_png``, the occlusion maps' figure (one row per lead file of ``occlusion``);
-    with ``probes_png``, the circular-bipole probes' figure (the tables of ``probes``).
+    with ``probes_png``, the circular-bipole probes' figure (the tables of ``probes``); with
+    ``gallery_png``, segments of every network-output bin at the shortest lead time, cut from the
+    set beside ``regions_csv`` (the paper's Figs 10-11).
     """
     from flarepipe.studies.dhuri2020.published import published_table
     from flarepipe.studies.dhuri2020.scores import mtot_correlations, output_bins, tss_table
@@ -106,6 +111,8 @@ def report(
     _figure(table, figure_png)
     if occlusion_png is not None:
         _occlusion_figure(list(occlusion), occlusion_png)
+    if gallery_png is not None:
+        _gallery(pred, regions_csv, em, gallery_png)
     if probes_png is not None:
         frames = [pd.read_csv(p) for p in probes if os.path.getsize(p) > 1]
         _probe_figure(pd.concat(frames, ignore_index=True) if frames else None, probes_png)
@@ -265,6 +272,46 @@ def _probe_figure(t: pd.DataFrame | None, path: str | os.PathLike) -> None:
         axes[2].set_ylabel("PE probability")
         axes[2].legend(fontsize=7)
     fig.suptitle("circular-bipole probes", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png.part") as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def _gallery(pred, regions_csv, em, path, per_bin: int = 6) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from flarepipe.archive.sources.emergence_local import read_emergence_local
+
+    net = pred[pred["method"] == "network"]
+    edges = np.linspace(0, 1, 6)
+    fig, axes = plt.subplots(5, per_bin, figsize=(1.6 * per_bin, 1.8 * 5), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if len(net):
+        lead = float(net["lead_h"].min())
+        net = net[net["lead_h"] == lead]
+        es = read_emergence_local(
+            Path(regions_csv).parent, em["lead_times_h"], em["lead_tolerance_h"], only=lead
+        )
+        seg = int(round(float(em["segment_deg"]) / es.cdelt_deg))
+        rng = np.random.default_rng(0)
+        b = np.clip(np.digitize(net["score"], edges[1:-1]), 0, 4)
+        for i in range(5):
+            rows = net[b == i]
+            take = rows.iloc[np.sort(rng.permutation(len(rows))[:per_bin])]
+            axes[4 - i][0].set_ylabel(f"p {edges[i]:.1f}-{edges[i + 1]:.1f}", fontsize=7)
+            for j, r in enumerate(take.itertuples()):
+                m = es.maps[(r.region, lead)][r.y0 : r.y0 + seg, r.x0 : r.x0 + seg]
+                ax = axes[4 - i][j]
+                ax.imshow(m, cmap="gray", vmin=-50, vmax=50, origin="lower")
+                ax.set_title(f"{'PE' if r.label else 'NE'} {r.mtot_mx:.2e}", fontsize=6)
+        fig.suptitle(f"network-output bins at −{lead:g} h (title: label, MTOT in Mx)", fontsize=8)
     fig.tight_layout()
     with atomic_path(path, suffix=".png.part") as tmp:
         fig.savefig(tmp, format="png", dpi=90)
