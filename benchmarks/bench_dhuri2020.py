@@ -7,6 +7,18 @@ the published values. Whether the network beats the flux-only KDE at the shortes
 as a measurement with its margin in null standard deviations; it is not a test (training the
 network at full size takes minutes on a CPU).
 
+Measured (2 shared cores, one seed, 30 region pairs, 256-px maps, signature 1.5e20 Mx decaying
+over 12 h, n_pe 60 + 30 + 30, network depth 2 / 8 base / 32 final filters, SGD lr 0.01 momentum
+0.9; null sd 0.094):
+
+- ``--methods kde_flux kde_flux_dipole oracle`` (all five leads): KDE flux 0.48, 0.19, 0.33,
+  −0.04, −0.12; KDE flux + dipole 0.51, 0.21, 0.30, 0.04, 0.05; oracle 0.84, 0.63, 0.30, 0.32,
+  0.26 at −3.2 … −24.5 h;
+- ``--leads 3.2 --epochs 4``: network 0.478 vs KDE flux 0.476 (a tie);
+- ``--leads 3.2 --epochs 10 --methods network kde_flux``: network 0.365 (below the KDE);
+- ``--leads 3.2 --epochs 4 --unsigned --methods network kde_flux``: network 0.590 vs 0.476
+  (+1.2 null sd: above, not significantly).
+
 Usage::
 
     python benchmarks/bench_dhuri2020.py [--regions 30] [--map-px 256] [--signature 1.5e20]
