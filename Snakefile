@@ -19,6 +19,7 @@ include: "rules/evaluate.smk"
 include: "rules/audit.smk"
 include: "rules/attribute.smk"
 include: "rules/report.smk"
+include: "rules/emergence.smk"
 
 
 rule all:
@@ -26,3 +27,4 @@ rule all:
     input:
         final_outputs(),
         AUDIT_OUTPUTS,
+        EMERGENCE_OUTPUTS,

@@ -379,6 +379,11 @@ TORCH_MODULES = {
     "flarepipe.tasks.detection",
     "flarepipe.tasks.multiclass",
     "flarepipe.training.fit",
+    "flarepipe.models.fcn",
+    "flarepipe.training.segments",
+    "flarepipe.studies.dhuri2020.experiment",
+    "flarepipe.studies.dhuri2020.occlusion",
+    "flarepipe.studies.dhuri2020.probes",
 }
 
 

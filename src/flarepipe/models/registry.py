@@ -353,3 +353,22 @@ register_network(
         }
     },
 )
+register_network(
+    "dhuri_fcn",
+    "flarepipe.models.fcn:DhuriFCN",
+    input="image",
+    train_defaults={"max_epochs": 20, "patience": 10},
+    auto_bf16=False,
+    min_image_size=8,  # depth 1 with unpadded convolutions; deeper ones say their own minimum
+    description="S4 fully convolutional VGG-like network of Dhuri et al. 2020: one logit",
+    params_schema={
+        "properties": {
+            "in_channels": _IN_CHANNELS,
+            "depth": {"type": "integer", "minimum": 1, "maximum": 5, "description": "blocks"},
+            "base_filters": {"type": "integer", "minimum": 1, "description": "first block"},
+            "final_filters": {"type": "integer", "minimum": 1, "description": "final layer"},
+            "activation": {"enum": ["identity", "relu"], "description": "after each conv"},
+            "padding": {"enum": [0, 1], "description": "of the 3x3 convolutions"},
+        }
+    },
+)
