@@ -1,0 +1,263 @@
+"""Bring your own data: third-party tables, FITS folders and flare lists through archive ->
+quality -> labels, and a clear error for every way they go wrong (docs/SOURCES.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from archive_config import local_section
+from byo_data import (
+    STEP,
+    T0,
+    TRUTH,
+    flare_tsv,
+    harp_noaa_map,
+    sharp_fits_folder,
+    third_party_table,
+)
+from conftest import real_path
+from flarepipe.archive.catalogues import flares as cat
+from flarepipe.archive.catalogues.keyword_tables import TableOptions, read_keyword_tables
+from flarepipe.archive.layout import load_archive
+from flarepipe.archive.sources import local
+from flarepipe.config import settings
+from flarepipe.core.keywords import KEYWORD_COLUMNS
+from flarepipe.samples.labels import apply_task, label_windows
+from flarepipe.samples.quality import flag_records
+
+FLARE_COLUMNS = {"start": "begin", "peak": "max", "end": "stop", "goes_class": "goes"}
+TABLE_MAP = {
+    "noaa": "NOAA",
+    "t_end": "Zeit",
+    "region": None,
+    "t_start": None,
+    "label": None,
+    "flares": None,
+    "flare_index": None,
+}
+
+
+def _section(tmp: Path, **over) -> dict:
+    sec = {
+        "keyword_tables": [str(third_party_table(tmp))],
+        "harp_noaa_map": str(harp_noaa_map(tmp)),
+        "flares": str(flare_tsv(tmp)),
+        "flares_format": "csv",
+        "flares_columns": {**FLARE_COLUMNS, "noaa_ar": "region"},
+        "flares_time_format": "%Y/%m/%d %H:%M",
+        "column_map": TABLE_MAP,
+        "constants": {"prefix": "HARP"},
+        "time_format": "%d.%m.%Y %H:%M",
+        "grid_minutes": 96,
+        "grid_tolerance_minutes": 10,
+        "fits_dir": str(sharp_fits_folder(tmp / "fits")),
+        "fits_glob": "**/*.fits",
+    }
+    sec.update(over)
+    return local_section(sec)
+
+
+@pytest.fixture(scope="module")
+def byo_archive(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("byo")
+    manifest = local.build_local_archive(_section(tmp), tmp / "archive")
+    return manifest, load_archive(tmp / "archive")
+
+
+def test_third_party_inputs_go_through_archive_quality_and_labels(byo_archive):
+    manifest, arc = byo_archive
+    root = arc.root
+    counts = manifest["counts"]
+    # 45 + 1 grid rows of HARP 101, 3 of HARP 102 (via NOAA numbers), 2 FITS records of HARP 201
+    assert counts["records"] == 51 and counts["records_with_file"] == 2
+    assert arc.records.groupby("region_id").size().to_dict() == {
+        "HARP101": 46,
+        "HARP102": 3,
+        "HARP201": 2,
+    }
+    info = manifest["tables"][0]
+    assert info["format"].startswith("text, separator semicolon, decimal ','")
+    assert info["extra_columns"] == ["totusjh"] and info["ignored_columns"] == ["comment"]
+    assert info["regions_from_noaa"] == TRUTH["table_rows"] - TRUTH["ambiguous"] - 1
+    rej = pd.read_csv(root / "rejected_records.csv")["reason"].tolist()
+    assert len(rej) == 3
+    assert "-12.0 min off the 96-minute T_REC grid" in rej[0] and "23:48" in rej[0]
+    assert "NOAA [11503] is ambiguous: HARPs [103, 104]" in rej[1]
+    assert "NOAA [11599] is in no HARP" in rej[2]
+    rep = pd.read_csv(root / "repaired_records.csv")["reason"].tolist()
+    assert rep == [
+        "NOAA [1500] +10000 (leading 1 dropped)",
+        "t_end 2012-03-01 08:05:00 TAI snapped -5.0 min to the grid",
+    ]
+    # QUALITY, positions, OBS_VR and the extra keyword carried through
+    h101 = arc.records[arc.records["region_id"] == "HARP101"].reset_index(drop=True)
+    assert h101.loc[TRUTH["bad_quality_row"], "quality"] == 65536
+    assert h101["lat_fwt"].eq(12.5).all() and h101["obs_vr"].notna().all()
+    assert h101["noaa_ars"].eq("11500").all() and h101["totusjh"].notna().all()
+    assert (pd.DatetimeIndex(h101["t_rec"]) == pd.Timestamp("2012-03-01 07:59:26")).sum() == 1
+    # flare list: tab-separated, other names and date format, with the shared repairs
+    fl = pd.read_csv(root / "rejected_flares.csv")["reason"].tolist()
+    assert fl == ["duplicate of line 2", "bad GOES class 'Q5'"]
+    assert arc.flares["noaa_ar"].tolist() == [11501, 11500, 11600]
+    # FITS folder: only the magnetogram segment is a record; keywords recomputed from the map
+    assert counts["fits_ignored_segments"] == {"Bp": 2, "Br": 2, "Bt": 2, "bitmap": 2}
+    prov = pd.read_csv(root / "keyword_provenance.csv")
+    assert prov.groupby("keyword")["source"].first().to_dict() == {
+        "area_uhem": "header:AREA",
+        "meangbl_g_per_px": "computed:bitmap",
+        "r_value": "computed:bitmap",
+        "usfluxl_mx": "computed:bitmap",
+    }
+    # quality: QUALITY 65536 rejected, table-only records not 'missing_file' by default
+    flagged = flag_records(arc.records, settings("quality", {"max_quality": 65536}), None, root)
+    assert flagged["bad_quality"].sum() == 1 and not flagged["missing_file"].any()
+    assert not flagged["nan_keyword"].any()
+    # labels: the M2.0 of NOAA 11500 (2012-03-03 06:00 UTC) makes grid points 19..33 positive
+    lab = settings("labels", {})
+    cand = label_windows(arc.records, arc.flares, lab, flagged)
+    samples = apply_task(cand, lab.task)
+    pos = samples[samples["label"] == 1]
+    expect = [(T0 + i * STEP - pd.Timedelta(seconds=34)) for i in range(19, 34)]  # TAI - 34 s = UTC
+    assert pd.DatetimeIndex(pos["t_end"]).tolist() == expect
+    assert len(samples) == 20  # + 5 quiet windows (grid points 14..18)
+    drops = cand.groupby("dropped").size().to_dict()
+    assert drops == {"": 32, "bad_last_record": 1, "too_many_bad": 18}
+
+
+def test_parquet_table_and_utc_scale(tmp_path):
+    df = pd.DataFrame(
+        {
+            "prefix": ["HARP", "HARP"],
+            "arpnum": [7, 7],
+            "t_end": ["2012-03-01T00:00:00", "2012-03-01T01:35:26"],
+            "USFLUXL": [1e22, 2e22],
+            "MEANGBL": [40.0, 41.0],
+            "R_VALUE": [3.0, 3.1],
+            "AREA": [500.0, 510.0],
+            "QUALITY": ["0x00000000", "0x00010000"],
+        }
+    )
+    p = tmp_path / "kw.parquet"
+    df.to_parquet(p)
+    opts = TableOptions(time_scale="UTC", grid_minutes=96, grid_tolerance_minutes=1)
+    res = read_keyword_tables([p], opts)
+    t = res.table
+    assert t["quality"].tolist() == [0, 65536]
+    # UTC times: 00:00 UTC is 34 s past the TAI grid point, snapped back (within 1 min)
+    assert t["t_end_tai"].tolist() == [
+        pd.Timestamp("2012-03-01 00:00:00"),
+        pd.Timestamp("2012-03-01 01:36:00"),
+    ]
+    assert len(res.repaired) == 1 and "snapped" in res.repaired["reason"].iloc[0]
+    assert "Parquet" in res.info[0]["format"]
+
+
+def test_column_map_errors_name_the_key_and_both_names(tmp_path):
+    p = third_party_table(tmp_path)
+    with pytest.raises(
+        ValueError,
+        match=r"archive\.local\.column_map: unknown flarepipe name.*"
+        r"'Zeit' -> 't_end'.*other way round",
+    ):
+        TableOptions(column_map={"Zeit": "t_end"})
+    with pytest.raises(
+        ValueError,
+        match=r"columns not found for .*t_end -> 'Time'.*"
+        r"archive\.local\.column_map.*the table has \['Zeit'",
+    ):
+        read_keyword_tables([p], TableOptions(column_map={**TABLE_MAP, "t_end": "Time"}))
+    # no prefix column and no constant: a clear error, not KeyError: 'prefix'
+    with pytest.raises(
+        ValueError,
+        match=r"prefix -> 'prefix'.*archive\.local\.constants.*"
+        r"prefix: HARP",
+    ):
+        read_keyword_tables([p], TableOptions(column_map=TABLE_MAP))
+    with pytest.raises(ValueError, match=r"prefix -> None"):
+        read_keyword_tables([p], TableOptions(column_map={**TABLE_MAP, "prefix": None}))
+    with pytest.raises(ValueError, match=r"archive\.local: \['prefix'\] set both in column_map and in constants"):
+        TableOptions(column_map={"prefix": "kind"}, constants={"prefix": "HARP"})
+
+
+def test_every_row_off_the_grid_is_an_error_with_the_reason(tmp_path):
+    p = third_party_table(tmp_path)
+    opts = TableOptions(
+        column_map=TABLE_MAP,
+        constants={"prefix": "HARP"},
+        time_format="%d.%m.%Y %H:%M",
+        grid_minutes=60,  # the rows lie on the 96-minute grid, not this one
+        grid_tolerance_minutes=0,
+    )
+    # without a HARP map every row is rejected (NOAA numbers only): counted and explained
+    with pytest.raises(ValueError, match=r"every row rejected.*no harp_noaa_map set"):
+        read_keyword_tables([p], opts)
+    from flarepipe.archive.catalogues.flares import read_harp_noaa_map
+
+    harp = read_harp_noaa_map(harp_noaa_map(tmp_path))
+    res = read_keyword_tables([p], opts, harp_noaa=harp)  # 96-min rows on a 60-min grid
+    assert res.rejected["reason"].str.contains("off the 60-minute T_REC grid").sum() > 20
+
+
+def test_flare_list_forced_to_a_wrong_format_fails_with_the_diagnosis(tmp_path):
+    sec = _section(tmp_path, flares_format="goes_txt", flares_columns={})
+    with pytest.raises(
+        ValueError,
+        match=r"no usable flare: all 6 rows rejected when read as "
+        r"'goes_txt'.*archive\.local\.flares_format",
+    ):
+        local.build_local_archive(sec, tmp_path / "archive")
+
+
+def test_flare_lists_in_other_layouts_get_the_same_repairs(tmp_path):
+    # an archive flares.csv (flares_csv) now goes through the shared repairs too
+    p = tmp_path / "flares.csv"
+    p.write_text(
+        "start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
+        "2012-03-03T06:00:00,2012-03-03T06:10:00,2012-03-03T06:30:00,M2.0,2e-05,1500,False\n"
+        "2012-03-03T06:00:00,2012-03-03T06:10:00,2012-03-03T06:30:00,M2.0,2e-05,1500,False\n"
+    )
+    res = cat.read_flare_file(p)
+    assert res.flares["noaa_ar"].tolist() == [11500]
+    assert res.rejected["reason"].tolist() == ["duplicate of line 2"]
+    # a semicolon list with recognised names (auto-detected as csv), no peak or end column
+    q = tmp_path / "mine.txt"
+    q.write_text("start;class;noaa\n2012-03-03 06:00;M1.0;11500\n2012-03-03 07:00;Z9;11500\n")
+    res = cat.read_flare_file(q)
+    assert res.format.startswith("csv") and "peak = start" in res.format
+    assert len(res.flares) == 1 and "bad GOES class 'Z9'" in res.rejected["reason"].iloc[0]
+    with pytest.raises(
+        ValueError,
+        match=r"columns not found for goes_class.*"
+        r"archive\.local\.flares_columns",
+    ):
+        cat.read_flare_file(q, "csv", columns={"goes_class": "cls"})
+
+
+def test_real_fits_exports_get_their_missing_keywords_recomputed(tmp_path):
+    fits_dir = real_path("fits", "sharp").parent
+    flares = tmp_path / "f.txt"
+    flares.write_text(
+        "2011-02-15T01:44:00;2011-02-15T01:56:00;2011-02-15T02:06:00;AR11158;X2.2;S20W12\n"
+    )
+    sec = local_section(
+        {"fits_dir": str(fits_dir), "fits_glob": "**/*.fits", "flares": str(flares)}
+    )
+    manifest = local.build_local_archive(sec, tmp_path / "a")
+    assert manifest["counts"]["fits_ignored_segments"] == {"Br": 1, "bitmap": 2}
+    arc = load_archive(tmp_path / "a")
+    prov = pd.read_csv(tmp_path / "a" / "keyword_provenance.csv")
+    src = prov.set_index(["region_id", "keyword"])["source"].to_dict()
+    # HARP 377's 2011 export has USFLUX/MEANGBZ, not the line-of-sight USFLUXL/MEANGBL
+    assert src[("HARP377", "usfluxl_mx")] == "computed:bitmap"
+    assert src[("HARP377", "r_value")] == "computed:bitmap"
+    assert src[("HARP377", "area_uhem")] == "header:AREA"
+    assert all(src[("TARP13520", k)].startswith("header:") for k in KEYWORD_COLUMNS)
+    h = arc.records.set_index("region_id")
+    # the Sun et al. table value of HARP 377 (USFLUX = USFLUXL 2.31e22 Mx, MEANGBZ 36.2 G/px)
+    assert h.loc["HARP377", "usfluxl_mx"] == pytest.approx(2.31e22, rel=0.02)
+    assert h.loc["HARP377", "meangbl_g_per_px"] == pytest.approx(36.2, rel=0.02)
+    flagged = flag_records(arc.records, settings("quality", {}), None, tmp_path / "a")
+    assert not flagged["nan_keyword"].any()
