@@ -178,7 +178,9 @@ def test_column_map_errors_name_the_key_and_both_names(tmp_path):
         read_keyword_tables([p], TableOptions(column_map=TABLE_MAP))
     with pytest.raises(ValueError, match=r"prefix -> None"):
         read_keyword_tables([p], TableOptions(column_map={**TABLE_MAP, "prefix": None}))
-    with pytest.raises(ValueError, match=r"archive\.local: \['prefix'\] set both in column_map and in constants"):
+    with pytest.raises(
+        ValueError, match=r"archive\.local: \['prefix'\] set both in column_map and in constants"
+    ):
         TableOptions(column_map={"prefix": "kind"}, constants={"prefix": "HARP"})
 
 
@@ -261,3 +263,63 @@ def test_real_fits_exports_get_their_missing_keywords_recomputed(tmp_path):
     assert h.loc["HARP377", "meangbl_g_per_px"] == pytest.approx(36.2, rel=0.02)
     flagged = flag_records(arc.records, settings("quality", {}), None, tmp_path / "a")
     assert not flagged["nan_keyword"].any()
+
+
+def _off_grid_archive(tmp: Path) -> Path:
+    """The third-party table with every time 20 min late and no grid snapping: none on the grid."""
+    table = third_party_table(tmp)
+    lines = table.read_text().splitlines()
+    late = [lines[0], lines[1]]
+    for ln in lines[2:]:
+        t = pd.Timestamp(pd.to_datetime(ln.split(";")[0], format="%d.%m.%Y %H:%M"))
+        late.append((t + pd.Timedelta(minutes=20)).strftime("%d.%m.%Y %H:%M") + ln[16:])
+    sec = _section(tmp, grid_minutes=None, fits_dir=None)
+    late_table = tmp / "late.csv"
+    late_table.write_text("\n".join(late) + "\n")
+    sec["keyword_tables"] = [str(late_table)]
+    local.build_local_archive(sec, tmp / "archive")
+    return tmp / "archive"
+
+
+def test_label_stage_that_makes_nothing_says_why_in_one_line_and_a_file(tmp_path):
+    import json
+
+    from flarepipe.stages.label import run_label
+    from flarepipe.stages.quality import run_quality
+
+    root = _off_grid_archive(tmp_path)
+    out = tmp_path / "res"
+    out.mkdir()
+    run_quality(root / "records.csv", {}, out / "flagged.csv", out / "summary.csv")
+    with pytest.raises(ValueError) as err:
+        run_label(
+            root / "records.csv",
+            root / "flares.csv",
+            out / "flagged.csv",
+            {},
+            out / "samples.csv",
+            out / "counts.csv",
+        )
+    msg = str(err.value)
+    assert "\n" not in msg and "produced no samples" in msg
+    assert "none of the 50 records lies within labels.tolerance_minutes (3)" in msg
+    assert "median offset 19.4 min" in msg and "grid_tolerance_minutes" in msg
+    report = json.loads((out / "label_diagnosis.json").read_text())
+    assert report["grid"]["off_grid"] == 50 and report["windows"]["candidates"] == 0
+    # every record rejected by a quality filter: named with the count per reason
+    run_quality(
+        root / "records.csv", {"min_area_mm2": 1e9}, out / "flagged.csv", out / "summary.csv"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"quality filters rejected all 50 records \("
+        r"small_area 50; see section quality\)",
+    ):
+        run_label(
+            root / "records.csv",
+            root / "flares.csv",
+            out / "flagged.csv",
+            {"tolerance_minutes": 12.5},
+            out / "samples.csv",
+            out / "counts.csv",
+        )
