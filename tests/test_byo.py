@@ -323,3 +323,22 @@ def test_label_stage_that_makes_nothing_says_why_in_one_line_and_a_file(tmp_path
             out / "samples.csv",
             out / "counts.csv",
         )
+
+
+def test_a_failing_stage_prints_one_line_and_logs_the_traceback(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    from flarepipe.stages.errors import one_line_errors
+
+    console, log = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", console)
+    monkeypatch.setattr(sys, "stderr", log)
+    with pytest.raises(SystemExit) as ex:
+        with one_line_errors("label", "results/logs/label.log"):
+            raise ValueError("label: task strong_vs_quiet produced no samples\nfrom x")
+    assert ex.value.code == 1
+    line = console.getvalue()
+    assert line.count("\n") == 1 and line.startswith("rule label failed: ValueError: label: task")
+    assert "produced no samples from x (full detail in results/logs/label.log)" in line
+    assert "Traceback (most recent call last)" in log.getvalue()

@@ -6,14 +6,16 @@ smk = snakemake  # noqa: F821
 sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
 from flarepipe.stages.archive import run_archive  # noqa: E402
+from flarepipe.stages.errors import one_line_errors  # noqa: E402
 
 o = smk.output
-run_archive(
-    **smk.input,
-    cfg=smk.params.cfg,
-    out_records=o.records,
-    out_flares=o.flares,
-    out_manifest=o.manifest,
-    out_rates=o.get("rates"),
-    workers=smk.threads,
-)
+with one_line_errors(smk.rule, smk.log[0]):
+    run_archive(
+        **smk.input,
+        cfg=smk.params.cfg,
+        out_records=o.records,
+        out_flares=o.flares,
+        out_manifest=o.manifest,
+        out_rates=o.get("rates"),
+        workers=smk.threads,
+    )

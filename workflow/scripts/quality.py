@@ -5,13 +5,15 @@ import sys
 smk = snakemake  # noqa: F821
 sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
+from flarepipe.stages.errors import one_line_errors  # noqa: E402
 from flarepipe.stages.quality import run_quality  # noqa: E402
 
 o = smk.output
-run_quality(
-    **smk.input,
-    cfg=smk.params.cfg,
-    out_flagged=o.flagged,
-    out_summary=o.summary,
-    workers=smk.threads,
-)
+with one_line_errors(smk.rule, smk.log[0]):
+    run_quality(
+        **smk.input,
+        cfg=smk.params.cfg,
+        out_flagged=o.flagged,
+        out_summary=o.summary,
+        workers=smk.threads,
+    )

@@ -932,7 +932,9 @@ def build_catalogue(
         else CatalogueSettings.from_section(settings)
     )
     if c.source == "file":
-        return _time_filter(read_flare_file(c.path, c.format), c.start, c.end)
+        return _time_filter(
+            read_flare_file(c.path, c.format, key=f"{SECTION}.format"), c.start, c.end
+        )
     h = c.hek
     return query_hek(
         c.start,
