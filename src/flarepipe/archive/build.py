@@ -111,6 +111,4 @@ def build_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> di
             "archive.source 'jsoc' is built by the jsoc rules (one job per unit); "
             "build_archive handles 'synthetic', 'local' and 'tables'"
         )
-    raise ValueError(
-        f"archive.source must be synthetic, local, tables or jsoc, got {source!r}"
-    )
+    raise ValueError(f"archive.source must be synthetic, local, tables or jsoc, got {source!r}")
