@@ -342,3 +342,20 @@ def test_a_failing_stage_prints_one_line_and_logs_the_traceback(tmp_path, monkey
     assert line.count("\n") == 1 and line.startswith("rule label failed: ValueError: label: task")
     assert "produced no samples from x (full detail in results/logs/label.log)" in line
     assert "Traceback (most recent call last)" in log.getvalue()
+
+
+def test_mixed_archive_features_keep_sequences_without_images(byo_archive, tmp_path):
+    from flarepipe.data.features import extract_features
+    from flarepipe.data.shards import ShardReader
+
+    _, arc = byo_archive
+    lab = settings("labels", {"max_bad_records": 15})  # HARP 201's two FITS records give windows
+    samples = apply_task(label_windows(arc.records, arc.flares, lab), lab.task)
+    with_file = arc.records.loc[samples["last_record"], "path"].astype(str).str.len() > 0
+    assert 0 < with_file.sum() < len(samples)
+    store = ShardReader(extract_features(arc.root, arc.records, samples, tmp_path / "f.h5"))
+    assert store.inputs == ("sequence",) and store.labels.sum() == 15
+    assert (
+        f"{int((~with_file).sum())} of {len(samples)} samples' last records"
+        in (store.attrs["no_image_reason"])
+    )
