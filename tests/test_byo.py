@@ -359,3 +359,59 @@ def test_mixed_archive_features_keep_sequences_without_images(byo_archive, tmp_p
         f"{int((~with_file).sum())} of {len(samples)} samples' last records"
         in (store.attrs["no_image_reason"])
     )
+
+
+def _doc_blocks(section: str) -> list[tuple[str, str]]:
+    """``(language, text)`` of the fenced blocks of one ``## `` section of docs/SOURCES.md."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "SOURCES.md").read_text()
+    part = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```(\w*)\n(.*?)^```$", part, flags=re.S | re.M)
+
+
+def test_sources_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys):
+    from flarepipe.tools.inspect_inputs import main
+
+    blocks = _doc_blocks("Bring your own data, step by step")
+    assert [lang for lang, _ in blocks] == ["text", "text", "text", "yaml", "console", "python"]
+    monkeypatch.chdir(tmp_path)
+    for lang, body in blocks:
+        first = body.splitlines()[0]
+        if first.startswith("# file: "):
+            name = first[len("# file: ") :].strip()
+            (tmp_path / name).write_text(body.split("\n", 1)[1])  # the name line is not content
+        elif lang == "console":
+            for line in body.splitlines():
+                assert line.startswith("$ flarepipe ")
+                assert main(line.split()[2:]) == 0, capsys.readouterr().err
+            out = capsys.readouterr().out
+            assert "t_end              <- 'Zeit' (archive.local.column_map)" in out
+            assert "prefix             = 'HARP' (archive.local.constants)" in out
+            assert "flares: 1 read, 0 rejected" in out
+        else:
+            exec(compile(body, "docs/SOURCES.md", "exec"), {})
+    # the local section's own yaml block is a valid archive section
+    from flarepipe.config import section
+
+    yml = [b for lang, b in _doc_blocks("local") if lang == "yaml"]
+    import yaml
+
+    local_cfg = section("archive", yaml.safe_load(yml[0])["archive"])["local"]
+    assert local.LocalSettings.from_section(local_cfg).column_map == {
+        "usfluxl_mx": "USFLUXL",
+        "meangbl_g_per_px": "MEANGBL",
+    }
+
+
+def test_inspect_reports_a_bad_input_in_one_line(tmp_path, capsys):
+    from flarepipe.tools.inspect_inputs import main
+
+    p = third_party_table(tmp_path)
+    assert main(["inspect", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "columns not found for prefix -> 'prefix'" in err
+    assert main(["inspect", str(flare_tsv(tmp_path)), "--kind", "flares"]) == 0
+    assert "3 read, 2 rejected" in capsys.readouterr().out
+    assert main(["inspect", str(tmp_path / "nothing.csv")]) == 1
+    assert "no such file or folder" in capsys.readouterr().err

@@ -270,7 +270,9 @@ def read_keyword_tables(
         missing = [
             f"{k} -> {v!r}"
             for k, v in use.items()
-            if v not in df.columns and (k in _REQUIRED or k in KEYWORD_COLUMNS or k in explicit)
+            if v not in df.columns
+            and (k in _REQUIRED or k in KEYWORD_COLUMNS or k in explicit)
+            and not (k == "region" and k not in explicit and use.get("noaa") in df.columns)
         ]
         for name in _REQUIRED:
             if name not in use and name not in consts and not (name == "region" and "noaa" in use):
