@@ -325,23 +325,48 @@ def test_label_stage_that_makes_nothing_says_why_in_one_line_and_a_file(tmp_path
         )
 
 
-def test_a_failing_stage_prints_one_line_and_logs_the_traceback(tmp_path, monkeypatch):
+def test_a_failing_rule_script_prints_one_line_and_logs_the_traceback(tmp_path, monkeypatch):
+    """The label rule's script, run as Snakemake runs it, on an archive whose times are all off
+    the grid: exit status 1, one console line naming the rule, the cause and the log."""
     import io
     import sys
+    from types import SimpleNamespace
 
-    from flarepipe.stages.errors import one_line_errors
+    from flarepipe.stages.quality import run_quality
 
-    console, log = io.StringIO(), io.StringIO()
+    root = _off_grid_archive(tmp_path)
+    run_quality(root / "records.csv", {}, tmp_path / "flagged.csv", tmp_path / "summary.csv")
+    log = tmp_path / "label.log"
+    out = {
+        "samples": str(tmp_path / "samples.csv"),
+        "counts": str(tmp_path / "counts.csv"),
+        "drops": str(tmp_path / "drops.csv"),
+    }
+    smk = SimpleNamespace(
+        input={
+            "records": str(root / "records.csv"),
+            "flares": str(root / "flares.csv"),
+            "flagged": str(tmp_path / "flagged.csv"),
+        },
+        output=SimpleNamespace(**out),
+        params=SimpleNamespace(cfg={}, plugins=[]),
+        log=[str(log)],
+        rule="label",
+    )
+    console = io.StringIO()
     monkeypatch.setattr(sys, "__stderr__", console)
-    monkeypatch.setattr(sys, "stderr", log)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # restored after the script redirects it
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    script = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "label.py"
     with pytest.raises(SystemExit) as ex:
-        with one_line_errors("label", "results/logs/label.log"):
-            raise ValueError("label: task strong_vs_quiet produced no samples\nfrom x")
+        exec(compile(script.read_text(), str(script), "exec"), {"snakemake": smk})
+    sys.stderr.close()
     assert ex.value.code == 1
     line = console.getvalue()
     assert line.count("\n") == 1 and line.startswith("rule label failed: ValueError: label: task")
-    assert "produced no samples from x (full detail in results/logs/label.log)" in line
-    assert "Traceback (most recent call last)" in log.getvalue()
+    assert "none of the 50 records lies within labels.tolerance_minutes" in line
+    assert line.rstrip().endswith(f"(full detail in {log})")
+    assert "Traceback (most recent call last)" in log.read_text()
 
 
 def test_mixed_archive_features_keep_sequences_without_images(byo_archive, tmp_path):
