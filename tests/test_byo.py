@@ -440,3 +440,26 @@ def test_inspect_reports_a_bad_input_in_one_line(tmp_path, capsys):
     assert "3 read, 2 rejected" in capsys.readouterr().out
     assert main(["inspect", str(tmp_path / "nothing.csv")]) == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_extra_table_keywords_can_be_sequence_inputs(byo_archive, tmp_path):
+    from flarepipe.data.features import extract_features
+    from flarepipe.data.shards import ShardReader
+
+    _, arc = byo_archive
+    lab = settings("labels", {})
+    samples = apply_task(label_windows(arc.records, arc.flares, lab), lab.task)
+    kws = [*settings_features()["keywords"], "totusjh"]
+    store = ShardReader(
+        extract_features(arc.root, arc.records, samples, tmp_path / "f.h5", keywords=kws)
+    )
+    assert list(store.attrs["keywords"]) == kws
+    assert store.read_all()["sequence"].shape[2] == 5
+    with pytest.raises(ValueError, match=r"features\.keywords \['totusjl'\] are not columns"):
+        extract_features(arc.root, arc.records, samples, tmp_path / "g.h5", keywords=["totusjl"])
+
+
+def settings_features() -> dict:
+    from flarepipe.config import section
+
+    return section("features", {})

@@ -189,7 +189,8 @@ def extract_features(
     hmi_subsample
         HMI pixel step (4: MDI resolution, S1 fusion).
     keywords
-        Keyword columns of the sequence (default: the four S1 keywords).
+        Keyword columns of the sequence (default: the four S1 keywords; ``features.keywords``:
+        extra columns of a keyword table, e.g. ``totusjh``, may be named).
     threads
         Processes reading the FITS files; the store does not depend on it.
     fill
@@ -203,11 +204,17 @@ def extract_features(
     Raises
     ------
     ValueError
-        When some samples' last records lost their magnetogram path (``nx``/``ny`` say they had
-        an image) while others have one, or a magnetogram does not read (naming the sample and
-        the file).
+        When a name of ``keywords`` is not a column of ``records``; when some samples' last
+        records lost their magnetogram path (``nx``/``ny`` say they had an image) while others
+        have one; or when a magnetogram does not read (naming the sample and the file).
     """
     keywords = list(keywords or KEYWORD_COLUMNS)
+    absent = [k for k in keywords if k not in records.columns]
+    if absent:
+        raise ValueError(
+            f"features.keywords {absent} are not columns of records.csv (its keyword columns: "
+            f"{[c for c in records.columns if c not in ('series', 'instrument', 'region_id')]})"
+        )
     archive_root = Path(archive_root)
     last = samples["last_record"].astype(int).to_numpy()
     rel_paths, no_image = _image_paths(records, last)
