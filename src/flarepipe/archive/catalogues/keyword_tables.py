@@ -421,8 +421,9 @@ def read_keyword_tables(
         reg = region.iloc[sel].astype("int64").reset_index(drop=True)
         t = pd.DataFrame(index=d.index)
         t["region_id"] = pre + reg.astype(str)
-        t["instrument"] = pre.map(lambda x: series_of_prefix(x).instrument)
-        t["series"] = pre.map(lambda x: series_of_prefix(x).name)
+        known = {x: series_of_prefix(x) for x in pre.unique()}
+        t["instrument"] = pre.map({x: v.instrument for x, v in known.items()})
+        t["series"] = pre.map({x: v.name for x, v in known.items()})
         t["region"] = reg
         t["t_end"] = pd.DatetimeIndex(out["t_end_utc_"].iloc[sel]).as_unit("ns")
         t["t_end_tai"] = pd.DatetimeIndex(out["t_end_tai_"].iloc[sel]).as_unit("ns")

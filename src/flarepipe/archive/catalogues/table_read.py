@@ -128,7 +128,7 @@ def detect_format(
 def read_table(
     path: str | os.PathLike, sep: str | None = None, decimal: str | None = None
 ) -> tuple[pd.DataFrame, TableFormat]:
-    """Read a table as text cells (Parquet columns keep their types); return it and its format.
+    """Read a table (numbers as numbers, other cells as text); return it and its format.
 
     Raises
     ------
@@ -148,7 +148,6 @@ def read_table(
             sep=fmt.sep if fmt.sep is not None else r"\s+",
             decimal=fmt.decimal,
             skiprows=fmt.skip,
-            dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
         )
@@ -159,6 +158,8 @@ def read_table(
     df.columns = [str(c).strip() for c in df.columns]
     if fmt.decimal == ",":
         for c in df.columns:
+            if pd.api.types.is_numeric_dtype(df[c]):
+                continue
             cell = df[c].astype(str)
             num = cell.str.fullmatch(_DECIMAL_COMMA)
             if num.any():
@@ -191,18 +192,22 @@ def parse_times(
         suffix = pd.Series([scale] * len(s))
     else:
         text = s.astype(str).str.strip()
-        suffix = text.str.extract(_SUFFIX, expand=False).str.upper().fillna(scale)
-        suffix = suffix.replace({"UT": "UTC", "Z": "UTC"})
-        text = text.str.replace(_SUFFIX, "", regex=True)
+        suffix = pd.Series([scale] * len(text))
+        special = text.str.contains("_", regex=False).to_numpy()  # T_REC or a scale suffix
+        if special.any():
+            sub = text[special]
+            suf = sub.str.extract(_SUFFIX, expand=False).str.upper().fillna(scale)
+            suffix[special] = suf.replace({"UT": "UTC", "Z": "UTC"}).to_numpy()
+            sub = sub.str.replace(_SUFFIX, "", regex=True)
+            text = text.copy()
+            text[special] = sub.str.replace(_TREC_LIKE, _trec_to_iso, regex=True).to_numpy()
         if time_format:
             t = pd.DatetimeIndex(pd.to_datetime(text, format=time_format, errors="coerce"))
         else:
-            trec = text.str.match(_TREC_LIKE)
-            iso = text.where(~trec, text.str.replace(_TREC_LIKE, _trec_to_iso, regex=True))
-            t = pd.DatetimeIndex(pd.to_datetime(iso, format="ISO8601", errors="coerce"))
-            retry = t.isna() & (text != "")
+            t = pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", errors="coerce"))
+            retry = t.isna() & (text != "").to_numpy()
             if retry.any():
-                t2 = pd.to_datetime(iso[retry], format="mixed", errors="coerce")
+                t2 = pd.to_datetime(text[retry], format="mixed", errors="coerce")
                 t = pd.DatetimeIndex(pd.Series(t).where(~retry, t2))
             if t.tz is not None:
                 t = t.tz_convert(None)
