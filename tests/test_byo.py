@@ -463,3 +463,32 @@ def settings_features() -> dict:
     from flarepipe.config import section
 
     return section("features", {})
+
+
+def test_a_table_without_a_mapped_column_fails_before_any_job_naming_the_config_file(tmp_path):
+    import yaml
+
+    from flarepipe.config import ConfigError, load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    table = third_party_table(tmp_path)
+    mine = tmp_path / "my.yaml"
+    mine.write_text(
+        yaml.safe_dump(
+            {
+                "archive": {
+                    "source": "local",
+                    "local": {
+                        "keyword_tables": [str(table)],
+                        "flares": str(flare_tsv(tmp_path)),
+                        "column_map": {"t_end": "Time"},
+                    },
+                }
+            }
+        )
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(repo / "config.yaml", mine)
+    msg = str(err.value)
+    assert str(mine) in msg and "archive.local.column_map" in msg
+    assert "t_end -> 'Time'" in msg and "prefix -> 'prefix'" in msg and "'Zeit'" in msg

@@ -48,6 +48,8 @@ __all__ = [
     "TableOptions",
     "KeywordTableResult",
     "check_column_map",
+    "table_column_problems",
+    "missing_columns_message",
     "read_keyword_tables",
     "load_keyword_tables",
     "keyword_tables_to_records",
@@ -207,6 +209,51 @@ def _raw_lines(df: pd.DataFrame, idx: np.ndarray) -> list[str]:
     return [";".join(str(v) for v in df.iloc[int(i)].tolist()) for i in idx]
 
 
+def _columns_used(cols: list[str], o: TableOptions) -> tuple[dict[str, str], list[str]]:
+    """``({flarepipe name: table column}, missing)`` for a table with columns ``cols``."""
+    explicit = set(o.column_map or {})
+    cmap = {**DEFAULT_TABLE_COLUMN_MAP, **dict(o.column_map or {})}
+    consts = dict(o.constants or {})
+    use = {n: _pick(cols, n, cmap, explicit) for n in TABLE_NAMES}
+    use = {n: c for n, c in use.items() if c is not None and n not in consts}
+    missing = [
+        f"{k} -> {v!r}"
+        for k, v in use.items()
+        if v not in cols
+        and (k in _REQUIRED or k in KEYWORD_COLUMNS or k in explicit)
+        and not (k == "region" and k not in explicit and use.get("noaa") in cols)
+    ]
+    for name in _REQUIRED:
+        if name not in use and name not in consts and not (name == "region" and "noaa" in use):
+            missing.append(f"{name} -> None")
+    return use, missing
+
+
+def missing_columns_message(missing: list[str], cols: list[str], o: TableOptions) -> str:
+    """The error for mapped or required columns a table lacks (names both, the key, the table's)."""
+    return (
+        f"columns not found for {', '.join(missing)} (set {o.section}.column_map as "
+        f"{{flarepipe name: table column}}, or {o.section}.constants for a value the "
+        f"table lacks, e.g. prefix: HARP; the table has {cols})"
+    )
+
+
+def table_column_problems(path: str | os.PathLike, options: TableOptions) -> str | None:
+    """The missing-column error of one table, read from its first lines only; None when fine.
+
+    For the config checks (before any job): a file that does not exist or does not read is left
+    to the archive rule, which reports it.
+    """
+    from flarepipe.archive.catalogues.table_read import read_header
+
+    try:
+        cols = read_header(path, options.sep, options.decimal)
+    except (OSError, ValueError):
+        return None
+    _, missing = _columns_used(cols, options)
+    return f"{path}: {missing_columns_message(missing, cols, options)}" if missing else None
+
+
 @dataclass
 class KeywordTableResult:
     """What :func:`read_keyword_tables` read: the tidy rows, rows rejected and repaired, and how."""
@@ -253,8 +300,6 @@ def read_keyword_tables(
     """
     o = options or TableOptions()
     key = f"{o.section}.column_map"
-    explicit = {k for k in (o.column_map or {})}
-    cmap = {**DEFAULT_TABLE_COLUMN_MAP, **dict(o.column_map or {})}
     consts = {k: v for k, v in (o.constants or {}).items()}
     inverse: dict[int, set[int]] = {}
     for harp, nums in (harp_noaa or {}).items():
@@ -265,24 +310,9 @@ def read_keyword_tables(
         p = Path(p)
         df, fmt = read_table(p, o.sep, o.decimal)
         cols = list(df.columns)
-        use = {n: _pick(cols, n, cmap, explicit) for n in TABLE_NAMES}
-        use = {n: c for n, c in use.items() if c is not None and n not in consts}
-        missing = [
-            f"{k} -> {v!r}"
-            for k, v in use.items()
-            if v not in df.columns
-            and (k in _REQUIRED or k in KEYWORD_COLUMNS or k in explicit)
-            and not (k == "region" and k not in explicit and use.get("noaa") in df.columns)
-        ]
-        for name in _REQUIRED:
-            if name not in use and name not in consts and not (name == "region" and "noaa" in use):
-                missing.append(f"{name} -> None")
+        use, missing = _columns_used(cols, o)
         if missing:
-            raise ValueError(
-                f"{p}: columns not found for {', '.join(missing)} (set {key} as "
-                f"{{flarepipe name: table column}}, or {o.section}.constants for a value the "
-                f"table lacks, e.g. prefix: HARP; the table has {cols})"
-            )
+            raise ValueError(f"{p}: {missing_columns_message(missing, cols, o)}")
         use = {n: c for n, c in use.items() if c in df.columns}
         n = len(df)
         reason = np.array([None] * n, dtype=object)

@@ -33,6 +33,7 @@ __all__ = [
     "TableFormat",
     "detect_format",
     "read_table",
+    "read_header",
     "parse_times",
     "snap_to_grid",
     "tai_to_utc_fast",
@@ -165,6 +166,28 @@ def read_table(
             if num.any():
                 df[c] = cell.where(~num, cell.str.replace(",", ".", regex=False))
     return df, fmt
+
+
+def read_header(
+    path: str | os.PathLike, sep: str | None = None, decimal: str | None = None
+) -> list[str]:
+    """The column names of a table, read from its first lines (Parquet: its schema).
+
+    Raises
+    ------
+    ValueError, OSError
+        The file is missing, empty or not a table.
+    """
+    path = Path(path)
+    fmt = detect_format(path, sep, decimal)
+    if fmt.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return [str(c) for c in pq.read_schema(path).names]
+    head = pd.read_csv(
+        path, sep=fmt.sep if fmt.sep is not None else r"\s+", skiprows=fmt.skip, nrows=0
+    )
+    return [str(c).strip() for c in head.columns]
 
 
 def parse_times(
