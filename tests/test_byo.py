@@ -492,3 +492,36 @@ def test_a_table_without_a_mapped_column_fails_before_any_job_naming_the_config_
     msg = str(err.value)
     assert str(mine) in msg and "archive.local.column_map" in msg
     assert "t_end -> 'Time'" in msg and "prefix -> 'prefix'" in msg and "'Zeit'" in msg
+
+
+def test_all_negative_labels_while_the_list_has_strong_flares_fail_with_the_diagnosis(
+    byo_archive, tmp_path
+):
+    import json
+
+    from flarepipe.archive.catalogues.flares import write_flares
+    from flarepipe.stages.label import run_label
+    from flarepipe.stages.quality import run_quality
+
+    _, arc = byo_archive
+    flares = arc.flares.copy()
+    flares["noaa_ar"] = pd.array([12999] * len(flares), dtype="Int64")  # no record lists it
+    write_flares(flares, tmp_path / "flares.csv")
+    rec = arc.root / "records.csv"
+    run_quality(rec, {}, tmp_path / "flagged.csv", tmp_path / "summary.csv")
+    with pytest.raises(
+        ValueError,
+        match=r"no positive sample although flares.csv has 1 flare.*"
+        r"1 a NOAA number that no record's noaa_ars lists",
+    ) as err:
+        run_label(
+            rec,
+            tmp_path / "flares.csv",
+            tmp_path / "flagged.csv",
+            {},
+            tmp_path / "samples.csv",
+            tmp_path / "counts.csv",
+        )
+    assert "\n" not in str(err.value)
+    report = json.loads((tmp_path / "label_diagnosis.json").read_text())
+    assert report["windows"]["kept"] > 0 and report["task"]["samples"] > 0
