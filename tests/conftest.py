@@ -30,3 +30,22 @@ def tiny_archive(tmp_path_factory):
     params = SyntheticParams(scale="tiny", n_regions=4, days=5, c0=0.0)
     manifest = generate_archive(out, params, workers=2)
     return out, params, manifest
+
+
+def cpu_trainer(root, max_epochs: int):
+    """A quiet, deterministic one-thread CPU Lightning trainer (no logger, no checkpoints), for
+    tests that fit a task directly on prepared batches."""
+    import pytorch_lightning as pl
+    import torch
+
+    torch.set_num_threads(1)
+    return pl.Trainer(
+        max_epochs=max_epochs,
+        accelerator="cpu",
+        deterministic=True,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=root,
+    )

@@ -31,6 +31,7 @@ RANK: dict[str, float] = {
     "core": 0,
     "io": 1,
     "evaluation": 1.5,  # needs only core and io; the layers above may use it
+    "detection": 1.5,  # region detection and its scores: core and io only, like evaluation
     "archive": 2,
     "samples": 3,
     "data": 4,
@@ -368,11 +369,15 @@ def test_source_errors_do_not_name_a_config_file():
 TORCH_MODULES = {
     "flarepipe.data.datamodule",
     "flarepipe.models.blocks",
+    "flarepipe.models.centernet",
     "flarepipe.models.cnn",
     "flarepipe.models.cnn2",
     "flarepipe.models.flops",
+    "flarepipe.models.googlenet",
     "flarepipe.models.lstm",
     "flarepipe.tasks.classification",
+    "flarepipe.tasks.detection",
+    "flarepipe.tasks.multiclass",
     "flarepipe.training.fit",
 }
 
