@@ -241,8 +241,8 @@ def missing_columns_message(missing: list[str], cols: list[str], o: TableOptions
 def table_column_problems(path: str | os.PathLike, options: TableOptions) -> str | None:
     """The missing-column error of one table, read from its first lines only; None when fine.
 
-    For the config checks (before any job): a file that does not exist or does not read is left
-    to the archive rule, which reports it.
+    For the config checks (before any job, in every rule's environment): a file that does not
+    exist or does not read, and a Parquet table, are left to the archive rule, which reports them.
     """
     from flarepipe.archive.catalogues.table_read import read_header
 

@@ -171,19 +171,18 @@ def read_table(
 def read_header(
     path: str | os.PathLike, sep: str | None = None, decimal: str | None = None
 ) -> list[str]:
-    """The column names of a table, read from its first lines (Parquet: its schema).
+    """The column names of a text table, read from its first lines.
 
     Raises
     ------
     ValueError, OSError
-        The file is missing, empty or not a table.
+        The file is missing, empty, not a table, or Parquet (its schema is read with the whole
+        file by :func:`read_table`, in the archive rule's environment, which has pyarrow).
     """
     path = Path(path)
     fmt = detect_format(path, sep, decimal)
     if fmt.kind == "parquet":
-        import pyarrow.parquet as pq
-
-        return [str(c) for c in pq.read_schema(path).names]
+        raise ValueError(f"{path}: a Parquet table's columns are checked when it is read")
     head = pd.read_csv(
         path, sep=fmt.sep if fmt.sep is not None else r"\s+", skiprows=fmt.skip, nrows=0
     )
