@@ -224,6 +224,7 @@ def test_local_settings_defaults_and_conversion():
         "flares",
         "flare_index",
         *KW,
+        *keyword_tables.LAYOUT_NAMES,
     }
 
 

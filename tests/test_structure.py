@@ -42,6 +42,7 @@ RANK: dict[str, float] = {
     "studies": 9,
     "config": 9,
     "stages": 10,
+    "tools": 10,  # command-line tools (flarepipe inspect, profile installer) sit with the stages
 }
 #: parts of archive, in order
 ARCHIVE_RANK = {"layout": 0, "catalogues": 1, "sources": 2}

@@ -95,7 +95,7 @@ def build_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> di
         try:
             params = SyntheticParams(**scfg)
         except TypeError as exc:
-            raise ValueError(f"config.yaml: archive.synthetic: {exc}") from exc
+            raise ValueError(f"archive.synthetic: {exc}") from exc
         return generate_archive(out_dir, params, workers=workers)
     if source == "local":
         from flarepipe.archive.sources import local
@@ -108,9 +108,7 @@ def build_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> di
         return tables.build_tables_archive(out_dir, **settings)
     if source == "jsoc":
         raise ValueError(
-            "config.yaml: archive.source 'jsoc' is built by the jsoc rules (one job per unit); "
+            "archive.source 'jsoc' is built by the jsoc rules (one job per unit); "
             "build_archive handles 'synthetic', 'local' and 'tables'"
         )
-    raise ValueError(
-        f"config.yaml: archive.source must be synthetic, local, tables or jsoc, got {source!r}"
-    )
+    raise ValueError(f"archive.source must be synthetic, local, tables or jsoc, got {source!r}")

@@ -101,14 +101,22 @@ def _check_columns(df: pd.DataFrame, needed: list[str], path: Path) -> None:
 
 def read_records_raw(path: str | os.PathLike) -> pd.DataFrame:
     """Read a ``records.csv`` as written: text columns as strings (empty stays ``''``), missing
-    numbers (empty cells) as NaN, ``t_rec`` left as its ISO string.
+    numbers (empty cells) as NaN, ``t_rec`` left as its ISO string. Extra numeric columns after
+    the layout's (keyword-table extras) are floats, empty cells NaN.
     """
-    return pd.read_csv(
+    df = pd.read_csv(
         path,
         dtype={c: str for c in RECORD_TEXT_COLUMNS},
         keep_default_na=False,
         na_values={c: ["", "nan", "NaN"] for c in RECORD_FLOAT_COLUMNS},
     )
+    for c in df.columns:  # extra keyword columns of a keyword table: numbers, empty -> NaN
+        if c not in RECORD_COLUMNS and not pd.api.types.is_numeric_dtype(df[c]):
+            blank = df[c].astype(str).str.strip().isin(["", "nan", "NaN"])
+            num = pd.to_numeric(df[c].where(~blank), errors="coerce")
+            if num[~blank].notna().all():
+                df[c] = num.astype(float)
+    return df
 
 
 def read_records(path: str | os.PathLike) -> pd.DataFrame:

@@ -26,6 +26,8 @@ Checks, in order::
                                          FUSED dataset would report single-instrument numbers
     features.image_size, experiments.models  an image smaller than a configured image network's
                                          registered min_image_size (the CNN's five poolings)
+    archive.local/tables.column_map      a keyword table (its header, read now) lacks a column the
+                                         map or the defaults need, or map and constants disagree
     attribution.enabled, archive.source  the tables source, whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
                                          (its preprocessing, probes and PIL analysis)
@@ -203,7 +205,55 @@ def _attribution(config: Mapping) -> list[Problem]:
     return []
 
 
-_CHECKS = (_results, _classes, _split, _stacking, _datasets, _image_size, _attribution)
+def _keyword_tables(config: Mapping) -> list[Problem]:
+    """Keyword tables of a local/tables archive lack a column their column map needs."""
+    import glob
+
+    arch = config.get("archive") or {}
+    src = arch.get("source")
+    if src not in ("local", "tables"):
+        return []
+    sec = arch.get(src) or {}
+    tables = sec.get("keyword_tables") or []
+    if not tables:
+        return []
+    from flarepipe.archive.catalogues.keyword_tables import TableOptions, table_column_problems
+
+    keys = ("constants", "sep", "decimal", "time_format", "time_scale", "grid_minutes")
+    keys += ("grid_tolerance_minutes", "keep_extra")
+    where = [("archive", src, "column_map"), ("archive", src, "constants")]
+    try:
+        opts = TableOptions(
+            column_map=dict(sec.get("column_map") or {}),
+            section=f"archive.{src}",
+            **{k: sec[k] for k in keys if k in sec},
+        )
+    except ValueError as exc:
+        return [(where, str(exc))]
+    data_dir = sec.get("data_dir") if src == "tables" else None
+    out = []
+    for pattern in [tables] if isinstance(tables, str) else tables:
+        full = Path(os.path.expanduser(str(pattern)))
+        if data_dir is not None and not full.is_absolute():
+            full = Path(os.path.expanduser(str(data_dir))) / full
+        for f in sorted(glob.glob(str(full))):
+            why = table_column_problems(f, opts)
+            if why:
+                out.append((where, why))
+                break  # one file per pattern says it
+    return out
+
+
+_CHECKS = (
+    _results,
+    _classes,
+    _split,
+    _stacking,
+    _datasets,
+    _image_size,
+    _attribution,
+    _keyword_tables,
+)
 
 
 def config_problems(config: Mapping[str, Any]) -> list[Problem]:

@@ -113,24 +113,43 @@ def _sequences(
     return seq.astype(np.float32)
 
 
-def _image_paths(records: pd.DataFrame, last: np.ndarray) -> list[str] | None:
-    """Magnetogram paths of the samples' last records; ``None`` when no record has one."""
+def _image_paths(records: pd.DataFrame, last: np.ndarray) -> tuple[list[str] | None, str]:
+    """Magnetogram paths of the samples' last records, or ``None`` and why there is no image.
+
+    ``None`` when no sample's last record has a file (:data:`NO_IMAGE_REASON`), or when only
+    some have one and the others are keyword-only records (``nx = ny = 0``: a local archive of
+    FITS exports and table rows): then the reason
+    counts the samples without a file, and the store holds sequences only, which the sequence
+    models and baselines train on; an image network names the reason when it is asked for.
+    """
     if "path" not in records.columns:
-        return None
+        return None, NO_IMAGE_REASON
     paths = records["path"].astype("object").to_numpy()[last] if len(last) else np.array([])
     empty = np.array([p is None or pd.isna(p) or not str(p).strip() for p in paths], dtype=bool)
     if len(paths) == 0:
-        return []
+        return [], ""
     if empty.all():
-        return None
-    if empty.any():
-        rows = last[empty]
+        return None, NO_IMAGE_REASON
+    keyword_only = empty.copy()
+    if {"nx", "ny"} <= set(records.columns):
+        size = records[["nx", "ny"]].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy()
+        keyword_only &= (size[last] == 0).all(axis=1)
+    if empty.any() and not keyword_only[empty].all():
+        rows = last[empty & ~keyword_only]
         raise ValueError(
             f"records {rows[:5].tolist()} (row numbers in records.csv; {int(empty.sum())} of "
             f"{len(paths)} samples' last records) have no magnetogram path while the others have "
             "one; rerun the quality stage with require_file on, or fix the archive"
         )
-    return [str(p) for p in paths]
+    if empty.any():
+        rows = last[empty]
+        return None, (
+            f"{int(empty.sum())} of {len(paths)} samples' last records (records.csv rows "
+            f"{rows[:5].tolist()}, ...) are keyword-only (no magnetogram file): no image input; "
+            "only sequence models and the logistic regression can train on it (for images, "
+            "keep only records with files: quality.require_file on a FITS-only archive)"
+        )
+    return [str(p) for p in paths], ""
 
 
 def extract_features(
@@ -151,7 +170,9 @@ def extract_features(
     and, when the archive has magnetogram files, ``image``
     [N,1,S,S] (the last record's patch, HMI subsampled ``hmi_subsample`` x, resized to
     ``image_size``). An archive whose records have no files at all (the ``tables`` source) gives
-    a store without ``image`` (attribute ``no_image_reason``). Target: binary ``label``.
+    a store without ``image`` (attribute ``no_image_reason``), and so does one where only some
+    samples' last records have a file (FITS exports beside keyword-only table rows: the reason
+    counts them). Target: binary ``label``.
 
     Parameters
     ----------
@@ -168,7 +189,8 @@ def extract_features(
     hmi_subsample
         HMI pixel step (4: MDI resolution, S1 fusion).
     keywords
-        Keyword columns of the sequence (default: the four S1 keywords).
+        Keyword columns of the sequence (default: the four S1 keywords; ``features.keywords``:
+        extra columns of a keyword table, e.g. ``totusjh``, may be named).
     threads
         Processes reading the FITS files; the store does not depend on it.
     fill
@@ -182,13 +204,20 @@ def extract_features(
     Raises
     ------
     ValueError
-        When some but not all samples' last records have a magnetogram path, or a magnetogram
-        does not read (naming the sample and the file).
+        When a name of ``keywords`` is not a column of ``records``; when some samples' last
+        records lost their magnetogram path (``nx``/``ny`` say they had an image) while others
+        have one; or when a magnetogram does not read (naming the sample and the file).
     """
     keywords = list(keywords or KEYWORD_COLUMNS)
+    absent = [k for k in keywords if k not in records.columns]
+    if absent:
+        raise ValueError(
+            f"features.keywords {absent} are not columns of records.csv (its keyword columns: "
+            f"{[c for c in records.columns if c not in ('series', 'instrument', 'region_id')]})"
+        )
     archive_root = Path(archive_root)
     last = samples["last_record"].astype(int).to_numpy()
-    rel_paths = _image_paths(records, last)
+    rel_paths, no_image = _image_paths(records, last)
     inputs: dict[str, np.ndarray] = {"sequence": _sequences(records, samples, keywords, fill)}
     attrs: dict = {
         "keywords": keywords,
@@ -197,7 +226,7 @@ def extract_features(
     }
     input_attrs: dict = {}
     if rel_paths is None:
-        attrs["no_image_reason"] = NO_IMAGE_REASON
+        attrs["no_image_reason"] = no_image
     else:
         paths = [archive_root / p for p in rel_paths]
         inst = samples["instrument"].tolist()

@@ -25,6 +25,8 @@ a ``NaN`` in a column that an enabled check reads fails that check). Settings ar
     nan_keyword     any column of ``keywords`` is NaN                check_nan_keywords,
                                                                      keywords
     missing_file    path empty, or (with archive_dir) no such file   require_file
+                    (a keyword-only record, path empty and
+                    nx = ny = 0, has no file to miss: table rows)
     unreadable_file pixel_checks.read_error is not empty: the file    (with pixel_checks)
                     does not read as FITS (empty, truncated, a
                     corrupt compressed tile); the error, naming the
@@ -312,13 +314,18 @@ def flag_records(
         _require(records, ["path"], "records")
         paths = records["path"].astype("object")
         empty = paths.isna() | (paths.astype(str).str.strip() == "")
+        missing = empty.copy()
+        if {"nx", "ny"} <= set(records.columns):
+            # a keyword-only record (a table row: no path, nx = ny = 0) has no file to miss
+            size = records[["nx", "ny"]].apply(pd.to_numeric, errors="coerce").fillna(0)
+            missing &= ~((size["nx"] == 0) & (size["ny"] == 0))
         if archive_dir is not None:
             base = Path(archive_dir)
             absent = [
                 (not e) and not (base / str(p)).is_file() for p, e in zip(paths, empty, strict=True)
             ]
-            empty = empty | pd.Series(absent, index=idx, dtype=bool)
-        flags["missing_file"] = empty
+            missing = missing | pd.Series(absent, index=idx, dtype=bool)
+        flags["missing_file"] = missing
 
     out = records.copy()
     table = pd.DataFrame({r: flags[r].astype(bool).to_numpy() for r in REASONS}, index=idx)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 
@@ -37,12 +39,17 @@ def run_label(
     ------
     ValueError
         No samples; or no positive sample while the flare list is empty or has strong flares in
-        the records' time span (:func:`flarepipe.samples.labels.no_positive_diagnosis`).
+        the records' time span (:func:`flarepipe.samples.labels.no_positive_diagnosis`). The
+        message says in one line which stage left nothing
+        (:func:`flarepipe.samples.diagnose.summary_line`); ``label_diagnosis.json`` beside
+        ``samples.csv`` counts every reason (quality filter, grid offset, window rule, task),
+        and the log holds the same counts.
     """
     from flarepipe.archive.layout import read_flares, read_records
     from flarepipe.config import settings
     from flarepipe.core.registry import load_plugins
-    from flarepipe.io.atomic import write_csv
+    from flarepipe.io.atomic import write_csv, write_json
+    from flarepipe.samples.diagnose import no_samples_report, summary_line
     from flarepipe.samples.labels import (
         apply_task,
         drop_counts,
@@ -55,7 +62,7 @@ def run_label(
     load_plugins(plugins)
     s = settings("labels", cfg)
     recs = read_records(records)
-    keep = pd.read_csv(flagged, usecols=["keep"])
+    keep = pd.read_csv(flagged, usecols=lambda c: c in ("keep", "reasons"), dtype={"reasons": str})
     if len(keep) != len(recs):
         raise ValueError(
             f"{flagged}: {len(keep)} rows for {len(recs)} records in {records}; "
@@ -63,13 +70,33 @@ def run_label(
         )
     keep.index = recs.index
     flare_table = read_flares(flares)
-    cand = label_windows(recs, flare_table, s, keep)
+    cand = label_windows(recs, flare_table, s, keep[["keep"]])
     samples = apply_task(cand, s.task)
+    why = None
     if samples.empty:
-        raise ValueError(f"label: task {s.task} produced no samples from {records}")
-    why = no_positive_diagnosis(recs, flare_table, s, samples, cand)
+        why = "produced no samples"
+    else:
+        positive = no_positive_diagnosis(recs, flare_table, s, samples, cand)
+        why = f"on {flares}: {positive}" if positive else None
     if why:
-        raise ValueError(f"label: task {s.task} on {records} and {flares}: {why}")
+        report = no_samples_report(
+            recs,
+            keep,
+            cand,
+            samples,
+            step_minutes=s.step_minutes,
+            tolerance_minutes=s.tolerance_minutes,
+            grid_origin=s.grid_origin,
+            task=s.task,
+        )
+        target = Path(out_samples).with_name("label_diagnosis.json")
+        write_json({"error": why, **report}, target)
+        print(json.dumps(report, indent=1))  # the rule's log keeps the detail
+        line = summary_line(report) if samples.empty else ""
+        raise ValueError(
+            f"label: task {s.task} {why} from {records}{': ' + line if line else ''} "
+            f"(counts per reason in {target})"
+        )
     write_samples(samples, out_samples)
     write_csv(evolution_counts(cand), out_counts)
     if out_drops:

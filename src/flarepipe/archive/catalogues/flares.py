@@ -69,6 +69,10 @@ __all__ = [
     "read_swpc_events_csv",
     "read_goes_sc24_csv",
     "read_flare_file",
+    "read_flare_table",
+    "detect_flare_format",
+    "require_usable_flares",
+    "FLARE_FIELDS",
     "hek_windows",
     "hek_events_to_flares",
     "make_hek_client",
@@ -87,7 +91,16 @@ SECTION = "archive.catalogue"
 #: the LMSAL HEK
 HEK_URL = "https://www.lmsal.com/hek/her?"
 #: flare-list formats :func:`read_flare_file` reads (``auto`` detects them from the first line)
-FORMATS: tuple[str, ...] = ("auto", "goes_txt", "swpc_csv", "sc24_csv", "flares_csv")
+FORMATS: tuple[str, ...] = ("auto", "goes_txt", "swpc_csv", "sc24_csv", "flares_csv", "csv")
+#: the fields of a flare list read with a column map (format ``csv``), and the column names
+#: recognised for each when the map does not name one (case-insensitive, first match)
+FLARE_FIELDS: dict[str, tuple[str, ...]] = {
+    "start": ("start_utc", "start", "start_time", "event_starttime", "tstart", "begin", "t_start"),
+    "peak": ("peak_utc", "peak", "peak_time", "event_peaktime", "tpeak", "max", "t_peak"),
+    "end": ("end_utc", "end", "end_time", "event_endtime", "tend", "stop", "t_end"),
+    "goes_class": ("goes_class", "class", "xray_class", "fl_goescls", "goes", "magnitude"),
+    "noaa_ar": ("noaa_ar", "noaa", "ar", "ar_noaanum", "region", "noaa_region", "active_region"),
+}
 
 
 @dataclass
@@ -98,6 +111,7 @@ class CatalogueResult:
     rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     repaired: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     source: str = ""
+    format: str = ""
 
     def counts(self) -> dict:
         """Row counts for manifests and logs."""
@@ -561,6 +575,130 @@ def read_goes_sc24_csv(path: str | os.PathLike) -> CatalogueResult:
     return finalise_events(raw, path.name)
 
 
+def _flare_columns(columns: Sequence[str], column_map: Mapping[str, str] | None, key: str) -> dict:
+    """``{field: table column}`` of :data:`FLARE_FIELDS` for a table with ``columns``."""
+    cmap = dict(column_map or {})
+    unknown = sorted(set(cmap) - set(FLARE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"{key}: unknown field(s) {unknown}; the map goes {{field: column}} with fields "
+            f"{list(FLARE_FIELDS)}"
+        )
+    have = {c.strip().lower(): c for c in columns}
+    out, missing = {}, []
+    for f, names in FLARE_FIELDS.items():
+        if f in cmap:
+            if cmap[f] is None:
+                continue
+            if cmap[f] not in columns:
+                missing.append(f"{f} -> {cmap[f]!r}")
+                continue
+            out[f] = cmap[f]
+            continue
+        hit = next((have[n] for n in names if n in have), None)
+        if hit is not None:
+            out[f] = hit
+    for f in ("start", "goes_class"):
+        if f not in out and f not in [m.split(" ")[0] for m in missing]:
+            missing.append(f"{f} -> (no column named {' / '.join(FLARE_FIELDS[f][:4])})")
+    if missing:
+        raise ValueError(
+            f"columns not found for {', '.join(missing)} (set {key} as {{field: column}}; the "
+            f"list has {list(columns)})"
+        )
+    return out
+
+
+def read_flare_table(
+    path: str | os.PathLike,
+    column_map: Mapping[str, str] | None = None,
+    *,
+    time_format: str | None = None,
+    sep: str | None = None,
+    key: str = "archive.local.flares_columns",
+) -> CatalogueResult:
+    """Read any flare list with a header (CSV, TSV, ``;``, Parquet) through the shared rules.
+
+    The columns of :data:`FLARE_FIELDS` come from ``column_map`` (``{field: column}``), else from
+    the names recognised for each field; ``start`` and ``goes_class`` are required. Without a
+    ``peak`` column the peak is the start, without ``end`` the end is the peak (noted as repairs).
+    Times are UTC, ISO-like unless ``time_format`` (``strftime``) is given. Every row then goes
+    through :func:`finalise_events`: the 10000 offset of NOAA numbers, next-day end/peak times,
+    decimal commas, duplicates, with a reason per rejected or repaired row.
+
+    Raises
+    ------
+    ValueError
+        A required or mapped column is missing (named with ``key`` and the file's columns).
+    """
+    from flarepipe.archive.catalogues.table_read import read_table
+
+    path = Path(path)
+    df, fmt = read_table(path, sep=sep)
+    try:
+        cols = _flare_columns(list(df.columns), column_map, key)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    n = len(df)
+    cells = {f: df[c].astype(str).str.strip() for f, c in cols.items()}
+    if time_format:
+        for f in ("start", "peak", "end"):
+            if f in cells:
+                t = pd.to_datetime(cells[f], format=time_format, errors="coerce")
+                cells[f] = t.dt.strftime("%Y-%m-%dT%H:%M:%S").where(t.notna(), cells[f])
+    notes = []
+    if "peak" not in cells:
+        cells["peak"] = cells["start"]
+        notes.append("no peak column: peak = start")
+    if "end" not in cells:
+        cells["end"] = cells["peak"]
+        notes.append("no end column: end = peak")
+    sep_text = fmt.sep or " "
+    raw = pd.DataFrame(
+        {
+            "line": np.arange(2 + fmt.skip, n + 2 + fmt.skip),
+            "raw": [sep_text.join(map(str, r)) for r in df.itertuples(index=False)],
+            "start": cells["start"].to_numpy(),
+            "peak": cells["peak"].to_numpy(),
+            "end": cells["end"].to_numpy(),
+            "noaa": cells["noaa_ar"].to_numpy() if "noaa_ar" in cells else [None] * n,
+            "goes_class": cells["goes_class"].to_numpy(),
+        }
+    )
+    res = finalise_events(raw, path.name)
+    res.format = f"csv ({fmt.describe()}; columns {cols}" + (
+        f"; {'; '.join(notes)})" if notes else ")"
+    )
+    return res
+
+
+def require_usable_flares(
+    res: CatalogueResult, path: str | os.PathLike, fmt: str, key: str
+) -> CatalogueResult:
+    """``res`` when it holds at least one flare; else an error that says why none was usable.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the format read (and the config key that sets it), and the rejection
+        reasons counted (their first words), when every row of a non-empty list was rejected or
+        the list holds no row at all.
+    """
+    if len(res.flares):
+        return res
+    rej = res.rejected
+    if len(rej):
+        kinds = rej["reason"].astype(str).str.replace(r"[0-9'\"].*$", "", regex=True).str.strip()
+        counts = kinds.value_counts().to_dict()
+        first = rej.iloc[0]
+        raise ValueError(
+            f"{path}: no usable flare: all {len(rej)} rows rejected when read as {fmt!r} "
+            f"({counts}; first, line {first['line']}: {first['reason']}); check {key} (and the "
+            "column map / time format of the list)"
+        )
+    raise ValueError(f"{path}: the flare list holds no flare (read as {fmt!r}; {key})")
+
+
 _FORMATS = {
     "goes_txt": read_goes_events_txt,
     "swpc_csv": read_swpc_events_csv,
@@ -568,33 +706,71 @@ _FORMATS = {
 }
 
 
-def read_flare_file(path: str | os.PathLike, fmt: str = "auto") -> CatalogueResult:
+def detect_flare_format(path: str | os.PathLike) -> str:
+    """The format of a flare list, from its first line (see :func:`read_flare_file`)."""
+    path = Path(path)
+    with open(path, errors="replace") as fh:
+        first = fh.readline()
+        while first and first.lstrip().startswith("#"):
+            first = fh.readline()
+    if first.startswith("start_utc,"):
+        return "flares_csv"
+    if "max_time" in first and "noaa_ar" in first:
+        return "swpc_csv"
+    if "event_starttime" in first:
+        return "sc24_csv"
+    if first.count(";") == 5 and re.match(r"^\s*\d{4}-", first):
+        return "goes_txt"
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return "csv"
+    words = {w.strip().strip('"').lower() for w in re.split(r"[,;\t|]", first)}
+    if words & set(FLARE_FIELDS["start"]) and words & set(FLARE_FIELDS["goes_class"]):
+        return "csv"
+    return ""
+
+
+def read_flare_file(
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    *,
+    columns: Mapping[str, str] | None = None,
+    time_format: str | None = None,
+    sep: str | None = None,
+    key: str = "archive.local.flares_format",
+) -> CatalogueResult:
     """Read a flare list in one of the known formats (``goes_txt``, ``swpc_csv``, ``sc24_csv``,
-    ``flares_csv`` = an archive ``flares.csv``), detected from the first line when ``fmt='auto'``.
+    ``flares_csv`` = an archive ``flares.csv``, ``csv`` = any table with a header, read by
+    :func:`read_flare_table` with ``columns``, ``time_format`` and ``sep``), detected from the
+    first line when ``fmt='auto'``. Every format goes through the same repairs
+    (:func:`finalise_events`). ``key`` is the config key of the format, named in errors (the
+    key of ``columns`` is the same key with ``_format`` replaced by ``_columns``).
     """
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such flare list ({key.rsplit('_', 1)[0]})")
     if fmt == "auto":
-        with open(path) as fh:
-            first = fh.readline()
-        if first.startswith("start_utc,"):
-            fmt = "flares_csv"
-        elif "max_time" in first and "noaa_ar" in first:
-            fmt = "swpc_csv"
-        elif "event_starttime" in first:
-            fmt = "sc24_csv"
-        elif first.count(";") == 5:
-            fmt = "goes_txt"
-        else:
+        fmt = "csv" if columns else detect_flare_format(path)
+        if not fmt:
+            with open(path, errors="replace") as fh:
+                first = fh.readline()
             raise ValueError(
                 f"{path}: unknown flare-list format (first line {first.strip()[:80]!r}); "
-                "name the format (archive.catalogue.format or archive.local.flares_format): "
-                "goes_txt, swpc_csv, sc24_csv or flares_csv"
+                f"name the format with {key}: goes_txt, swpc_csv, sc24_csv, flares_csv or csv "
+                "(any table with a header, with a column map)"
             )
+    ckey = key.replace("_format", "_columns") if key.endswith("_format") else f"{key}_columns"
     if fmt == "flares_csv":
-        return CatalogueResult(read_flares_csv(path), source=path.name)
+        cols = dict(zip(FLARE_FIELDS, FLARE_COLUMNS[:3] + ["goes_class", "noaa_ar"], strict=True))
+        res = read_flare_table(path, cols, sep=",", key=ckey)
+        res.format = "flares_csv"
+        return res
+    if fmt == "csv":
+        return read_flare_table(path, columns, time_format=time_format, sep=sep, key=ckey)
     if fmt not in _FORMATS:
-        raise ValueError(f"flare-list format must be one of {list(FORMATS)}, got {fmt!r}")
-    return _FORMATS[fmt](path)
+        raise ValueError(f"{key} must be one of {list(FORMATS)}, got {fmt!r}")
+    res = _FORMATS[fmt](path)
+    res.format = fmt
+    return res
 
 
 # =============================================================================== HEK
@@ -756,7 +932,9 @@ def build_catalogue(
         else CatalogueSettings.from_section(settings)
     )
     if c.source == "file":
-        return _time_filter(read_flare_file(c.path, c.format), c.start, c.end)
+        return _time_filter(
+            read_flare_file(c.path, c.format, key=f"{SECTION}.format"), c.start, c.end
+        )
     h = c.hek
     return query_hek(
         c.start,

@@ -30,12 +30,25 @@ from typing import Any
 import pandas as pd
 
 from flarepipe import __version__
-from flarepipe.archive.catalogues.flares import read_flare_file, read_harp_noaa_map, write_flares
+from flarepipe.archive.catalogues.fits_keywords import (
+    PROVENANCE_COLUMNS,
+    RECOMPUTE_MODES,
+    complete_keywords,
+    file_segment,
+)
+from flarepipe.archive.catalogues.flares import (
+    read_flare_file,
+    read_harp_noaa_map,
+    require_usable_flares,
+    write_flares,
+)
 from flarepipe.archive.catalogues.keyword_tables import (
     DEFAULT_TABLE_COLUMN_MAP,
     TABLE_NAMES,
+    TableOptions,
     keyword_tables_to_records,
     load_keyword_tables,
+    read_keyword_tables,
 )
 from flarepipe.archive.layout import RECORD_COLUMNS, REJECT_COLUMNS
 from flarepipe.core.keywords import KEYWORD_COLUMNS
@@ -81,10 +94,44 @@ class LocalSettings:
     harp_noaa_map: str | None = None
     quality_default: int = 0
     flares_format: str = "auto"
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    sep: str | None = None
+    decimal: str | None = None
+    time_format: str | None = None
+    time_scale: str = "TAI"
+    grid_minutes: float | None = None
+    grid_tolerance_minutes: float = 0.0
+    keep_extra: bool = True
+    flares_columns: Mapping[str, str | None] = field(default_factory=dict)
+    flares_time_format: str | None = None
+    segment: str = "magnetogram"
+    header_keywords: Mapping[str, Any] = field(default_factory=dict)
+    recompute_keywords: str = "missing"
 
     def __post_init__(self) -> None:
         if not self.fits_dir and not self.keyword_tables:
             raise ValueError(f"{SECTION} needs fits_dir and/or keyword_tables")
+        if self.recompute_keywords not in RECOMPUTE_MODES:
+            raise ValueError(
+                f"{SECTION}.recompute_keywords must be one of {list(RECOMPUTE_MODES)}, "
+                f"got {self.recompute_keywords!r}"
+            )
+        self.table_options()  # the column map, constants, time scale and grid checked now
+
+    def table_options(self) -> TableOptions:
+        """The :class:`TableOptions` of the keyword tables (checks the column map)."""
+        return TableOptions(
+            column_map=dict(self.column_map),
+            constants=dict(self.constants),
+            sep=self.sep,
+            decimal=self.decimal,
+            time_format=self.time_format,
+            time_scale=self.time_scale,
+            grid_minutes=self.grid_minutes,
+            grid_tolerance_minutes=float(self.grid_tolerance_minutes),
+            keep_extra=bool(self.keep_extra),
+            section=SECTION,
+        )
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> LocalSettings:
@@ -120,13 +167,27 @@ class LocalSettings:
             harp_noaa_map=str(d["harp_noaa_map"]) if d["harp_noaa_map"] else None,
             quality_default=int(d["quality_default"]),
             flares_format=str(d["flares_format"]),
+            constants=dict(d["constants"]),
+            sep=d["sep"],
+            decimal=d["decimal"],
+            time_format=d["time_format"],
+            time_scale=str(d["time_scale"]),
+            grid_minutes=None if d["grid_minutes"] is None else float(d["grid_minutes"]),
+            grid_tolerance_minutes=float(d["grid_tolerance_minutes"]),
+            keep_extra=bool(d["keep_extra"]),
+            flares_columns=dict(d["flares_columns"]),
+            flares_time_format=d["flares_time_format"],
+            segment=str(d["segment"]),
+            header_keywords={k: list(v) for k, v in dict(d["header_keywords"]).items()},
+            recompute_keywords=str(d["recompute_keywords"]),
         )
 
     def to_dict(self) -> dict:
         """JSON-ready view (for the manifest)."""
         out = dataclasses.asdict(self)
         out["keyword_tables"] = list(self.keyword_tables)
-        out["column_map"] = dict(self.column_map)
+        for k in ("column_map", "constants", "flares_columns", "header_keywords"):
+            out[k] = dict(getattr(self, k))
         return out
 
 
@@ -162,31 +223,52 @@ def scan_fits(
     *,
     pattern: str = "**/*.magnetogram.fits",
     link: str = "copy",
+    segment: str = "magnetogram",
+    header_keywords: Mapping[str, Any] | None = None,
+    recompute: str = "missing",
+    details: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read every FITS export under ``fits_dir`` and place it in the archive.
+    """Read every FITS export of segment ``segment`` under ``fits_dir``; place it in the archive.
 
     Returns ``(records, rejected)``.
 
-    Each file goes through :func:`flarepipe.io.fitsio.read_patch` (``verify('silentfix')`` for the
-    malformed cards of older exports) and :func:`flarepipe.io.fitsio.header_to_record`. It is stored
-    as ``fits/<series>/<name>`` where ``name`` is its own file name when that is a plain JSOC name
-    for this record, else the JSOC name built from the header. Unreadable files are rejected with
-    the reason.
+    Files matching ``pattern`` whose JSOC name (``<series>.<region>.<T_REC>.<segment>.fits``)
+    names another segment (``bitmap``, ``Br``, ``Bp``, ``Bt``, ...) are not records: they are
+    counted per segment in ``details["ignored_segments"]`` (a bitmap beside a magnetogram serves
+    as its region mask). Each record file goes through :func:`flarepipe.io.fitsio.read_patch`
+    (``verify('silentfix')`` for the malformed cards of older exports) and
+    :func:`flarepipe.io.fitsio.header_to_record`; keywords the header lacks come from
+    ``header_keywords`` aliases or are computed from the map
+    (:func:`flarepipe.archive.catalogues.fits_keywords.complete_keywords`, ``recompute``: never,
+    missing, always), with one provenance row per record and keyword in
+    ``details["provenance"]``. The file is stored as ``fits/<series>/<name>`` where ``name`` is
+    its own file name when that is a plain JSOC name for this record, else the JSOC name built
+    from the header. Unreadable files are rejected with the reason.
     """
     root = Path(fits_dir)
     if not root.is_dir():
         raise ValueError(f"{SECTION}.fits_dir {str(root)!r} is not a folder")
     archive = Path(archive_dir)
+    details = {} if details is None else details
+    ignored: dict[str, int] = details.setdefault("ignored_segments", {})
+    provenance: list[dict] = details.setdefault("provenance", [])
     rows, rejected = [], []
     taken: dict[object, Path] = {}  # archive path, and (series, region, T_REC) -> the file placed
     for p in sorted(Path(x) for x in glob.glob(str(root / pattern), recursive=True)):
+        seg = file_segment(p)
+        if seg is not None and seg != segment:
+            ignored[seg] = ignored.get(seg, 0) + 1
+            continue
         try:
             data, header = read_patch(p)
             rec = header_to_record(header, p)
+            prov = complete_keywords(
+                rec, data, header, p, aliases=header_keywords, recompute=recompute
+            )
         except ValueError as exc:
             rejected.append({"source": str(p), "line": -1, "reason": str(exc), "raw": ""})
             continue
-        expected = jsoc_filename(rec["series"], rec["region"], rec["t_rec_tai"], "magnetogram")
+        expected = jsoc_filename(rec["series"], rec["region"], rec["t_rec_tai"], segment)
         name = p.name
         try:
             safe_filename(name)
@@ -217,6 +299,8 @@ def scan_fits(
         rec["path"] = rel
         rec["ny"], rec["nx"] = int(data.shape[0]), int(data.shape[1])
         rows.append(rec)
+        for r in prov:
+            provenance.append({"path": rel, "region_id": rec["region_id"], **r})
     recs = (
         pd.DataFrame(rows).reindex(columns=RECORD_COLUMNS)
         if rows
@@ -264,18 +348,32 @@ def build_local_archive(
     c = settings if isinstance(settings, LocalSettings) else LocalSettings.from_section(settings)
     archive = Path(archive_dir)
     archive.mkdir(parents=True, exist_ok=True)
-    parts, rejected = [], []
+    parts, rejected, repaired = [], [], []
     fits_recs = pd.DataFrame(columns=RECORD_COLUMNS)
+    details: dict = {}
     if c.fits_dir:
-        fits_recs, rej = scan_fits(c.fits_dir, archive, pattern=c.fits_glob, link=c.link)
+        fits_recs, rej = scan_fits(
+            c.fits_dir,
+            archive,
+            pattern=c.fits_glob,
+            link=c.link,
+            segment=c.segment,
+            header_keywords=c.header_keywords,
+            recompute=c.recompute_keywords,
+            details=details,
+        )
         rejected.append(rej)
     table_recs = pd.DataFrame(columns=RECORD_COLUMNS)
     tables = _expand(c.keyword_tables)
+    table_info: list[dict] = []
     if tables:
         harp_noaa = read_harp_noaa_map(c.harp_noaa_map) if c.harp_noaa_map else None
-        tidy = load_keyword_tables(tables, c.column_map)
+        res = read_keyword_tables(tables, c.table_options(), harp_noaa=harp_noaa)
+        table_info = res.info
+        rejected.append(res.rejected)
+        repaired.append(res.repaired)
         table_recs, rej = keyword_tables_to_records(
-            tidy, harp_noaa=harp_noaa, quality=c.quality_default
+            res.table, harp_noaa=harp_noaa, quality=c.quality_default
         )
         rejected.append(rej)
     if len(fits_recs) and len(table_recs):
@@ -285,9 +383,11 @@ def build_local_archive(
         )
         for col in KEYWORD_COLUMNS:
             merged[col] = merged[f"{col}_tab"].where(merged[f"{col}_tab"].notna(), merged[col])
-        fits_recs = merged[RECORD_COLUMNS]
+        extra_cols = [x for x in table_recs.columns if x not in RECORD_COLUMNS]
+        merged = merged.merge(table_recs[key + extra_cols], on=key, how="left")
+        fits_recs = merged[RECORD_COLUMNS + extra_cols]
         only_table = table_recs.merge(fits_recs[key], on=key, how="left", indicator=True)
-        table_recs = only_table[only_table["_merge"] == "left_only"][RECORD_COLUMNS]
+        table_recs = only_table[only_table["_merge"] == "left_only"][RECORD_COLUMNS + extra_cols]
     for part in (fits_recs, table_recs):
         if len(part):
             parts.append(part)
@@ -295,7 +395,9 @@ def build_local_archive(
         raise ValueError(
             f"local source found no records (check {SECTION}.fits_dir / {SECTION}.keyword_tables)"
         )
-    records = pd.concat(parts, ignore_index=True).reindex(columns=RECORD_COLUMNS)
+    extra = [x for p in parts for x in p.columns if x not in RECORD_COLUMNS]
+    extra = list(dict.fromkeys(extra))
+    records = pd.concat(parts, ignore_index=True).reindex(columns=RECORD_COLUMNS + extra)
     records["path"] = records["path"].fillna("").astype(str)
     records["noaa_ars"] = records["noaa_ars"].fillna("").astype(str)
     for col in ("region", "quality", "nx", "ny"):
@@ -303,16 +405,39 @@ def build_local_archive(
     records = records.sort_values(["series", "region", "t_rec"], kind="stable").reset_index(
         drop=True
     )
-    cat = read_flare_file(c.flares, c.flares_format)
+    fkey = f"{SECTION}.flares_format"
+    cat = read_flare_file(
+        c.flares,
+        c.flares_format,
+        columns=c.flares_columns,
+        time_format=c.flares_time_format,
+        key=fkey,
+    )
+    require_usable_flares(cat, c.flares, cat.format or c.flares_format, fkey)
     rejected_records = (
         pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=REJECT_COLUMNS)
     )
+    repaired_records = (
+        pd.concat(repaired, ignore_index=True) if repaired else pd.DataFrame(columns=REJECT_COLUMNS)
+    )
+    provenance = pd.DataFrame(details.get("provenance", []), columns=PROVENANCE_COLUMNS)
 
     write_csv(records, archive / "records.csv", float_format="%.10g")
     write_flares(cat.flares, archive / "flares.csv")
     write_csv(rejected_records, archive / "rejected_records.csv")
     write_csv(cat.rejected, archive / "rejected_flares.csv")
-    names = ["records.csv", "flares.csv", "rejected_records.csv", "rejected_flares.csv"]
+    write_csv(repaired_records, archive / "repaired_records.csv")
+    write_csv(cat.repaired.reindex(columns=REJECT_COLUMNS), archive / "repaired_flares.csv")
+    write_csv(provenance, archive / "keyword_provenance.csv")
+    names = [
+        "records.csv",
+        "flares.csv",
+        "rejected_records.csv",
+        "rejected_flares.csv",
+        "repaired_records.csv",
+        "repaired_flares.csv",
+        "keyword_provenance.csv",
+    ]
     fits_paths = [p for p in records["path"] if p]
     manifest = {
         "source": "local",
@@ -327,9 +452,15 @@ def build_local_archive(
             "records": int(len(records)),
             "records_with_file": len(fits_paths),
             "rejected_records": int(len(rejected_records)),
+            "repaired_records": int(len(repaired_records)),
             **{f"flares_{k}": v for k, v in cat.counts().items()},
             "regions": int(records["region_id"].nunique()),
+            "fits_ignored_segments": dict(sorted(details.get("ignored_segments", {}).items())),
+            "keywords_computed": int(provenance["source"].str.startswith("computed").sum()),
         },
+        "flares_format": cat.format or c.flares_format,
+        "tables": table_info,
+        "extra_columns": extra,
         "files": {n: sha256_file(archive / n) for n in names},
         "fits": {p: sha256_file(archive / p) for p in fits_paths},
     }

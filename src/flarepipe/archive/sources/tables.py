@@ -43,11 +43,13 @@ from flarepipe.archive.catalogues.flares import (
     REJECT_COLUMNS,
     read_flare_file,
     read_harp_noaa_map,
+    require_usable_flares,
     write_flares,
 )
 from flarepipe.archive.catalogues.keyword_tables import (
+    TableOptions,
     keyword_tables_to_records,
-    load_keyword_tables,
+    read_keyword_tables,
 )
 from flarepipe.archive.layout import RECORD_COLUMNS
 from flarepipe.core.flareclass import class_to_flux
@@ -67,7 +69,18 @@ __all__ = [
 #: the config section this source reads (named in errors)
 TABLES_SECTION = "archive.tables"
 #: flare-list formats of :func:`flarepipe.archive.catalogues.flares.read_flare_file`
-FLARE_FORMATS: tuple[str, ...] = ("auto", "goes_txt", "swpc_csv", "sc24_csv", "flares_csv")
+FLARE_FORMATS: tuple[str, ...] = ("auto", "goes_txt", "swpc_csv", "sc24_csv", "flares_csv", "csv")
+#: keys of the section read into :class:`TableOptions` (same meaning as in ``archive.local``)
+TABLE_OPTION_KEYS: tuple[str, ...] = (
+    "constants",
+    "sep",
+    "decimal",
+    "time_format",
+    "time_scale",
+    "grid_minutes",
+    "grid_tolerance_minutes",
+    "keep_extra",
+)
 _FLUX_UNIT = 1e-10  # flux keys in units of 1e-10 W/m² (A1.0 = 100): exact class comparison
 _DAY = np.timedelta64(24, "h")
 
@@ -131,6 +144,9 @@ def resolve_tables_config(section: Mapping[str, Any]) -> dict[str, Any]:
         "derive_noaa",
         "noaa_min_fraction",
         "quality",
+        "flares_columns",
+        "flares_time_format",
+        *TABLE_OPTION_KEYS,
     }
     c = dict(section or {})
     unknown = sorted(set(c) - known)
@@ -169,12 +185,17 @@ def resolve_tables_config(section: Mapping[str, Any]) -> dict[str, Any]:
     quality = c.get("quality", 0)
     if not isinstance(quality, int) or isinstance(quality, bool) or quality < 0:
         raise ValueError(f"{TABLES_SECTION}.quality must be an integer >= 0, got {quality!r}")
+    options = {k: c[k] for k in TABLE_OPTION_KEYS if k in c}
+    TableOptions(column_map=dict(c.get("column_map") or {}), section=TABLES_SECTION, **options)
     out.update(
         flares_format=fmt,
         derive_noaa=tuple(derive),
         noaa_min_fraction=float(frac),
         column_map=dict(c.get("column_map") or {}),
         quality=int(quality),
+        table_options=options,
+        flares_columns=dict(c.get("flares_columns") or {}),
+        flares_time_format=c.get("flares_time_format"),
     )
     return out
 
@@ -350,6 +371,9 @@ def build_tables_archive(
     noaa_min_fraction: float = 0.5,
     column_map: Mapping[str, str | None] | None = None,
     quality: int = 0,
+    table_options: Mapping[str, Any] | None = None,
+    flares_columns: Mapping[str, str | None] | None = None,
+    flares_time_format: str | None = None,
 ) -> dict:
     """Write the raw archive from keyword tables and a flare list; return the manifest.
 
@@ -370,7 +394,13 @@ def build_tables_archive(
     column_map
         Over :data:`flarepipe.archive.sources.local.DEFAULT_TABLE_COLUMN_MAP`.
     quality
-        ``quality`` of every record (the published tables hold already filtered records).
+        ``quality`` of every record (the published tables hold already filtered records) that
+        the table does not give its own ``QUALITY``.
+    table_options
+        The other :class:`flarepipe.archive.catalogues.keyword_tables.TableOptions` (constants,
+        separator, time format and scale, grid, extra columns), as in ``archive.local``.
+    flares_columns, flares_time_format
+        Column map and time format of a flare list read as ``csv``.
 
     Returns
     -------
@@ -380,20 +410,40 @@ def build_tables_archive(
     archive = Path(archive_dir)
     archive.mkdir(parents=True, exist_ok=True)
     tables = [Path(p) for p in keyword_tables]
-    tidy = load_keyword_tables(tables, column_map or {})
-    cat = read_flare_file(flares, flares_format)
+    fkey = f"{TABLES_SECTION}.flares_format"
     harp = read_harp_noaa_map(harp_noaa_map) if harp_noaa_map else None
+    opts = TableOptions(
+        column_map=dict(column_map or {}), section=TABLES_SECTION, **dict(table_options or {})
+    )
+    res = read_keyword_tables(tables, opts, harp_noaa=harp)
+    tidy = res.table
+    cat = read_flare_file(
+        flares, flares_format, columns=flares_columns, time_format=flares_time_format, key=fkey
+    )
+    require_usable_flares(cat, flares, cat.format or flares_format, fkey)
     mapping, evidence = region_noaa_map(tidy, cat.flares, harp, derive_noaa, noaa_min_fraction)
     records, rejected = keyword_tables_to_records(tidy, quality=quality)
+    own = records["noaa_ars"].fillna("").astype(str) if "noaa_ars" in tidy else None
     records["noaa_ars"] = [
         ",".join(str(n) for n in mapping.get(str(r), ())) for r in records["region_id"]
     ]
-    records = records.reindex(columns=RECORD_COLUMNS)
+    if own is not None:  # the table's own NOAA numbers win over the map
+        records["noaa_ars"] = own.where(own != "", records["noaa_ars"])
+    extra = [x for x in records.columns if x not in RECORD_COLUMNS]
+    records = records.reindex(columns=RECORD_COLUMNS + extra)
+    rejected = pd.concat([res.rejected, rejected], ignore_index=True)
     write_csv(records, archive / "records.csv")
     write_flares(cat.flares, archive / "flares.csv")
     write_csv(rejected.reindex(columns=REJECT_COLUMNS), archive / "rejected_records.csv")
     write_csv(cat.rejected.reindex(columns=REJECT_COLUMNS), archive / "rejected_flares.csv")
-    names = ["records.csv", "flares.csv", "rejected_records.csv", "rejected_flares.csv"]
+    write_csv(res.repaired.reindex(columns=REJECT_COLUMNS), archive / "repaired_records.csv")
+    names = [
+        "records.csv",
+        "flares.csv",
+        "rejected_records.csv",
+        "rejected_flares.csv",
+        "repaired_records.csv",
+    ]
     inst = records.groupby("instrument")
     manifest = {
         "source": "tables",
@@ -417,6 +467,7 @@ def build_tables_archive(
             "records": int(len(records)),
             "records_with_file": 0,
             "rejected_records": int(len(rejected)),
+            "repaired_records": int(len(res.repaired)),
             **{f"flares_{k}": v for k, v in cat.counts().items()},
             "regions": int(records["region_id"].nunique()),
             "regions_per_instrument": {str(k): int(g["region_id"].nunique()) for k, g in inst},
@@ -431,6 +482,9 @@ def build_tables_archive(
         },
         "files": {n: sha256_file(archive / n) for n in names},
         "fits": {},
+        "flares_format": cat.format or flares_format,
+        "tables": res.info,
+        "extra_columns": extra,
     }
     write_json(manifest, archive / "manifest.json")
     return manifest
