@@ -571,8 +571,25 @@ _FORMATS = {
 def read_flare_file(path: str | os.PathLike, fmt: str = "auto") -> CatalogueResult:
     """Read a flare list in one of the known formats (``goes_txt``, ``swpc_csv``, ``sc24_csv``,
     ``flares_csv`` = an archive ``flares.csv``), detected from the first line when ``fmt='auto'``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file: an unknown format, or a file that does not parse as one (empty, not
+        text, a column that does not read); bad rows of a file that parses are rejected rows.
     """
     path = Path(path)
+    try:
+        return _read_flare_file(path, fmt)
+    except ValueError as exc:  # pandas/pyarrow parse errors and UnicodeDecodeError are ValueErrors
+        if str(path) in str(exc):
+            raise
+        raise ValueError(
+            f"{path}: cannot read as a {fmt} flare list ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _read_flare_file(path: Path, fmt: str) -> CatalogueResult:
     if fmt == "auto":
         with open(path) as fh:
             first = fh.readline()

@@ -133,7 +133,10 @@ def load_keyword_tables(
     frames = []
     for p in paths:
         p = Path(p)
-        df = pd.read_csv(p, dtype={cmap.get("prefix") or "prefix": str})
+        try:
+            df = pd.read_csv(p, dtype={cmap.get("prefix") or "prefix": str})
+        except (ValueError, pd.errors.ParserError) as exc:  # empty, undecodable, ragged
+            raise ValueError(f"{p}: cannot read as a keyword table ({exc})") from exc
         use = {k: v for k, v in cmap.items() if v is not None}
         explicit = set(column_map or {})
         missing = [
