@@ -154,7 +154,7 @@ def run_evaluate(
         with_labels,
     )
     from flarepipe.samples.labels import read_samples
-    from flarepipe.samples.split import full_split
+    from flarepipe.samples.split import full_split, read_split
     from flarepipe.studies.sun2022.published import PUBLISHED_TSS
 
     load_plugins(plugins)
@@ -170,11 +170,7 @@ def run_evaluate(
         split_frames = {
             _split_path_key(p): (
                 str(p),
-                with_labels(
-                    pd.read_csv(p, dtype={"sample_id": str, "region_id": str}),
-                    all_samples,
-                    str(p),
-                ),
+                with_labels(read_split(p), all_samples, str(p)),
             )
             for p in splits
         }

@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import pandas as pd
-
 __all__ = ["run_train", "run_baseline", "run_oracle"]
 
 
@@ -100,7 +98,8 @@ def run_oracle(samples, split, rates, out_predictions) -> None:
     from flarepipe.evaluation.oracle import oracle_split_predictions, read_rates
     from flarepipe.io.atomic import write_csv
     from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.split import read_split
 
-    table = pd.read_csv(split, dtype={"sample_id": str, "region_id": str})
+    table = read_split(split)
     preds = oracle_split_predictions(read_samples(samples), table, read_rates(rates))
     write_csv(preds, out_predictions)
