@@ -508,3 +508,26 @@ def test_a_split_cut_at_a_line_boundary_is_refused_by_the_stages_that_read_it(st
             out_val=tmp_path / "sh" / "val.h5",
             out_test=tmp_path / "sh" / "test.h5",
         )
+
+
+@pytest.mark.parametrize("model", ["logreg", "lstm", "oracle"])
+def test_predictions_changed_since_their_stage_wrote_them_are_refused_on_read(
+    predicted, tmp_path, model
+):
+    """Every stage that writes predictions.csv records it; evaluation and stacking read it
+    through read_predictions, which refuses a cut or edited file (metrics would change)."""
+    from flarepipe.evaluation.evaluate import read_predictions
+    from flarepipe.io.atomic import IntegrityError
+
+    _, preds = predicted
+    assert len(read_predictions(preds[model])) > 0
+    cut = _copy_with_record(preds[model], tmp_path / "predictions.csv")
+    cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:-2]))
+    with pytest.raises(IntegrityError, match=rf"{cut}: \d+ bytes, \d+ when written"):
+        read_predictions(cut)
+    edited = _copy_with_record(preds[model], tmp_path / "predictions.csv")
+    df = pd.read_csv(edited, dtype={"sample_id": str})
+    df.loc[0, "prob"] = 1.0 - df.loc[0, "prob"]
+    df.to_csv(edited, index=False)
+    with pytest.raises(IntegrityError, match=str(edited)):
+        read_predictions(edited)

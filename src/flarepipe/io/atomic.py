@@ -33,6 +33,7 @@ __all__ = [
     "IntegrityError",
     "integrity_path",
     "record_integrity",
+    "record_table",
     "verify_integrity",
 ]
 
@@ -164,6 +165,11 @@ def record_integrity(
         rec["rows"] = int(rows)
     write_json(rec, integrity_path(target))
     return rec
+
+
+def record_table(target: str | os.PathLike) -> dict:
+    """:func:`record_integrity` of a written CSV table with its row count (read back)."""
+    return record_integrity(target, rows=len(pd.read_csv(target, usecols=[0])))
 
 
 def verify_integrity(target: str | os.PathLike, rows: int | None = None) -> None:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from flarepipe.io.atomic import write_csv, write_json
+from flarepipe.io.atomic import record_table, write_csv, write_json
 
 __all__ = ["run_stack", "parse_prediction_path", "run_evaluate"]
 
@@ -59,6 +59,7 @@ def run_stack(
     for name, (r, first, second) in results.items():
         folder = Path(template.format(ensemble=name))
         write_csv(r.predictions, folder / "predictions.csv")
+        record_table(folder / "predictions.csv")
         alphas[name] = r.alpha
         write_json(
             {"alpha": r.alpha, "criterion": r.criterion, "pair": [first, second]},
