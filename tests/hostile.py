@@ -75,6 +75,7 @@ class Prepared:
     names: tuple[str, ...]
     check: Callable[[Any], str] = lambda value: "accepted"
     rerun: Callable[[], str] | None = None
+    must_refuse: bool = False  # accepting it is ``wrong`` (a conflict the schema alone allows)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ def run_case(case: Case, folder: Path) -> Result:
             warnings.simplefilter("ignore")
             value = prep.call()
             outcome = prep.check(value)
+            if prep.must_refuse and outcome == "accepted":
+                raise Wrong("accepted an input that must be refused before any job")
     except CaseTimeout as exc:
         outcome, detail = "hang", str(exc)
     except LostRows as exc:
@@ -642,12 +645,23 @@ def _config_cases(rng: random.Random, n: int = 44) -> list[Case]:
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     leaves = [p for p, _ in _leaves(base)]
     picks = [(rng.choice(leaves), rng.choice(_MUTATIONS)) for _ in range(n)]
-    picks += [(("results",), ("root", "/")), (("labels", "strong_class"), ("zero flux", "X0"))]
-    picks += [(("no_such_section",), ("text", "x")), (("archive", "sourcee"), ("text", "jsoc"))]
+    picks = [(p, m, False) for p, m in picks]
+    # conflicts every field allows alone: each must be refused before any job
+    refuse = [
+        (("results",), ("root", "/")),
+        (("labels", "strong_class"), ("zero flux", "X0")),
+        (("split", "method"), ("no test split", "region_kfold")),
+        (("archive", "synthetic", "instruments"), ("HMI only for FUSED datasets", ["HMI"])),
+        (("archive", "synthetic", "n_regions"), ("100000 regions (terabytes)", 100000)),
+        (("features", "image_size"), ("too small for the CNN", 16)),
+    ]
+    picks += [(p, m, True) for p, m in refuse]
+    picks += [(("no_such_section",), ("text", "x"), True)]
+    picks += [(("archive", "sourcee"), ("text", "jsoc"), True)]
     out: list[Case] = []
-    for path, (mname, value) in picks:
+    for path, (mname, value), must in picks:
 
-        def build(folder: Path, path=path, value=value) -> Prepared:
+        def build(folder: Path, path=path, value=value, must=must) -> Prepared:
             from flarepipe.config import validate_config
 
             mine = folder / "mine.yaml"
@@ -656,9 +670,34 @@ def _config_cases(rng: random.Random, n: int = 44) -> list[Case]:
             return Prepared(
                 lambda: validate_config(cfg, source=[REPO / "config.yaml", mine]),
                 (str(mine),),
+                must_refuse=must,
             )
 
         out.append(Case("config", f"{'.'.join(path)} = {mname}", build))
+
+    def jsoc_terabytes(folder: Path) -> Prepared:
+        from flarepipe.config import validate_config
+
+        mine = folder / "mine.yaml"
+        over = {
+            "archive": {
+                "source": "jsoc",
+                "jsoc": {"series": ["hmi.sharp_cea_720s"], "cadence": None, "end": "2024-01-01"},
+                "catalogue": {"source": "file", "path": "flares.csv"},
+            },
+            "experiments": {"datasets": ["SHARP_ONLY"], "models": ["lstm"], "runs": 1},
+        }
+        mine.write_text(yaml.safe_dump(over))
+        cfg = copy.deepcopy(base)
+        cfg["archive"] = over["archive"]
+        cfg["experiments"] = {**cfg["experiments"], **over["experiments"]}
+        return Prepared(
+            lambda: validate_config(cfg, source=[REPO / "config.yaml", mine]),
+            (str(mine),),
+            must_refuse=True,
+        )
+
+    out.append(Case("config", "jsoc: whole SHARP mission at native cadence", jsoc_terabytes))
     return out
 
 
