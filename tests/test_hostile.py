@@ -66,6 +66,9 @@ def test_every_hostile_case_ends_well(tmp_path: Path, capsys):
     assert not bad, "\n".join(bad)
     for r in results:
         assert r.seconds < r.case.limit_s + 5, (r.case.name, r.seconds)
+    table = summary(results)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "RELIABILITY.md").read_text()
+    assert table in docs, f"docs/RELIABILITY.md quotes other corpus counts; now:\n{table}"
     # every kind has cases that must be refused: a corpus that only accepts proves nothing
     for kind in {r.case.kind for r in results}:
         assert any(r.outcome != "accepted" for r in results if r.case.kind == kind), kind
