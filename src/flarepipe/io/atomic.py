@@ -27,6 +27,7 @@ __all__ = [
     "write_csv",
     "write_json",
     "write_text",
+    "write_npz",
     "sha256_file",
     "require_free_space",
     "stale_temporaries",
@@ -126,6 +127,18 @@ def write_text(text: str, target: str | os.PathLike) -> None:
     """Write text atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+def write_npz(target: str | os.PathLike, arrays: dict, what: str | None = None) -> None:
+    """Write ``arrays`` as a compressed ``.npz`` atomically, after checking the disk has room for
+    them uncompressed (:func:`require_free_space`; ``what`` names the output in the error).
+    """
+    import numpy as np
+
+    need = sum(int(np.asarray(a).nbytes) for a in arrays.values())
+    require_free_space(Path(target).parent, need, what or str(target), margin=1.0)
+    with atomic_path(target, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
