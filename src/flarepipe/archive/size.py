@@ -20,8 +20,9 @@ jsoc
     ``records = days of the series' span x records/day (cadence) x patches on the disk``, with
     10 HARPs / 8 TARPs on the disk at a time (cycle-24/23 means; one per unit region with
     ``regions``, for at most 14 days of disk passage each), and files of the size of the real
-    exports in ``tests/``'s reference data: 330 kB per SHARP and 80 kB per SMARP magnetogram
-    (RICE). Keywords only (``download_images: false``): 1 kB per record.
+    RICE exports of HARP 377 and TARP 13520 (``../shared/data/real/fits``): 330 kB per
+    SHARP and 80 kB per SMARP magnetogram. Keywords only (``download_images: false``): 1 kB per
+    record.
 local, tables
     No estimate (the files are already on disk).
 """
