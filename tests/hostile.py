@@ -754,7 +754,7 @@ _JSOC_FAULTS: list[tuple[str, str, dict]] = [
     ("file", "corrupt", {}),
     ("file", "truncate", {"fraction": 0.4}),
     ("file", "swap", {}),
-    ("file", "stall", {"fraction": 0.3, "seconds": 2}),
+    ("file", "stall", {"fraction": 0.3, "seconds": 1}),
     ("file", "trickle", {"bytes": 64, "interval": 0.05}),
 ]
 _JSOC_SERIES = "hmi.sharp_cea_720s"
@@ -786,16 +786,16 @@ def _jsoc_case(endpoint: str, kind: str, params: dict) -> Case:
                     "end": "2011-02-15",
                     "chunk_days": 1,
                     "poll_interval_s": 0,
-                    "timeout_s": 0.5,
-                    "export_timeout_s": 1,
-                    "pending_export_wait_s": 1,
+                    "timeout_s": 0.4,
+                    "export_timeout_s": 0.5,
+                    "pending_export_wait_s": 0.5,
                     "progress": False,
                     "retry": {
-                        "max_attempts": 3,
+                        "max_attempts": 2,
                         "base_delay_s": 0.01,
                         "max_delay_s": 0.02,
                         "jitter": 0,
-                        "budget_s": 1.0,
+                        "budget_s": 0.6,
                     },
                 }
             )
