@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,25 +125,38 @@ def synthetic_estimate(section: Mapping) -> Estimate:
     return Estimate(int(records), int(size), basis)
 
 
-def _tai(value: object, default: str) -> pd.Timestamp:
-    from flarepipe.archive.sources.jsoc.query import as_tai
+def _day(value: object, default: str) -> pd.Timestamp:
+    """A configured jsoc time (a date or a ``T_REC``) to the day's precision an estimate needs.
 
-    return as_tai(str(value)) if value is not None else pd.Timestamp(default)
+    Not :func:`flarepipe.archive.sources.jsoc.query.as_tai`: importing the jsoc package would
+    put drms, sunpy and tqdm into every job's imports (config validation runs in each,
+    ``tests/test_envs.py``); TAI and UTC differ by seconds, nothing here.
+    """
+    if value is None:
+        return pd.Timestamp(default)
+    text = str(value).strip()
+    m = re.match(r"^(\d{4})\.(\d{2})\.(\d{2})", text)
+    ts = pd.Timestamp("-".join(m.groups())) if m else pd.Timestamp(text)
+    return ts.tz_localize(None) if ts.tzinfo else ts
+
+
+def _cadence_minutes(cadence: object) -> float | None:
+    """Minutes of a DRMS cadence (``96m``, ``720s``, ``1d``; the schema checks the form)."""
+    m = re.match(r"^(\d+)([smhd])$", str(cadence or ""))
+    return int(m.group(1)) * {"s": 1 / 60, "m": 1, "h": 60, "d": 1440}[m.group(2)] if m else None
 
 
 def jsoc_estimate(section: Mapping, now: pd.Timestamp | None = None) -> Estimate:
     """The JSOC archive of the validated ``archive.jsoc`` section (module docstring)."""
-    from flarepipe.archive.sources.jsoc.query import cadence_minutes
-
     today = (now or pd.Timestamp.now()).normalize()
-    cadence = cadence_minutes(section.get("cadence")) or 12.0
+    cadence = _cadence_minutes(section.get("cadence")) or 12.0
     records = 0.0
     size = 0.0
     parts = []
     for name in section.get("series") or []:
         s = SERIES[name]
-        t0 = max(_tai(section.get("start"), s.first_day), pd.Timestamp(s.first_day))
-        t1 = _tai(section.get("end"), str(today.date()))
+        t0 = max(_day(section.get("start"), s.first_day), pd.Timestamp(s.first_day))
+        t1 = _day(section.get("end"), str(today.date()))
         if s.last_day:
             t1 = min(t1, pd.Timestamp(s.last_day))
         days = max((t1 - t0).total_seconds() / 86400, 0.0)
