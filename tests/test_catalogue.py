@@ -309,3 +309,41 @@ def test_build_catalogue_from_the_hek_section():
         )
         res = cat.build_catalogue(section)
     assert res.flares["goes_class"].tolist() == ["M6.6"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content"),
+    [
+        ("swpc_csv", b""),
+        ("sc24_csv", b""),
+        ("flares_csv", b""),
+        ("auto", bytes(range(128, 256)) * 4),
+        ("goes_txt", "\u00e9;".encode("latin-1") * 40),
+        (
+            "flares_csv",
+            b"start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
+            b"2011-01-01,2011-01-01,2011-01-01,M1.0,1e-5,abc,False\n",
+        ),
+        (
+            "flares_csv",
+            b"start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
+            b"2011-01-01,2011-01-01,2011-01-01,M1.0,high,11158,False\n",
+        ),
+    ],
+)
+def test_a_flare_list_that_does_not_parse_is_an_error_naming_it(tmp_path, fmt, content):
+    """Empty, undecodable or mistyped files were pandas/pyarrow/codec errors without a path."""
+    path = tmp_path / "my_flares.list"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as err:
+        cat.read_flare_file(path, fmt)
+    assert str(path) in str(err.value)
+
+
+def test_an_empty_keyword_table_is_an_error_naming_it(tmp_path):
+    from flarepipe.archive.catalogues.keyword_tables import load_keyword_tables
+
+    path = tmp_path / "sharp_0.csv"
+    path.write_text("")
+    with pytest.raises(ValueError, match=r"sharp_0.csv: cannot read as a keyword table"):
+        load_keyword_tables([path])

@@ -60,7 +60,14 @@ ENV_EXTRAS = {
     "evaluate": ["evaluate"],
 }
 # requirements that are tooling, not step dependencies: they need not be in any environment
-TOOLING = {"snakemake", "snakemake-executor-plugin-slurm", "pytest", "ruff", "snakefmt"}
+TOOLING = {
+    "snakemake",
+    "snakemake-executor-plugin-slurm",
+    "pytest",
+    "hypothesis",
+    "ruff",
+    "snakefmt",
+}
 # conda-forge package names that differ from their PyPI names (for plain conda dependencies)
 CONDA_TO_PYPI = {"pytorch": "torch", "pytables": "tables", "matplotlib-base": "matplotlib"}
 # conda dependencies that are not Python packages from requirements.txt

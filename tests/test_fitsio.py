@@ -69,3 +69,41 @@ def test_writer_rejects_non_image(tmp_path):
     with pytest.raises(ValueError, match="2-D"):
         write_patch(tmp_path / "x.fits", np.zeros(5), CARDS, compress=False)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("card", "raw", "match"),
+    [
+        ("T_REC", "'yesterday'", r"T_REC 'yesterday' is not a JSOC time"),
+        ("T_REC", "'2011.13.45_99:00:00_TAI'", r"T_REC '2011.13.45_99:00:00_TAI' is not a JSOC"),
+        ("HARPNUM", "nan", r"header card HARPNUM = .* is not a whole number"),
+        ("HARPNUM", "'three'", r"header card HARPNUM = 'three' is not a whole number"),
+        ("HARPNUM", "-5", r"HARPNUM -5 is not a region number"),
+        ("QUALITY", "'bad'", r"header card QUALITY = 'bad' is not a whole number"),
+    ],
+)
+def test_bad_header_cards_are_errors_naming_the_file_and_the_card(tmp_path, card, raw, match):
+    """A card astropy reads but flarepipe cannot use is a ValueError naming the file (the
+    callers turn it into a rejected record), not a bare int()/astropy error without a path."""
+    from flarepipe.io.fitsio import header_to_record
+
+    path = tmp_path / "hmi.sharp_cea_720s.377.20110215_020000_TAI.magnetogram.fits"
+    write_patch(path, quantise(np.ones((8, 8), np.float32)), CARDS)
+    blob = bytearray(path.read_bytes())
+    at = blob.find(card.ljust(8).encode() + b"= ")
+    value = raw if raw.startswith("'") else raw.rjust(20)
+    blob[at + 10 : at + 80] = value.ljust(70).encode()
+    path.write_bytes(bytes(blob))
+    _, header = read_patch(path)
+    with pytest.raises(ValueError, match=match) as err:
+        header_to_record(header, path)
+    assert str(path) in str(err.value)
+
+
+def test_hex_and_float_whole_cards_still_read(tmp_path):
+    from flarepipe.io.fitsio import header_to_record
+
+    path = tmp_path / "p.fits"
+    write_patch(path, quantise(np.ones((8, 8), np.float32)), {**CARDS, "QUALITY": "0x00000400"})
+    rec = header_to_record(read_patch(path)[1], path)
+    assert rec["quality"] == 1024 and rec["region"] == 377

@@ -451,3 +451,83 @@ def test_stage_reads_records_through_the_declared_file_only(staged, tmp_path):
         workers=1,
     )
     assert (tmp_path / "f.csv").read_bytes() == (out / "flagged.csv").read_bytes()
+
+
+def _copy_with_record(src: Path, dst: Path) -> Path:
+    """``src`` and its integrity record (``.<name>.integrity.json``) copied to ``dst``."""
+    from flarepipe.io.atomic import integrity_path
+
+    dst.write_bytes(src.read_bytes())
+    integrity_path(dst).write_text(
+        integrity_path(src).read_text().replace(f'"{src.name}"', f'"{dst.name}"')
+    )
+    return dst
+
+
+def test_flags_edited_since_quality_wrote_them_are_refused_by_the_label_stage(staged, tmp_path):
+    """records_flagged.csv records its row count and checksum; a flag turned by hand (same rows)
+    would otherwise change the samples silently."""
+    from flarepipe.io.atomic import IntegrityError
+    from flarepipe.stages.label import run_label
+
+    root, out, _ = staged
+    edited = _copy_with_record(out / "flagged.csv", tmp_path / "flagged.csv")
+    flags = pd.read_csv(edited, keep_default_na=False)
+    flags.loc[0, "keep"] = not flags.loc[0, "keep"]
+    flags.to_csv(edited, index=False)  # the same rows, one flag turned
+    with pytest.raises(IntegrityError, match=rf"{edited}: .*Delete it and rerun"):
+        run_label(
+            records=root / "records.csv",
+            flares=root / "flares.csv",
+            flagged=edited,
+            cfg={},
+            out_samples=tmp_path / "s.csv",
+            out_counts=tmp_path / "c.csv",
+        )
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_split_cut_at_a_line_boundary_is_refused_by_the_stages_that_read_it(staged, tmp_path):
+    from flarepipe.io.atomic import IntegrityError
+    from flarepipe.samples.split import read_split
+    from flarepipe.stages.shard import run_shard
+
+    _, out, _ = staged
+    assert len(read_split(out / "split.csv")) > 10  # as written: verified and read
+    cut = _copy_with_record(out / "split.csv", tmp_path / "split_0.csv")
+    cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:-3]))
+    with pytest.raises(IntegrityError, match=rf"{cut}: \d+ bytes, \d+ when written"):
+        read_split(cut)
+    with pytest.raises(IntegrityError, match=str(cut)):
+        run_shard(
+            features=out / "features.h5",
+            split=cut,
+            dataset="FUSED_SHARP",
+            cfg={},
+            out_train=tmp_path / "sh" / "train.h5",
+            out_val=tmp_path / "sh" / "val.h5",
+            out_test=tmp_path / "sh" / "test.h5",
+        )
+
+
+@pytest.mark.parametrize("model", ["logreg", "lstm", "oracle"])
+def test_predictions_changed_since_their_stage_wrote_them_are_refused_on_read(
+    predicted, tmp_path, model
+):
+    """Every stage that writes predictions.csv records it; evaluation and stacking read it
+    through read_predictions, which refuses a cut or edited file (metrics would change)."""
+    from flarepipe.evaluation.evaluate import read_predictions
+    from flarepipe.io.atomic import IntegrityError
+
+    _, preds = predicted
+    assert len(read_predictions(preds[model])) > 0
+    cut = _copy_with_record(preds[model], tmp_path / "predictions.csv")
+    cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:-2]))
+    with pytest.raises(IntegrityError, match=rf"{cut}: \d+ bytes, \d+ when written"):
+        read_predictions(cut)
+    edited = _copy_with_record(preds[model], tmp_path / "predictions.csv")
+    df = pd.read_csv(edited, dtype={"sample_id": str})
+    df.loc[0, "prob"] = 1.0 - df.loc[0, "prob"]
+    df.to_csv(edited, index=False)
+    with pytest.raises(IntegrityError, match=str(edited)):
+        read_predictions(edited)

@@ -153,3 +153,48 @@ def test_map_chunked_keeps_order_in_processes():
     assert serial == [math.sqrt(x) for x in items]
     assert map_chunked(math.sqrt, items, workers=2, min_items=0) == serial
     assert map_chunked(math.sqrt, [], workers=2, min_items=0) == []
+
+
+def test_a_synthetic_archive_the_disk_cannot_take_fails_before_its_first_file(
+    tmp_path, monkeypatch
+):
+    """The archive build checks its estimated size (flarepipe.archive.size) against the free
+    space, as shards do, instead of filling the disk file by file."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    from flarepipe.archive.build import build_archive
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 10**6, 10**6))
+    out = tmp_path / "archive"
+    with pytest.raises(
+        OSError, match=r"synthetic archive .*archive.synthetic, estimated about 4"
+    ) as e:
+        build_archive({"source": "synthetic", "synthetic": {"scale": "tiny"}}, out)
+    assert e.value.errno == errno.ENOSPC and "only 1.0 MB free" in str(e.value)
+    assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+def test_write_npz_checks_the_disk_first_and_writes_atomically(tmp_path, monkeypatch):
+    """Attribution maps go through write_npz: a full disk is ENOSPC naming them, before writing."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import numpy as np
+
+    from flarepipe.io.atomic import write_npz
+
+    arrays = {"maps": np.ones((4, 64, 64), np.float32), "ids": np.array(["a", "b"])}
+    write_npz(tmp_path / "ok.npz", arrays)
+    with np.load(tmp_path / "ok.npz") as back:
+        assert back["maps"].shape == (4, 64, 64) and list(back["ids"]) == ["a", "b"]
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(OSError, match=r"attribution maps m.npz: needs about 0.1 MB") as e:
+        write_npz(tmp_path / "m.npz", arrays, "attribution maps m.npz")
+    assert e.value.errno == errno.ENOSPC and sorted(p.name for p in tmp_path.iterdir()) == [
+        "ok.npz"
+    ]

@@ -79,10 +79,30 @@ def catalogue_files(catalogue: Mapping) -> list[str]:
     return []
 
 
+def _require_room(synthetic: Mapping, out_dir: str | os.PathLike) -> None:
+    """Refuse to start a synthetic archive the disk has no room for (its size estimate, less
+    the FITS files a former build left, which the new ones replace one by one).
+    """
+    from flarepipe.archive.size import synthetic_estimate
+    from flarepipe.io.atomic import require_free_space
+
+    est = synthetic_estimate(synthetic)
+    fits = Path(out_dir) / "fits"
+    have = sum(p.stat().st_size for p in fits.rglob("*.fits")) if fits.is_dir() else 0
+    require_free_space(
+        out_dir,
+        max(est.bytes - have, 0),
+        f"synthetic archive {out_dir} (archive.synthetic, estimated {est.describe()})",
+        margin=1.0,
+    )
+
+
 def build_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> dict:
     """Write the archive named by ``cfg['source']`` into ``out_dir``; return its manifest.
 
-    ``cfg`` is the ``archive`` section of config.yaml.
+    ``cfg`` is the ``archive`` section of config.yaml. A synthetic archive first checks the disk
+    has room for its estimated size (:mod:`flarepipe.archive.size`): ``OSError(ENOSPC)`` naming
+    the folder and the estimate, before any file is written.
     """
     source = cfg.get("source", "synthetic")
     if source == "synthetic":
@@ -96,6 +116,7 @@ def build_archive(cfg: dict, out_dir: str | os.PathLike, workers: int = 1) -> di
             params = SyntheticParams(**scfg)
         except TypeError as exc:
             raise ValueError(f"archive.synthetic: {exc}") from exc
+        _require_room(cfg.get("synthetic", {}), out_dir)
         return generate_archive(out_dir, params, workers=workers)
     if source == "local":
         from flarepipe.archive.sources import local

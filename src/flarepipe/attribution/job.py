@@ -66,7 +66,7 @@ from flarepipe.attribution.methods import (
 )
 from flarepipe.attribution.probes import probe_table
 from flarepipe.attribution.settings import resolve_settings
-from flarepipe.io.atomic import atomic_path, write_csv, write_json
+from flarepipe.io.atomic import write_csv, write_json, write_npz
 
 __all__ = ["PREDICTION_TOLERANCE", "explain_run"]
 
@@ -379,8 +379,7 @@ def explain_run(
         arrays = {"sample_id": selection["sample_id"].to_numpy(dtype=str), "inputs": x}
         arrays.update({k: v.maps for k, v in trained.items()})
         arrays.update({f"random/{k}": v.maps for k, v in random.items()})
-        with atomic_path(work / "maps.npz", suffix=".npz") as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        write_npz(work / "maps.npz", arrays, f"attribution maps {out_dir / 'maps.npz'}")
         write_csv(stats, work / "stats.csv", float_format="%.6g")
 
         # -- probes ----------------------------------------------------------------------------
@@ -472,8 +471,9 @@ def explain_run(
             work / "timeline.csv",
             float_format="%.6g",
         )
-        with atomic_path(work / "timeline.npz", suffix=".npz") as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **tl_arrays)
+        write_npz(
+            work / "timeline.npz", tl_arrays, f"attribution timeline {out_dir / 'timeline.npz'}"
+        )
 
         # -- figures of the selected samples ---------------------------------------------------
         n_fig = min(int(s["figures"]["samples"]), len(selection))

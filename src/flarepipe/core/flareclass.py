@@ -18,13 +18,17 @@ C1_FLUX = 1e-6
 def class_to_flux(goes_class: str) -> float:
     """Map a GOES class string to peak flux: ``"M1.2"`` → 1.2e-5 W/m², ``"X10"`` → 1e-3.
 
-    A bare letter (``"M"``) means 1.0 of that class. Raises ``ValueError`` on anything else.
+    A bare letter (``"M"``) means 1.0 of that class. Raises ``ValueError`` on anything else
+    (a multiplier so long that the flux overflows included).
     """
     m = _CLASS.match(str(goes_class))
     if not m:
         raise ValueError(f"not a GOES class: {goes_class!r} (expected e.g. 'M1.2')")
     letter, mult = m.groups()
-    return _BASE[letter.upper()] * (float(mult) if mult else 1.0)
+    flux = _BASE[letter.upper()] * (float(mult) if mult else 1.0)
+    if not math.isfinite(flux):
+        raise ValueError(f"not a GOES class: {goes_class!r} (its flux overflows)")
+    return flux
 
 
 def flux_to_class(flux: float, digits: int = 1) -> str:

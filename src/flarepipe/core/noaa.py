@@ -48,7 +48,7 @@ def noaa_number(value: object) -> int | None:
     Raises
     ------
     ValueError
-        The value is not a whole, non-negative number.
+        The value is not a whole, non-negative, finite number (``inf`` included).
     """
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -63,7 +63,7 @@ def noaa_number(value: object) -> int | None:
         f = float(s)
     except ValueError:
         raise ValueError(f"not a NOAA region number: {value!r}") from None
-    if f != int(f) or f < 0:
+    if not math.isfinite(f) or f != int(f) or f < 0:
         raise ValueError(f"not a NOAA region number: {value!r}")
     return int(f) if f > 0 else None
 

@@ -36,7 +36,7 @@ from scipy import stats
 
 from flarepipe.evaluation.criteria import CRITERIA, Criterion, ensemble_names
 from flarepipe.evaluation.metrics import SCORE_NAMES, check_inputs, metrics_with_reasons
-from flarepipe.io.atomic import write_csv, write_text
+from flarepipe.io.atomic import verify_integrity, write_csv, write_text
 
 __all__ = [
     "PREDICTION_COLUMNS",
@@ -95,8 +95,16 @@ def _check_predictions(df: pd.DataFrame, what: str) -> pd.DataFrame:
 
 
 def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate a ``predictions.csv`` (columns ``sample_id, split, label, prob``)."""
+    """Read and validate a ``predictions.csv`` (columns ``sample_id, split, label, prob``).
+
+    The stages that write one record its row count and SHA-256 beside it
+    (:func:`flarepipe.io.atomic.record_table`); a file cut or edited since is an
+    :class:`flarepipe.io.atomic.IntegrityError` naming it (a file without that record is read
+    as it is).
+    """
+    verify_integrity(path)
     df = pd.read_csv(path, dtype={"sample_id": str, "split": str})
+    verify_integrity(path, rows=len(df))
     return _check_predictions(df, str(path))
 
 

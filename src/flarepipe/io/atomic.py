@@ -27,12 +27,14 @@ __all__ = [
     "write_csv",
     "write_json",
     "write_text",
+    "write_npz",
     "sha256_file",
     "require_free_space",
     "stale_temporaries",
     "IntegrityError",
     "integrity_path",
     "record_integrity",
+    "record_table",
     "verify_integrity",
 ]
 
@@ -127,6 +129,18 @@ def write_text(text: str, target: str | os.PathLike) -> None:
         tmp.write_text(text)
 
 
+def write_npz(target: str | os.PathLike, arrays: dict, what: str | None = None) -> None:
+    """Write ``arrays`` as a compressed ``.npz`` atomically, after checking the disk has room for
+    them uncompressed (:func:`require_free_space`; ``what`` names the output in the error).
+    """
+    import numpy as np
+
+    need = sum(int(np.asarray(a).nbytes) for a in arrays.values())
+    require_free_space(Path(target).parent, need, what or str(target), margin=1.0)
+    with atomic_path(target, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks."""
     import hashlib
@@ -164,6 +178,11 @@ def record_integrity(
         rec["rows"] = int(rows)
     write_json(rec, integrity_path(target))
     return rec
+
+
+def record_table(target: str | os.PathLike) -> dict:
+    """:func:`record_integrity` of a written CSV table with its row count (read back)."""
+    return record_integrity(target, rows=len(pd.read_csv(target, usecols=[0])))
 
 
 def verify_integrity(target: str | os.PathLike, rows: int | None = None) -> None:

@@ -97,6 +97,21 @@ def _float(header: fits.Header, key: str) -> float:
         return math.nan  # e.g. the string 'nan' on malformed older cards
 
 
+def _whole(path: Path, key: str, value: object) -> int:
+    """A header card that must hold a whole number (hex ``0x...`` allowed, as JSOC writes
+    ``QUALITY`` in keyword answers), or a ``ValueError`` naming file and card.
+    """
+    try:
+        if isinstance(value, str) and value.strip().lower().startswith("0x"):
+            return int(value.strip(), 16)
+        f = float(value)
+        if f.is_integer():
+            return int(f)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise ValueError(f"{path}: header card {key} = {value!r} is not a whole number")
+
+
 def header_to_record(
     header: fits.Header, path: str | os.PathLike, archive_dir: str | os.PathLike | None = None
 ) -> dict:
@@ -111,7 +126,8 @@ def header_to_record(
     Raises
     ------
     ValueError
-        The header names no known series or has no ``T_REC`` (the message names the file).
+        The header names no known series, has no readable ``T_REC``, or a region number or
+        ``QUALITY`` that is no whole number (the message names the file and the card).
     """
     path = Path(path)
     m = _NAME.match(path.name)
@@ -124,19 +140,25 @@ def header_to_record(
     region = header.get(series.region_key)
     if region is None and m:
         region = int(m.group("num"))
+    region = _whole(path, series.region_key, region)
+    if region <= 0:
+        raise ValueError(f"{path}: {series.region_key} {region} is not a region number (> 0)")
     trec = str(header.get("T_REC", "")).strip()
     if not trec:
         raise ValueError(f"{path}: header has no T_REC")
-    t_utc = parse_trec(trec)
+    try:
+        t_utc = parse_trec(trec)
+    except ValueError as exc:
+        raise ValueError(f"{path}: T_REC {trec!r} is not a JSOC time ({exc})") from None
     rec = {
         "series": series.name,
         "instrument": series.instrument,
-        "region": int(region),
-        "region_id": f"{series.prefix}{int(region)}",
+        "region": region,
+        "region_id": f"{series.prefix}{region}",
         "t_rec": to_iso_utc(t_utc),
         "t_rec_tai": trec,
         "noaa_ars": normalise_noaa_ars(header.get("NOAA_ARS", "") or ""),
-        "quality": int(header.get("QUALITY", 0) or 0),
+        "quality": _whole(path, "QUALITY", header.get("QUALITY", 0) or 0),
         "lat_fwt": _float(header, "LAT_FWT"),
         "lon_fwt": _float(header, "LON_FWT"),
         "obs_vr": _float(header, "OBS_VR"),

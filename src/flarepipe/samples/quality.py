@@ -54,7 +54,7 @@ import pandas as pd
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.core.noaa import noaa_lists, parse_noaa_ars
 from flarepipe.core.timeutil import to_iso_utc
-from flarepipe.io.atomic import write_csv
+from flarepipe.io.atomic import record_integrity, write_csv
 from flarepipe.io.parallel import map_chunked
 
 __all__ = [
@@ -423,8 +423,11 @@ def scan_fits(
 
 
 def write_flagged(flagged: pd.DataFrame, target: str | os.PathLike) -> None:
-    """Write ``records_flagged.csv`` atomically, ``t_rec`` as ISO UTC with milliseconds."""
+    """Write ``records_flagged.csv`` atomically, ``t_rec`` as ISO UTC with milliseconds; its row
+    count and checksum are recorded beside it (the label stage verifies them).
+    """
     out = flagged.copy()
     if "t_rec" in out.columns and pd.api.types.is_datetime64_any_dtype(out["t_rec"]):
         out["t_rec"] = to_iso_utc(pd.DatetimeIndex(out["t_rec"]))
     write_csv(out, target)
+    record_integrity(target, rows=len(out))

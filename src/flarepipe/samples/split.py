@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from flarepipe.core.seeds import derive_seed, job_seed
-from flarepipe.io.atomic import write_csv
+from flarepipe.io.atomic import record_integrity, verify_integrity, write_csv
 from flarepipe.samples.registry import DATASETS
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "check_leakage",
     "make_dataset_splits",
     "write_split",
+    "read_split",
 ]
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -439,6 +440,27 @@ def full_split(samples: pd.DataFrame, dataset: str, settings, run: int) -> pd.Da
 
 
 def write_split(split_df: pd.DataFrame, target: str | os.PathLike) -> None:
-    """Write a split frame atomically with the ``split_<run>.csv`` columns."""
+    """Write a split frame atomically with the ``split_<run>.csv`` columns; its row count and
+    checksum are recorded beside it and verified by :func:`read_split`.
+    """
     _require(split_df, SPLIT_COLUMNS, "split frame")
     write_csv(split_df[SPLIT_COLUMNS], target)
+    record_integrity(target, rows=len(split_df))
+
+
+def read_split(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a ``split_<run>.csv`` (ids as strings), verified against what :func:`write_split`
+    recorded.
+
+    Raises
+    ------
+    flarepipe.io.atomic.IntegrityError
+        The file was cut or edited since it was written (the message names it and the fix).
+    ValueError
+        A column of :data:`SPLIT_COLUMNS` is missing (named with the file).
+    """
+    verify_integrity(path)
+    df = pd.read_csv(path, dtype={"sample_id": str, "region_id": str})
+    _require(df, SPLIT_COLUMNS, str(path))
+    verify_integrity(path, rows=len(df))
+    return df

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from flarepipe.io.atomic import write_csv, write_json
+from flarepipe.io.atomic import record_table, write_csv, write_json
 
 __all__ = ["run_stack", "parse_prediction_path", "run_evaluate"]
 
@@ -59,6 +59,7 @@ def run_stack(
     for name, (r, first, second) in results.items():
         folder = Path(template.format(ensemble=name))
         write_csv(r.predictions, folder / "predictions.csv")
+        record_table(folder / "predictions.csv")
         alphas[name] = r.alpha
         write_json(
             {"alpha": r.alpha, "criterion": r.criterion, "pair": [first, second]},
@@ -154,7 +155,7 @@ def run_evaluate(
         with_labels,
     )
     from flarepipe.samples.labels import read_samples
-    from flarepipe.samples.split import full_split
+    from flarepipe.samples.split import full_split, read_split
     from flarepipe.studies.sun2022.published import PUBLISHED_TSS
 
     load_plugins(plugins)
@@ -170,11 +171,7 @@ def run_evaluate(
         split_frames = {
             _split_path_key(p): (
                 str(p),
-                with_labels(
-                    pd.read_csv(p, dtype={"sample_id": str, "region_id": str}),
-                    all_samples,
-                    str(p),
-                ),
+                with_labels(read_split(p), all_samples, str(p)),
             )
             for p in splits
         }

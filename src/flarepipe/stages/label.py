@@ -48,7 +48,7 @@ def run_label(
     from flarepipe.archive.layout import read_flares, read_records
     from flarepipe.config import settings
     from flarepipe.core.registry import load_plugins
-    from flarepipe.io.atomic import write_csv, write_json
+    from flarepipe.io.atomic import verify_integrity, write_csv, write_json
     from flarepipe.samples.diagnose import no_samples_report, summary_line
     from flarepipe.samples.labels import (
         apply_task,
@@ -62,7 +62,9 @@ def run_label(
     load_plugins(plugins)
     s = settings("labels", cfg)
     recs = read_records(records)
+    verify_integrity(flagged)
     keep = pd.read_csv(flagged, usecols=lambda c: c in ("keep", "reasons"), dtype={"reasons": str})
+    verify_integrity(flagged, rows=len(keep))
     if len(keep) != len(recs):
         raise ValueError(
             f"{flagged}: {len(keep)} rows for {len(recs)} records in {records}; "

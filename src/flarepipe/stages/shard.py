@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import pandas as pd
-
 __all__ = ["run_features", "run_shard"]
 
 
@@ -52,6 +50,7 @@ def run_shard(
     from flarepipe.config import section
     from flarepipe.core.registry import load_plugins
     from flarepipe.data.features import build_shards
+    from flarepipe.samples.split import read_split
 
     load_plugins(plugins)
     s = section("shard", cfg)
@@ -63,7 +62,7 @@ def run_shard(
             f"shard outputs must be <folder>/{{train,val,test}}.h5, got "
             f"{[str(p) for p in outs.values()]}"
         )
-    table = pd.read_csv(split, dtype={"sample_id": str, "region_id": str})
+    table = read_split(split)
     build_shards(
         features, table, dataset, folder, image_norm=s["image_norm"], log_keywords=s["log_keywords"]
     )

@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import pandas as pd
-
 __all__ = ["run_train", "run_baseline", "run_oracle"]
 
 
@@ -51,7 +49,7 @@ def run_train(
 
     from flarepipe.config import train_settings
     from flarepipe.core.registry import load_plugins
-    from flarepipe.io.atomic import write_json
+    from flarepipe.io.atomic import record_table, write_json
     from flarepipe.training.fit import train_one
 
     load_plugins(plugins)
@@ -65,6 +63,7 @@ def run_train(
             stacklevel=2,
         )
     summary = train_one(shards, model, cfg.get("network"), params, out_dir, seed=int(seed))
+    record_table(out_predictions)  # read_predictions verifies it
     write_json(summary, out_dir / "summary.json")
     return summary
 
@@ -84,13 +83,14 @@ def run_baseline(
     ``cfg`` is the ``models.<model>`` section, ``seed`` the job seed (rule ``logreg``).
     """
     from flarepipe.core.registry import load_plugins
-    from flarepipe.io.atomic import write_json
+    from flarepipe.io.atomic import record_table, write_json
     from flarepipe.training.registry import fit_baseline
 
     load_plugins(plugins)
     out_dir = _out_dir(predictions=out_predictions)
     shards = {"train": train, "val": val, "test": test}
     summary = fit_baseline(model, shards, out_dir, cfg, seed=int(seed))
+    record_table(out_predictions)
     write_json(summary, out_dir / "summary.json")
     return summary
 
@@ -98,9 +98,11 @@ def run_baseline(
 def run_oracle(samples, split, rates, out_predictions) -> None:
     """Rule ``oracle``: predictions from the planted rates (``truth/rates.csv``, synthetic only)."""
     from flarepipe.evaluation.oracle import oracle_split_predictions, read_rates
-    from flarepipe.io.atomic import write_csv
+    from flarepipe.io.atomic import record_table, write_csv
     from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.split import read_split
 
-    table = pd.read_csv(split, dtype={"sample_id": str, "region_id": str})
+    table = read_split(split)
     preds = oracle_split_predictions(read_samples(samples), table, read_rates(rates))
     write_csv(preds, out_predictions)
+    record_table(out_predictions)

@@ -744,10 +744,34 @@ def read_flare_file(
     first line when ``fmt='auto'``. Every format goes through the same repairs
     (:func:`finalise_events`). ``key`` is the config key of the format, named in errors (the
     key of ``columns`` is the same key with ``_format`` replaced by ``_columns``).
+
+    Raises
+    ------
+    ValueError
+        Naming the file: an unknown format, or a file that does not parse as one (empty, not
+        text, a column that does not read); bad rows of a file that parses are rejected rows.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such flare list ({key.rsplit('_', 1)[0]})")
+    try:
+        return _read_flare_file(path, fmt, columns, time_format, sep, key)
+    except ValueError as exc:  # pandas/pyarrow parse errors and UnicodeDecodeError are ValueErrors
+        if str(path) in str(exc):
+            raise
+        raise ValueError(
+            f"{path}: cannot read as a {fmt} flare list ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _read_flare_file(
+    path: Path,
+    fmt: str,
+    columns: Mapping[str, str] | None,
+    time_format: str | None,
+    sep: str | None,
+    key: str,
+) -> CatalogueResult:
     if fmt == "auto":
         fmt = "csv" if columns else detect_flare_format(path)
         if not fmt:
