@@ -93,7 +93,7 @@ def test_card_images_are_astropys():
 
 
 def test_header_template_tracks_every_value_change(tmp_path):
-    """Values change type and back, repeat, and grow into CONTINUE cards: astropy's bytes each time."""
+    """Values change type and back, repeat and grow into CONTINUE cards: astropy's bytes."""
     rng = np.random.default_rng(4)
     values = _values(rng)
     data = quantise(rng.normal(0, 30, (9, 13)).astype(np.float32))
