@@ -15,5 +15,6 @@ run_archive(
     out_flares=o.flares,
     out_manifest=o.manifest,
     out_rates=o.get("rates"),
+    out_pixels=o.get("pixels"),
     workers=smk.threads,
 )

@@ -37,7 +37,7 @@ from flarepipe.archive.catalogues.keyword_tables import (
     keyword_tables_to_records,
     load_keyword_tables,
 )
-from flarepipe.archive.layout import RECORD_COLUMNS, REJECT_COLUMNS
+from flarepipe.archive.layout import RECORD_COLUMNS, REJECT_COLUMNS, pixel_stats, write_pixels
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.io.atomic import atomic_path, sha256_file, write_csv, write_json
 from flarepipe.io.download import safe_filename
@@ -162,10 +162,13 @@ def scan_fits(
     *,
     pattern: str = "**/*.magnetogram.fits",
     link: str = "copy",
+    pixel_rows: list | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read every FITS export under ``fits_dir`` and place it in the archive.
 
-    Returns ``(records, rejected)``.
+    Returns ``(records, rejected)``; ``pixel_rows``, when given, gets the ``pixels.csv`` row of
+    every file placed (:func:`flarepipe.archive.layout.pixel_stats`: read here, not again by
+    quality).
 
     Each file goes through :func:`flarepipe.io.fitsio.read_patch` (``verify('silentfix')`` for the
     malformed cards of older exports) and :func:`flarepipe.io.fitsio.header_to_record`. It is stored
@@ -217,6 +220,8 @@ def scan_fits(
         rec["path"] = rel
         rec["ny"], rec["nx"] = int(data.shape[0]), int(data.shape[1])
         rows.append(rec)
+        if pixel_rows is not None:
+            pixel_rows.append(pixel_stats(rel, data, dest))
     recs = (
         pd.DataFrame(rows).reindex(columns=RECORD_COLUMNS)
         if rows
@@ -266,8 +271,11 @@ def build_local_archive(
     archive.mkdir(parents=True, exist_ok=True)
     parts, rejected = [], []
     fits_recs = pd.DataFrame(columns=RECORD_COLUMNS)
+    pixel_rows: list[dict] = []
     if c.fits_dir:
-        fits_recs, rej = scan_fits(c.fits_dir, archive, pattern=c.fits_glob, link=c.link)
+        fits_recs, rej = scan_fits(
+            c.fits_dir, archive, pattern=c.fits_glob, link=c.link, pixel_rows=pixel_rows
+        )
         rejected.append(rej)
     table_recs = pd.DataFrame(columns=RECORD_COLUMNS)
     tables = _expand(c.keyword_tables)
@@ -309,6 +317,7 @@ def build_local_archive(
     )
 
     write_csv(records, archive / "records.csv", float_format="%.10g")
+    write_pixels(pixel_rows, archive / "pixels.csv")
     write_flares(cat.flares, archive / "flares.csv")
     write_csv(rejected_records, archive / "rejected_records.csv")
     write_csv(cat.rejected, archive / "rejected_flares.csv")

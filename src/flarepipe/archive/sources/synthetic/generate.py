@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flarepipe.archive.layout import pixel_stats, write_pixels
 from flarepipe.archive.sources.synthetic.images import (
     RegionTextures,
     patch_shape,
@@ -60,7 +61,15 @@ def _region_job(args) -> dict:
     reg = simulate_region(params, inst, index, t_birth, span)
     t = reg["t"]
     if t.size == 0:
-        return {"records": [], "flares": [], "rates": [], "region": None, "spots": [], "sums": {}}
+        return {
+            "records": [],
+            "flares": [],
+            "rates": [],
+            "region": None,
+            "spots": [],
+            "sums": {},
+            "pixels": [],
+        }
     res = params.resolved()
     geo = region_geometry(params, reg)
     rng = np.random.default_rng([params.seed, 3 if inst_name == "HMI" else 4, index])
@@ -68,7 +77,7 @@ def _region_job(args) -> dict:
     textures = {
         (ny0, nx0): RegionTextures(inst, ny0, nx0, _texture_seed(params, inst, index, ny0, nx0))
     }
-    rows, rates, spots, sums = [], [], [], {}
+    rows, rates, spots, sums, pixels = [], [], [], {}, []
     fits_dir = Path(out_dir) / "fits" / inst.series  # made, and cleaned, by generate_archive
     t_tai = [_trec_tai(inst, tt) for tt in t]
     t_utc = tai_to_utc(pd.DatetimeIndex(t_tai))
@@ -172,9 +181,11 @@ def _region_job(args) -> dict:
             "GENERATR": GENERATOR_VERSION,
         }
         name = jsoc_filename(inst.series, region_number, trec)
-        sums[f"fits/{inst.series}/{name}"] = write_patch(
+        rel = f"fits/{inst.series}/{name}"
+        sums[rel] = write_patch(
             fits_dir / name, bmap, cards, bscale=inst.bscale, compress=params.compress, clean=False
         )
+        pixels.append(pixel_stats(rel, bmap, fits_dir / name))  # quality need not read it back
         rows.append(
             {
                 "series": inst.series,
@@ -242,6 +253,7 @@ def _region_job(args) -> dict:
         "region": summary,
         "spots": spots,
         "sums": sums,
+        "pixels": pixels,
     }
 
 
@@ -253,9 +265,11 @@ def generate_archive(
 ) -> dict:
     """Write the synthetic archive (layout: docs/FILES.md) and return its manifest.
 
-    Besides the layout's files, ``truth/`` holds the planted state: ``rates.csv`` (every region's
-    flare rates at every native step), ``regions.csv`` (one row per region) and ``spots.csv``
-    (one row per region-day: spot area in μHem and Mt. Wilson class, as NOAA's region summaries).
+    Besides the layout's files (``pixels.csv`` too: each file's NaN pixels and shape, measured on
+    the array written, so that quality does not read it back), ``truth/`` holds the planted
+    state: ``rates.csv`` (every region's flare rates at every native step), ``regions.csv`` (one
+    row per region) and ``spots.csv`` (one row per region-day: spot area in μHem and Mt. Wilson
+    class, as NOAA's region summaries).
     ``workers`` processes render regions in parallel; results are identical for any ``workers``.
     """
     params = params or SyntheticParams()
@@ -341,6 +355,8 @@ def generate_archive(
         "files": files,
         "fits": fits_sums,
     }
+    pixels = {r["path"]: r for res in results for r in res["pixels"]}
+    write_pixels((pixels[p] for p in records["path"]), out / "pixels.csv")
     write_json(manifest, out / "manifest.json")
     return manifest
 
