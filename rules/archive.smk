@@ -14,6 +14,8 @@ if config["archive"]["source"] != "jsoc":
             records=f"{R}/archive/records.csv",
             flares=f"{R}/archive/flares.csv",
             manifest=f"{R}/archive/manifest.json",
+            # each file's NaN pixels and shape as the source measured them (quality reads none)
+            pixels=f"{R}/archive/pixels.csv",
             # the planted rates of the synthetic archive (read by the oracle and the figure)
         log:
             f"{R}/logs/archive.log",
@@ -85,6 +87,7 @@ else:
             records=f"{R}/archive/records.csv",
             flares=f"{R}/archive/flares.csv",
             manifest=f"{R}/archive/manifest.json",
+            pixels=f"{R}/archive/pixels.csv",
         log:
             f"{R}/logs/archive.log",
         conda:

@@ -4,6 +4,8 @@
 rule quality:
     input:
         records=rules.archive.output.records,
+        # what the archive source measured of each file: quality reads only files not in it
+        pixels=rules.archive.output.pixels,
     output:
         flagged=f"{R}/quality/records_flagged.csv",
         summary=report(

@@ -107,3 +107,58 @@ def test_hex_and_float_whole_cards_still_read(tmp_path):
     write_patch(path, quantise(np.ones((8, 8), np.float32)), {**CARDS, "QUALITY": "0x00000400"})
     rec = header_to_record(read_patch(path)[1], path)
     assert rec["quality"] == 1024 and rec["region"] == 377
+
+
+def _values(rng):
+    """Card values of every type the writer meets, over many magnitudes and edge cases."""
+    floats = [0.0, -0.0, 1.0, -1.5, 0.1, 1e-5, 1.234e22, 696000000.0, 359.99999999999994, 1e300]
+    floats += list(rng.normal(0, 1, 40) * 10.0 ** rng.integers(-12, 24, 40))
+    out = floats + [np.float64(f) for f in floats[:20]] + [np.float32(f) for f in floats[:9]]
+    out += [0, 1, -7, 2**31 - 1, -(2**31), np.int64(12), np.int32(-3), True, False, np.bool_(True)]
+    out += ["", "x", "2011.02.15_02:00:00_TAI", "it's", "11158,11159", "a" * 60, "b" * 68]
+    out += ["c" * 80, "a long generator name " * 4]  # CONTINUE cards
+    return out
+
+
+def test_card_images_are_astropys():
+    from flarepipe.io.fitsio import _card_image
+
+    for v in _values(np.random.default_rng(3)):
+        for key in ("LON_FWT", "T_REC", "Q"):
+            assert _card_image(key, v) == str(fits.Card(key, v)), (key, v)
+    with pytest.raises(ValueError):
+        _card_image("OBS_VR", float("nan"))
+
+
+def test_header_template_tracks_every_value_change(tmp_path):
+    """Values change type and back, repeat and grow into CONTINUE cards: astropy's bytes."""
+    rng = np.random.default_rng(4)
+    values = _values(rng)
+    data = quantise(rng.normal(0, 30, (9, 13)).astype(np.float32))
+    cards = dict(CARDS)
+    for i in range(60):
+        cards["LON_FWT"] = values[int(rng.integers(len(values)))]
+        cards["NOAA_ARS"] = values[int(rng.integers(len(values)))]
+        cards["QUALITY"] = int(rng.integers(0, 3))
+        digest = write_patch(tmp_path / "fast.fits", data, cards, compress=False)
+        _astropy_file(tmp_path / "ref.fits", data, cards)
+        assert (tmp_path / "fast.fits").read_bytes() == (tmp_path / "ref.fits").read_bytes(), i
+        from flarepipe.io.atomic import sha256_file
+
+        assert digest == sha256_file(tmp_path / "fast.fits")
+
+
+def test_stale_temporaries_removed_once_per_folder(tmp_path):
+    from flarepipe.io.atomic import remove_stale_temporaries
+
+    stale = [tmp_path / ".a.fits.abc_1234.fits.part", tmp_path / ".b.fits.zzzzzzzz.fits.part"]
+    keep = [tmp_path / "a.fits", tmp_path / ".a.fits.short.fits.part", tmp_path / "x.part"]
+    for p in stale + keep:
+        p.write_bytes(b"x")
+    assert remove_stale_temporaries(tmp_path, ".fits.part") == 2
+    assert sorted(tmp_path.iterdir()) == sorted(keep)
+    # the writer told not to clean leaves another target's temporaries alone
+    write_patch(
+        tmp_path / "a.fits", np.zeros((3, 4), np.float32), CARDS, compress=False, clean=False
+    )
+    assert (tmp_path / ".a.fits.short.fits.part").exists()

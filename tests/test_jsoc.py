@@ -487,6 +487,20 @@ def _summary(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def _assert_pixels_as_read(archive, rec):
+    """The source's pixels.csv holds what reading each file gives (quality then reads none)."""
+    from flarepipe.archive.layout import read_pixels
+    from flarepipe.samples.quality import scan_fits
+
+    known = read_pixels(archive / "pixels.csv")
+    cols = ["n_nan_pixels", "nx", "ny"]
+    measured = scan_fits(rec, archive)
+    assert len(measured) == len(known) > 0
+    for rid, row in measured.iterrows():
+        assert known.loc[rec.at[rid, "path"], cols].tolist() == row[cols].tolist()
+    pd.testing.assert_frame_equal(scan_fits(rec, archive, known=known), measured)
+
+
 def test_fetch_unit_then_merge_writes_archive_layout(server, tmp_path):
     archive = tmp_path / "archive"
     out, unit = _fetch(server, archive)
@@ -533,6 +547,8 @@ def test_fetch_unit_then_merge_writes_archive_layout(server, tmp_path):
     loaded = load_archive(archive)  # downstream reads it like any other source
     assert len(loaded.records) == 15 and loaded.manifest["source"] == "jsoc"
     read_patch(loaded.fits_path(0))
+    assert np.isnan(data).sum() > 0  # NaN pixels counted when downloaded, not read again
+    _assert_pixels_as_read(archive, merged)
 
 
 def test_rerun_fetches_nothing_again(server, tmp_path):

@@ -102,6 +102,20 @@ def test_tai_grid_conversion_matches_timeutil_and_handles_leap_seconds():
 
 
 @needs_real
+def _assert_pixels_as_read(archive, rec):
+    """The source's pixels.csv holds what reading each file gives (quality then reads none)."""
+    from flarepipe.archive.layout import read_pixels
+    from flarepipe.samples.quality import scan_fits
+
+    known = read_pixels(archive / "pixels.csv")
+    cols = ["n_nan_pixels", "nx", "ny"]
+    measured = scan_fits(rec, archive)
+    assert len(measured) == len(known) > 0
+    for rid, row in measured.iterrows():
+        assert known.loc[rec.at[rid, "path"], cols].tolist() == row[cols].tolist()
+    pd.testing.assert_frame_equal(scan_fits(rec, archive, known=known), measured)
+
+
 def test_build_local_archive_from_real_fits_and_a_table(tmp_path):
     fits_in = tmp_path / "exports"
     fits_in.mkdir()
@@ -163,6 +177,7 @@ def test_build_local_archive_from_real_fits_and_a_table(tmp_path):
     for p in rec["path"][rec["path"] != ""]:
         read_patch(archive / p)
         assert manifest["fits"][p] == sha256_file(archive / p)
+    _assert_pixels_as_read(archive, rec)
     rej = pd.read_csv(archive / "rejected_records.csv")
     assert (
         len(rej) == 1

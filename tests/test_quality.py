@@ -313,3 +313,37 @@ def test_scan_fits_rejects_unreadable_files_with_the_reason_and_goes_on(tmp_path
     assert flagged["unreadable_file"].tolist() == [True, True, True, False]
     assert flagged["reasons"].tolist()[:3] == ["unreadable_file"] * 3
     assert "empty.fits" in flagged.loc[1, "read_error"] and flagged.loc[3, "read_error"] == ""
+
+
+def test_scan_fits_takes_the_archives_pixel_stats_and_rereads_changed_files(
+    tiny_archive, tmp_path, monkeypatch
+):
+    """The synthetic source's pixels.csv equals what reading the files gives; with it quality reads
+    no file, except one whose size or mtime changed since (read again, its new counts used)."""
+    import shutil
+
+    import flarepipe.samples.quality as q
+    from flarepipe.archive.layout import load_archive, read_pixels
+    from flarepipe.io.fitsio import read_patch, write_patch
+
+    copy = tmp_path / "archive"
+    shutil.copytree(tiny_archive[0], copy, copy_function=shutil.copy2)  # keeps mtimes
+    arc = load_archive(copy)
+    known = read_pixels(copy / "pixels.csv")
+    assert sorted(known.index) == sorted(arc.records["path"])
+    measured = scan_fits(arc.records, copy)
+    reads, orig = [], q._scan_one
+    monkeypatch.setattr(q, "_scan_one", lambda p: reads.append(p) or orig(p))
+    pd.testing.assert_frame_equal(scan_fits(arc.records, copy, known=known), measured)
+    assert reads == []
+    # one file rewritten with a NaN row (as a user repairing or replacing a file would)
+    row = 5
+    path = copy / arc.records.at[row, "path"]
+    data, header = read_patch(path)
+    data[0, :] = np.nan
+    cards = {k: header[k] for k in ("HARPNUM", "TARPNUM", "T_REC") if k in header}
+    write_patch(path, data, cards, compress=False)
+    again = scan_fits(arc.records, copy, known=known)
+    assert reads == [str(path)]
+    assert again.at[row, "n_nan_pixels"] == int(np.isnan(data).sum()) >= data.shape[1]
+    pd.testing.assert_frame_equal(again.drop(index=row), measured.drop(index=row))

@@ -16,6 +16,7 @@ try:  # a failure: the traceback in the log, one line naming the log on the cons
         out_flares=o.flares,
         out_manifest=o.manifest,
         out_rates=o.get("rates"),
+        out_pixels=o.get("pixels"),
         workers=smk.threads,
     )
 except Exception as exc:  # noqa: BLE001

@@ -12,10 +12,12 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.core.timeutil import parse_utc
+from flarepipe.io.atomic import write_csv
 
 __all__ = [
     "Archive",
@@ -29,6 +31,10 @@ __all__ = [
     "FLARE_COLUMNS",
     "REJECT_COLUMNS",
     "UNIT_REJECT_COLUMNS",
+    "PIXEL_COLUMNS",
+    "pixel_stats",
+    "write_pixels",
+    "read_pixels",
 ]
 
 #: the records.csv columns of docs/FILES.md, in order
@@ -73,6 +79,10 @@ FLARE_COLUMNS = [
 ]
 #: rows a reader rejected or repaired (``rejected_flares.csv``; local ``rejected_records.csv``)
 REJECT_COLUMNS = ["source", "line", "reason", "raw"]
+#: ``pixels.csv``: what the source measured of each magnetogram when it wrote or read it (the NaN
+#: pixels and shape quality checks), with the file's size and modification time then; a file whose
+#: size or time differ now is read again (:func:`flarepipe.samples.quality.scan_fits`)
+PIXEL_COLUMNS = ["path", "n_nan_pixels", "nx", "ny", "bytes", "mtime_ns"]
 #: records a JSOC unit rejected (``units/<unit>/rejected.csv``; merged with a ``unit_id`` first)
 UNIT_REJECT_COLUMNS = ["series", "row", "reason", "raw"]
 
@@ -160,3 +170,33 @@ def load_archive(root: str | os.PathLike) -> Archive:
     mpath = root / "manifest.json"
     manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
     return Archive(root=root, records=records, flares=flares, manifest=manifest)
+
+
+def pixel_stats(path: str, data: np.ndarray, file: str | os.PathLike) -> dict:
+    """One ``pixels.csv`` row: ``path`` (relative, as in records.csv), NaN pixels and shape of
+    ``data`` (the magnetogram as stored in ``file``), and ``file``'s size and mtime now.
+    """
+    st = os.stat(file)
+    return {
+        "path": path,
+        "n_nan_pixels": int(np.count_nonzero(np.isnan(data))),
+        "nx": int(data.shape[1]),
+        "ny": int(data.shape[0]),
+        "bytes": int(st.st_size),
+        "mtime_ns": int(st.st_mtime_ns),
+    }
+
+
+def write_pixels(rows, target: str | os.PathLike) -> None:
+    """Write ``pixels.csv`` (rows of :func:`pixel_stats`; none for an archive without files)."""
+    write_csv(pd.DataFrame(list(rows), columns=PIXEL_COLUMNS), target)
+
+
+def read_pixels(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``pixels.csv``, indexed by ``path``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: archive file not found (run the archive stage first)")
+    df = pd.read_csv(path, dtype={"path": str}, keep_default_na=False)
+    _check_columns(df, PIXEL_COLUMNS, path)
+    return df.set_index("path")

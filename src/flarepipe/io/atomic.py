@@ -4,7 +4,9 @@ A killed job therefore never leaves a file that looks complete under its final n
 file gets the mode an ordinary ``open`` would give it (``0o666`` less the umask), not the
 ``0o600`` of :func:`tempfile.mkstemp`, so group members of a shared project can read results.
 Temporary files that a killed writer left beside the target are removed by the next write of the
-same target (one writer per target at a time: Snakemake locks its working directory).
+same target (one writer per target at a time: Snakemake locks its working directory); a writer of
+many files into one folder removes them once with :func:`remove_stale_temporaries` and writes with
+``clean=False`` (listing a folder of 10⁴ files for each of them made writing quadratic).
 :func:`require_free_space` turns a disk too full for a large write into a clear error before it
 starts (h5py crashes on a full disk).
 """
@@ -31,6 +33,7 @@ __all__ = [
     "sha256_file",
     "require_free_space",
     "stale_temporaries",
+    "remove_stale_temporaries",
     "IntegrityError",
     "integrity_path",
     "record_integrity",
@@ -64,6 +67,24 @@ def stale_temporaries(target: str | os.PathLike, suffix: str = ".part") -> list[
     return sorted(p for p in target.parent.iterdir() if pat.match(p.name) and p.is_file())
 
 
+def remove_stale_temporaries(folder: str | os.PathLike, suffix: str = ".part") -> int:
+    """Remove the temporary files of every target in ``folder`` (made by :func:`atomic_path` with
+    ``suffix``), listing the folder once; return how many were removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    pat = re.compile(rf"^\..+\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+    n = 0
+    with os.scandir(folder) as it:
+        for entry in it:
+            if pat.match(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    n += 1
+    return n
+
+
 def require_free_space(
     folder: str | os.PathLike, need_bytes: int, what: str, margin: float = 1.1
 ) -> None:
@@ -83,17 +104,18 @@ def require_free_space(
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str | None = None):
+def atomic_path(target: str | os.PathLike, suffix: str | None = None, *, clean: bool = True):
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success.
 
-    Temporary files of the same target left by a killed writer are removed first. On success the
+    Temporary files of the same target left by a killed writer are removed first (``clean=False``:
+    the caller has removed them, :func:`remove_stale_temporaries`). On success the
     file gets mode ``0o666 & ~umask``. On an exception the temporary file is removed and the target
     is left untouched.
     """
     target = Path(target)
     suffix = suffix or ".part"
     target.parent.mkdir(parents=True, exist_ok=True)
-    for old in stale_temporaries(target, suffix):
+    for old in stale_temporaries(target, suffix) if clean else ():
         with contextlib.suppress(FileNotFoundError):
             old.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)

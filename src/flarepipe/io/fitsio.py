@@ -7,6 +7,7 @@ Real and synthetic files go through the same :func:`read_patch`.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -16,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.io.fits.card import _format_value
 from astropy.io.fits.verify import VerifyWarning
 
 from flarepipe.core.keywords import KEYWORDS
 from flarepipe.core.noaa import normalise_noaa_ars
 from flarepipe.core.series import SERIES
 from flarepipe.core.timeutil import parse_trec, to_iso_utc
-from flarepipe.io.atomic import atomic_path
+from flarepipe.io.atomic import atomic_path, sha256_file
 
 __all__ = [
     "read_patch",
@@ -174,39 +176,77 @@ def header_to_record(
 _BLANK = -2147483648
 _BLOCK = 2880
 _PRIMARY = fits.PrimaryHDU().header.tostring().encode("ascii")
-_TEMPLATES: dict[tuple, fits.Header] = {}
+_END = "END" + " " * 77
+_TEMPLATES: dict[tuple, _HeaderTemplate] = {}
 _TEMPLATES_LOCK = threading.Lock()
+_KEY = re.compile(r"^[A-Z0-9_-]{1,8}$")
+_PLAIN = (str, bool, np.bool_, int, np.integer, float, np.floating)
 
 
 def _pad(buf: bytes, fill: bytes) -> bytes:
     return buf + fill * (-len(buf) % _BLOCK)
 
 
-def _image_header(shape: tuple[int, int], cards: dict, bscale: float) -> bytes:
-    """Header block of an uncompressed int32 image extension, formatted by astropy.
+def _card_image(key: str, value) -> str:
+    """The 80-character image astropy gives ``fits.Card(key, value)`` (value, no comment).
 
-    One astropy ``Header`` per distinct key sequence is kept and only its values are updated:
-    parsing and verifying ~35 new cards per file dominated the writer's cost (14 of 21 ms per
-    record).
+    Numbers, booleans and short printable strings of a standard keyword are formatted with
+    astropy's own value formatter (``astropy.io.fits.card._format_value``) without building a
+    ``Card`` (whose config look-ups cost ~50 µs); anything else (NaN, long strings that need
+    ``CONTINUE`` cards, HIERARCH keywords) goes through ``Card`` itself. ``tests/test_fitsio.py``
+    checks the two agree.
+    """
+    if isinstance(value, _PLAIN) and _KEY.match(key):
+        if isinstance(value, np.bool_):
+            value = bool(value)  # as Card's value setter does
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            return str(fits.Card(key, value))  # astropy raises: no NaN/inf in headers
+        if not isinstance(value, str) or (value.isascii() and value.isprintable()):
+            image = f"{key:8}= {_format_value(value)}"
+            if len(image) <= 80:
+                return f"{image:80}"
+    return str(fits.Card(key, value))
+
+
+class _HeaderTemplate:
+    """The card images of one key sequence's image-extension header, updated value by value."""
+
+    def __init__(self, shape: tuple[int, int], cards: dict, bscale: float):
+        header = fits.Header([fits.Card(k, v) for k, v in cards.items()])
+        h = fits.ImageHDU(data=np.zeros(shape, np.int32), header=header).header.copy()
+        h["BSCALE"] = bscale
+        h["BZERO"] = 0.0
+        h["BLANK"] = _BLANK
+        self.images = [str(c) for c in h.cards]
+        self.index = {c.keyword: i for i, c in enumerate(h.cards)}
+        self.values = {c.keyword: c.value for c in h.cards}
+
+    def bytes(self, values: dict) -> bytes:
+        for k, v in values.items():
+            old = self.values[k]
+            # only changed cards are formatted again (0.0 and -0.0 are equal, but print apart)
+            if type(old) is not type(v) or old != v or (v == 0 and str(v) != str(old)):
+                self.images[self.index[k]] = _card_image(k, v)
+                self.values[k] = v
+        text = "".join(self.images) + _END
+        return (text + " " * (-len(text) % _BLOCK)).encode("ascii")
+
+
+def _image_header(shape: tuple[int, int], cards: dict, bscale: float) -> bytes:
+    """Header block of an uncompressed int32 image extension, as astropy formats it.
+
+    astropy builds the header of each distinct key sequence once (card order, structural cards);
+    after that only the images of cards whose value changed are formatted again, by
+    :func:`_card_image`: parsing and verifying ~35 new cards per file, then astropy's
+    ``Header.tostring``, dominated the writer's cost.
     """
     keys = tuple(cards)
+    values = {"NAXIS1": int(shape[1]), "NAXIS2": int(shape[0]), **cards, "BSCALE": bscale}
     with _TEMPLATES_LOCK:
-        h = _TEMPLATES.get(keys)
-        if h is None:
-            header = fits.Header([fits.Card(k, v) for k, v in cards.items()])
-            h = fits.ImageHDU(data=np.zeros(shape, np.int32), header=header).header.copy()
-            h["BSCALE"] = bscale
-            h["BZERO"] = 0.0
-            h["BLANK"] = _BLANK
-            _TEMPLATES[keys] = h
-        values = {"NAXIS1": int(shape[1]), "NAXIS2": int(shape[0]), **cards, "BSCALE": bscale}
-        for k, v in values.items():
-            old = h[k]
-            if (
-                type(old) is not type(v) or old != v
-            ):  # setting a card costs ~50 µs: only changed ones
-                h[k] = v
-        return h.tostring().encode("ascii")
+        t = _TEMPLATES.get(keys)
+        if t is None:
+            t = _TEMPLATES[keys] = _HeaderTemplate(shape, cards, bscale)
+        return t.bytes(values)
 
 
 def write_patch(
@@ -215,7 +255,8 @@ def write_patch(
     cards: dict,
     bscale: float = 0.01,
     compress: bool = True,
-) -> None:
+    clean: bool = True,
+) -> str:
     """Write a patch as JSOC does: int32 in HDU 1 with ``BSCALE``, ``BLANK`` for NaN.
 
     ``compress=True`` writes a RICE_1-compressed HDU (JSOC's default export) with astropy;
@@ -224,7 +265,10 @@ def write_patch(
     and gives the same file (tested).
 
     ``data`` must already be quantised to multiples of ``bscale`` if the caller needs the stored
-    values to equal its array exactly (see :func:`quantise`). Written atomically.
+    values to equal its array exactly (see :func:`quantise`). Written atomically; ``clean=False``
+    skips the removal of the target's stale temporaries (a caller writing many files removes them
+    once: :func:`flarepipe.io.atomic.remove_stale_temporaries`). Returns the file's SHA-256 (hex),
+    computed from the bytes written (uncompressed) or from the file (compressed).
     """
     data = np.asarray(data)
     if data.ndim != 2:
@@ -238,17 +282,18 @@ def write_patch(
         hdu.header["BZERO"] = 0.0
         hdu.header["BLANK"] = _BLANK
         hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
-        with atomic_path(path, suffix=".fits.part") as tmp:
+        with atomic_path(path, suffix=".fits.part", clean=clean) as tmp:
             hdul.writeto(tmp, overwrite=True)
-        return
+        return sha256_file(path)
     blob = (
         _PRIMARY
         + _pad(_image_header(ints.shape, cards, bscale), b" ")
         + _pad(ints.astype(">i4").tobytes(), b"\0")
     )
-    with atomic_path(path, suffix=".fits.part") as tmp:
+    with atomic_path(path, suffix=".fits.part", clean=clean) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(blob)
+    return hashlib.sha256(blob).hexdigest()
 
 
 def quantise(data: np.ndarray, bscale: float = 0.01) -> np.ndarray:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,7 +382,10 @@ def _scan_one(path: str) -> tuple[int, int, int, str]:
 
 
 def scan_fits(
-    records: pd.DataFrame, archive_dir: str | os.PathLike, workers: int = 1
+    records: pd.DataFrame,
+    archive_dir: str | os.PathLike,
+    workers: int = 1,
+    known: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Read each record's magnetogram once: NaN pixel count and array shape.
 
@@ -395,6 +399,10 @@ def scan_fits(
     workers
         Processes reading files (FITS header parsing is CPU-bound Python); the result does not
         depend on it.
+    known
+        The archive's ``pixels.csv`` (:func:`flarepipe.archive.layout.read_pixels`): a file listed
+        there whose size and modification time are still those recorded is not read; its counts
+        come from the table. Any other file is read.
 
     Returns
     -------
@@ -408,17 +416,31 @@ def scan_fits(
     """
     _require(records, ["path"], "records")
     base = Path(archive_dir)
-    ids, files = [], []
+    lookup = {} if known is None else known.to_dict("index")
+    ids, files, found = [], [], {}
     for rid, p in records["path"].items():
         if p is None or (isinstance(p, float) and math.isnan(p)) or str(p).strip() == "":
             continue
         f = base / str(p)
-        if f.is_file():
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        k = lookup.get(str(p))
+        if k is not None and (k["bytes"], k["mtime_ns"]) == (st.st_size, st.st_mtime_ns):
+            found[rid] = (int(k["n_nan_pixels"]), int(k["nx"]), int(k["ny"]), "")
+        else:
             ids.append(rid)
             files.append(str(f))
-    values = map_chunked(_scan_one, files, workers=workers, min_items=_PARALLEL_MIN_FILES)
+    read = map_chunked(_scan_one, files, workers=workers, min_items=_PARALLEL_MIN_FILES)
+    found.update(zip(ids, read, strict=True))
+    order = [rid for rid in records.index if rid in found]
     cols = ["n_nan_pixels", "nx", "ny", "read_error"]
-    out = pd.DataFrame(values, index=pd.Index(ids, name=records.index.name), columns=cols)
+    out = pd.DataFrame(
+        [found[r] for r in order], index=pd.Index(order, name=records.index.name), columns=cols
+    )
     return out.astype({c: "int64" for c in cols[:3]}) if len(out) else out
 
 

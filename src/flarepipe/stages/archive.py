@@ -33,20 +33,25 @@ def run_archive(
     out_rates=None,
     workers: int = 1,
     sources=(),
+    out_pixels=None,
 ) -> dict:
     """Rule ``archive`` (synthetic, local or tables source): build the configured archive.
 
     ``cfg`` is the ``archive`` section; the outputs are the layout files of one archive folder
-    (``out_rates`` is the synthetic archive's ``truth/rates.csv``). ``sources`` are the local
+    (``out_rates`` is the synthetic archive's ``truth/rates.csv``, ``out_pixels`` its
+    ``pixels.csv``, written by every source). ``sources`` are the local
     files the source reads (:func:`flarepipe.archive.build.source_files`), declared by the rule so
     that an edit reruns it; the builder finds them through ``cfg``.
     """
     from flarepipe.archive.build import build_archive
 
-    root = _one_folder(out_records, out_flares, out_manifest)
+    outs = [out_records, out_flares, out_manifest] + ([out_pixels] if out_pixels else [])
+    root = _one_folder(*outs)
     manifest = build_archive(cfg, root, workers=workers)
     if out_rates is not None and not Path(out_rates).is_file():
         raise FileNotFoundError(f"{out_rates}: the archive source wrote no planted rates")
+    if out_pixels is not None and not Path(out_pixels).is_file():
+        raise FileNotFoundError(f"{out_pixels}: the archive source wrote no pixel statistics")
     return manifest
 
 
@@ -64,11 +69,13 @@ def run_jsoc_unit(cfg: dict, unit: str, archive, out) -> Path:
     return done
 
 
-def run_jsoc_merge(units: list, flares, rejected, out_records, out_flares, out_manifest) -> None:
+def run_jsoc_merge(
+    units: list, flares, rejected, out_records, out_flares, out_manifest, out_pixels=None
+) -> None:
     """Rule ``archive`` (jsoc source): merge finished units and the catalogue into the layout."""
     from flarepipe.archive.sources.jsoc import merge_units
 
-    root = _one_folder(out_records, out_flares, out_manifest)
+    root = _one_folder(out_records, out_flares, out_manifest, *([out_pixels] if out_pixels else []))
     merge_units(list(units), root, flares, rejected_flares=rejected)
 
 

@@ -9,7 +9,13 @@ __all__ = ["run_quality"]
 
 
 def run_quality(
-    records, cfg: Mapping, out_flagged, out_summary, workers: int = 1, scan_pixels: bool = True
+    records,
+    cfg: Mapping,
+    out_flagged,
+    out_summary,
+    workers: int = 1,
+    scan_pixels: bool = True,
+    pixels=None,
 ) -> None:
     """Rule ``quality``: flag every record (``quality`` section); write flags and counts.
 
@@ -24,9 +30,12 @@ def run_quality(
     workers
         Processes reading the FITS files for the pixel checks (the rule's threads).
     scan_pixels
-        Read the magnetograms for the NaN-pixel and size checks (off: keyword checks only).
+        Run the NaN-pixel and size checks (off: keyword checks only).
+    pixels
+        The archive's ``pixels.csv`` (what its source measured of each file, whichever source
+        it was): a file listed there with its size and mtime unchanged is not read again.
     """
-    from flarepipe.archive.layout import read_records
+    from flarepipe.archive.layout import read_pixels, read_records
     from flarepipe.config import settings
     from flarepipe.io.atomic import write_csv
     from flarepipe.samples.quality import flag_records, scan_fits, summarise, write_flagged
@@ -34,7 +43,8 @@ def run_quality(
     s = settings("quality", cfg)
     recs = read_records(records)
     root = Path(records).parent
-    pixel = scan_fits(recs, root, workers=workers) if scan_pixels else None
+    known = read_pixels(pixels) if pixels is not None else None
+    pixel = scan_fits(recs, root, workers=workers, known=known) if scan_pixels else None
     flagged = flag_records(recs, s, pixel_checks=pixel, archive_dir=root)
     write_flagged(flagged, out_flagged)
     write_csv(summarise(flagged), out_summary)

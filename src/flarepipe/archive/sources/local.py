@@ -50,7 +50,7 @@ from flarepipe.archive.catalogues.keyword_tables import (
     load_keyword_tables,
     read_keyword_tables,
 )
-from flarepipe.archive.layout import RECORD_COLUMNS, REJECT_COLUMNS
+from flarepipe.archive.layout import RECORD_COLUMNS, REJECT_COLUMNS, pixel_stats, write_pixels
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.io.atomic import atomic_path, sha256_file, write_csv, write_json
 from flarepipe.io.download import safe_filename
@@ -227,10 +227,13 @@ def scan_fits(
     header_keywords: Mapping[str, Any] | None = None,
     recompute: str = "missing",
     details: dict | None = None,
+    pixel_rows: list | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read every FITS export of segment ``segment`` under ``fits_dir``; place it in the archive.
 
-    Returns ``(records, rejected)``.
+    Returns ``(records, rejected)``; ``pixel_rows``, when given, gets the ``pixels.csv`` row of
+    every file placed (:func:`flarepipe.archive.layout.pixel_stats`: read here, not again by
+    quality).
 
     Files matching ``pattern`` whose JSOC name (``<series>.<region>.<T_REC>.<segment>.fits``)
     names another segment (``bitmap``, ``Br``, ``Bp``, ``Bt``, ...) are not records: they are
@@ -301,6 +304,8 @@ def scan_fits(
         rows.append(rec)
         for r in prov:
             provenance.append({"path": rel, "region_id": rec["region_id"], **r})
+        if pixel_rows is not None:
+            pixel_rows.append(pixel_stats(rel, data, dest))
     recs = (
         pd.DataFrame(rows).reindex(columns=RECORD_COLUMNS)
         if rows
@@ -351,6 +356,7 @@ def build_local_archive(
     parts, rejected, repaired = [], [], []
     fits_recs = pd.DataFrame(columns=RECORD_COLUMNS)
     details: dict = {}
+    pixel_rows: list[dict] = []
     if c.fits_dir:
         fits_recs, rej = scan_fits(
             c.fits_dir,
@@ -361,6 +367,7 @@ def build_local_archive(
             header_keywords=c.header_keywords,
             recompute=c.recompute_keywords,
             details=details,
+            pixel_rows=pixel_rows,
         )
         rejected.append(rej)
     table_recs = pd.DataFrame(columns=RECORD_COLUMNS)
@@ -423,6 +430,7 @@ def build_local_archive(
     provenance = pd.DataFrame(details.get("provenance", []), columns=PROVENANCE_COLUMNS)
 
     write_csv(records, archive / "records.csv", float_format="%.10g")
+    write_pixels(pixel_rows, archive / "pixels.csv")
     write_flares(cat.flares, archive / "flares.csv")
     write_csv(rejected_records, archive / "rejected_records.csv")
     write_csv(cat.rejected, archive / "rejected_flares.csv")

@@ -51,7 +51,7 @@ from flarepipe.archive.catalogues.keyword_tables import (
     keyword_tables_to_records,
     read_keyword_tables,
 )
-from flarepipe.archive.layout import RECORD_COLUMNS
+from flarepipe.archive.layout import RECORD_COLUMNS, write_pixels
 from flarepipe.core.flareclass import class_to_flux
 from flarepipe.core.series import SERIES
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
@@ -433,6 +433,7 @@ def build_tables_archive(
     records = records.reindex(columns=RECORD_COLUMNS + extra)
     rejected = pd.concat([res.rejected, rejected], ignore_index=True)
     write_csv(records, archive / "records.csv")
+    write_pixels([], archive / "pixels.csv")  # no magnetograms: nothing for quality to read
     write_flares(cat.flares, archive / "flares.csv")
     write_csv(rejected.reindex(columns=REJECT_COLUMNS), archive / "rejected_records.csv")
     write_csv(cat.rejected.reindex(columns=REJECT_COLUMNS), archive / "rejected_flares.csv")

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from flarepipe import __version__
@@ -156,6 +157,7 @@ def _download(
     stats = session.stats
     done: dict[str, dict] = {}
     shapes: dict[str, tuple[int, int]] = {}
+    nans: dict[str, int] = {}  # NaN pixels of each file read here (pixels.csv: quality reads none)
 
     records_of = dict(zip(files["filename"], files["record"], strict=True))
 
@@ -164,6 +166,7 @@ def _download(
         name = path.name.removesuffix(".part")
         _check_header(header, records_of.get(name), name)
         shapes[name] = data.shape
+        nans[name] = int(np.count_nonzero(np.isnan(data)))
 
     bar = _progress_bar(len(files), session.unit_id, s.progress)
     try:
@@ -194,6 +197,7 @@ def _download(
                         "sha256": sha256_file(dest),
                         "ny": int(data.shape[0]),
                         "nx": int(data.shape[1]),
+                        "n_nan_pixels": int(np.count_nonzero(np.isnan(data))),
                     }
                     ledger.add(entry)
                     done[name] = entry
@@ -237,6 +241,8 @@ def _download(
                 "nx": int(nx),
                 "ny": int(ny),
             }
+            if name in nans:
+                entry["n_nan_pixels"] = nans[name]
             ledger.add(entry)
             done[name] = entry
             stats["files_downloaded"] += 1
@@ -387,7 +393,9 @@ def fetch_unit(
             "unmatched_files": unmatched,
             "stats": session.stats,
             "files": {
-                f"fits/{unit.series}/{n}": {"size": e["size"], "sha256": e["sha256"]}
+                f"fits/{unit.series}/{n}": {
+                    k: e[k] for k in ("size", "sha256", "nx", "ny", "n_nan_pixels") if k in e
+                }
                 for n, e in sorted(done.items())
             },
         }

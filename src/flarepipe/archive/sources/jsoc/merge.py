@@ -11,7 +11,12 @@ import pandas as pd
 
 from flarepipe import __version__
 from flarepipe.archive.catalogues.flares import read_flares_csv, write_flares
-from flarepipe.archive.layout import RECORD_COLUMNS, UNIT_REJECT_COLUMNS, read_records_raw
+from flarepipe.archive.layout import (
+    RECORD_COLUMNS,
+    UNIT_REJECT_COLUMNS,
+    read_records_raw,
+    write_pixels,
+)
 from flarepipe.io.atomic import sha256_file, write_csv, write_json
 
 __all__ = ["merge_units"]
@@ -45,7 +50,7 @@ def merge_units(
     """
     archive = Path(archive_dir)
     archive.mkdir(parents=True, exist_ok=True)
-    recs, rejs, units, fits_sums, fits_sizes = [], [], [], {}, {}
+    recs, rejs, units, fits_sums, fits_sizes, pixels = [], [], [], {}, {}, {}
     for p in unit_outputs:
         p = Path(p)
         summary = json.loads(p.read_text())
@@ -58,7 +63,8 @@ def merge_units(
             rejs.append(rj)
         for rel, meta in summary.get("files", {}).items():
             fp = archive / rel
-            if not fp.exists() or fp.stat().st_size != meta["size"]:
+            st = fp.stat() if fp.exists() else None
+            if st is None or st.st_size != meta["size"]:
                 raise ValueError(
                     f"unit {uid}: {rel} is missing or has the wrong size; rerun that unit"
                 )
@@ -68,6 +74,9 @@ def merge_units(
                 )
             fits_sums[rel] = meta["sha256"]
             fits_sizes[rel] = meta["size"]
+            if all(k in meta for k in ("n_nan_pixels", "nx", "ny")):  # measured when downloaded
+                pixels[rel] = {"path": rel, **{k: meta[k] for k in ("n_nan_pixels", "nx", "ny")}}
+                pixels[rel] |= {"bytes": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
         units.append(
             {
                 k: summary.get(k)
@@ -99,6 +108,7 @@ def merge_units(
 
     fl = read_flares_csv(flares) if not isinstance(flares, pd.DataFrame) else flares
     write_csv(records, archive / "records.csv", float_format="%.10g")
+    write_pixels((pixels[p] for p in records["path"] if p in pixels), archive / "pixels.csv")
     write_flares(fl, archive / "flares.csv")
     write_csv(rejected, archive / "rejected_records.csv")
     out_files = ["records.csv", "flares.csv", "rejected_records.csv"]

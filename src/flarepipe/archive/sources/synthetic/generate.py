@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flarepipe.archive.layout import pixel_stats, write_pixels
 from flarepipe.archive.sources.synthetic.images import (
     RegionTextures,
     patch_shape,
@@ -36,7 +37,7 @@ from flarepipe.archive.sources.synthetic.regions import (
 from flarepipe.core.flareclass import flux_to_class
 from flarepipe.core.magnetic import activity_mask, compute_keywords
 from flarepipe.core.timeutil import format_trec, tai_to_utc, to_iso_utc
-from flarepipe.io.atomic import sha256_file, write_csv, write_json
+from flarepipe.io.atomic import remove_stale_temporaries, sha256_file, write_csv, write_json
 from flarepipe.io.fitsio import jsoc_filename, quantise, write_patch
 
 __all__ = ["generate_archive", "cause_mask", "params_from_manifest", "render_sample"]
@@ -60,7 +61,15 @@ def _region_job(args) -> dict:
     reg = simulate_region(params, inst, index, t_birth, span)
     t = reg["t"]
     if t.size == 0:
-        return {"records": [], "flares": [], "rates": [], "region": None, "spots": []}
+        return {
+            "records": [],
+            "flares": [],
+            "rates": [],
+            "region": None,
+            "spots": [],
+            "sums": {},
+            "pixels": [],
+        }
     res = params.resolved()
     geo = region_geometry(params, reg)
     rng = np.random.default_rng([params.seed, 3 if inst_name == "HMI" else 4, index])
@@ -68,9 +77,8 @@ def _region_job(args) -> dict:
     textures = {
         (ny0, nx0): RegionTextures(inst, ny0, nx0, _texture_seed(params, inst, index, ny0, nx0))
     }
-    rows, rates, spots = [], [], []
-    fits_dir = Path(out_dir) / "fits" / inst.series
-    fits_dir.mkdir(parents=True, exist_ok=True)
+    rows, rates, spots, sums, pixels = [], [], [], {}, []
+    fits_dir = Path(out_dir) / "fits" / inst.series  # made, and cleaned, by generate_archive
     t_tai = [_trec_tai(inst, tt) for tt in t]
     t_utc = tai_to_utc(pd.DatetimeIndex(t_tai))
     region_id = f"{inst.prefix}{region_number}"
@@ -173,7 +181,11 @@ def _region_job(args) -> dict:
             "GENERATR": GENERATOR_VERSION,
         }
         name = jsoc_filename(inst.series, region_number, trec)
-        write_patch(fits_dir / name, bmap, cards, bscale=inst.bscale, compress=params.compress)
+        rel = f"fits/{inst.series}/{name}"
+        sums[rel] = write_patch(
+            fits_dir / name, bmap, cards, bscale=inst.bscale, compress=params.compress, clean=False
+        )
+        pixels.append(pixel_stats(rel, bmap, fits_dir / name))  # quality need not read it back
         rows.append(
             {
                 "series": inst.series,
@@ -234,7 +246,15 @@ def _region_job(args) -> dict:
         "rho_max_deg": math.degrees(reg["rho_max"]),
         "spot_fraction": geo["f_spot"],
     }
-    return {"records": rows, "flares": flares, "rates": rates, "region": summary, "spots": spots}
+    return {
+        "records": rows,
+        "flares": flares,
+        "rates": rates,
+        "region": summary,
+        "spots": spots,
+        "sums": sums,
+        "pixels": pixels,
+    }
 
 
 def generate_archive(
@@ -245,15 +265,22 @@ def generate_archive(
 ) -> dict:
     """Write the synthetic archive (layout: docs/FILES.md) and return its manifest.
 
-    Besides the layout's files, ``truth/`` holds the planted state: ``rates.csv`` (every region's
-    flare rates at every native step), ``regions.csv`` (one row per region) and ``spots.csv``
-    (one row per region-day: spot area in μHem and Mt. Wilson class, as NOAA's region summaries).
+    Besides the layout's files (``pixels.csv`` too: each file's NaN pixels and shape, measured on
+    the array written, so that quality does not read it back), ``truth/`` holds the planted
+    state: ``rates.csv`` (every region's flare rates at every native step), ``regions.csv`` (one
+    row per region) and ``spots.csv`` (one row per region-day: spot area in μHem and Mt. Wilson
+    class, as NOAA's region summaries).
     ``workers`` processes render regions in parallel; results are identical for any ``workers``.
     """
     params = params or SyntheticParams()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [j + (str(out), params.cadence_min) for j in plan_regions(params)]
+    for name in sorted({job[1] for job in jobs}):
+        # temporaries a killed run left, removed once here: the writers skip the per-file listing
+        fits_dir = out / "fits" / INSTRUMENTS[name].series
+        fits_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(fits_dir, ".fits.part")
     workers = workers or min(len(jobs), os.cpu_count() or 1) or 1
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as ex:
@@ -311,7 +338,8 @@ def generate_archive(
             "truth/spots.csv",
         )
     }
-    fits_sums = {row.path: sha256_file(out / row.path) for row in records.itertuples()}
+    sums = {p: h for res in results for p, h in res["sums"].items()}
+    fits_sums = {p: sums[p] for p in records["path"]}  # digests of the bytes as written
     manifest = {
         "source": "synthetic",
         "generator": GENERATOR_VERSION,
@@ -327,6 +355,8 @@ def generate_archive(
         "files": files,
         "fits": fits_sums,
     }
+    pixels = {r["path"]: r for res in results for r in res["pixels"]}
+    write_pixels((pixels[p] for p in records["path"]), out / "pixels.csv")
     write_json(manifest, out / "manifest.json")
     return manifest
 
