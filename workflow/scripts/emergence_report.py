@@ -1,22 +1,20 @@
-"""Adapter: rule emergence_report -> flarepipe.stages.emergence.report."""
+"""Adapter: rule emergence_report -> flarepipe.stages.emergence.run_emergence_report."""
 
 import sys
 
 smk = snakemake  # noqa: F821
 sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.emergence import report  # noqa: E402
+from flarepipe.stages.emergence import run_emergence_report  # noqa: E402
 
-report(
-    list(smk.input.predictions),
-    smk.output.tss,
-    smk.output.report,
-    smk.output.figure,
-    list(smk.input.occlusion),
-    smk.output.occlusion,
-    list(smk.input.probes),
-    smk.output.probes,
-    smk.input.regions,
-    smk.params.emergence,
-    smk.output.gallery,
+o = smk.output
+run_emergence_report(
+    **smk.input,
+    em=smk.params.emergence,
+    out_tss=o.tss,
+    out_report=o.report,
+    out_figure=o.figure,
+    out_occlusion=o.occlusion,
+    out_probes=o.probes,
+    out_gallery=o.gallery,
 )

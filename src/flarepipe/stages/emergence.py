@@ -19,7 +19,14 @@ import pandas as pd
 
 from flarepipe.io.atomic import atomic_path, write_csv, write_text
 
-__all__ = ["build", "evaluate", "report"]
+__all__ = [
+    "build",
+    "evaluate",
+    "report",
+    "run_emergence_archive",
+    "run_emergence_evaluate",
+    "run_emergence_report",
+]
 
 
 def build(em: Mapping[str, Any], regions_csv: str | os.PathLike) -> None:
@@ -316,3 +323,52 @@ def _gallery(pred, regions_csv, em, path, per_bin: int = 6) -> None:
     with atomic_path(path, suffix=".png.part") as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
+
+
+# -- the rules' entry points: declared inputs by name, outputs as out_<name> ----------------------
+def run_emergence_archive(*, em: Mapping[str, Any], out_regions: str | os.PathLike) -> None:
+    """Rule ``emergence_archive`` (no inputs: the set is generated from ``em``): :func:`build`."""
+    build(em, out_regions)
+
+
+def run_emergence_evaluate(
+    *,
+    regions: str | os.PathLike,
+    em: Mapping[str, Any],
+    lead_h: float,
+    out_predictions: str | os.PathLike,
+    out_occlusion: str | os.PathLike,
+    out_probes: str | os.PathLike | None = None,
+) -> None:
+    """Rule ``emergence_evaluate``: :func:`evaluate` at one lead time."""
+    evaluate(em, regions, lead_h, out_predictions, out_occlusion, out_probes)
+
+
+def run_emergence_report(
+    *,
+    predictions: Sequence[str | os.PathLike],
+    occlusion: Sequence[str | os.PathLike],
+    probes: Sequence[str | os.PathLike],
+    regions: str | os.PathLike,
+    em: Mapping[str, Any],
+    out_tss: str | os.PathLike,
+    out_report: str | os.PathLike,
+    out_figure: str | os.PathLike,
+    out_occlusion: str | os.PathLike,
+    out_probes: str | os.PathLike,
+    out_gallery: str | os.PathLike,
+) -> pd.DataFrame:
+    """Rule ``emergence_report``: :func:`report` with every figure."""
+    return report(
+        list(predictions),
+        out_tss,
+        out_report,
+        out_figure,
+        list(occlusion),
+        out_occlusion,
+        list(probes),
+        out_probes,
+        regions,
+        em,
+        out_gallery,
+    )
