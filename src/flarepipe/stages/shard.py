@@ -31,6 +31,7 @@ def run_features(records, samples, cfg: Mapping, out, threads: int = 1) -> None:
         hmi_subsample=s["hmi_subsample"],
         threads=threads,
         fill=s["fill"],
+        resize=s["resize"],
     )
 
 
