@@ -271,7 +271,7 @@ def _cadence(config: Mapping) -> list[Problem]:
                     [("labels", "step_minutes"), *keys],
                     f"labels.step_minutes {step:g} needs {inst} records every {step:g} min (or a "
                     f"divisor of it), but {key} gives records every {cadence:g} min: most grid "
-                    f"points would have no record; set {key} to {step:g} (hourly records: 60) or "
+                    f"points would have no record; set {key} to {step:g} or a divisor of it, or "
                     "labels.step_minutes to a multiple of the cadence",
                 )
             )
