@@ -132,3 +132,63 @@ def test_task_uses_the_configured_loss_and_optimizer() -> None:
     )
     with pytest.raises(ValueError, match="loss must be one of"):
         FlareTask("cnn1", {"image_size": 16}, loss="hinge")
+
+
+def _keyword_shard(path, n: int, seed: int):
+    """Keyword-only shard: the area (last keyword) carries the label, the others are noise."""
+    import numpy as np
+    import pandas as pd
+
+    from flarepipe.core.keywords import KEYWORD_COLUMNS
+    from flarepipe.data.shards import write_shard
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    seq = rng.standard_normal((n, 1, len(KEYWORD_COLUMNS))).astype(np.float32)
+    seq[:, 0, KEYWORD_COLUMNS.index("area_uhem")] += 3.0 * (2 * y - 1)
+    meta = pd.DataFrame(
+        {
+            "sample_id": [f"{path.stem}_{i}" for i in range(n)],
+            "region_id": [f"HARP{seed}{i}" for i in range(n)],
+            "instrument": "HMI",
+            "t_end": "2012-03-07T00:00:00.000",
+        }
+    )
+    return write_shard(
+        path,
+        meta=meta,
+        inputs={"sequence": seq},
+        targets={"label": y},
+        attrs={"keywords": list(KEYWORD_COLUMNS)},
+    )
+
+
+def test_svm_baselines_read_the_configured_keywords(tmp_path) -> None:
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from flarepipe.config import load_config
+    from flarepipe.training.registry import fit_baseline
+
+    shards = {s: _keyword_shard(tmp_path / f"{s}.h5", 80, i) for i, s in enumerate(SPLITS)}
+    cfg = load_config("config.yaml")
+    assert cfg["models"]["svm_area_flux"]["keywords"] == ["area_uhem", "usfluxl_mx"]
+    aucs = {}
+    for name, params in [
+        ("svm", cfg["models"]["svm"]),
+        ("svm_area_flux", cfg["models"]["svm_area_flux"]),
+        ("svm", {"keywords": ["r_value", "meangbl_g_per_px"]}),  # no cue: chance
+    ]:
+        out = tmp_path / f"{name}_{len(aucs)}"
+        out.mkdir()
+        fit_baseline(name, shards, out, params, seed=0)
+        pred = pd.read_csv(out / "predictions.csv")
+        test = pred[pred["split"] == "test"]
+        aucs[len(aucs)] = roc_auc_score(test["label"], test["prob"])
+    assert aucs[0] > 0.9 and aucs[1] > 0.9  # separation 6 sd: AUC ~0.99
+    assert aucs[2] < 0.75
+    with pytest.raises(ValueError, match="not in the shard"):
+        fit_baseline("svm", shards, tmp_path, {"keywords": ["totusjh"]})
+
+
+SPLITS = ("train", "val", "test")

@@ -49,7 +49,8 @@ def test_study_config_is_the_papers_selection_and_split(tmp_path: Path) -> None:
     assert (s.method, s.k, s.by_class) == ("chronological_kfold", 3, True)
     assert cfg["features"]["resize"] == "bicubic"
     plan = experiment_plan(cfg)
-    assert plan.networks == ("cnn1", "cnn2", "cnn2_identity") and plan.baselines == ("logreg",)
+    assert plan.networks == ("cnn1", "cnn2", "cnn2_identity")
+    assert plan.baselines == ("logreg", "svm", "svm_area_flux")
     assert plan.runs == tuple(range(30))  # 10 repetitions x 3 folds
     assert cfg["models"]["cnn1"]["train"]["loss"] == "skill_weighted_mse"
     assert cfg["models"]["cnn2_identity"]["network"]["activation"] == "identity"

@@ -130,3 +130,46 @@ register_baseline(
         }
     },
 )
+
+# --- S2 (Bhattacharjee et al. 2020) Fig 5: SVMs on the region's keywords ---------------------
+_KEYWORD_LIST = {
+    "type": ["array", "null"],
+    "items": {"enum": ["usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem"]},
+    "minItems": 1,
+    "uniqueItems": True,
+}
+_SVM_PARAMS = {
+    "C": {"type": "number", "exclusiveMinimum": 0, "description": "SVM regularisation"},
+    "kernel": {"enum": ["rbf", "linear"], "description": "SVM kernel"},
+    "class_weight": {"enum": ["balanced", None], "description": "class weighting"},
+}
+register_baseline(
+    "svm",
+    "flarepipe.training.svm:train_svm",
+    input="sequence",
+    description="S2 SVM on the last record's keywords (scikit-learn)",
+    params_schema={
+        "default": {},
+        "properties": {
+            **_SVM_PARAMS,
+            "keywords": {**_KEYWORD_LIST, "default": None, "description": "null: all"},
+        },
+    },
+)
+register_baseline(
+    "svm_area_flux",
+    "flarepipe.training.svm:train_svm_area_flux",
+    input="sequence",
+    description="S2 SVM on the region's area and total unsigned flux (scikit-learn)",
+    params_schema={
+        "default": {},
+        "properties": {
+            **_SVM_PARAMS,
+            "keywords": {
+                **_KEYWORD_LIST,
+                "default": ["area_uhem", "usfluxl_mx"],
+                "description": "keywords used",
+            },
+        },
+    },
+)
