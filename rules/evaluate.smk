@@ -70,5 +70,6 @@ rule evaluate:
         stacked=[f"{p.prefix}stack_{c}" for p in PLAN.stacking for c in p.criteria],
         overlays=list(PLAN.networks),
         plugins=sorted({p for d in DATASETS for p in dataset_plugins(d)}),
+        image_size=config["features"]["image_size"],
     script:
         "../workflow/scripts/evaluate.py"

@@ -169,7 +169,9 @@ def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     flagged = pd.read_csv(out / "quality" / "records_flagged.csv")
     kept = flagged[flagged["keep"]]
     assert (kept["obs_vr"].abs() < 3500).all() and (kept["lon_fwt"].abs() <= 45).all()
-    assert flagged["high_obs_vr"].any() and flagged["far_from_cm"].any()  # the filters bite
+    assert (
+        flagged["far_from_cm"].any() and not flagged.loc[flagged["keep"], "reasons"].notna().any()
+    )
     # chronological: test samples lie in the test interval, no region in two splits
     split = pd.read_csv(out / "splits" / "SHARP_ONLY" / "split_0.csv").merge(
         samples[["sample_id", "t_end"]], on="sample_id"
@@ -185,3 +187,24 @@ def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     hp = ckpt["hyper_parameters"]
     assert (hp["loss"], hp["optimizer"], hp["pos_weight"]) == ("skill_weighted_mse", "sgd", 4.5)
     assert (out / "attribution" / "SHARP_ONLY" / "cnn2" / "run0" / "maps.npz").stat().st_size > 0
+
+
+def test_report_places_measured_beside_published() -> None:
+    from flarepipe.studies.bhattacharjee2020.published import (
+        comparison_markdown,
+        comparison_table,
+    )
+
+    rows = [("SHARP_ONLY", "cnn2", k, "val", "TSS", v) for k, v in enumerate([0.4, 0.5, 0.6])]
+    rows += [("SHARP_ONLY", "cnn2", k, "test", "TSS", v) for k, v in enumerate([0.5, 0.5, 0.8])]
+    rows += [("SHARP_ONLY", "cnn1", 0, "val", "TSS", 0.9)]  # another model: not compared
+    tidy = pd.DataFrame(rows, columns=["dataset", "model", "run", "split", "metric", "value"])
+    table = comparison_table(tidy, 256).set_index("split")
+    assert table.loc["val", "measured_mean"] == pytest.approx(0.5)
+    assert table.loc["val", "measured_sd"] == pytest.approx(0.1)
+    assert (table.loc["val", "published_mean"], table.loc["val", "published_sd"]) == (0.51, 0.06)
+    assert table.loc["test", "measured_mean"] == pytest.approx(0.6)
+    assert table.loc["test", "published_mean"] == 0.52
+    text = comparison_markdown(tidy, 128)
+    assert "| CV TSS (10x3 folds) | SHARP_ONLY | 128 | 3 | 0.50 ± 0.10 | 0.45 ± 0.07 |" in text
+    assert "| test TSS (2015-10..2018) | SHARP_ONLY | 128 | 3 | 0.60 ± 0.17 | 0.52 |" in text

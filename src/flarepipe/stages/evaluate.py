@@ -105,6 +105,7 @@ def run_evaluate(
     stacked: list | tuple = (),
     overlays: list | tuple | None = None,
     plugins: list | tuple = (),
+    image_size: int | None = None,
 ) -> None:
     """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
 
@@ -122,6 +123,9 @@ def run_evaluate(
     10); ``base_models`` and ``meta_models`` the boxes of the TSS box plot (Fig. 9);
     ``overlays`` the models drawn FUSED against ONLY (default: every model). Plots show the
     mean ± sd over runs. ``plugins`` (those that registered the datasets) are imported first.
+    ``evaluation.published`` (``cfg``) names the study whose published values sit beside the
+    measured ones (``bhattacharjee2020`` adds its CV/test comparison at ``image_size``, the
+    ``features.image_size``).
     """
     import json
 
@@ -201,6 +205,12 @@ def run_evaluate(
         sections += true_rate_markdown(true_rate)
         sections += counts_markdown(instruments, per_split)
 
+    if ev["published"] == "bhattacharjee2020":
+        from flarepipe.studies.bhattacharjee2020 import published as s2
+
+        if published is None:
+            published = s2.PUBLISHED_TEST_TSS
+        sections += s2.comparison_markdown(tidy, int(image_size or 0))
     summary = write_evaluation(
         tidy,
         out_metrics,
