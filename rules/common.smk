@@ -118,6 +118,7 @@ def final_outputs():
         out.append(f"{R}/realism/distances.csv")
         out.append(f"{R}/figures/synthetic_region.png")
     out += attribution_outputs()
+    out += recall_time_outputs()  # rules/evaluate.smk
     return out
 
 

@@ -73,3 +73,48 @@ rule evaluate:
         image_size=config["features"]["image_size"],
     script:
         "../workflow/scripts/evaluate.py"
+
+
+# Recall against the time to the nearest flare (S2 Fig 5), per (dataset, model); off by default
+# (evaluation.recall_vs_time.enabled).
+RECALL_TIME = config["evaluation"]["recall_vs_time"]
+
+
+def recall_time_outputs():
+    if not RECALL_TIME["enabled"]:
+        return []
+    return expand(
+        f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
+        dataset=DATASETS,
+        model=list(PLAN.networks + PLAN.baselines),
+    )
+
+
+rule recall_time:
+    input:
+        predictions=lambda wc: expand(
+            f"{R}/models/{wc.dataset}/{wc.model}/run{{run}}/predictions.csv", run=RUNS
+        ),
+        samples=rules.label.output.samples,
+        records=rules.archive.output.records,
+        flares=rules.archive.output.flares,
+    output:
+        table=f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.csv",
+        figure=report(
+            f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
+            caption="../report/recall_time.rst",
+            category="4. Evaluation",
+        ),
+    log:
+        f"{R}/logs/recall_time/{{dataset}}_{{model}}.log",
+    wildcard_constraints:
+        model=f"{NETWORK_PATTERN}|{BASELINE_PATTERN}",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        runs=RUNS,
+        labels=config["labels"],
+        cfg=RECALL_TIME,
+        title=lambda wc: f"{wc.dataset} {wc.model}",
+    script:
+        "../workflow/scripts/recall_time.py"

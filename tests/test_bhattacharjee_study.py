@@ -187,6 +187,13 @@ def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     hp = ckpt["hyper_parameters"]
     assert (hp["loss"], hp["optimizer"], hp["pos_weight"]) == ("skill_weighted_mse", "sgd", 4.5)
     assert (out / "attribution" / "SHARP_ONLY" / "cnn2" / "run0" / "maps.npz").stat().st_size > 0
+    # the report: measured beside published, and recall vs time to the nearest flare (Fig 5)
+    table = (out / "evaluation" / "metrics.md").read_text()
+    assert "## Bhattacharjee et al. 2020: measured beside published" in table
+    assert "| test TSS (2015-10..2018) | SHARP_ONLY | 32 | 1 |" in table
+    recall = pd.read_csv(out / "evaluation" / "recall_time" / "SHARP_ONLY_cnn2.csv")
+    assert recall["n_pos"].sum() > 0 and recall["recall"].between(0, 1).any()
+    assert (out / "evaluation" / "recall_time" / "SHARP_ONLY_logreg.png").stat().st_size > 5000
 
 
 def test_report_places_measured_beside_published() -> None:
