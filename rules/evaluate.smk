@@ -76,20 +76,7 @@ rule evaluate:
 
 
 # Recall against the time to the nearest flare (S2 Fig 5), per (dataset, model); off by default
-# (evaluation.recall_vs_time.enabled).
-RECALL_TIME = config["evaluation"]["recall_vs_time"]
-
-
-def recall_time_outputs():
-    if not RECALL_TIME["enabled"]:
-        return []
-    return expand(
-        f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
-        dataset=DATASETS,
-        model=list(PLAN.networks + PLAN.baselines),
-    )
-
-
+# (evaluation.recall_vs_time.enabled; targets: recall_time_outputs in common.smk).
 rule recall_time:
     input:
         predictions=lambda wc: expand(
