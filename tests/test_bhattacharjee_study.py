@@ -120,7 +120,7 @@ def test_records_without_the_filtered_columns_are_refused() -> None:
     )
     with pytest.raises(ValueError, match=r"no value .* 'obs_vr', which quality.max_abs_obs_vr"):
         check_required_columns(records, q, "archive/records.csv")
-    with pytest.raises(ValueError, match=r"has no column 'area_uhem', which quality.min_area_mm2"):
+    with pytest.raises(ValueError, match=r"missing column 'area_uhem', which quality.min_area_mm2"):
         check_required_columns(records.drop(columns="area_uhem").fillna(0.0), q)
     check_required_columns(records.fillna(0.0), q)  # both present: fine
 

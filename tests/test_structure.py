@@ -368,10 +368,12 @@ TORCH_MODULES = {
     "flarepipe.data.datamodule",
     "flarepipe.models.blocks",
     "flarepipe.models.cnn",
+    "flarepipe.models.cnn1",
     "flarepipe.models.cnn2",
     "flarepipe.models.flops",
     "flarepipe.models.lstm",
     "flarepipe.tasks.classification",
+    "flarepipe.tasks.losses",
     "flarepipe.training.fit",
 }
 

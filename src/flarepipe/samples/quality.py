@@ -219,13 +219,13 @@ def check_required_columns(
         if getattr(settings, key) is None:
             continue
         if col not in records.columns:
-            problem = "has no column"
+            problem = "missing column"
         elif pd.to_numeric(records[col], errors="coerce").isna().all():
-            problem = "has no value (NaN in every record) in column"
+            problem = "no value (NaN in every record) in column"
         else:
             continue
         raise ValueError(
-            f"{where} {problem} {col!r}, which quality.{key} needs: the archive lacks it (a "
+            f"{where}: {problem} {col!r}, which quality.{key} needs: the archive lacks it (a "
             f"keyword table without it, or JSOC keywords not fetched); set quality.{key}: null "
             "or use an archive that carries it"
         )

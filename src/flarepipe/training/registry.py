@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flarepipe.core.keywords import AREA_FLUX_COLUMNS, KEYWORD_COLUMNS
 from flarepipe.core.registry import Registry, call_or_decorate, resolve
 
 __all__ = [
@@ -134,7 +135,7 @@ register_baseline(
 # --- S2 (Bhattacharjee et al. 2020) Fig 5: SVMs on the region's keywords ---------------------
 _KEYWORD_LIST = {
     "type": ["array", "null"],
-    "items": {"enum": ["usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem"]},
+    "items": {"enum": list(KEYWORD_COLUMNS)},
     "minItems": 1,
     "uniqueItems": True,
 }
@@ -167,7 +168,7 @@ register_baseline(
             **_SVM_PARAMS,
             "keywords": {
                 **_KEYWORD_LIST,
-                "default": ["area_uhem", "usfluxl_mx"],
+                "default": list(AREA_FLUX_COLUMNS),
                 "description": "keywords used",
             },
         },

@@ -16,13 +16,11 @@ import numpy as np
 import pandas as pd
 from sklearn.svm import SVC
 
+from flarepipe.core.keywords import AREA_FLUX_COLUMNS as AREA_FLUX
 from flarepipe.data.shards import ShardReader
 from flarepipe.io.atomic import write_csv
 
-__all__ = ["AREA_FLUX", "train_svm", "train_svm_area_flux"]
-
-#: The keywords of ``svm_area_flux``: the region's area and total unsigned flux.
-AREA_FLUX: tuple[str, ...] = ("area_uhem", "usfluxl_mx")
+__all__ = ["train_svm", "train_svm_area_flux"]
 
 
 def _columns(reader: ShardReader, keywords: Sequence[str] | None) -> list[int]:
@@ -100,5 +98,5 @@ def train_svm_area_flux(
     keywords: Sequence[str] | None = AREA_FLUX,
     **params,
 ) -> dict:
-    """:func:`train_svm` on the region's area and total unsigned flux (:data:`AREA_FLUX`)."""
+    """:func:`train_svm` on the region's area and total unsigned flux (``AREA_FLUX_COLUMNS``)."""
     return train_svm(shard_paths, out_dir, keywords=keywords or AREA_FLUX, **params)
