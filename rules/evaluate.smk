@@ -87,6 +87,7 @@ rule recall_time:
         flares=rules.archive.output.flares,
     output:
         table=f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.csv",
+        pre_flare=f"{R}/evaluation/recall_time/{{dataset}}_{{model}}_24h_before.csv",
         figure=report(
             f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
             caption="../report/recall_time.rst",

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flarepipe.evaluation.recall_time import flare_offsets, recall_by_offset, region_flare_times
+from flarepipe.evaluation.recall_time import (
+    flare_offsets,
+    pre_flare_scores,
+    recall_by_offset,
+    region_flare_times,
+)
 
 F1 = pd.Timestamp("2012-03-01T00:00")
 F2 = F1 + pd.Timedelta(hours=100)  # < 144 h after F1: the interval is split in halves
@@ -71,3 +76,21 @@ def test_recall_per_offset_bin() -> None:
         r.loc[-72, "recall"] == 0.5
         and np.isnan(recall_by_offset(preds.iloc[:0], offsets, 24, 72)["recall"]).all()
     )
+
+
+def test_recall_and_tss_24_h_before_a_flare() -> None:
+    times = {"HARP1": np.array([F1, F2, F3], dtype="datetime64[ns]")}
+    offsets = flare_offsets(_samples(), times, window_hours=72)
+    # 24 h before a flare: only R1_-10 (offset -10); R1_300 (0) is at the flare, not before it
+    preds = pd.DataFrame(
+        {
+            "sample_id": ["R1_-10", "R1_300", "R1_60", "N1", "N2", "N3", "N4"],
+            "label": [1, 1, 1, 0, 0, 0, 0],
+            "prob": [0.8, 0.1, 0.9, 0.6, 0.2, 0.3, 0.1],
+        }
+    )
+    got = pre_flare_scores(preds, offsets, hours=24)
+    assert (got["n_pos"], got["tp"], got["fn"]) == (1, 1, 0)
+    assert (got["n_neg"], got["fp"], got["tn"]) == (4, 1, 3)
+    assert got["recall"] == 1.0 and got["tss"] == pytest.approx(1.0 - 0.25)
+    assert pre_flare_scores(preds, offsets, hours=48)["n_pos"] == 2  # R1_60: -40 h from F2

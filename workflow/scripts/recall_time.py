@@ -12,4 +12,5 @@ run_recall_time(
     **smk.params,
     out_table=smk.output.table,
     out_figure=smk.output.figure,
+    out_pre_flare=smk.output.pre_flare,
 )

@@ -26,7 +26,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["OFFSET_COLUMNS", "flare_offsets", "recall_by_offset", "region_flare_times"]
+__all__ = [
+    "OFFSET_COLUMNS",
+    "flare_offsets",
+    "pre_flare_scores",
+    "recall_by_offset",
+    "region_flare_times",
+]
 
 #: Columns of :func:`flare_offsets`.
 OFFSET_COLUMNS: list[str] = ["sample_id", "region_id", "flare_start", "offset_hours"]
@@ -156,3 +162,41 @@ def recall_by_offset(
             "recall": recall,
         }
     )
+
+
+def pre_flare_scores(
+    predictions: pd.DataFrame,
+    offsets: pd.DataFrame,
+    hours: float = 24.0,
+    threshold: float = 0.5,
+) -> dict[str, float]:
+    """Recall and TSS on the samples of the ``hours`` before a flare (S2 Table 4).
+
+    Positives: the positive samples with ``-hours <= offset < 0`` (:func:`flare_offsets`);
+    negatives: every negative sample of ``predictions``. Recall = TP / (TP + FN) of those
+    positives; TSS = recall - FP / (FP + TN) of the negatives (NaN when either set is empty).
+
+    Returns
+    -------
+    dict
+        ``n_pos, n_neg, tp, fn, fp, tn, recall, tss``.
+    """
+    pre = offsets[(offsets["offset_hours"] >= -hours) & (offsets["offset_hours"] < 0)]
+    lab = predictions["label"].astype(int)
+    pos = predictions[(lab == 1) & predictions["sample_id"].isin(pre["sample_id"])]
+    neg = predictions[lab == 0]
+    tp = int((pos["prob"] >= threshold).sum())
+    fp = int((neg["prob"] >= threshold).sum())
+    fn, tn = len(pos) - tp, len(neg) - fp
+    recall = tp / len(pos) if len(pos) else float("nan")
+    far = fp / len(neg) if len(neg) else float("nan")
+    return {
+        "n_pos": len(pos),
+        "n_neg": len(neg),
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "tn": tn,
+        "recall": recall,
+        "tss": recall - far,
+    }

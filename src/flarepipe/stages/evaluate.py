@@ -303,6 +303,7 @@ def run_recall_time(
     title: str,
     out_table: str | os.PathLike,
     out_figure: str | os.PathLike,
+    out_pre_flare: str | os.PathLike | None = None,
 ) -> None:
     """Rule ``recall_time``: per-run recall per offset bin of one (dataset, model); a figure.
 
@@ -310,7 +311,8 @@ def run_recall_time(
     and ``flares`` the label stage's samples and the archive (the regions' NOAA numbers and
     flares); ``labels`` the ``labels`` section (``strong_class``), ``cfg`` the
     ``evaluation.recall_vs_time`` section. The table has one row per (run, bin); the figure the
-    mean ± sd over runs (:mod:`flarepipe.evaluation.recall_time`).
+    mean ± sd over runs (:mod:`flarepipe.evaluation.recall_time`). ``out_pre_flare``: per run
+    recall and TSS on the samples of the 24 h before a flare (S2 Table 4).
     """
     import matplotlib
 
@@ -324,6 +326,7 @@ def run_recall_time(
     from flarepipe.evaluation.plots import save_figure
     from flarepipe.evaluation.recall_time import (
         flare_offsets,
+        pre_flare_scores,
         recall_by_offset,
         region_flare_times,
     )
@@ -338,7 +341,7 @@ def run_recall_time(
         class_to_flux(labels["strong_class"]),
     )
     offsets = flare_offsets(read_samples(samples), times, w)
-    frames = []
+    frames, pre = [], []
     predictions = (
         [predictions] if isinstance(predictions, (str, os.PathLike)) else list(predictions)
     )
@@ -350,8 +353,11 @@ def run_recall_time(
         r = recall_by_offset(pred, offsets, b, w, float(cfg["threshold"]))
         r.insert(0, "run", int(run))
         frames.append(r)
+        pre.append({"run": int(run), **pre_flare_scores(pred, offsets, 24.0, cfg["threshold"])})
     table = pd.concat(frames, ignore_index=True)
     write_csv(table, out_table)
+    if out_pre_flare is not None:
+        write_csv(pd.DataFrame(pre), out_pre_flare)
     wide = table.pivot(index="run", columns="bin_centre", values="recall")
     mean, sd = wide.mean(axis=0), wide.std(axis=0).fillna(0.0)
     fig, ax = plt.subplots(figsize=(6, 3.5))
