@@ -125,16 +125,6 @@ def test_records_without_the_filtered_columns_are_refused() -> None:
     check_required_columns(records.fillna(0.0), q)  # both present: fine
 
 
-def test_dry_run_refuses_before_any_job(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("archive: {synthetic: {cadence_min: 96}}\n")
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    res = _smk(tmp_path, "-n", extra=[tmp_path / "bad.yaml"])
-    assert res.returncode != 0
-    out = res.stdout + res.stderr
-    assert "labels.step_minutes 240 needs HMI records" in out and "synthetic.cadence_min" in out
-    assert not (tmp_path / "results").exists()
-
-
 def _smk(workdir: Path, *args: str, extra: list | tuple = ()) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     cmd = [

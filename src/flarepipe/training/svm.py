@@ -3,7 +3,8 @@
 The SVM sees keywords of each sample's last record, standardised as the networks' sequence
 inputs are (per instrument, training statistics): every keyword of the shard (``svm``), or a
 chosen subset such as the region's area and total unsigned flux (``svm_area_flux``).
-Probabilities are Platt-scaled (``SVC(probability=True)``, seeded).
+Probabilities are Platt-scaled by :class:`sklearn.calibration.CalibratedClassifierCV` (sigmoid,
+out-of-fold decision values, one SVM fitted on all training samples).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC
 
 from flarepipe.core.keywords import AREA_FLUX_COLUMNS as AREA_FLUX
@@ -58,7 +60,7 @@ def train_svm(
     C, kernel, class_weight
         :class:`sklearn.svm.SVC` parameters.
     seed
-        Seed of the Platt scaling's internal cross-validation.
+        Seed of the SVM (its solver is deterministic; kept for the baseline interface).
     """
 
     def load(split):
@@ -72,9 +74,11 @@ def train_svm(
     X, y, _ = load("train")
     if len(np.unique(y)) < 2:
         raise ValueError(f"{shard_paths['train']}: training split has a single class; cannot fit")
-    model = SVC(
-        C=C, kernel=kernel, class_weight=class_weight, probability=True, random_state=seed
-    ).fit(X, y)
+    svc = SVC(C=C, kernel=kernel, class_weight=class_weight, random_state=seed)
+    folds = int(min(5, np.bincount(y.astype(int)).min()))
+    if folds < 2:
+        raise ValueError(f"{shard_paths['train']}: a class has < 2 samples; cannot calibrate")
+    model = CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False).fit(X, y)
     frames = []
     for split in ("val", "test"):
         Xs, ys, ids = load(split)
@@ -89,7 +93,8 @@ def train_svm(
             )
         )
     write_csv(pd.concat(frames, ignore_index=True), Path(out_dir) / "predictions.csv")
-    return {"n_support": int(model.n_support_.sum()), "keywords": list(keywords or [])}
+    fitted = model.calibrated_classifiers_[0].estimator
+    return {"n_support": int(fitted.n_support_.sum()), "keywords": list(keywords or [])}
 
 
 def train_svm_area_flux(
