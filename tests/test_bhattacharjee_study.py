@@ -113,6 +113,13 @@ def test_an_archive_lacking_what_the_study_needs_is_refused(
     assert str(exc.value).split(": ")[0].endswith(".yaml")  # names the file(s) that set it
 
 
+def test_the_cadence_check_knows_the_generators_default() -> None:
+    from flarepipe.archive.sources.synthetic.params import SyntheticParams
+    from flarepipe.config.checks import SYNTHETIC_CADENCE_MIN
+
+    assert SyntheticParams().cadence_min == SYNTHETIC_CADENCE_MIN
+
+
 def test_records_without_the_filtered_columns_are_refused() -> None:
     q = settings("quality", {"max_abs_obs_vr": 3500, "min_area_mm2": 25})
     records = pd.DataFrame(

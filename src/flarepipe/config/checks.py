@@ -217,6 +217,9 @@ def _attribution(config: Mapping) -> list[Problem]:
     return []
 
 
+#: The synthetic generator's default record cadence, minutes (SyntheticParams.cadence_min; not
+#: imported: the generator's package loads scipy, and config validation must stay light).
+SYNTHETIC_CADENCE_MIN = 96
 #: Native record cadence (minutes) of each instrument's patch series (jsoc cadence: null).
 _NATIVE_CADENCE_MIN = {"HMI": 12.0, "MDI": 96.0}
 _UNITS_MIN = {"s": 1 / 60, "m": 1.0, "h": 60.0, "d": 1440.0}
@@ -228,12 +231,10 @@ def _archive_cadences(archive: Mapping) -> tuple[dict[str, float], list[tuple]]:
     """
     source = archive.get("source", "synthetic")
     if source == "synthetic":
-        from flarepipe.archive.sources.synthetic.params import SyntheticParams
-
         syn = archive.get("synthetic") or {}
         cadence = syn.get("cadence_min")
         if cadence is None:
-            cadence = SyntheticParams.__dataclass_fields__["cadence_min"].default
+            cadence = SYNTHETIC_CADENCE_MIN
         instruments = syn.get("instruments") or list(_NATIVE_CADENCE_MIN)
         return {i: float(cadence) for i in instruments}, [("archive", "synthetic", "cadence_min")]
     if source == "jsoc":
