@@ -118,7 +118,22 @@ def final_outputs():
         out.append(f"{R}/realism/distances.csv")
         out.append(f"{R}/figures/synthetic_region.png")
     out += attribution_outputs()
+    out += recall_time_outputs()
     return out
+
+
+RECALL_TIME = config["evaluation"]["recall_vs_time"]
+
+
+def recall_time_outputs():
+    """Recall vs time to the nearest flare (S2 Fig 5, rule recall_time), when enabled."""
+    if not RECALL_TIME["enabled"]:
+        return []
+    return expand(
+        f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
+        dataset=DATASETS,
+        model=list(PLAN.networks + PLAN.baselines),
+    )
 
 
 def attribution_outputs():

@@ -70,5 +70,39 @@ rule evaluate:
         stacked=[f"{p.prefix}stack_{c}" for p in PLAN.stacking for c in p.criteria],
         overlays=list(PLAN.networks),
         plugins=sorted({p for d in DATASETS for p in dataset_plugins(d)}),
+        image_size=config["features"]["image_size"],
     script:
         "../workflow/scripts/evaluate.py"
+
+
+# Recall against the time to the nearest flare (S2 Fig 5), per (dataset, model); off by default
+# (evaluation.recall_vs_time.enabled; targets: recall_time_outputs in common.smk).
+rule recall_time:
+    input:
+        predictions=lambda wc: expand(
+            f"{R}/models/{wc.dataset}/{wc.model}/run{{run}}/predictions.csv", run=RUNS
+        ),
+        samples=rules.label.output.samples,
+        records=rules.archive.output.records,
+        flares=rules.archive.output.flares,
+    output:
+        table=f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.csv",
+        pre_flare=f"{R}/evaluation/recall_time/{{dataset}}_{{model}}_24h_before.csv",
+        figure=report(
+            f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
+            caption="../report/recall_time.rst",
+            category="4. Evaluation",
+        ),
+    log:
+        f"{R}/logs/recall_time/{{dataset}}_{{model}}.log",
+    wildcard_constraints:
+        model=f"{NETWORK_PATTERN}|{BASELINE_PATTERN}",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        runs=RUNS,
+        labels=config["labels"],
+        cfg=RECALL_TIME,
+        title=lambda wc: f"{wc.dataset} {wc.model}",
+    script:
+        "../workflow/scripts/recall_time.py"

@@ -151,6 +151,7 @@ def test_filled_defaults_are_those_of_flarepipe_0_1():
     assert section("features") == {
         "image_size": _default()["features"]["image_size"],
         "hmi_subsample": 4,
+        "resize": "bilinear",  # added with S2 (bicubic there); bilinear as before
         "fill": "previous",
         "keywords": ["usfluxl_mx", "meangbl_g_per_px", "r_value", "area_uhem"],
     }

@@ -19,7 +19,7 @@ from flarepipe.config.experiments import (
     stacking_plans,
     wildcard_pattern,
 )
-from flarepipe.config.registries import KINDS, fill_schema
+from flarepipe.config.registries import KINDS, fill_schema, model_names
 from flarepipe.core.registry import PluginError, Registry, UnknownNameError, load_plugins, resolve
 from flarepipe.evaluation.criteria import CRITERIA
 from flarepipe.models.registry import NETWORKS
@@ -166,7 +166,7 @@ def test_model_blocks_follow_the_registered_schemas() -> None:
     assert "models.cnn.network: Additional properties are not allowed ('widht'" in msg
     cfg = _default()
     cfg["models"]["resnet"] = {}
-    names = list(NETWORKS) + list(BASELINES)  # every registered model, built-in first
+    names = list(model_names())
     assert names[:3] == ["lstm", "cnn", "cnn2"] and "logreg" in names
     assert f"models must be one of {names}, got 'resnet'" in _errors(cfg)
 

@@ -44,6 +44,7 @@ __all__ = [
     "bipole_field",
     "cause_mask",
     "hmi_subsample_of",
+    "resize_of",
     "load_network",
     "random_network",
     "read_feature_samples",
@@ -162,7 +163,7 @@ def random_network(network: Network, seed: int = 0) -> Network:
 class Preprocessing:
     """The preprocessing between a native magnetogram (or raw keywords) and the network input.
 
-    Mirrors :func:`flarepipe.data.features.extract_features` (HMI subsampling, bilinear resize) and
+    Mirrors :func:`flarepipe.data.features.extract_features` (HMI subsampling, ``resize``) and
     :func:`flarepipe.data.features.build_shards` (image z-score; ``log10`` of ``log_keywords``,
     keyword z-score per instrument, NaN -> 0) with the statistics stored in the run's shard.
     """
@@ -175,9 +176,12 @@ class Preprocessing:
     keywords: list[str]
     log_keywords: list[str]
     sequence_stats: dict[str, dict[str, list[float]]]
+    resize: str = "bilinear"
 
     @classmethod
-    def from_shard(cls, shard: str | os.PathLike, hmi_subsample: int) -> Preprocessing:
+    def from_shard(
+        cls, shard: str | os.PathLike, hmi_subsample: int, resize: str = "bilinear"
+    ) -> Preprocessing:
         """Read the normalisation of a shard written by the shard stage."""
         reader = _reader(shard)
         attrs = reader.attrs
@@ -208,6 +212,7 @@ class Preprocessing:
             keywords=list(attrs.get("keywords") or []),
             log_keywords=list(norm.get("log_keywords") or []),
             sequence_stats=dict(norm.get("sequences") or {}),
+            resize=str(resize),
         )
 
     # -- images ----------------------------------------------------------------------------
@@ -224,7 +229,7 @@ class Preprocessing:
         data = np.asarray(bmap, dtype=np.float32)
         if instrument == "HMI" and self.hmi_subsample > 1:
             data = data[:: self.hmi_subsample, :: self.hmi_subsample]
-        return resize_image(data, self.image_size)
+        return resize_image(data, self.image_size, self.resize)
 
     def image(self, bmap: np.ndarray, instrument: str) -> np.ndarray:
         """Network input [1, S, S] of a native magnetogram (G) of ``instrument``."""
@@ -334,6 +339,11 @@ def hmi_subsample_of(features: str | os.PathLike) -> int:
     """The HMI subsampling the feature stage applied (attribute of the feature store)."""
     attrs = _reader(features).attrs
     return int(attrs.get("hmi_subsample", 1))
+
+
+def resize_of(features: str | os.PathLike) -> str:
+    """The resize interpolation the feature stage applied (attribute of the feature store)."""
+    return str(_reader(features).attrs.get("resize", "bilinear"))
 
 
 def read_magnetogram(archive_root: str | os.PathLike, record: Mapping[str, Any]) -> np.ndarray:

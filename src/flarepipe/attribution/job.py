@@ -53,6 +53,7 @@ from flarepipe.attribution.inputs import (
     read_feature_samples,
     read_magnetogram,
     read_shard_samples,
+    resize_of,
     sample_meta,
 )
 from flarepipe.attribution.methods import (
@@ -218,7 +219,7 @@ def explain_run(
 
     net = load_network(checkpoint, expect_model=model)
     key = net.input_key
-    pre = Preprocessing.from_shard(shard, hmi_subsample_of(features))
+    pre = Preprocessing.from_shard(shard, hmi_subsample_of(features), resize_of(features))
     preds = _read_predictions(predictions, s["split"])
     meta = sample_meta(shard)
     extra = sorted(set(preds["sample_id"]) - set(meta["sample_id"]))

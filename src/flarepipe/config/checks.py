@@ -34,6 +34,20 @@ Checks, in order::
     archive.size_limit_gb, archive.*     the synthetic or jsoc archive estimated above the limit
                                          (flarepipe.archive.size); from archive.size_warn_gb on
                                          a warning with the estimate
+    labels.step_minutes, archive.*       records sparser than the label grid (S2: hourly samples
+                                         need hourly records): the synthetic cadence_min or the
+                                         jsoc cadence is not a divisor of step_minutes
+    quality.max_abs_obs_vr, quality.max_cm_distance_deg, quality.min_area_mm2, archive.source
+                                         a filter on a column the archive cannot have: the
+                                         tables source has no OBS_VR, LON_FWT; keyword tables whose
+                                         column_map skips area_uhem have no region areas
+    models.<net>.network.image_size, features.image_size
+                                         a network built for another image side than the
+                                         features (S2 CNN-1: its linear layer reads every pixel)
+
+The archive's own records are checked again where they are first read (the quality stage,
+:func:`flarepipe.samples.quality.check_required_columns`): a local archive's columns are known
+only there.
 """
 
 from __future__ import annotations
@@ -288,6 +302,114 @@ def _archive_size(config: Mapping) -> list[Problem]:
     return []
 
 
+#: The synthetic generator's default record cadence, minutes (SyntheticParams.cadence_min; not
+#: imported: the generator's package loads scipy, and config validation must stay light).
+SYNTHETIC_CADENCE_MIN = 96
+#: Native record cadence (minutes) of each instrument's patch series (jsoc cadence: null).
+_NATIVE_CADENCE_MIN = {"HMI": 12.0, "MDI": 96.0}
+_UNITS_MIN = {"s": 1 / 60, "m": 1.0, "h": 60.0, "d": 1440.0}
+
+
+def _archive_cadences(archive: Mapping) -> tuple[dict[str, float], list[tuple]]:
+    """Record cadence (minutes) per instrument of the configured archive, and its keys; empty
+    when unknown before the archive is read (local files, tables).
+    """
+    source = archive.get("source", "synthetic")
+    if source == "synthetic":
+        syn = archive.get("synthetic") or {}
+        cadence = syn.get("cadence_min")
+        if cadence is None:
+            cadence = SYNTHETIC_CADENCE_MIN
+        instruments = syn.get("instruments") or list(_NATIVE_CADENCE_MIN)
+        return {i: float(cadence) for i in instruments}, [("archive", "synthetic", "cadence_min")]
+    if source == "jsoc":
+        from flarepipe.core.series import SERIES
+
+        jsoc = archive.get("jsoc") or {}
+        value = jsoc.get("cadence", "96m")
+        out = {}
+        for s in jsoc.get("series") or []:
+            if s not in SERIES:
+                continue
+            inst = SERIES[s].instrument
+            if value:
+                out[inst] = float(str(value)[:-1]) * _UNITS_MIN[str(value)[-1]]
+            else:
+                out[inst] = _NATIVE_CADENCE_MIN.get(inst, 0.0)
+        return out, [("archive", "jsoc", "cadence")]
+    return {}, []
+
+
+def _cadence(config: Mapping) -> list[Problem]:
+    step = (config.get("labels") or {}).get("step_minutes")
+    cadences, keys = _archive_cadences(config.get("archive") or {})
+    if step is None or not cadences:
+        return []
+    out = []
+    for inst, cadence in cadences.items():
+        if cadence <= 0:
+            continue
+        ratio = float(step) / cadence
+        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            key = ".".join(keys[0])
+            out.append(
+                (
+                    [("labels", "step_minutes"), *keys],
+                    f"labels.step_minutes {step:g} needs {inst} records every {step:g} min (or a "
+                    f"divisor of it), but {key} gives records every {cadence:g} min: most grid "
+                    f"points would have no record; set {key} to {step:g} or a divisor of it, or "
+                    "labels.step_minutes to a multiple of the cadence",
+                )
+            )
+    return out
+
+
+def _filter_columns(config: Mapping) -> list[Problem]:
+    archive = config.get("archive") or {}
+    source = archive.get("source", "synthetic")
+    quality = config.get("quality") or {}
+    out = []
+    for key, keyword in (("max_abs_obs_vr", "OBS_VR"), ("max_cm_distance_deg", "LON_FWT")):
+        if source == "tables" and quality.get(key) is not None:
+            out.append(
+                (
+                    [("quality", key), ("archive", "source")],
+                    f"quality.{key} needs the records' {keyword} (column {keyword.lower()}), but "
+                    f"archive.source tables (published keyword tables) has no {keyword} column; "
+                    f"set quality.{key}: null or use the jsoc or local source",
+                )
+            )
+    if source in ("tables", "local") and quality.get("min_area_mm2") is not None:
+        cmap = (archive.get(source) or {}).get("column_map") or {}
+        if "area_uhem" in cmap and cmap["area_uhem"] is None:
+            out.append(
+                (
+                    [("quality", "min_area_mm2"), ("archive", source, "column_map")],
+                    f"quality.min_area_mm2 needs the region areas (column area_uhem), but "
+                    f"archive.{source}.column_map skips area_uhem (null): map it to the tables' "
+                    "area column or set quality.min_area_mm2: null",
+                )
+            )
+    return out
+
+
+def _network_image_size(config: Mapping) -> list[Problem]:
+    size = (config.get("features") or {}).get("image_size")
+    out = []
+    for m in (config.get("experiments") or {}).get("models") or []:
+        block = ((config.get("models") or {}).get(m) or {}).get("network") or {}
+        if size is not None and "image_size" in block and int(block["image_size"]) != int(size):
+            out.append(
+                (
+                    [("models", m, "network", "image_size"), ("features", "image_size")],
+                    f"models.{m}.network.image_size {block['image_size']} differs from "
+                    f"features.image_size {size}: the network is built for the images it "
+                    "reads; give both the same side",
+                )
+            )
+    return out
+
+
 _CHECKS = (
     _results,
     _classes,
@@ -298,6 +420,9 @@ _CHECKS = (
     _attribution,
     _keyword_tables,
     _archive_size,
+    _cadence,
+    _filter_columns,
+    _network_image_size,
 )
 
 

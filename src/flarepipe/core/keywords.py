@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["Keyword", "KEYWORDS", "KEYWORD_COLUMNS", "JSOC_NAMES", "keyword"]
+__all__ = ["AREA_FLUX_COLUMNS", "Keyword", "KEYWORDS", "KEYWORD_COLUMNS", "JSOC_NAMES", "keyword"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ KEYWORDS: tuple[Keyword, ...] = (
 
 #: archive column names, in model input order
 KEYWORD_COLUMNS: tuple[str, ...] = tuple(k.column for k in KEYWORDS)
+#: The region's size keywords: area and total unsigned flux (S2's SVM baseline, Fig 5).
+AREA_FLUX_COLUMNS: tuple[str, ...] = ("area_uhem", "usfluxl_mx")
 
 #: archive column -> JSOC keyword names tried in order (the first one a series has is used)
 JSOC_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(

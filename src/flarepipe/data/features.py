@@ -38,6 +38,7 @@ __all__ = [
     "extract_features",
     "resize_image",
     "standardise_keywords",
+    "RESIZE_MODES",
 ]
 
 #: Channel names of the ``image`` input written here (one: the patch's magnetogram).
@@ -51,17 +52,23 @@ NO_IMAGE_REASON = (
 )
 
 
-def resize_image(img: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of a 2-D image to ``size x size`` (NaN -> 0 first: blank pixels).
+#: Interpolations of :func:`resize_image` (``features.resize``; S1 bilinear, S2 bicubic).
+RESIZE_MODES: tuple[str, ...] = ("bilinear", "bicubic")
 
-    torch's antialiased bilinear interpolation; imported here, so that the shard jobs, which
-    only slice and standardise stored inputs, never pay for importing torch.
+
+def resize_image(img: np.ndarray, size: int, mode: str = "bilinear") -> np.ndarray:
+    """Resize a 2-D image to ``size x size`` (NaN -> 0 first: blank pixels).
+
+    torch's antialiased bilinear (or bicubic, ``mode``) interpolation; imported here, so that
+    the shard jobs, which only slice and standardise stored inputs, never pay for importing torch.
     """
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"resize mode must be one of {list(RESIZE_MODES)}, got {mode!r}")
     import torch
     import torch.nn.functional as F
 
     t = torch.from_numpy(np.nan_to_num(img, nan=0.0).astype(np.float32))[None, None]
-    out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    out = F.interpolate(t, size=(size, size), mode=mode, align_corners=False, antialias=True)
     return out[0, 0].numpy()
 
 
@@ -162,6 +169,7 @@ def extract_features(
     keywords: list[str] | None = None,
     threads: int = 2,
     fill: str = "previous",
+    resize: str = "bilinear",
 ) -> Path:
     """Write the raw feature store of ``samples`` (a shard, unstandardised).
 
@@ -195,6 +203,8 @@ def extract_features(
         Processes reading the FITS files; the store does not depend on it.
     fill
         Gap filling of the sequences, one of :data:`FILL_METHODS`.
+    resize
+        Interpolation of the image resize, one of :data:`RESIZE_MODES`.
 
     Returns
     -------
@@ -223,6 +233,7 @@ def extract_features(
         "keywords": keywords,
         "stage": "features (unstandardised)",
         "hmi_subsample": hmi_subsample,
+        "resize": resize,
     }
     input_attrs: dict = {}
     if rel_paths is None:
@@ -236,7 +247,7 @@ def extract_features(
             workers=threads,
             min_items=_PARALLEL_MIN,
         )
-        imgs = [resize_image(a, image_size) for a in raw]
+        imgs = [resize_image(a, image_size, resize) for a in raw]
         inputs["image"] = (
             np.stack(imgs)[:, None].astype(np.float32)
             if imgs

@@ -29,6 +29,7 @@ from flarepipe.models.registry import (
 __all__ = [
     "INPUTS",
     "NETWORKS",
+    "CNN1Net",
     "CNN2Net",
     "CNNNet",
     "InceptionBlock",
@@ -48,6 +49,7 @@ __all__ = [
 _LAZY = {
     "LSTMNet": "flarepipe.models.lstm",
     "CNNNet": "flarepipe.models.cnn",
+    "CNN1Net": "flarepipe.models.cnn1",
     "CNN2Net": "flarepipe.models.cnn2",
     "InceptionBlock": "flarepipe.models.cnn2",
     "YiDenseNet": "flarepipe.models.densenet",

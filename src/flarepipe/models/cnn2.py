@@ -20,10 +20,16 @@ class InceptionBlock(nn.Module):
     channels through).
     """
 
-    def __init__(self, in_channels: int, branch_channels: int, slope: float = 0.01) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        branch_channels: int,
+        slope: float = 0.01,
+        activation: str = "leaky_relu",
+    ) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
-            [conv_bn_act(in_channels, branch_channels, k, slope) for k in (3, 5, 7)]
+            [conv_bn_act(in_channels, branch_channels, k, slope, activation) for k in (3, 5, 7)]
         )
         self.pool = nn.MaxPool2d(3, stride=1, padding=1)
         self.out_channels = 3 * branch_channels + in_channels
@@ -55,6 +61,9 @@ class CNN2Net(nn.Module):
         Leaky ReLU slope.
     dropout
         Dropout before the output layer (0: none).
+    activation
+        ``"leaky_relu"`` (the paper's network) or ``"identity"`` (the linear variant of their
+        appendix: batch norm and pooling only between the convolutions).
     """
 
     n_outputs = 1
@@ -67,17 +76,19 @@ class CNN2Net(nn.Module):
         width: float = 1.0,
         negative_slope: float = 0.01,
         dropout: float = 0.0,
+        activation: str = "leaky_relu",
     ) -> None:
         super().__init__()
         c1, c2 = scale_channels(stem, width)
         (b,) = scale_channels([branch_channels], width)
-        inc1 = InceptionBlock(c2, b, negative_slope)
-        inc2 = InceptionBlock(inc1.out_channels, b, negative_slope)
+        act = activation
+        inc1 = InceptionBlock(c2, b, negative_slope, act)
+        inc2 = InceptionBlock(inc1.out_channels, b, negative_slope, act)
         self.features = nn.Sequential(
             OrderedDict(
-                conv1=conv_bn_act(in_channels, c1, 7, negative_slope),
+                conv1=conv_bn_act(in_channels, c1, 7, negative_slope, act),
                 pool1=nn.MaxPool2d(3, stride=2, padding=1),
-                conv2=conv_bn_act(c1, c2, 3, negative_slope),
+                conv2=conv_bn_act(c1, c2, 3, negative_slope, act),
                 pool2=nn.MaxPool2d(3, stride=2, padding=1),
                 inception1=inc1,
                 pool3=nn.MaxPool2d(3, stride=2, padding=1),

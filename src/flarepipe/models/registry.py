@@ -296,11 +296,21 @@ register_network(
         }
     },
 )
+# --- S2 (Bhattacharjee et al. 2020): CNN-1, and the identity-activation variants -------------
+#: S2's training: BCE with C = 4.5 on positives, minibatch SGD, lr 5e-4, batch 64.
+_S2_TRAIN = {
+    "max_epochs": 20,
+    "patience": 10,
+    "pos_weight": 4.5,
+    "optimizer": "sgd",
+    "lr": 5e-4,
+    "batch_size": 64,
+}
 register_network(
     "cnn2",
     "flarepipe.models.cnn2:CNN2Net",
     input="image",
-    train_defaults={"max_epochs": 20, "patience": 10},
+    train_defaults=_S2_TRAIN,
     description="S2 CNN-2 of Bhattacharjee et al. 2020: inception-style, one logit",
     params_schema={
         "properties": {
@@ -325,6 +335,10 @@ register_network(
                 "description": "leaky ReLU slope",
             },
             "dropout": _DROPOUT,
+            "activation": {
+                "enum": ["leaky_relu", "identity"],
+                "description": "activation after each convolution (identity: S2 appendix)",
+            },
         }
     },
 )
@@ -371,4 +385,85 @@ register_network(
             "padding": {"enum": [0, 1], "description": "of the 3x3 convolutions"},
         }
     },
+)
+
+_SLOPE = {
+    "type": "number",
+    "minimum": 0,
+    "exclusiveMaximum": 1,
+    "description": "leaky ReLU slope",
+}
+
+
+def _s2_cnn1_schema(activation: str) -> dict:
+    return {
+        "properties": {
+            "in_channels": _IN_CHANNELS,
+            "channels": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "minItems": 2,
+                "maxItems": 2,
+                "description": "channels of the two convolutions",
+            },
+            "kernels": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": 31},
+                "minItems": 2,
+                "maxItems": 2,
+                "description": "kernel sides of the two convolutions",
+            },
+            "width": _WIDTH,
+            "image_size": {
+                "type": "integer",
+                "minimum": 8,
+                "maximum": 1024,
+                "description": "input side, = features.image_size (the FC reads every pixel)",
+            },
+            "negative_slope": _SLOPE,
+            "dropout": _DROPOUT,
+            "activation": {
+                "enum": ["leaky_relu", "identity"],
+                "default": activation,
+                "description": "activation after each convolution",
+            },
+        }
+    }
+
+
+def _s2_cnn2_schema(activation: str) -> dict:
+    schema = copy.deepcopy(NETWORKS["cnn2"].params_schema)
+    schema["properties"]["activation"] = {
+        "enum": ["leaky_relu", "identity"],
+        "default": activation,
+        "description": "activation after each convolution",
+    }
+    return schema
+
+
+register_network(
+    "cnn1",
+    "flarepipe.models.cnn1:CNN1Net",
+    input="image",
+    train_defaults=_S2_TRAIN,
+    min_image_size=8,
+    description="S2 CNN-1 of Bhattacharjee et al. 2020: two convolutions, one linear layer",
+    params_schema=_s2_cnn1_schema("leaky_relu"),
+)
+register_network(
+    "cnn1_identity",
+    "flarepipe.models.cnn1:CNN1Net",
+    input="image",
+    train_defaults=_S2_TRAIN,
+    min_image_size=8,
+    description="S2 CNN-1 with identity activations (their appendix)",
+    params_schema=_s2_cnn1_schema("identity"),
+)
+register_network(
+    "cnn2_identity",
+    "flarepipe.models.cnn2:CNN2Net",
+    input="image",
+    train_defaults=_S2_TRAIN,
+    description="S2 CNN-2 with identity activations (their appendix)",
+    params_schema=_s2_cnn2_schema("identity"),
 )

@@ -67,6 +67,7 @@ __all__ = [
     "parse_noaa_ars",
     "noaa_lists",
     "region_noaa",
+    "check_required_columns",
     "flag_records",
     "summarise",
     "scan_fits",
@@ -193,6 +194,46 @@ def _num(records: pd.DataFrame, col: str) -> pd.Series:
         raise ValueError(f"records.{col}: not numeric ({exc})") from None
 
 
+#: setting -> the records column it filters on (:func:`check_required_columns`).
+_FILTER_COLUMNS: dict[str, str] = {
+    "max_abs_obs_vr": "obs_vr",
+    "max_cm_distance_deg": "lon_fwt",
+    "min_area_mm2": "area_uhem",
+}
+
+
+def check_required_columns(
+    records: pd.DataFrame, settings: QualitySettings, where: str = "records.csv"
+) -> None:
+    """Refuse records that lack (or hold no value of) a column a configured filter needs.
+
+    A filter on a column that is absent or NaN in every record would reject every record as
+    failing it (e.g. ``high_obs_vr`` for an archive without OBS_VR), so that no sample is left
+    and the reason is far from the cause. The message names the column and the setting.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where``, the column and ``quality.<setting>``.
+    """
+    if records.empty:
+        return
+    for key, col in _FILTER_COLUMNS.items():
+        if getattr(settings, key) is None:
+            continue
+        if col not in records.columns:
+            problem = "missing column"
+        elif pd.to_numeric(records[col], errors="coerce").isna().all():
+            problem = "no value (NaN in every record) in column"
+        else:
+            continue
+        raise ValueError(
+            f"{where}: {problem} {col!r}, which quality.{key} needs: the archive lacks it (a "
+            f"keyword table without it, or JSOC keywords not fetched); set quality.{key}: null "
+            "or use an archive that carries it"
+        )
+
+
 def flag_records(
     records: pd.DataFrame,
     settings: QualitySettings,
@@ -230,6 +271,7 @@ def flag_records(
         or a ``pixel_checks`` index that names records that do not exist.
     """
     s = settings
+    check_required_columns(records, s)
     idx = records.index
     flags = {r: pd.Series(False, index=idx) for r in REASONS}
 

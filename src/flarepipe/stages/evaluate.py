@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from flarepipe.io.atomic import record_table, write_csv, write_json
 
-__all__ = ["run_stack", "parse_prediction_path", "run_evaluate"]
+__all__ = ["run_stack", "parse_prediction_path", "run_evaluate", "run_recall_time"]
 
 
 def run_stack(
@@ -106,6 +106,7 @@ def run_evaluate(
     stacked: list | tuple = (),
     overlays: list | tuple | None = None,
     plugins: list | tuple = (),
+    image_size: int | None = None,
 ) -> None:
     """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
 
@@ -123,6 +124,9 @@ def run_evaluate(
     10); ``base_models`` and ``meta_models`` the boxes of the TSS box plot (Fig. 9);
     ``overlays`` the models drawn FUSED against ONLY (default: every model). Plots show the
     mean ± sd over runs. ``plugins`` (those that registered the datasets) are imported first.
+    ``evaluation.published`` (``cfg``) names the study whose published values sit beside the
+    measured ones (``bhattacharjee2020`` adds its CV/test comparison at ``image_size``, the
+    ``features.image_size``).
     """
     import json
 
@@ -198,6 +202,12 @@ def run_evaluate(
         sections += true_rate_markdown(true_rate)
         sections += counts_markdown(instruments, per_split)
 
+    if ev["published"] == "bhattacharjee2020":
+        from flarepipe.studies.bhattacharjee2020 import published as s2
+
+        if published is None:
+            published = s2.PUBLISHED_TEST_TSS
+        sections += s2.comparison_markdown(tidy, int(image_size or 0))
     summary = write_evaluation(
         tidy,
         out_metrics,
@@ -277,3 +287,87 @@ def run_evaluate(
                 plot_dir / f"{d}_stacking_{pair[0]}_{pair[1]}.png",
                 title=d,
             )
+
+
+def run_recall_time(
+    predictions: Sequence[str | os.PathLike],
+    runs: Sequence[int],
+    samples: str | os.PathLike,
+    records: str | os.PathLike,
+    flares: str | os.PathLike,
+    labels: Mapping,
+    cfg: Mapping,
+    title: str,
+    out_table: str | os.PathLike,
+    out_figure: str | os.PathLike,
+    out_pre_flare: str | os.PathLike | None = None,
+) -> None:
+    """Rule ``recall_time``: per-run recall per offset bin of one (dataset, model); a figure.
+
+    ``predictions`` are the model's ``predictions.csv`` of the ``runs``; ``samples``, ``records``
+    and ``flares`` the label stage's samples and the archive (the regions' NOAA numbers and
+    flares); ``labels`` the ``labels`` section (``strong_class``), ``cfg`` the
+    ``evaluation.recall_vs_time`` section. The table has one row per (run, bin); the figure the
+    mean ± sd over runs (:mod:`flarepipe.evaluation.recall_time`). ``out_pre_flare``: per run
+    recall and TSS on the samples of the 24 h before a flare (S2 Table 4).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from flarepipe.archive.layout import read_flares, read_records
+    from flarepipe.core.flareclass import class_to_flux
+    from flarepipe.evaluation.plots import save_figure
+    from flarepipe.evaluation.recall_time import (
+        flare_offsets,
+        pre_flare_scores,
+        recall_by_offset,
+        region_flare_times,
+    )
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.quality import region_noaa
+
+    w, b = float(cfg["window_hours"]), float(cfg["bin_hours"])
+    times = region_flare_times(
+        read_flares(flares),
+        region_noaa(read_records(records)),
+        class_to_flux(labels["strong_class"]),
+    )
+    offsets = flare_offsets(read_samples(samples), times, w)
+    frames, pre = [], []
+    predictions = (
+        [predictions] if isinstance(predictions, (str, os.PathLike)) else list(predictions)
+    )
+    if len(runs) != len(predictions):
+        raise ValueError(f"recall_time: {len(predictions)} prediction files for runs {list(runs)}")
+    for run, path in zip(runs, predictions, strict=True):
+        pred = pd.read_csv(path, dtype={"sample_id": str})
+        pred = pred[pred["split"] == cfg["split"]]
+        r = recall_by_offset(pred, offsets, b, w, float(cfg["threshold"]))
+        r.insert(0, "run", int(run))
+        frames.append(r)
+        pre.append({"run": int(run), **pre_flare_scores(pred, offsets, 24.0, cfg["threshold"])})
+    table = pd.concat(frames, ignore_index=True)
+    write_csv(table, out_table)
+    if out_pre_flare is not None:
+        write_csv(pd.DataFrame(pre), out_pre_flare)
+    wide = table.pivot(index="run", columns="bin_centre", values="recall")
+    mean, sd = wide.mean(axis=0), wide.std(axis=0).fillna(0.0)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = wide.columns.to_numpy(dtype=float)
+    ax.plot(x, mean.to_numpy(), marker="o")
+    ax.fill_between(x, (mean - sd).to_numpy(), (mean + sd).to_numpy(), alpha=0.2)
+    ax.axvline(0, color="k", lw=0.8, ls="--")
+    ax.set_xlabel("time from the nearest flare (h; negative: before)")
+    ax.set_ylabel("recall TP/(TP+FN)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(-w, w)
+    n = int(table.groupby("run")["n_pos"].sum().mean()) if len(table) else 0
+    ax.set_title(f"{title}: {len(wide)} run(s), {n} positive samples per run, {cfg['split']}")
+    if not np.isfinite(mean.to_numpy()).any():
+        ax.text(0.5, 0.5, "no positive sample near a flare", transform=ax.transAxes, ha="center")
+    save_figure(fig, out_figure)

@@ -30,6 +30,7 @@ def run_features(records, samples, cfg: Mapping, out, threads: int = 1) -> None:
         threads=threads,
         fill=s["fill"],
         keywords=list(s["keywords"]),
+        resize=s["resize"],
     )
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from flarepipe.evaluation import metrics as _metrics
 from flarepipe.models.registry import build_model, network_input
+from flarepipe.tasks.losses import LOSSES, cross_entropy_loss, skill_weighted_mse
 
 __all__ = ["FlareTask", "tss", "AUGMENTATIONS", "augment_images"]
 
@@ -64,7 +64,7 @@ def tss(labels: torch.Tensor, probs: torch.Tensor, threshold: float = 0.5) -> fl
 
 
 class FlareTask(pl.LightningModule):
-    """Binary flare classifier: network + loss + metrics + Adam.
+    """Binary flare classifier: network + loss + metrics + optimiser (Adam or SGD).
 
     Parameters
     ----------
@@ -88,6 +88,13 @@ class FlareTask(pl.LightningModule):
         True or False.
     augment
         Image augmentations of training batches, a subset of :data:`AUGMENTATIONS` (S1: none).
+    loss
+        ``"log_loss"`` (cross-entropy, BCE) or ``"skill_weighted_mse"`` (S2 Appendix A,
+        C = ``pos_weight``), see :mod:`flarepipe.tasks.losses`.
+    optimizer
+        ``"adam"`` or ``"sgd"`` (minibatch SGD, S2).
+    momentum
+        Momentum of SGD.
 
     Notes
     -----
@@ -111,10 +118,17 @@ class FlareTask(pl.LightningModule):
         threshold: float = 0.5,
         channels_last: bool | str = "auto",
         augment: Sequence[str] = (),
+        loss: str = "log_loss",
+        optimizer: str = "adam",
+        momentum: float = 0.0,
     ) -> None:
         super().__init__()
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
+        if optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
         augment = list(augment or [])
         unknown = sorted(set(augment) - set(AUGMENTATIONS))
         if unknown:
@@ -141,6 +155,7 @@ class FlareTask(pl.LightningModule):
         self.threshold = threshold
         self.channels_last = channels_last
         self.augment = augment
+        self.loss_name = loss
         self._use_channels_last = False
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"val": [], "test": []}
 
@@ -171,13 +186,11 @@ class FlareTask(pl.LightningModule):
         return torch.softmax(logits, dim=1)[:, 1]
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy (2 scores, class weights) or BCE (1 logit, ``pos_weight``)."""
-        logits = logits.float()
-        if self.n_outputs == 1:
-            return F.binary_cross_entropy_with_logits(
-                logits[:, 0], labels.float(), pos_weight=self.pos_weight
-            )
-        return F.cross_entropy(logits, labels.long(), weight=self.class_weight)
+        """The configured loss (cross-entropy / BCE, or S2's skill-weighted squared error)."""
+        if self.loss_name == "skill_weighted_mse":
+            c = None if self.pos_weight is None else float(self.pos_weight[0])
+            return skill_weighted_mse(labels, self.probability(logits), c, self.threshold)
+        return cross_entropy_loss(logits, labels, self.pos_weight, self.class_weight)
 
     # -- steps -----------------------------------------------------------------------------
     def _shared_step(self, batch: Mapping[str, torch.Tensor], stage: str) -> torch.Tensor:
@@ -240,7 +253,13 @@ class FlareTask(pl.LightningModule):
         self._epoch_end("test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam with the task's learning rate and weight decay."""
-        return torch.optim.Adam(
-            self.network.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
+        """Adam or minibatch SGD with the task's learning rate and weight decay."""
+        hp = self.hparams
+        if hp.get("optimizer", "adam") == "sgd":
+            return torch.optim.SGD(
+                self.network.parameters(),
+                lr=hp.lr,
+                momentum=hp.get("momentum", 0.0),
+                weight_decay=hp.weight_decay,
+            )
+        return torch.optim.Adam(self.network.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)

@@ -225,6 +225,9 @@ def train_one(
         pos_weight=params.pos_weight,
         channels_last=params.channels_last,
         augment=params.augment,
+        loss=str(params.loss),
+        optimizer=str(params.optimizer),
+        momentum=float(params.momentum),
     )
     dm = FlareDataModule(
         {s: shard_paths[s] for s in SPLITS},

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flarepipe.core.keywords import AREA_FLUX_COLUMNS, KEYWORD_COLUMNS
 from flarepipe.core.registry import Registry, call_or_decorate, resolve
 
 __all__ = [
@@ -128,5 +129,48 @@ register_baseline(
             "C": {"type": "number", "exclusiveMinimum": 0, "description": "inverse regularisation"},
             "class_weight": {"enum": ["balanced", None], "description": "class weighting"},
         }
+    },
+)
+
+# --- S2 (Bhattacharjee et al. 2020) Fig 5: SVMs on the region's keywords ---------------------
+_KEYWORD_LIST = {
+    "type": ["array", "null"],
+    "items": {"enum": list(KEYWORD_COLUMNS)},
+    "minItems": 1,
+    "uniqueItems": True,
+}
+_SVM_PARAMS = {
+    "C": {"type": "number", "exclusiveMinimum": 0, "description": "SVM regularisation"},
+    "kernel": {"enum": ["rbf", "linear"], "description": "SVM kernel"},
+    "class_weight": {"enum": ["balanced", None], "description": "class weighting"},
+}
+register_baseline(
+    "svm",
+    "flarepipe.training.svm:train_svm",
+    input="sequence",
+    description="S2 SVM on the last record's keywords (scikit-learn)",
+    params_schema={
+        "default": {},
+        "properties": {
+            **_SVM_PARAMS,
+            "keywords": {**_KEYWORD_LIST, "default": None, "description": "null: all"},
+        },
+    },
+)
+register_baseline(
+    "svm_area_flux",
+    "flarepipe.training.svm:train_svm_area_flux",
+    input="sequence",
+    description="S2 SVM on the region's area and total unsigned flux (scikit-learn)",
+    params_schema={
+        "default": {},
+        "properties": {
+            **_SVM_PARAMS,
+            "keywords": {
+                **_KEYWORD_LIST,
+                "default": list(AREA_FLUX_COLUMNS),
+                "description": "keywords used",
+            },
+        },
     },
 )

@@ -38,6 +38,9 @@ class TrainSettings:
     deterministic: Any
     channels_last: Any
     augment: tuple[str, ...]
+    loss: str
+    optimizer: str
+    momentum: float
 
     def __post_init__(self) -> None:
         if self.class_weight is not None:
