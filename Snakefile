@@ -20,6 +20,7 @@ include: "rules/audit.smk"
 include: "rules/attribute.smk"
 include: "rules/report.smk"
 include: "rules/emergence.smk"
+include: "rules/detection.smk"
 
 
 rule all:
@@ -28,3 +29,4 @@ rule all:
         final_outputs(),
         AUDIT_OUTPUTS,
         EMERGENCE_OUTPUTS,
+        DETECTION_OUTPUTS,

@@ -531,3 +531,26 @@ def test_predictions_changed_since_their_stage_wrote_them_are_refused_on_read(
     df.to_csv(edited, index=False)
     with pytest.raises(IntegrityError, match=str(edited)):
         read_predictions(edited)
+
+
+def test_archive_layout_tables_are_verified_on_read(tiny_archive, tmp_path):
+    """records.csv and flares.csv as the archive stage leaves them record their rows and SHA-256;
+    a copy cut at a line boundary is refused on read, naming the file."""
+    import shutil
+
+    from flarepipe.archive.layout import read_flares, read_records
+    from flarepipe.io.atomic import IntegrityError
+    from flarepipe.stages.archive import _record_layout
+
+    root, _, _ = tiny_archive
+    for name in ("records.csv", "flares.csv"):
+        shutil.copy(root / name, tmp_path / name)
+    _record_layout(tmp_path / "records.csv", tmp_path / "flares.csv")
+    assert len(read_records(tmp_path / "records.csv")) > 0 and len(
+        read_flares(tmp_path / "flares.csv")
+    )
+    for name, reader in (("records.csv", read_records), ("flares.csv", read_flares)):
+        lines = (tmp_path / name).read_text().splitlines(keepends=True)
+        (tmp_path / name).write_text("".join(lines[:-1]))
+        with pytest.raises(IntegrityError, match=name):
+            reader(tmp_path / name)

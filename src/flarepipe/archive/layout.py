@@ -17,7 +17,7 @@ import pandas as pd
 
 from flarepipe.core.keywords import KEYWORD_COLUMNS
 from flarepipe.core.timeutil import parse_utc
-from flarepipe.io.atomic import write_csv
+from flarepipe.io.atomic import verify_integrity, write_csv
 
 __all__ = [
     "Archive",
@@ -139,6 +139,7 @@ def read_records(path: str | os.PathLike) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: archive file not found (run the archive stage first)")
     records = read_records_raw(path)
+    verify_integrity(path, rows=len(records))  # cut or edited since the archive stage wrote it
     _check_columns(records, RECORD_COLUMNS, path)
     records["t_rec"] = parse_utc(records["t_rec"], what=f"{path}: t_rec")
     return records.reset_index(drop=True)
@@ -150,6 +151,7 @@ def read_flares(path: str | os.PathLike) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: archive file not found (run the archive stage first)")
     flares = pd.read_csv(path, dtype={"goes_class": str})
+    verify_integrity(path, rows=len(flares))
     _check_columns(flares, FLARE_COLUMNS[:-1], path)
     for c in ("start_utc", "peak_utc", "end_utc"):
         flares[c] = parse_utc(flares[c], what=f"{path}: {c}")

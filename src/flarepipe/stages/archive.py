@@ -48,6 +48,7 @@ def run_archive(
     outs = [out_records, out_flares, out_manifest] + ([out_pixels] if out_pixels else [])
     root = _one_folder(*outs)
     manifest = build_archive(cfg, root, workers=workers)
+    _record_layout(out_records, out_flares)
     if out_rates is not None and not Path(out_rates).is_file():
         raise FileNotFoundError(f"{out_rates}: the archive source wrote no planted rates")
     if out_pixels is not None and not Path(out_pixels).is_file():
@@ -77,6 +78,17 @@ def run_jsoc_merge(
 
     root = _one_folder(out_records, out_flares, out_manifest, *([out_pixels] if out_pixels else []))
     merge_units(list(units), root, flares, rejected_flares=rejected)
+    _record_layout(out_records, out_flares)
+
+
+def _record_layout(records, flares) -> None:
+    """Row count and SHA-256 of the archive's records.csv and flares.csv, whatever the source,
+    verified by :func:`flarepipe.archive.layout.read_records` / ``read_flares`` on every read.
+    """
+    from flarepipe.io.atomic import record_table
+
+    for path in (records, flares):
+        record_table(path)
 
 
 def run_catalogue(cfg: dict, out_flares, out_rejected, out_repaired, sources=()) -> None:

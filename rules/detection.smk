@@ -1,0 +1,109 @@
+# Active-region detection and Mt. Wilson classes of de Oliveira & Gradvohl 2020
+# (flarepipe.studies.deoliveira2020): synthetic full-disk frames with true boxes and classes ->
+# per frame split: classical detector, learned detector, crop classifier -> report; the integrated
+# system on the frames of detection.annotate. Off unless detection.enabled; target detection_all.
+from pathlib import Path
+
+DET = config["detection"]
+DETECTION_OUTPUTS = []
+
+if DET["enabled"]:
+    if DET["synthetic"]["size"] % DET["image_size"]:
+        raise WorkflowError(
+            f"invalid configuration: detection.image_size {DET['image_size']} must divide "
+            f"detection.synthetic.size {DET['synthetic']['size']} (frames are binned by blocks)"
+        )
+    DET_ROOT = f"{R}/detection"
+    DET_SPLITS = list(DET["splits"])
+    DET_FRAMES = {Path(p).stem.replace(".", "_"): p for p in DET["annotate"]}
+    DETECTION_OUTPUTS = [f"{DET_ROOT}/report.md"] + [
+        f"{DET_ROOT}/annotated/{name}/annotated.png" for name in DET_FRAMES
+    ]
+
+    rule detection_archive:
+        output:
+            records=f"{DET_ROOT}/archive/fulldisk/records.csv",
+            regions=f"{DET_ROOT}/archive/truth/fulldisk_regions.csv",
+        log:
+            f"{R}/logs/detection/archive.log",
+        conda:
+            "../envs/archive.yaml"
+        threads: res("archive", "cpus")
+        resources:
+            runtime=res("archive", "runtime"),
+            mem_mb=res("archive", "mem_mb"),
+            cpus_per_task=res("archive", "cpus"),
+        params:
+            det=DET,
+        script:
+            "../workflow/scripts/detection_archive.py"
+
+    rule detection_evaluate:
+        input:
+            records=rules.detection_archive.output.records,
+            regions=rules.detection_archive.output.regions,
+        output:
+            scores=f"{DET_ROOT}/{{split_method}}/scores.json",
+            detections=f"{DET_ROOT}/{{split_method}}/classical_detections.csv",
+            confusion=f"{DET_ROOT}/{{split_method}}/confusion.csv",
+            curves=f"{DET_ROOT}/{{split_method}}/curves.csv",
+            classifier=f"{DET_ROOT}/{{split_method}}/classifier.pt",
+        log:
+            f"{R}/logs/detection/evaluate_{{split_method}}.log",
+        wildcard_constraints:
+            split_method="random|chronological",
+        conda:
+            "../envs/train.yaml"
+        threads: res("train", "cpus")
+        resources:
+            runtime=res("train", "runtime"),
+            mem_mb=res("train", "mem_mb"),
+            cpus_per_task=res("train", "cpus"),
+            gpu=res("train", "gpu"),
+        params:
+            det=DET,
+            split_method=lambda wc: wc.split_method,
+        script:
+            "../workflow/scripts/detection_evaluate.py"
+
+    rule detection_report:
+        input:
+            scores=expand(f"{DET_ROOT}/{{s}}/scores.json", s=DET_SPLITS),
+            confusion=expand(f"{DET_ROOT}/{{s}}/confusion.csv", s=DET_SPLITS),
+            curves=expand(f"{DET_ROOT}/{{s}}/curves.csv", s=DET_SPLITS),
+        output:
+            report=f"{DET_ROOT}/report.md",
+            table=f"{DET_ROOT}/scores.csv",
+            figure=report(
+                f"{DET_ROOT}/confusion_and_curves.png",
+                caption="../report/detection.rst",
+                category="Detection",
+            ),
+        log:
+            f"{R}/logs/detection/report.log",
+        conda:
+            "../envs/evaluate.yaml"
+        params:
+            det=DET,
+        script:
+            "../workflow/scripts/detection_report.py"
+
+    rule detection_annotate:
+        input:
+            frame=lambda wc: DET_FRAMES[wc.name],
+            classifier=f"{DET_ROOT}/{DET_SPLITS[0]}/classifier.pt",
+        output:
+            csv=f"{DET_ROOT}/annotated/{{name}}/regions.csv",
+            png=f"{DET_ROOT}/annotated/{{name}}/annotated.png",
+        log:
+            f"{R}/logs/detection/annotate_{{name}}.log",
+        conda:
+            "../envs/train.yaml"
+        params:
+            det=DET,
+        script:
+            "../workflow/scripts/detection_annotate.py"
+
+    rule detection_all:
+        input:
+            DETECTION_OUTPUTS,

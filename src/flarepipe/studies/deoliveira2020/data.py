@@ -1,0 +1,139 @@
+"""Detection frames and region crops of a full-disk archive with region truth.
+
+:func:`load_frames` reads the good frames (:func:`flarepipe.samples.fulldisk.flag_frames`) of a
+``fulldisk/records.csv`` and their true boxes (``truth/fulldisk_regions.csv``, 0-based inclusive
+pixels), binned to ``image_size`` (block mean; off-disk pixels 0), boxes scaled to pixel edges on
+that grid. :func:`split_frames` assigns frames to train/val/test, at random (the paper's 70/20/10
+by frame: the same region on consecutive days falls in train and test, which flatters every
+score) or chronologically (no such leak). :func:`region_crops` cuts a square crop around every
+true region with its Mt. Wilson class.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flarepipe.archive.catalogues.srs import class_label, parse_mag_type
+
+__all__ = ["Frames", "SPLIT_METHODS", "load_frames", "region_crops", "split_frames"]
+
+SPLIT_METHODS = ("random", "chronological")
+
+
+@dataclass
+class Frames:
+    """Frames binned to one side: ``images`` [n, s, s] float32 (G), per frame the true ``boxes``
+    [m, 4] (pixel edges on the binned grid) and their ``classes`` (SRS strings, "" spotless),
+    ``records`` (the frames' rows of records.csv), ``factor`` (binning of each frame).
+    """
+
+    images: np.ndarray
+    boxes: list[np.ndarray]
+    classes: list[list[str]]
+    records: pd.DataFrame
+    factor: np.ndarray
+
+
+def load_frames(
+    records_csv: str | os.PathLike,
+    regions_csv: str | os.PathLike,
+    image_size: int,
+    *,
+    min_flux_mx: float = 0.0,
+) -> Frames:
+    """The good frames of an archive and their true boxes, binned to ``image_size`` (module doc).
+
+    Regions below ``min_flux_mx`` of total flux are left out of the truth (too weak to be an
+    active region on any detector's terms); frames flagged by quality are left out, each with
+    its reason in the returned records' ``reasons`` column.
+    """
+    from flarepipe.io.fulldisk import read_fulldisk
+    from flarepipe.samples.fulldisk import FullDiskQualitySettings, flag_frames, scan_frames
+
+    root = Path(records_csv).parent.parent
+    records = pd.read_csv(records_csv)
+    regions = pd.read_csv(regions_csv, dtype={"mtwilson": str})
+    flagged = flag_frames(records, FullDiskQualitySettings(), scan_frames(records, root), root)
+    good = flagged[flagged["keep"]].reset_index(drop=True)
+    if good.empty:
+        raise ValueError(f"{records_csv}: no good full-disk frame (every one flagged)")
+    images, boxes, classes, factors = [], [], [], []
+    for rec in good.itertuples():
+        frame = read_fulldisk(root / rec.path)
+        data = np.nan_to_num(np.asarray(frame.data, np.float32))
+        n = data.shape[0]
+        if data.shape[0] != data.shape[1] or n % image_size:
+            raise ValueError(
+                f"{rec.path}: a {data.shape[1]}x{data.shape[0]} frame does not bin to "
+                f"{image_size} px (detection.image_size must divide the frame's side)"
+            )
+        f = n // image_size
+        images.append(data.reshape(image_size, f, image_size, f).mean(axis=(1, 3)))
+        mine = regions[(regions["t_rec"] == rec.t_rec) & (regions["instrument"] == rec.instrument)]
+        mine = mine[mine["phi_mx"] >= min_flux_mx]
+        b = mine[["x_min", "y_min", "x_max", "y_max"]].to_numpy(float)
+        b[:, 2:] += 1.0  # inclusive pixels -> edges
+        boxes.append((b / f).astype(np.float32))
+        classes.append([str(c) if isinstance(c, str) else "" for c in mine["mtwilson"]])
+        factors.append(f)
+    return Frames(np.stack(images).astype(np.float32), boxes, classes, good, np.array(factors))
+
+
+def split_frames(
+    records: pd.DataFrame, method: str, fractions=(0.7, 0.2, 0.1), seed: int = 0
+) -> np.ndarray:
+    """``train``/``val``/``test`` per frame: at random (seeded) or by time (oldest in train)."""
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"detection split method must be one of {SPLIT_METHODS}, got {method!r}")
+    n = len(records)
+    if n < 3:
+        raise ValueError(f"{n} good frames cannot be split into train, val and test")
+    n_train = max(1, int(round(fractions[0] * n)))
+    n_val = max(1, int(round(fractions[1] * n)))
+    n_train = min(n_train, n - 2)
+    n_val = min(n_val, n - n_train - 1)
+    order = (
+        np.random.default_rng(seed).permutation(n)
+        if method == "random"
+        else np.argsort(pd.to_datetime(records["t_rec"]).to_numpy(), kind="stable")
+    )
+    out = np.empty(n, dtype=object)
+    out[order[:n_train]] = "train"
+    out[order[n_train : n_train + n_val]] = "val"
+    out[order[n_train + n_val :]] = "test"
+    return out
+
+
+def region_crops(
+    frames: Frames, crop_px: int, delta_as_class: bool, classes: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crops ``crop_px`` square around every true region with a class in ``classes``.
+
+    Returns ``(crops [n, crop_px, crop_px], labels [n] (index into classes), frame index [n])``;
+    spotless regions and classes outside ``classes`` are left out.
+    """
+    xs, ys, fi = [], [], []
+    half = crop_px // 2
+    for i, (img, bx, cl) in enumerate(
+        zip(frames.images, frames.boxes, frames.classes, strict=True)
+    ):
+        padded = np.pad(img, half)
+        for box, text in zip(bx, cl, strict=True):
+            if not text:
+                continue
+            base, delta = parse_mag_type(text)
+            label = class_label(base, delta, delta_as_class=delta_as_class)
+            if label not in classes:
+                continue
+            cx, cy = int((box[0] + box[2]) / 2), int((box[1] + box[3]) / 2)
+            xs.append(padded[cy : cy + crop_px, cx : cx + crop_px])
+            ys.append(classes.index(label))
+            fi.append(i)
+    if not xs:
+        return np.zeros((0, crop_px, crop_px), np.float32), np.zeros(0, int), np.zeros(0, int)
+    return np.stack(xs).astype(np.float32), np.array(ys), np.array(fi)
