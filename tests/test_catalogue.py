@@ -319,16 +319,6 @@ def test_build_catalogue_from_the_hek_section():
         ("flares_csv", b""),
         ("auto", bytes(range(128, 256)) * 4),
         ("goes_txt", "\u00e9;".encode("latin-1") * 40),
-        (
-            "flares_csv",
-            b"start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
-            b"2011-01-01,2011-01-01,2011-01-01,M1.0,1e-5,abc,False\n",
-        ),
-        (
-            "flares_csv",
-            b"start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
-            b"2011-01-01,2011-01-01,2011-01-01,M1.0,high,11158,False\n",
-        ),
     ],
 )
 def test_a_flare_list_that_does_not_parse_is_an_error_naming_it(tmp_path, fmt, content):
@@ -340,10 +330,25 @@ def test_a_flare_list_that_does_not_parse_is_an_error_naming_it(tmp_path, fmt, c
     assert str(path) in str(err.value)
 
 
+def test_a_flares_csv_with_a_bad_cell_rejects_or_repairs_that_row(tmp_path):
+    """An archive flares.csv goes through the same reader and repairs as any flare list: a region
+    that is no number rejects its row with the reason; the flux comes from the class, so a flux
+    cell that is no number costs nothing."""
+    head = b"start_utc,peak_utc,end_utc,goes_class,peak_flux_wm2,noaa_ar,region_missing\n"
+    bad_region = tmp_path / "a.csv"
+    bad_region.write_bytes(head + b"2011-01-01,2011-01-01,2011-01-01,M1.0,1e-5,abc,False\n")
+    res = cat.read_flare_file(bad_region, "flares_csv")
+    assert res.flares.empty and res.rejected["reason"].tolist() == ["bad NOAA region 'abc'"]
+    bad_flux = tmp_path / "b.csv"
+    bad_flux.write_bytes(head + b"2011-01-01,2011-01-01,2011-01-01,M1.0,high,11158,False\n")
+    res = cat.read_flare_file(bad_flux, "flares_csv")
+    assert res.flares["peak_flux_wm2"].tolist() == [1e-5] and res.rejected.empty
+
+
 def test_an_empty_keyword_table_is_an_error_naming_it(tmp_path):
     from flarepipe.archive.catalogues.keyword_tables import load_keyword_tables
 
     path = tmp_path / "sharp_0.csv"
     path.write_text("")
-    with pytest.raises(ValueError, match=r"sharp_0.csv: cannot read as a keyword table"):
+    with pytest.raises(ValueError, match=r"sharp_0.csv: empty table \(no header line\)"):
         load_keyword_tables([path])
