@@ -21,6 +21,11 @@ include: "rules/attribute.smk"
 include: "rules/report.smk"
 
 
+if config["fulldisk"]["enabled"]:
+
+    include: "rules/fulldisk.smk"
+
+
 rule all:
     default_target: True
     input:

@@ -51,6 +51,13 @@ NETWORK_PATTERN = wildcard_pattern(network_names())
 BASELINE_PATTERN = wildcard_pattern(baseline_names())
 
 
+# The full-disk daily study (rules/fulldisk.smk, included only when fulldisk.enabled).
+FD_CFG = config["fulldisk"]
+FD = f"{R}/fulldisk"
+FD_MODEL = "yi_densenet"
+FD_RUNS = list(range(FD_CFG["runs"]))
+
+
 ATTR = config.get("attribution", {})
 ATTR_MODELS = (
     [m for m in NEURAL if ATTR.get("models") is None or m in ATTR["models"]]
@@ -118,7 +125,19 @@ def final_outputs():
         out.append(f"{R}/realism/distances.csv")
         out.append(f"{R}/figures/synthetic_region.png")
     out += attribution_outputs()
+    out += fulldisk_outputs()
     return out
+
+
+def fulldisk_outputs():
+    """Table 1 and its figure of the full-disk study (rules/fulldisk.smk), when enabled."""
+    if not FD_CFG["enabled"]:
+        return []
+    return [
+        f"{FD}/evaluation/metrics.csv",
+        f"{FD}/evaluation/metrics.md",
+        f"{FD}/figures/table1.png",
+    ]
 
 
 def attribution_outputs():

@@ -1,0 +1,317 @@
+"""The full-disk daily study's rules (``rules/fulldisk.smk``, Yi et al. 2021), one function each.
+
+Archive (synthetic frames or a local folder) -> frame quality and one frame a day with its daily
+label -> chronological split -> daily shards -> ``yi_densenet`` (rule ``fulldisk_train``, through
+:func:`flarepipe.stages.train.run_train`) and the daily baselines -> Table 1 beside the published
+row, and its figure. ``cfg`` is always the validated ``fulldisk`` section. The archive folder's
+``fulldisk/records.csv`` names each frame by a ``path`` relative to the archive folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "SPLITS",
+    "run_fulldisk_archive",
+    "run_fulldisk_samples",
+    "run_fulldisk_split",
+    "run_fulldisk_shard",
+    "run_fulldisk_baselines",
+    "run_fulldisk_evaluate",
+    "run_fulldisk_figure",
+]
+
+SPLITS = ("train", "val", "test")
+_IDS = {"sample_id": str, "region_id": str}
+
+
+def _read_samples(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=_IDS)
+
+
+def _day(value) -> pd.Timestamp:
+    """The UTC day of a YAML date, an ISO string or a T_REC (config ``time_or_null``)."""
+    return pd.Timestamp(str(value)[:10].replace(".", "-"))
+
+
+def run_fulldisk_archive(cfg: Mapping, out) -> dict:
+    """Rule ``fulldisk_archive``: the archive folder ``out`` (written beside, then renamed onto it).
+
+    ``synthetic``: :func:`~flarepipe.archive.sources.synthetic.fulldisk.generate_fulldisk` with
+    ``flares.csv``; ``local``: the FITS of ``local.dir``
+    (:func:`~flarepipe.archive.sources.local_fulldisk.build_local_fulldisk`) and the flare list
+    ``local.flares`` as ``flares.csv``. Returns a summary for the log.
+    """
+    from flarepipe.io.atomic import write_csv
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".part", dir=out.parent))
+    try:
+        if cfg["source"] == "synthetic":
+            from flarepipe.archive.sources.synthetic import SyntheticParams
+            from flarepipe.archive.sources.synthetic.fulldisk import (
+                FullDiskParams,
+                generate_fulldisk,
+            )
+
+            syn = cfg["synthetic"]
+            days = int(syn["days"])
+            params = SyntheticParams(
+                scale="small",
+                seed=int(syn["seed"]),
+                days=days,
+                n_regions=max(1, int(round(float(syn["regions_per_day"]) * days))),
+                c0=float(syn["c0"]),
+            )
+            fd = FullDiskParams(
+                instruments=tuple(syn["instruments"]),
+                size_mdi=int(syn["size_mdi"]),
+                size_hmi=int(syn["size_hmi"]),
+            )
+            generate_fulldisk(tmp, params, fd, write_flares=True)
+            summary = {"source": "synthetic", "days": days}
+        else:
+            from flarepipe.archive.catalogues.flares import read_flare_file
+            from flarepipe.archive.sources.local_fulldisk import build_local_fulldisk
+
+            local = cfg["local"]
+            records, rejected = build_local_fulldisk(local["dir"], tmp, link=local["link"])
+            flares = read_flare_file(local["flares"], local["flare_format"]).flares
+            write_csv(flares, tmp / "flares.csv")
+            summary = {"source": "local", "frames": len(records), "rejected": len(rejected)}
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def run_fulldisk_samples(archive, cfg: Mapping, out_samples, out_frames, out_rejected) -> dict:
+    """Rule ``fulldisk_samples``: frame quality, one frame a day and its daily label.
+
+    ``out_frames`` lists every record with its flags and ``reasons``; ``out_rejected`` every day
+    without a usable frame (``day, instrument, reason, detail``: the rejected frames and their
+    reasons, or no record in the window); ``out_samples`` the labelled days.
+    """
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.samples.fulldisk import (
+        DailyLabelSettings,
+        FullDiskQualitySettings,
+        daily_frames,
+        daily_labels,
+        flag_frames,
+        scan_frames,
+    )
+
+    root = Path(archive)
+    records = pd.read_csv(root / "fulldisk" / "records.csv")
+    d = cfg["daily"]
+    mask = d["quality_mask"]
+    q = FullDiskQualitySettings(
+        quality_mask=int(mask, 16) if isinstance(mask, str) else int(mask),
+        max_nan_fraction=float(d["max_nan_fraction"]),
+        max_lag_h=float(d["max_lag_h"]),
+    )
+    flagged = flag_frames(records, q, scan_frames(records, root), root)
+    chosen, rejected = daily_frames(flagged, q)
+    if chosen.empty:
+        raise ValueError(
+            f"{archive}: no day has a usable full-disk frame ({len(rejected)} rejected)"
+        )
+    lab = cfg["label"]
+    settings = DailyLabelSettings(
+        min_class=lab["min_class"],
+        start_h=float(lab["start_h"]),
+        window_h=float(lab["window_h"]),
+        time_column=lab["time_column"],
+    )
+    samples = daily_labels(chosen, pd.read_csv(root / "flares.csv"), settings)
+    write_csv(flagged, out_frames)
+    write_csv(rejected, out_rejected)
+    write_csv(samples, out_samples)
+    return {
+        "frames": len(flagged),
+        "frames_rejected": int((~flagged["keep"].astype(bool)).sum()),
+        "days": len(samples),
+        "days_rejected": len(rejected),
+        "event_rate": float(samples["label"].mean()),
+    }
+
+
+def chronological_split(samples: pd.DataFrame, split: Mapping) -> pd.Series:
+    """``train``/``val``/``test`` per sample (the ``fulldisk.split`` section's rule)."""
+    t = pd.DatetimeIndex(pd.to_datetime(samples["t_end"]))
+    if split["test_start"] is not None:
+        test = t >= _day(split["test_start"])
+    else:
+        test = (samples["instrument"].astype(str) == split["test_instrument"]).to_numpy()
+    if split["val_start"] is not None:
+        val = ~test & (t >= _day(split["val_start"]))
+    else:
+        rest = pd.Series(t[~test]).sort_values()
+        n_val = int(round(float(split["val_frac"]) * len(rest)))
+        first = rest.iloc[len(rest) - n_val] if n_val else None
+        val = ~test & (t >= first) if first is not None else ~test & False
+    out = pd.Series("train", index=samples.index)
+    out[val] = "val"
+    out[test] = "test"
+    return out
+
+
+def run_fulldisk_split(samples, cfg: Mapping, out) -> dict:
+    """Rule ``fulldisk_split``: ``sample_id, t_end, instrument, label, split`` (chronological)."""
+    from flarepipe.io.atomic import write_csv
+
+    table = _read_samples(samples)
+    table["split"] = chronological_split(table, cfg["split"]).to_numpy()
+    counts = table["split"].value_counts()
+    empty = [s for s in SPLITS if counts.get(s, 0) == 0]
+    if empty:
+        raise ValueError(
+            f"fulldisk.split leaves the {empty} split(s) empty ({counts.to_dict()} days); "
+            "check fulldisk.split and the archive's interval"
+        )
+    write_csv(table[["sample_id", "t_end", "instrument", "label", "split"]], out)
+    rates = table.groupby("split")["label"].agg(["size", "mean"])
+    return {
+        s: {"n": int(rates.loc[s, "size"]), "rate": float(rates.loc[s, "mean"])} for s in SPLITS
+    }
+
+
+def run_fulldisk_shard(archive, samples, split, cfg: Mapping, part: str, out_shard, out_table):
+    """Rule ``fulldisk_shard``: the daily shard of split ``part`` and its sample table.
+
+    ``out_table`` is the written samples (shard order) with the disk flux ``usflux_mx`` and the
+    frames that could not be read listed in the log (the returned ``failed`` table).
+    """
+    from flarepipe.data.fulldisk import write_daily_shard
+    from flarepipe.io.atomic import write_csv
+
+    table = _read_samples(samples)
+    which = pd.read_csv(split, dtype=_IDS).set_index("sample_id")["split"]
+    sel = table[table["sample_id"].map(which) == part].sort_values("t_end", kind="stable")
+    inp = cfg["input"]
+    written, failed = write_daily_shard(
+        sel,
+        Path(archive),
+        out_shard,
+        size=int(inp["size"]),
+        clip_g=float(inp["clip_g"]),
+        mode=inp["mode"],
+        flux_threshold_g=float(inp["flux_threshold_g"]),
+    )
+    write_csv(written, out_table)
+    return failed
+
+
+def run_fulldisk_baselines(train, test, out) -> None:
+    """Rule ``fulldisk_baselines``: climatology, persistence, logistic regression on disk flux."""
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.training.daily_baselines import baseline_predictions
+
+    tr, te = _read_samples(train), _read_samples(test)
+    write_csv(baseline_predictions(tr, te), out)
+
+
+def table1_of_runs(
+    runs: Sequence[pd.DataFrame], baselines: pd.DataFrame, model: str, threshold: float
+) -> pd.DataFrame:
+    """Table 1: the network's test rows (mean over ``runs``), the baselines, the published row."""
+    from flarepipe.evaluation.daily import TABLE1_COLUMNS, table1, with_published
+    from flarepipe.studies.yi2021 import PUBLISHED, PUBLISHED_LABEL
+
+    per_run = [
+        table1(p[p["split"] == "test"].assign(model=model), threshold=threshold) for p in runs
+    ]
+    net = pd.concat(per_run, ignore_index=True)
+    row = net[list(TABLE1_COLUMNS)].mean().to_frame().T
+    row.insert(0, "model", model)
+    row["runs"] = len(per_run)
+    row["TSS_std"] = float(net["TSS"].std(ddof=1)) if len(per_run) > 1 else float("nan")
+    base = table1(baselines, threshold=threshold).assign(runs=1, TSS_std=float("nan"))
+    table = pd.concat([row, base], ignore_index=True)
+    table["N"] = table["N"].astype(int)
+    out = with_published(table[["model", *TABLE1_COLUMNS]], PUBLISHED, PUBLISHED_LABEL)
+    out["runs"] = [*table["runs"].astype(int), pd.NA]
+    out["TSS_std"] = [*table["TSS_std"], float("nan")]
+    return out
+
+
+def run_fulldisk_evaluate(
+    predictions: Sequence, baselines, cfg: Mapping, out_csv, out_md
+) -> pd.DataFrame:
+    """Rule ``fulldisk_evaluate``: Table 1 at the natural event rate as CSV and Markdown."""
+    from flarepipe.io.atomic import write_csv, write_text
+
+    paths = [predictions] if isinstance(predictions, str | os.PathLike) else list(predictions)
+    runs = [pd.read_csv(p, dtype=_IDS) for p in paths]
+    table = table1_of_runs(
+        runs, pd.read_csv(baselines, dtype=_IDS), "yi_densenet", float(cfg["threshold"])
+    )
+    write_csv(table, out_csv)
+    lab = cfg["label"]
+    head = (
+        "# Yi et al. 2021, Table 1 (daily full-disk forecast)\n\n"
+        f"Test days at their natural event rate; label: a flare >= {lab['min_class']} in "
+        f"[{lab['start_h']:g}, {lab['start_h'] + lab['window_h']:g}) h after 00:00 UT; threshold "
+        f"{float(cfg['threshold']):g}; archive: {cfg['source']}. The network's row is the mean "
+        f"of {len(runs)} run(s). The published row holds only the figures the paper states.\n\n"
+    )
+    write_text(head + _markdown(table) + "\n", out_md)
+    return table
+
+
+def _markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """A pipe table; floats with ``digits`` decimals, missing values empty."""
+
+    def cell(v) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            return ""
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
+    return "\n".join(lines)
+
+
+def run_fulldisk_figure(metrics, out) -> None:
+    """Rule ``fulldisk_figure``: TSS, HSS and ApSS of every Table 1 row, published row dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from flarepipe.io.atomic import atomic_path
+    from flarepipe.studies.yi2021 import PUBLISHED_LABEL
+
+    table = pd.read_csv(metrics)
+    rows = table[table["model"] != PUBLISHED_LABEL]
+    cols = ["TSS", "HSS", "ApSS"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    x = np.arange(len(rows))
+    for i, c in enumerate(cols):
+        ax.bar(x + (i - 1) * 0.27, rows[c].to_numpy(dtype=float), 0.27, label=c)
+    pub = table[table["model"] == PUBLISHED_LABEL]
+    if len(pub) and np.isfinite(float(pub["TSS"].iloc[0])):
+        ax.axhline(float(pub["TSS"].iloc[0]), ls="--", c="k", lw=1, label="published TSS")
+    ax.set_xticks(x, rows["model"].tolist(), rotation=15)
+    ax.axhline(0, c="grey", lw=0.5)
+    ax.set_ylabel("skill (test days)")
+    ax.legend(fontsize=8, ncol=4)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
