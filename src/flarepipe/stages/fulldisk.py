@@ -242,7 +242,8 @@ def table1_of_runs(
     table = pd.concat([row, base], ignore_index=True)
     table["N"] = table["N"].astype(int)
     out = with_published(table[["model", *TABLE1_COLUMNS]], PUBLISHED, PUBLISHED_LABEL)
-    out["runs"] = [*table["runs"].astype(int), pd.NA]
+    out["N"] = out["N"].astype("Int64")
+    out["runs"] = pd.array([*table["runs"].astype(int), pd.NA], dtype="Int64")
     out["TSS_std"] = [*table["TSS_std"], float("nan")]
     return out
 
