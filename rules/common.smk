@@ -137,7 +137,11 @@ def fulldisk_outputs():
         f"{FD}/evaluation/metrics.csv",
         f"{FD}/evaluation/metrics.md",
         f"{FD}/figures/table1.png",
-    ]
+    ] + (
+        expand(f"{FD}/attribution/run{{run}}/summary.json", run=FD_RUNS)
+        if FD_CFG["attribute"] and FD_CFG["source"] == "synthetic"
+        else []
+    )
 
 
 def attribution_outputs():

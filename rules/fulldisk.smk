@@ -157,3 +157,33 @@ rule fulldisk_figure:
         "../envs/evaluate.yaml"
     script:
         "../workflow/scripts/fulldisk_figure.py"
+
+
+rule fulldisk_attribute:
+    input:
+        checkpoint=rules.fulldisk_train.output.checkpoint,
+        predictions=rules.fulldisk_train.output.predictions,
+        shard=f"{FD}/shards/test.h5",
+        table=f"{FD}/shards/test.csv",
+        archive=rules.fulldisk_archive.output[0],
+    output:
+        summary=f"{FD}/attribution/run{{run}}/summary.json",
+        regions=f"{FD}/attribution/run{{run}}/regions.csv",
+        figure=report(
+            f"{FD}/attribution/run{{run}}/overlays.png",
+            caption="../report/fulldisk_attribution.rst",
+            category="6. Full-disk (Yi et al. 2021)",
+        ),
+    log:
+        f"{R}/logs/fulldisk/attribute_{{run}}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: res("train", "cpus")
+    resources:
+        runtime=res("train", "runtime"),
+        mem_mb=res("train", "mem_mb"),
+        cpus_per_task=res("train", "cpus"),
+    params:
+        cfg=FD_CFG,
+    script:
+        "../workflow/scripts/fulldisk_attribute.py"

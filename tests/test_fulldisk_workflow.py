@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,7 +77,11 @@ def test_yi2021_tiny_workflow_table1(tmp_path):
     """The tiny study end to end with snakemake: Table 1 with the expected rows and counts."""
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     out = tmp_path / "results/yi2021_tiny/fulldisk"
-    targets = [out / "evaluation/metrics.md", out / "figures/table1.png"]
+    targets = [
+        out / "evaluation/metrics.md",
+        out / "figures/table1.png",
+        out / "attribution/run0/summary.json",
+    ]
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO / "src"),
@@ -122,3 +127,10 @@ def test_yi2021_tiny_workflow_table1(tmp_path):
     pred = pd.read_csv(out / "models/yi_densenet/run0/predictions.csv")
     assert set(pred["split"]) == {"val", "test"}
     assert (pred["split"] == "test").sum() == len(test)
+    attr = json.loads(targets[2].read_text())
+    assert attr["test_days"] == len(test) and attr["days_with_flaring_region"] > 0
+    assert 0 <= attr["gradcam_max_on_flaring"] <= 1 and 0 < attr["chance"] < 1
+    assert {r["column"] for r in attr["spearman"]} >= {"usfluxl_mx", "r_value"}
+    regions = pd.read_csv(out / "attribution/run0/regions.csv")
+    assert set(regions["sample_id"]) <= set(test["sample_id"]) and regions["flaring"].any()
+    assert (out / "attribution/run0/overlays.png").stat().st_size > 1000

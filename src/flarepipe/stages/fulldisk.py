@@ -26,6 +26,7 @@ __all__ = [
     "run_fulldisk_baselines",
     "run_fulldisk_evaluate",
     "run_fulldisk_figure",
+    "run_fulldisk_attribute",
 ]
 
 SPLITS = ("train", "val", "test")
@@ -316,3 +317,126 @@ def run_fulldisk_figure(metrics, out) -> None:
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+#: the DenseNet layer whose Grad-CAM the attribution stage takes (its last convolution)
+GRADCAM_LAYER = "blocks.4.layers.conv3"
+#: region keywords of ``truth/fulldisk_regions.csv`` correlated with the regions' Grad-CAM maxima
+REGION_KEYWORDS = ("usfluxl_mx", "r_value", "area_uhem", "rate_c_per_day")
+
+
+def run_fulldisk_attribute(
+    checkpoint,
+    predictions,
+    shard,
+    table,
+    archive,
+    cfg: Mapping,
+    out_summary,
+    out_regions,
+    out_figure,
+) -> dict:
+    """Rule ``fulldisk_attribute``: Grad-CAM and guided backprop of one run on the test days.
+
+    Per test day with region boxes: the Grad-CAM maximum (positive class, :data:`GRADCAM_LAYER`)
+    on a region that flared that day (>= ``label.min_class`` in the label window) against the
+    chance of that (the share of the disk those boxes cover); per region the Grad-CAM maximum in
+    its box (``out_regions``) and Spearman's r with :data:`REGION_KEYWORDS` (``out_summary``);
+    ``out_figure`` one overlay per forecast case (hit, false alarm, miss, null) found.
+    """
+    import numpy as np
+
+    from flarepipe.attribution.fulldisk import (
+        boxes_on_input,
+        forecast_case,
+        keyword_correlations,
+        max_on_flaring,
+        overlay_figure,
+        region_maxima,
+    )
+    from flarepipe.attribution.inputs import load_network
+    from flarepipe.attribution.methods import MethodSettings, attribute
+    from flarepipe.core.flareclass import class_to_flux
+    from flarepipe.core.noaa import parse_noaa_ars
+    from flarepipe.data.shards import ShardReader
+    from flarepipe.io.atomic import write_csv, write_json
+    from flarepipe.io.fulldisk import read_fulldisk
+
+    root = Path(archive)
+    days = _read_samples(table)
+    pred = pd.read_csv(predictions, dtype=_IDS)
+    prob = pred[pred["split"] == "test"].set_index("sample_id")["prob"]
+    boxes_all = pd.read_csv(root / "truth" / "fulldisk_regions.csv")
+    flares = pd.read_csv(root / "flares.csv")
+    lab = cfg["label"]
+    ft = pd.to_datetime(flares[lab["time_column"]], utc=True).dt.tz_convert(None)
+    strong = flares[flares["peak_flux_wm2"] >= class_to_flux(lab["min_class"]) * (1 - 1e-9)]
+    ft = ft[strong.index]
+    size = int(cfg["input"]["size"])
+    net = load_network(checkpoint, expect_model="yi_densenet")
+    ms = MethodSettings(gradcam_layers=[GRADCAM_LAYER])
+    images = ShardReader(shard).read_all(inputs=("image",), targets=())["image"]
+    hits, chances, regions, panels = [], [], [], {}
+    for i, row in enumerate(days.itertuples(index=False)):
+        b = boxes_all[boxes_all["t_rec_tai"] == row.t_rec_tai].reset_index(drop=True)
+        if b.empty:
+            continue
+        d0 = pd.Timestamp(row.t_end).normalize() + pd.Timedelta(hours=float(lab["start_h"]))
+        d1 = d0 + pd.Timedelta(hours=float(lab["window_h"]))
+        ars = set(strong.loc[(ft >= d0) & (ft < d1), "noaa_ar"].dropna().astype(int))
+        flaring = [bool(set(parse_noaa_ars(n)) & ars) for n in b["noaa_ars"].fillna("")]
+        frame = read_fulldisk(root / row.path)
+        side = frame.data.shape[0]
+        f = side // size
+        on = frame.on_disk.reshape(size, f, size, f).mean(axis=(1, 3)) > 0.5
+        del frame
+        x = images[i : i + 1]
+        (cam,) = attribute(net, x, "gradcam", ms)
+        (gb,) = attribute(net, x, "guided_backprop", ms)
+        cam_map = cam.maps[0, 0]
+        boxes = boxes_on_input(b, side, size)
+        maxima = region_maxima(cam_map, boxes)
+        for j, r in b.iterrows():
+            regions.append(
+                {
+                    "sample_id": row.sample_id,
+                    "region_id": r["region_id"],
+                    "flaring": flaring[j],
+                    "max_gradcam": float(maxima[j]),
+                    **{k: r[k] for k in REGION_KEYWORDS if k in b.columns},
+                }
+            )
+        if any(flaring):
+            hit, chance = max_on_flaring(cam_map, boxes, flaring, on)
+            hits.append(hit)
+            chances.append(chance)
+        case = forecast_case(int(row.label), float(prob.get(row.sample_id, np.nan)))
+        if case not in panels:
+            g = np.abs(gb.maps[0, 0])
+            panels[case] = {
+                "title": f"{row.sample_id}: {case.replace('_', ' ')}",
+                "image": x[0, 0],
+                "gradcam": cam_map,
+                "guided": g / g.max() if g.max() > 0 else g,
+                "boxes": boxes[np.asarray(flaring, dtype=bool)],
+            }
+    reg = pd.DataFrame(regions)
+    if reg.empty:
+        raise ValueError(f"{table}: no test day has a region box in truth/fulldisk_regions.csv")
+    write_csv(reg, out_regions)
+    cols = [k for k in REGION_KEYWORDS if k in reg.columns]
+    corr = keyword_correlations(reg, cols)
+    overlay_figure(
+        out_figure, [panels[c] for c in ("hit", "false_alarm", "miss", "null") if c in panels]
+    )
+    summary = {
+        "layer": GRADCAM_LAYER,
+        "test_days": len(days),
+        "days_with_flaring_region": len(hits),
+        "gradcam_max_on_flaring": float(np.mean(hits)) if hits else None,
+        "chance": float(np.mean(chances)) if chances else None,
+        "spearman": corr.replace({np.nan: None}).to_dict(orient="records"),
+        "cases": sorted(panels),
+    }
+    write_json(summary, out_summary)
+    return summary
