@@ -54,7 +54,7 @@ BASELINE_PATTERN = wildcard_pattern(baseline_names())
 # The full-disk daily study (rules/fulldisk.smk, included only when fulldisk.enabled).
 FD_CFG = config["fulldisk"]
 FD = f"{R}/fulldisk"
-FD_MODEL = "yi_densenet"
+FD_MODEL = FD_CFG["model"]
 FD_RUNS = list(range(FD_CFG["runs"]))
 
 

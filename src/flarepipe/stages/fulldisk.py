@@ -258,7 +258,7 @@ def run_fulldisk_evaluate(
     paths = [predictions] if isinstance(predictions, str | os.PathLike) else list(predictions)
     runs = [pd.read_csv(p, dtype=_IDS) for p in paths]
     table = table1_of_runs(
-        runs, pd.read_csv(baselines, dtype=_IDS), "yi_densenet", float(cfg["threshold"])
+        runs, pd.read_csv(baselines, dtype=_IDS), cfg["model"], float(cfg["threshold"])
     )
     write_csv(table, out_csv)
     lab = cfg["label"]
@@ -319,8 +319,8 @@ def run_fulldisk_figure(metrics, out) -> None:
     plt.close(fig)
 
 
-#: the DenseNet layer whose Grad-CAM the attribution stage takes (its last convolution)
-GRADCAM_LAYER = "blocks.4.layers.conv3"
+#: the layer whose Grad-CAM the attribution stage takes, per network (yi_densenet: its last conv)
+GRADCAM_LAYERS = {"yi_densenet": "blocks.4.layers.conv3"}
 #: region keywords of ``truth/fulldisk_regions.csv`` correlated with the regions' Grad-CAM maxima
 REGION_KEYWORDS = ("usfluxl_mx", "r_value", "area_uhem", "rate_c_per_day")
 
@@ -338,7 +338,7 @@ def run_fulldisk_attribute(
 ) -> dict:
     """Rule ``fulldisk_attribute``: Grad-CAM and guided backprop of one run on the test days.
 
-    Per test day with region boxes: the Grad-CAM maximum (positive class, :data:`GRADCAM_LAYER`)
+    Per test day with region boxes: the Grad-CAM maximum (positive class, :data:`GRADCAM_LAYERS`)
     on a region that flared that day (>= ``label.min_class`` in the label window) against the
     chance of that (the share of the disk those boxes cover); per region the Grad-CAM maximum in
     its box (``out_regions``) and Spearman's r with :data:`REGION_KEYWORDS` (``out_summary``);
@@ -373,8 +373,14 @@ def run_fulldisk_attribute(
     strong = flares[flares["peak_flux_wm2"] >= class_to_flux(lab["min_class"]) * (1 - 1e-9)]
     ft = ft[strong.index]
     size = int(cfg["input"]["size"])
-    net = load_network(checkpoint, expect_model="yi_densenet")
-    ms = MethodSettings(gradcam_layers=[GRADCAM_LAYER])
+    net = load_network(checkpoint, expect_model=cfg["model"])
+    if cfg["model"] not in GRADCAM_LAYERS:
+        raise ValueError(
+            f"fulldisk.attribute: no Grad-CAM layer known for fulldisk.model {cfg['model']!r} "
+            f"(known: {sorted(GRADCAM_LAYERS)}); set fulldisk.attribute: false"
+        )
+    layer = GRADCAM_LAYERS[cfg["model"]]
+    ms = MethodSettings(gradcam_layers=[layer])
     images = ShardReader(shard).read_all(inputs=("image",), targets=())["image"]
     hits, chances, regions, panels = [], [], [], {}
     for i, row in enumerate(days.itertuples(index=False)):
@@ -430,7 +436,7 @@ def run_fulldisk_attribute(
         out_figure, [panels[c] for c in ("hit", "false_alarm", "miss", "null") if c in panels]
     )
     summary = {
-        "layer": GRADCAM_LAYER,
+        "layer": layer,
         "test_days": len(days),
         "days_with_flaring_region": len(hits),
         "gradcam_max_on_flaring": float(np.mean(hits)) if hits else None,
