@@ -72,6 +72,39 @@ def test_chronological_split_by_instrument_and_by_date():
     )
 
 
+def test_local_source_gives_the_synthetic_archives_samples(tmp_path):
+    """fulldisk.source local on a folder of the synthetic frames: the same daily samples."""
+    import shutil
+
+    from flarepipe.stages.fulldisk import run_fulldisk_archive, run_fulldisk_samples
+
+    cfg = load_config(REPO / "config.yaml", TINY)
+    cfg["fulldisk"]["synthetic"]["days"] = 6
+    validate_config(cfg)
+    syn = cfg["fulldisk"]
+    run_fulldisk_archive(syn, tmp_path / "syn")
+    folder = tmp_path / "folder"
+    for f in (tmp_path / "syn" / "fulldisk").rglob("*.fits"):
+        (folder / f.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, folder / f.parent.name / f.name)
+    local = {**syn, "source": "local"}
+    local["local"] = {
+        **syn["local"],
+        "dir": str(folder),
+        "flares": str(tmp_path / "syn/flares.csv"),
+    }
+    run_fulldisk_archive(local, tmp_path / "loc")
+    assert (tmp_path / "loc" / "fulldisk" / "rejected.csv").is_file()
+    got = {}
+    for name, c in (("syn", syn), ("loc", local)):
+        out = [tmp_path / f"{name}_{k}.csv" for k in ("samples", "frames", "rejected")]
+        run_fulldisk_samples(tmp_path / name, c, *out)
+        got[name] = pd.read_csv(out[0], dtype=str)
+    cols = ["sample_id", "t_end", "instrument", "label", "n_flares"]
+    assert len(got["syn"]) > 0
+    pd.testing.assert_frame_equal(got["syn"][cols], got["loc"][cols])
+
+
 @pytest.mark.slow
 def test_yi2021_tiny_workflow_table1(tmp_path):
     """The tiny study end to end with snakemake: Table 1 with the expected rows and counts."""
