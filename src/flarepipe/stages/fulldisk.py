@@ -54,8 +54,6 @@ def run_fulldisk_archive(cfg: Mapping, out) -> dict:
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        shutil.rmtree(out)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".part", dir=out.parent))
     try:
         if cfg["source"] == "synthetic":
@@ -90,6 +88,8 @@ def run_fulldisk_archive(cfg: Mapping, out) -> dict:
             flares = read_flare_file(local["flares"], local["flare_format"]).flares
             write_csv(flares, tmp / "flares.csv")
             summary = {"source": "local", "frames": len(records), "rejected": len(rejected)}
+        if out.exists():  # an earlier archive goes only once the new one is complete
+            shutil.rmtree(out)
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -151,18 +151,19 @@ def run_fulldisk_samples(archive, cfg: Mapping, out_samples, out_frames, out_rej
 
 def chronological_split(samples: pd.DataFrame, split: Mapping) -> pd.Series:
     """``train``/``val``/``test`` per sample (the ``fulldisk.split`` section's rule)."""
+    import numpy as np
+
     t = pd.DatetimeIndex(pd.to_datetime(samples["t_end"]))
     if split["test_start"] is not None:
-        test = t >= _day(split["test_start"])
+        test = np.asarray(t >= _day(split["test_start"]))
     else:
         test = (samples["instrument"].astype(str) == split["test_instrument"]).to_numpy()
     if split["val_start"] is not None:
-        val = ~test & (t >= _day(split["val_start"]))
+        val = ~test & np.asarray(t >= _day(split["val_start"]))
     else:
-        rest = pd.Series(t[~test]).sort_values()
+        rest = np.sort(t[~test].to_numpy())
         n_val = int(round(float(split["val_frac"]) * len(rest)))
-        first = rest.iloc[len(rest) - n_val] if n_val else None
-        val = ~test & (t >= first) if first is not None else ~test & False
+        val = ~test & (t.to_numpy() >= rest[len(rest) - n_val]) if n_val else np.zeros_like(test)
     out = pd.Series("train", index=samples.index)
     out[val] = "val"
     out[test] = "test"
