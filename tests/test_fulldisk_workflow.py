@@ -72,6 +72,25 @@ def test_chronological_split_by_instrument_and_by_date():
     )
 
 
+def test_table1_of_runs_means_the_runs_beside_baselines_and_published():
+    from flarepipe.stages.fulldisk import table1_of_runs
+
+    label = [1, 1, 0, 0]
+    runs = [
+        pd.DataFrame({"split": "test", "label": label, "prob": p})
+        for p in ([0.9, 0.9, 0.1, 0.1], [0.9, 0.1, 0.1, 0.1])  # TSS 1 and 0.5
+    ]
+    runs[0] = pd.concat([runs[0], pd.DataFrame({"split": ["val"], "label": [0], "prob": [0.9]})])
+    base = pd.DataFrame({"model": "climatology", "label": label, "prob": 0.5})
+    t = table1_of_runs(runs, base, "net", threshold=0.5).set_index("model")
+    assert list(t.index) == ["net", "climatology", "Yi et al. 2021 (published)"]
+    assert t.loc["net", "TSS"] == pytest.approx(0.75) and t.loc["net", "runs"] == 2
+    assert t.loc["net", "TSS_std"] == pytest.approx(0.3535534, abs=1e-6)
+    assert t.loc["net", "N"] == 4 and t.loc["net", "event_rate"] == 0.5  # test rows only
+    assert t.loc["climatology", "TSS"] == 0.0 and t.loc["climatology", "runs"] == 1
+    assert t.loc["Yi et al. 2021 (published)", "TSS"] == 0.65
+
+
 def test_local_source_gives_the_synthetic_archives_samples(tmp_path):
     """fulldisk.source local on a folder of the synthetic frames: the same daily samples."""
     import shutil
