@@ -23,6 +23,11 @@ include: "rules/emergence.smk"
 include: "rules/detection.smk"
 
 
+if config["fulldisk"]["enabled"]:
+
+    include: "rules/fulldisk.smk"
+
+
 rule all:
     default_target: True
     input:

@@ -51,6 +51,13 @@ NETWORK_PATTERN = wildcard_pattern(network_names())
 BASELINE_PATTERN = wildcard_pattern(baseline_names())
 
 
+# The full-disk daily study (rules/fulldisk.smk, included only when fulldisk.enabled).
+FD_CFG = config["fulldisk"]
+FD = f"{R}/fulldisk"
+FD_MODEL = FD_CFG["model"]
+FD_RUNS = list(range(FD_CFG["runs"]))
+
+
 ATTR = config.get("attribution", {})
 ATTR_MODELS = (
     [m for m in NEURAL if ATTR.get("models") is None or m in ATTR["models"]]
@@ -119,6 +126,7 @@ def final_outputs():
         out.append(f"{R}/figures/synthetic_region.png")
     out += attribution_outputs()
     out += recall_time_outputs()
+    out += fulldisk_outputs()
     return out
 
 
@@ -133,6 +141,20 @@ def recall_time_outputs():
         f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
         dataset=DATASETS,
         model=list(PLAN.networks + PLAN.baselines),
+
+
+def fulldisk_outputs():
+    """Table 1 and its figure of the full-disk study (rules/fulldisk.smk), when enabled."""
+    if not FD_CFG["enabled"]:
+        return []
+    return [
+        f"{FD}/evaluation/metrics.csv",
+        f"{FD}/evaluation/metrics.md",
+        f"{FD}/figures/table1.png",
+    ] + (
+        expand(f"{FD}/attribution/run{{run}}/summary.json", run=FD_RUNS)
+        if FD_CFG["attribute"] and FD_CFG["source"] == "synthetic"
+        else []
     )
 
 

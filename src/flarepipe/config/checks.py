@@ -48,6 +48,11 @@ Checks, in order::
 The archive's own records are checked again where they are first read (the quality stage,
 :func:`flarepipe.samples.quality.check_required_columns`): a local archive's columns are known
 only there.
+    fulldisk.*                           (when fulldisk.enabled) source local without local.dir
+                                         or local.flares; an input.size that does not divide a
+                                         synthetic frame side; a test split by instrument whose
+                                         instrument is not rendered, or that leaves no other
+                                         instrument to train on; val_start not before test_start
 """
 
 from __future__ import annotations
@@ -405,6 +410,64 @@ def _network_image_size(config: Mapping) -> list[Problem]:
                     f"models.{m}.network.image_size {block['image_size']} differs from "
                     f"features.image_size {size}: the network is built for the images it "
                     "reads; give both the same side",
+
+
+def _fulldisk(config: Mapping) -> list[Problem]:
+    fd = config.get("fulldisk") or {}
+    if not fd.get("enabled", False):
+        return []
+    out: list[Problem] = []
+    if fd.get("source") == "local":
+        local = fd.get("local") or {}
+        for key in ("dir", "flares"):
+            if not local.get(key):
+                out.append(
+                    (
+                        [("fulldisk", "local", key), ("fulldisk", "source")],
+                        f"fulldisk.source is local but fulldisk.local.{key} is not set",
+                    )
+                )
+    split = fd.get("split") or {}
+    size = int((fd.get("input") or {}).get("size", 512))
+    if fd.get("source", "synthetic") == "synthetic":
+        syn = fd.get("synthetic") or {}
+        insts = list(syn.get("instruments", ["MDI", "HMI"]))
+        for inst in insts:
+            key = f"size_{inst.lower()}"
+            side = int(syn.get(key, 1024))
+            if side % size:
+                out.append(
+                    (
+                        [("fulldisk", "input", "size"), ("fulldisk", "synthetic", key)],
+                        f"fulldisk.input.size {size} does not divide fulldisk.synthetic.{key} "
+                        f"{side} (frames are block-mean resized)",
+                    )
+                )
+        if split.get("test_start") is None:
+            test = split.get("test_instrument", "HMI")
+            if test not in insts or len(insts) < 2:
+                out.append(
+                    (
+                        [
+                            ("fulldisk", "split", "test_instrument"),
+                            ("fulldisk", "synthetic", "instruments"),
+                        ],
+                        f"fulldisk.split.test_instrument is {test} (test_start null) but "
+                        f"fulldisk.synthetic.instruments is {insts}: the split needs {test} "
+                        "for testing and another instrument to train on (or set test_start)",
+                    )
+                )
+    lo, hi = split.get("val_start"), split.get("test_start")
+    if lo is not None and hi is not None:
+
+        def day(v) -> str:  # the ISO date of a YAML date, an ISO string or a T_REC
+            return str(v)[:10].replace(".", "-")
+
+        if day(lo) >= day(hi):
+            out.append(
+                (
+                    [("fulldisk", "split", "val_start"), ("fulldisk", "split", "test_start")],
+                    f"fulldisk.split.val_start ({lo}) must be before test_start ({hi})",
                 )
             )
     return out
@@ -423,6 +486,7 @@ _CHECKS = (
     _cadence,
     _filter_columns,
     _network_image_size,
+    _fulldisk,
 )
 
 

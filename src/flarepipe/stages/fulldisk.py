@@ -1,0 +1,449 @@
+"""The full-disk daily study's rules (``rules/fulldisk.smk``, Yi et al. 2021), one function each.
+
+Archive (synthetic frames or a local folder) -> frame quality and one frame a day with its daily
+label -> chronological split -> daily shards -> ``yi_densenet`` (rule ``fulldisk_train``, through
+:func:`flarepipe.stages.train.run_train`) and the daily baselines -> Table 1 beside the published
+row, and its figure. ``cfg`` is always the validated ``fulldisk`` section. The archive folder's
+``fulldisk/records.csv`` names each frame by a ``path`` relative to the archive folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "SPLITS",
+    "run_fulldisk_archive",
+    "run_fulldisk_samples",
+    "run_fulldisk_split",
+    "run_fulldisk_shard",
+    "run_fulldisk_baselines",
+    "run_fulldisk_evaluate",
+    "run_fulldisk_figure",
+    "run_fulldisk_attribute",
+]
+
+SPLITS = ("train", "val", "test")
+_IDS = {"sample_id": str, "region_id": str}
+
+
+def _read_samples(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=_IDS)
+
+
+def _day(value) -> pd.Timestamp:
+    """The UTC day of a YAML date, an ISO string or a T_REC (config ``time_or_null``)."""
+    return pd.Timestamp(str(value)[:10].replace(".", "-"))
+
+
+def run_fulldisk_archive(cfg: Mapping, out) -> dict:
+    """Rule ``fulldisk_archive``: the archive folder ``out`` (written beside, then renamed onto it).
+
+    ``synthetic``: :func:`~flarepipe.archive.sources.synthetic.fulldisk.generate_fulldisk` with
+    ``flares.csv``; ``local``: the FITS of ``local.dir``
+    (:func:`~flarepipe.archive.sources.local_fulldisk.build_local_fulldisk`) and the flare list
+    ``local.flares`` as ``flares.csv``. Returns a summary for the log.
+    """
+    from flarepipe.io.atomic import write_csv
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".part", dir=out.parent))
+    try:
+        if cfg["source"] == "synthetic":
+            from flarepipe.archive.sources.synthetic import SyntheticParams
+            from flarepipe.archive.sources.synthetic.fulldisk import (
+                FullDiskParams,
+                generate_fulldisk,
+            )
+
+            syn = cfg["synthetic"]
+            days = int(syn["days"])
+            params = SyntheticParams(
+                scale="small",
+                seed=int(syn["seed"]),
+                days=days,
+                n_regions=max(1, int(round(float(syn["regions_per_day"]) * days))),
+                c0=float(syn["c0"]),
+            )
+            fd = FullDiskParams(
+                instruments=tuple(syn["instruments"]),
+                size_mdi=int(syn["size_mdi"]),
+                size_hmi=int(syn["size_hmi"]),
+            )
+            generate_fulldisk(tmp, params, fd, write_flares=True)
+            summary = {"source": "synthetic", "days": days}
+        else:
+            from flarepipe.archive.catalogues.flares import read_flare_file
+            from flarepipe.archive.sources.local_fulldisk import build_local_fulldisk
+
+            local = cfg["local"]
+            records, rejected = build_local_fulldisk(local["dir"], tmp, link=local["link"])
+            flares = read_flare_file(local["flares"], local["flare_format"]).flares
+            write_csv(flares, tmp / "flares.csv")
+            summary = {"source": "local", "frames": len(records), "rejected": len(rejected)}
+        if out.exists():  # an earlier archive goes only once the new one is complete
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def run_fulldisk_samples(archive, cfg: Mapping, out_samples, out_frames, out_rejected) -> dict:
+    """Rule ``fulldisk_samples``: frame quality, one frame a day and its daily label.
+
+    ``out_frames`` lists every record with its flags and ``reasons``; ``out_rejected`` every day
+    without a usable frame (``day, instrument, reason, detail``: the rejected frames and their
+    reasons, or no record in the window); ``out_samples`` the labelled days.
+    """
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.samples.fulldisk import (
+        DailyLabelSettings,
+        FullDiskQualitySettings,
+        daily_frames,
+        daily_labels,
+        flag_frames,
+        scan_frames,
+    )
+
+    root = Path(archive)
+    records = pd.read_csv(root / "fulldisk" / "records.csv")
+    d = cfg["daily"]
+    mask = d["quality_mask"]
+    q = FullDiskQualitySettings(
+        quality_mask=int(mask, 16) if isinstance(mask, str) else int(mask),
+        max_nan_fraction=float(d["max_nan_fraction"]),
+        max_lag_h=float(d["max_lag_h"]),
+    )
+    flagged = flag_frames(records, q, scan_frames(records, root), root)
+    chosen, rejected = daily_frames(flagged, q)
+    if chosen.empty:
+        raise ValueError(
+            f"{archive}: no day has a usable full-disk frame ({len(rejected)} rejected)"
+        )
+    lab = cfg["label"]
+    settings = DailyLabelSettings(
+        min_class=lab["min_class"],
+        start_h=float(lab["start_h"]),
+        window_h=float(lab["window_h"]),
+        time_column=lab["time_column"],
+    )
+    samples = daily_labels(chosen, pd.read_csv(root / "flares.csv"), settings)
+    write_csv(flagged, out_frames)
+    write_csv(rejected, out_rejected)
+    write_csv(samples, out_samples)
+    return {
+        "frames": len(flagged),
+        "frames_rejected": int((~flagged["keep"].astype(bool)).sum()),
+        "days": len(samples),
+        "days_rejected": len(rejected),
+        "event_rate": float(samples["label"].mean()),
+    }
+
+
+def chronological_split(samples: pd.DataFrame, split: Mapping) -> pd.Series:
+    """``train``/``val``/``test`` per sample (the ``fulldisk.split`` section's rule)."""
+    import numpy as np
+
+    t = pd.DatetimeIndex(pd.to_datetime(samples["t_end"]))
+    if split["test_start"] is not None:
+        test = np.asarray(t >= _day(split["test_start"]))
+    else:
+        test = (samples["instrument"].astype(str) == split["test_instrument"]).to_numpy()
+    if split["val_start"] is not None:
+        val = ~test & np.asarray(t >= _day(split["val_start"]))
+    else:
+        rest = np.sort(t[~test].to_numpy())
+        n_val = int(round(float(split["val_frac"]) * len(rest)))
+        val = ~test & (t.to_numpy() >= rest[len(rest) - n_val]) if n_val else np.zeros_like(test)
+    out = pd.Series("train", index=samples.index)
+    out[val] = "val"
+    out[test] = "test"
+    return out
+
+
+def run_fulldisk_split(samples, cfg: Mapping, out) -> dict:
+    """Rule ``fulldisk_split``: ``sample_id, t_end, instrument, label, split`` (chronological)."""
+    from flarepipe.io.atomic import write_csv
+
+    table = _read_samples(samples)
+    table["split"] = chronological_split(table, cfg["split"]).to_numpy()
+    counts = table["split"].value_counts()
+    empty = [s for s in SPLITS if counts.get(s, 0) == 0]
+    if empty:
+        raise ValueError(
+            f"fulldisk.split leaves the {empty} split(s) empty ({counts.to_dict()} days); "
+            "check fulldisk.split and the archive's interval"
+        )
+    write_csv(table[["sample_id", "t_end", "instrument", "label", "split"]], out)
+    rates = table.groupby("split")["label"].agg(["size", "mean"])
+    return {
+        s: {"n": int(rates.loc[s, "size"]), "rate": float(rates.loc[s, "mean"])} for s in SPLITS
+    }
+
+
+def run_fulldisk_shard(archive, samples, split, cfg: Mapping, part: str, out_shard, out_table):
+    """Rule ``fulldisk_shard``: the daily shard of split ``part`` and its sample table.
+
+    ``out_table`` is the written samples (shard order) with the disk flux ``usflux_mx`` and the
+    frames that could not be read listed in the log (the returned ``failed`` table).
+    """
+    from flarepipe.data.fulldisk import write_daily_shard
+    from flarepipe.io.atomic import write_csv
+
+    table = _read_samples(samples)
+    which = pd.read_csv(split, dtype=_IDS).set_index("sample_id")["split"]
+    sel = table[table["sample_id"].map(which) == part].sort_values("t_end", kind="stable")
+    inp = cfg["input"]
+    written, failed = write_daily_shard(
+        sel,
+        Path(archive),
+        out_shard,
+        size=int(inp["size"]),
+        clip_g=float(inp["clip_g"]),
+        mode=inp["mode"],
+        flux_threshold_g=float(inp["flux_threshold_g"]),
+    )
+    write_csv(written, out_table)
+    return failed
+
+
+def run_fulldisk_baselines(train, test, out) -> None:
+    """Rule ``fulldisk_baselines``: climatology, persistence, logistic regression on disk flux."""
+    from flarepipe.io.atomic import write_csv
+    from flarepipe.training.daily_baselines import baseline_predictions
+
+    tr, te = _read_samples(train), _read_samples(test)
+    write_csv(baseline_predictions(tr, te), out)
+
+
+def table1_of_runs(
+    runs: Sequence[pd.DataFrame], baselines: pd.DataFrame, model: str, threshold: float
+) -> pd.DataFrame:
+    """Table 1: the network's test rows (mean over ``runs``), the baselines, the published row."""
+    from flarepipe.evaluation.daily import TABLE1_COLUMNS, table1, with_published
+    from flarepipe.studies.yi2021 import PUBLISHED, PUBLISHED_LABEL
+
+    per_run = [
+        table1(p[p["split"] == "test"].assign(model=model), threshold=threshold) for p in runs
+    ]
+    net = pd.concat(per_run, ignore_index=True)
+    row = net[list(TABLE1_COLUMNS)].mean().to_frame().T
+    row.insert(0, "model", model)
+    row["runs"] = len(per_run)
+    row["TSS_std"] = float(net["TSS"].std(ddof=1)) if len(per_run) > 1 else float("nan")
+    base = table1(baselines, threshold=threshold).assign(runs=1, TSS_std=float("nan"))
+    table = pd.concat([row, base], ignore_index=True)
+    table["N"] = table["N"].astype(int)
+    out = with_published(table[["model", *TABLE1_COLUMNS]], PUBLISHED, PUBLISHED_LABEL)
+    out["N"] = out["N"].astype("Int64")
+    out["runs"] = pd.array([*table["runs"].astype(int), pd.NA], dtype="Int64")
+    out["TSS_std"] = [*table["TSS_std"], float("nan")]
+    return out
+
+
+def run_fulldisk_evaluate(
+    predictions: Sequence, baselines, cfg: Mapping, out_csv, out_md
+) -> pd.DataFrame:
+    """Rule ``fulldisk_evaluate``: Table 1 at the natural event rate as CSV and Markdown."""
+    from flarepipe.io.atomic import write_csv, write_text
+
+    paths = [predictions] if isinstance(predictions, str | os.PathLike) else list(predictions)
+    runs = [pd.read_csv(p, dtype=_IDS) for p in paths]
+    table = table1_of_runs(
+        runs, pd.read_csv(baselines, dtype=_IDS), cfg["model"], float(cfg["threshold"])
+    )
+    write_csv(table, out_csv)
+    lab = cfg["label"]
+    head = (
+        "# Yi et al. 2021, Table 1 (daily full-disk forecast)\n\n"
+        f"Test days at their natural event rate; label: a flare >= {lab['min_class']} in "
+        f"[{lab['start_h']:g}, {lab['start_h'] + lab['window_h']:g}) h after 00:00 UT; threshold "
+        f"{float(cfg['threshold']):g}; archive: {cfg['source']}. The network's row is the mean "
+        f"of {len(runs)} run(s). The published row holds only the figures the paper states.\n\n"
+    )
+    write_text(head + _markdown(table) + "\n", out_md)
+    return table
+
+
+def _markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """A pipe table; floats with ``digits`` decimals, missing values empty."""
+
+    def cell(v) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            return ""
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
+    return "\n".join(lines)
+
+
+def run_fulldisk_figure(metrics, out) -> None:
+    """Rule ``fulldisk_figure``: TSS, HSS and ApSS of every Table 1 row, published row dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from flarepipe.io.atomic import atomic_path
+    from flarepipe.studies.yi2021 import PUBLISHED_LABEL
+
+    table = pd.read_csv(metrics)
+    rows = table[table["model"] != PUBLISHED_LABEL]
+    cols = ["TSS", "HSS", "ApSS"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    x = np.arange(len(rows))
+    for i, c in enumerate(cols):
+        ax.bar(x + (i - 1) * 0.27, rows[c].to_numpy(dtype=float), 0.27, label=c)
+    pub = table[table["model"] == PUBLISHED_LABEL]
+    if len(pub) and np.isfinite(float(pub["TSS"].iloc[0])):
+        ax.axhline(float(pub["TSS"].iloc[0]), ls="--", c="k", lw=1, label="published TSS")
+    ax.set_xticks(x, rows["model"].tolist(), rotation=15)
+    ax.axhline(0, c="grey", lw=0.5)
+    ax.set_ylabel("skill (test days)")
+    ax.legend(fontsize=8, ncol=4)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+#: the layer whose Grad-CAM the attribution stage takes, per network (yi_densenet: its last conv)
+GRADCAM_LAYERS = {"yi_densenet": "blocks.4.layers.conv3"}
+#: region keywords of ``truth/fulldisk_regions.csv`` correlated with the regions' Grad-CAM maxima
+REGION_KEYWORDS = ("usfluxl_mx", "r_value", "area_uhem", "rate_c_per_day")
+
+
+def run_fulldisk_attribute(
+    checkpoint,
+    predictions,
+    shard,
+    table,
+    archive,
+    cfg: Mapping,
+    out_summary,
+    out_regions,
+    out_figure,
+) -> dict:
+    """Rule ``fulldisk_attribute``: Grad-CAM and guided backprop of one run on the test days.
+
+    Per test day with region boxes: the Grad-CAM maximum (positive class, :data:`GRADCAM_LAYERS`)
+    on a region that flared that day (>= ``label.min_class`` in the label window) against the
+    chance of that (the share of the disk those boxes cover); per region the Grad-CAM maximum in
+    its box (``out_regions``) and Spearman's r with :data:`REGION_KEYWORDS` (``out_summary``);
+    ``out_figure`` one overlay per forecast case (hit, false alarm, miss, null) found.
+    """
+    import numpy as np
+
+    from flarepipe.attribution.fulldisk import (
+        boxes_on_input,
+        forecast_case,
+        keyword_correlations,
+        max_on_flaring,
+        overlay_figure,
+        region_maxima,
+    )
+    from flarepipe.attribution.inputs import load_network
+    from flarepipe.attribution.methods import MethodSettings, attribute
+    from flarepipe.core.flareclass import class_to_flux
+    from flarepipe.core.noaa import parse_noaa_ars
+    from flarepipe.data.shards import ShardReader
+    from flarepipe.io.atomic import write_csv, write_json
+    from flarepipe.io.fulldisk import read_fulldisk
+
+    root = Path(archive)
+    days = _read_samples(table)
+    pred = pd.read_csv(predictions, dtype=_IDS)
+    prob = pred[pred["split"] == "test"].set_index("sample_id")["prob"]
+    boxes_all = pd.read_csv(root / "truth" / "fulldisk_regions.csv")
+    flares = pd.read_csv(root / "flares.csv")
+    lab = cfg["label"]
+    ft = pd.to_datetime(flares[lab["time_column"]], utc=True).dt.tz_convert(None)
+    strong = flares[flares["peak_flux_wm2"] >= class_to_flux(lab["min_class"]) * (1 - 1e-9)]
+    ft = ft[strong.index]
+    size = int(cfg["input"]["size"])
+    net = load_network(checkpoint, expect_model=cfg["model"])
+    if cfg["model"] not in GRADCAM_LAYERS:
+        raise ValueError(
+            f"fulldisk.attribute: no Grad-CAM layer known for fulldisk.model {cfg['model']!r} "
+            f"(known: {sorted(GRADCAM_LAYERS)}); set fulldisk.attribute: false"
+        )
+    layer = GRADCAM_LAYERS[cfg["model"]]
+    ms = MethodSettings(gradcam_layers=[layer])
+    images = ShardReader(shard).read_all(inputs=("image",), targets=())["image"]
+    hits, chances, regions, panels = [], [], [], {}
+    for i, row in enumerate(days.itertuples(index=False)):
+        b = boxes_all[boxes_all["t_rec_tai"] == row.t_rec_tai].reset_index(drop=True)
+        if b.empty:
+            continue
+        d0 = pd.Timestamp(row.t_end).normalize() + pd.Timedelta(hours=float(lab["start_h"]))
+        d1 = d0 + pd.Timedelta(hours=float(lab["window_h"]))
+        ars = set(strong.loc[(ft >= d0) & (ft < d1), "noaa_ar"].dropna().astype(int))
+        flaring = [bool(set(parse_noaa_ars(n)) & ars) for n in b["noaa_ars"].fillna("")]
+        frame = read_fulldisk(root / row.path)
+        side = frame.data.shape[0]
+        f = side // size
+        on = frame.on_disk.reshape(size, f, size, f).mean(axis=(1, 3)) > 0.5
+        del frame
+        x = images[i : i + 1]
+        (cam,) = attribute(net, x, "gradcam", ms)
+        (gb,) = attribute(net, x, "guided_backprop", ms)
+        cam_map = cam.maps[0, 0]
+        boxes = boxes_on_input(b, side, size)
+        maxima = region_maxima(cam_map, boxes)
+        for j, r in b.iterrows():
+            regions.append(
+                {
+                    "sample_id": row.sample_id,
+                    "region_id": r["region_id"],
+                    "flaring": flaring[j],
+                    "max_gradcam": float(maxima[j]),
+                    **{k: r[k] for k in REGION_KEYWORDS if k in b.columns},
+                }
+            )
+        if any(flaring):
+            hit, chance = max_on_flaring(cam_map, boxes, flaring, on)
+            hits.append(hit)
+            chances.append(chance)
+        case = forecast_case(int(row.label), float(prob.get(row.sample_id, np.nan)))
+        if case not in panels:
+            g = np.abs(gb.maps[0, 0])
+            panels[case] = {
+                "title": f"{row.sample_id}: {case.replace('_', ' ')}",
+                "image": x[0, 0],
+                "gradcam": cam_map,
+                "guided": g / g.max() if g.max() > 0 else g,
+                "boxes": boxes[np.asarray(flaring, dtype=bool)],
+            }
+    reg = pd.DataFrame(regions)
+    if reg.empty:
+        raise ValueError(f"{table}: no test day has a region box in truth/fulldisk_regions.csv")
+    write_csv(reg, out_regions)
+    cols = [k for k in REGION_KEYWORDS if k in reg.columns]
+    corr = keyword_correlations(reg, cols)
+    overlay_figure(
+        out_figure, [panels[c] for c in ("hit", "false_alarm", "miss", "null") if c in panels]
+    )
+    summary = {
+        "layer": layer,
+        "test_days": len(days),
+        "days_with_flaring_region": len(hits),
+        "gradcam_max_on_flaring": float(np.mean(hits)) if hits else None,
+        "chance": float(np.mean(chances)) if chances else None,
+        "spearman": corr.replace({np.nan: None}).to_dict(orient="records"),
+        "cases": sorted(panels),
+    }
+    write_json(summary, out_summary)
+    return summary

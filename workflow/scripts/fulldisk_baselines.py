@@ -1,0 +1,10 @@
+"""Adapter: rule fulldisk_baselines -> flarepipe.stages.fulldisk.run_fulldisk_baselines."""
+
+import sys
+
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+
+from flarepipe.stages.fulldisk import run_fulldisk_baselines  # noqa: E402
+
+run_fulldisk_baselines(**smk.input, out=smk.output[0])
