@@ -7,4 +7,4 @@ sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
 from flarepipe.stages.fulldisk import run_fulldisk_archive  # noqa: E402
 
-print(run_fulldisk_archive(cfg=smk.params.cfg, out=smk.output[0]))
+print(run_fulldisk_archive(**smk.input, cfg=smk.params.cfg, out=smk.output[0]))

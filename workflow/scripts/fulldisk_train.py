@@ -1,15 +1,15 @@
-"""Adapter: rule fulldisk_train -> flarepipe.stages.train.run_train (the yi_densenet network)."""
+"""Adapter: rule fulldisk_train -> flarepipe.stages.fulldisk.run_fulldisk_train."""
 
 import sys
 
 smk = snakemake  # noqa: F821
 sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.stages.train import run_train  # noqa: E402
+from flarepipe.stages.fulldisk import run_fulldisk_train  # noqa: E402
 
 o = smk.output
 print(
-    run_train(
+    run_fulldisk_train(
         **smk.input,
         model=smk.params.model,
         cfg=smk.params.cfg,

@@ -410,6 +410,9 @@ def _network_image_size(config: Mapping) -> list[Problem]:
                     f"models.{m}.network.image_size {block['image_size']} differs from "
                     f"features.image_size {size}: the network is built for the images it "
                     "reads; give both the same side",
+                )
+            )
+    return out
 
 
 def _fulldisk(config: Mapping) -> list[Problem]:

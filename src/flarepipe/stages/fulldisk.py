@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from flarepipe.core.keywords import KEYWORD_COLUMNS
+
 __all__ = [
     "SPLITS",
     "run_fulldisk_archive",
@@ -27,6 +29,7 @@ __all__ = [
     "run_fulldisk_evaluate",
     "run_fulldisk_figure",
     "run_fulldisk_attribute",
+    "run_fulldisk_train",
 ]
 
 SPLITS = ("train", "val", "test")
@@ -323,7 +326,7 @@ def run_fulldisk_figure(metrics, out) -> None:
 #: the layer whose Grad-CAM the attribution stage takes, per network (yi_densenet: its last conv)
 GRADCAM_LAYERS = {"yi_densenet": "blocks.4.layers.conv3"}
 #: region keywords of ``truth/fulldisk_regions.csv`` correlated with the regions' Grad-CAM maxima
-REGION_KEYWORDS = ("usfluxl_mx", "r_value", "area_uhem", "rate_c_per_day")
+REGION_KEYWORDS = (*KEYWORD_COLUMNS, "rate_c_per_day")
 
 
 def run_fulldisk_attribute(
@@ -447,3 +450,33 @@ def run_fulldisk_attribute(
     }
     write_json(summary, out_summary)
     return summary
+
+
+def run_fulldisk_train(
+    *,
+    train,
+    val,
+    test,
+    model: str,
+    cfg: Mapping,
+    seed: int,
+    out_predictions,
+    out_checkpoint,
+    threads: int | None = None,
+) -> dict:
+    """Rule ``fulldisk_train``: the full-disk network on the daily shards of one run, through the
+    train stage every network uses (:func:`flarepipe.stages.train.run_train`).
+    """
+    from flarepipe.stages.train import run_train
+
+    return run_train(
+        train,
+        val,
+        test,
+        model=model,
+        cfg=cfg,
+        seed=seed,
+        out_predictions=out_predictions,
+        out_checkpoint=out_checkpoint,
+        threads=threads,
+    )
