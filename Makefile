@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 CORES ?= 2
 
-.PHONY: run test lint format install-profiles report dag clean reproduce
+.PHONY: run test test-studies lint format install-profiles report dag clean reproduce
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(STAMP)
 ## test: set up, then run the test suite
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+## test-studies: the study end-to-end tests that take minutes (left out of `make test`; CI runs them)
+test-studies: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m study
 
 ## reproduce: set up, then Sun et al. 2022 (LSTM + logistic regression, 4 datasets x 10 runs) on the
 ## real keyword tables in REAL: the workflow with config/studies/sun2022_tables.yaml; writes

@@ -153,7 +153,7 @@ def _smk(workdir: Path, *args: str, extra: list | tuple = ()) -> subprocess.Comp
     return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
 
 
-@pytest.mark.slow
+@pytest.mark.study  # 4.5 min on 2 idle cores: run by .ci/run and make test-studies
 def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     res = _smk(tmp_path)
