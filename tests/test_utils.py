@@ -198,3 +198,25 @@ def test_write_npz_checks_the_disk_first_and_writes_atomically(tmp_path, monkeyp
     assert e.value.errno == errno.ENOSPC and sorted(p.name for p in tmp_path.iterdir()) == [
         "ok.npz"
     ]
+
+
+def test_a_download_that_cannot_fit_fails_before_writing_naming_the_file(tmp_path, monkeypatch):
+    """The Content-Length still to come is checked against the disk's free space first: a full
+    disk would otherwise leave a torn .part; ENOSPC is not retried (no errno-less OSError)."""
+    import errno
+    import io
+    import shutil
+    from collections import namedtuple
+
+    from flarepipe.io.download import download_file, is_transient
+
+    class Response(io.BytesIO):
+        status = 200
+        headers = {"Content-Length": str(10_000_000)}
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9, 1_000_000))
+    with pytest.raises(OSError, match=r"download of a\.bin: needs about 11\.0 MB") as err:
+        download_file("http://x/a.bin", tmp_path / "a.bin", opener=lambda *a, **k: Response(b"x"))
+    assert err.value.errno == errno.ENOSPC and not is_transient(err.value)
+    assert not list(tmp_path.iterdir())

@@ -38,6 +38,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
+from flarepipe.io.atomic import require_free_space
+
 __all__ = [
     "DownloadError",
     "TransientError",
@@ -459,6 +461,9 @@ def download_file(
             mode, offset, total = "wb", 0, expected
         if mode == "wb":
             resumed_from = 0
+        if expected:
+            # the bytes still to come must fit: a full disk mid-transfer leaves a torn .part
+            require_free_space(target.parent, expected, f"download of {target.name}")
         # unbuffered writes of whatever arrived (read1): a killed job leaves every received byte
         # in the .part file, ready for a Range request
         read = getattr(resp, "read1", None) or resp.read
