@@ -141,6 +141,7 @@ def recall_time_outputs():
         f"{R}/evaluation/recall_time/{{dataset}}_{{model}}.png",
         dataset=DATASETS,
         model=list(PLAN.networks + PLAN.baselines),
+    )
 
 
 def fulldisk_outputs():

@@ -48,6 +48,7 @@ if DET["enabled"]:
             confusion=f"{DET_ROOT}/{{split_method}}/confusion.csv",
             curves=f"{DET_ROOT}/{{split_method}}/curves.csv",
             classifier=f"{DET_ROOT}/{{split_method}}/classifier.pt",
+            rejected=f"{DET_ROOT}/{{split_method}}/rejected_frames.csv",
         log:
             f"{R}/logs/detection/evaluate_{{split_method}}.log",
         wildcard_constraints:
@@ -71,8 +72,11 @@ if DET["enabled"]:
             scores=expand(f"{DET_ROOT}/{{s}}/scores.json", s=DET_SPLITS),
             confusion=expand(f"{DET_ROOT}/{{s}}/confusion.csv", s=DET_SPLITS),
             curves=expand(f"{DET_ROOT}/{{s}}/curves.csv", s=DET_SPLITS),
+            regions=rules.detection_archive.output.regions,
+            srs=[DET["srs"]] if DET["srs"] else [],
         output:
             report=f"{DET_ROOT}/report.md",
+            classes=f"{DET_ROOT}/class_mix.csv",
             table=f"{DET_ROOT}/scores.csv",
             figure=report(
                 f"{DET_ROOT}/confusion_and_curves.png",

@@ -63,8 +63,12 @@ def test_tiny_study_end_to_end_with_the_real_frame_annotated(tmp_path):
 
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     overlay = tmp_path / "overlay.yaml"
+    srs = REAL / "srs" / "srs_regions_1996_2018.csv"
     overlay.write_text(
-        "detection:\n  annotate: [" + (json.dumps(str(real)) if real.exists() else "") + "]\n"
+        "detection:\n  annotate: ["
+        + (json.dumps(str(real)) if real.exists() else "")
+        + "]\n"
+        + (f"  srs: {json.dumps(str(srs))}\n" if srs.exists() else "")
     )
     cmd = [
         sys.executable,
@@ -101,6 +105,13 @@ def test_tiny_study_end_to_end_with_the_real_frame_annotated(tmp_path):
     assert list(confusion.index) == list(confusion.columns) == ["alpha", "beta", "beta-gamma"]
     assert confusion.to_numpy().sum() == scores["classifier"]["n_test"]
     assert "| random | crop classifier |" in (out / "report.md").read_text()
+    mix = pd.read_csv(out / "class_mix.csv").set_index("class")
+    assert mix["synthetic"].sum() == pytest.approx(1.0) and mix["n_synthetic"].iloc[0] > 0
+    if srs.exists():
+        assert mix["srs"].sum() == pytest.approx(1.0) and mix.loc["beta", "srs"] > 0.5
+    rejected = pd.read_csv(out / "random" / "rejected_frames.csv")
+    assert list(rejected.columns) == ["t_rec", "path", "reasons"]
+    assert len(rejected) + sum(scores["frames"].values()) > 0 and rejected["reasons"].ne("").all()
     if not real.exists():
         pytest.skip(f"real data not available: {real} (the study itself ran)")
     name = real.stem.replace(".", "_")

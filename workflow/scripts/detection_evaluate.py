@@ -17,4 +17,5 @@ run_detection_evaluate(
     out_confusion=o.confusion,
     out_curves=o.curves,
     out_classifier=o.classifier,
+    out_rejected=o.rejected,
 )

@@ -9,5 +9,10 @@ from flarepipe.stages.detection import run_detection_report  # noqa: E402
 
 o = smk.output
 run_detection_report(
-    **smk.input, det=smk.params.det, out_report=o.report, out_table=o.table, out_figure=o.figure
+    **smk.input,
+    det=smk.params.det,
+    out_report=o.report,
+    out_classes=o.classes,
+    out_table=o.table,
+    out_figure=o.figure,
 )

@@ -64,8 +64,11 @@ def run_detection_evaluate(
     out_confusion: str | os.PathLike,
     out_curves: str | os.PathLike,
     out_classifier: str | os.PathLike,
+    out_rejected: str | os.PathLike,
 ) -> dict:
-    """One frame split: the three experiments (module doc), their scores as JSON."""
+    """One frame split: the three experiments (module doc), their scores as JSON; the frames left
+    out, with their reasons, in ``out_rejected``.
+    """
     import torch
 
     from flarepipe.studies.deoliveira2020 import data, experiment
@@ -104,6 +107,7 @@ def run_detection_evaluate(
         [learned["curves"].assign(model="centernet"), clf["curves"].assign(model="classifier")],
         ignore_index=True,
     )
+    write_csv(frames.rejected, out_rejected)
     write_csv(classical["detections"], out_detections)
     write_csv(clf["confusion"].rename_axis("true").reset_index(), out_confusion)
     write_csv(curves, out_curves)
@@ -130,12 +134,16 @@ def run_detection_report(
     scores: Sequence[str | os.PathLike],
     confusion: Sequence[str | os.PathLike],
     curves: Sequence[str | os.PathLike],
+    regions: str | os.PathLike,
+    srs: Sequence[str | os.PathLike] = (),
     det: Mapping[str, Any],
     out_report: str | os.PathLike,
+    out_classes: str | os.PathLike,
     out_table: str | os.PathLike,
     out_figure: str | os.PathLike,
 ) -> pd.DataFrame:
-    """Every split's scores beside the published ones (markdown and CSV), and one figure of the
+    """Every split's scores beside the published ones (markdown and CSV), the truth's class mix
+    beside NOAA's (``srs``: the SRS file of ``detection.srs``, or none), and one figure of the
     confusion matrices and training curves.
     """
     import json
@@ -215,6 +223,23 @@ def run_detection_report(
             "|---|" + "---:|" * len(m.columns),
         ]
         lines += [f"| {i} | " + " | ".join(str(v) for v in row) + " |" for i, row in m.iterrows()]
+    from flarepipe.studies.deoliveira2020.data import class_mix
+
+    mix = class_mix(regions, list(srs)[0] if len(srs) else None)
+    write_csv(mix, out_classes)
+    lines += [
+        "",
+        "Mt. Wilson class mix of the spotted region-days (delta as a class): the synthetic "
+        "truth" + (" beside NOAA's SRS" if "srs" in mix else " (detection.srs: null)") + ":",
+        "",
+    ]
+    cols = [c for c in ("synthetic", "srs") if c in mix]
+    lines += ["| class | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    lines += [
+        f"| {r['class']} | " + " | ".join(_pct(r[c]) for c in cols) + " |"
+        for r in mix.to_dict("records")
+    ]
+    lines += ["", "Region-days: " + ", ".join(f"{c} {int(mix['n_' + c].iloc[0])}" for c in cols)]
     write_text("\n".join(lines) + "\n", out_report)
     _figure(confusion, curves, out_figure)
     return table

@@ -12,7 +12,7 @@ true region with its Mt. Wilson class.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ class Frames:
     classes: list[list[str]]
     records: pd.DataFrame
     factor: np.ndarray
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def load_frames(
@@ -49,8 +50,9 @@ def load_frames(
     """The good frames of an archive and their true boxes, binned to ``image_size`` (module doc).
 
     Regions below ``min_flux_mx`` of total flux are left out of the truth (too weak to be an
-    active region on any detector's terms); frames flagged by quality are left out, each with
-    its reason in the returned records' ``reasons`` column.
+    active region on any detector's terms); frames flagged by quality (bad QUALITY bits, a missing
+    or unreadable file, one without its WCS cards, NaN on the disk) are left out and listed with
+    their reasons in ``Frames.rejected``.
     """
     from flarepipe.io.fulldisk import read_fulldisk
     from flarepipe.samples.fulldisk import FullDiskQualitySettings, flag_frames, scan_frames
@@ -81,7 +83,10 @@ def load_frames(
         boxes.append((b / f).astype(np.float32))
         classes.append([str(c) if isinstance(c, str) else "" for c in mine["mtwilson"]])
         factors.append(f)
-    return Frames(np.stack(images).astype(np.float32), boxes, classes, good, np.array(factors))
+    rejected = flagged.loc[~flagged["keep"], ["t_rec", "path", "reasons"]].reset_index(drop=True)
+    return Frames(
+        np.stack(images).astype(np.float32), boxes, classes, good, np.array(factors), rejected
+    )
 
 
 def split_frames(
@@ -137,3 +142,23 @@ def region_crops(
     if not xs:
         return np.zeros((0, crop_px, crop_px), np.float32), np.zeros(0, int), np.zeros(0, int)
     return np.stack(xs).astype(np.float32), np.array(ys), np.array(fi)
+
+
+def class_mix(regions_csv: str | os.PathLike, srs_csv: str | os.PathLike | None) -> pd.DataFrame:
+    """Mt. Wilson class fractions of the spotted region-days of the synthetic truth, beside those
+    of NOAA's SRS (:func:`flarepipe.archive.catalogues.srs.class_frequencies`, delta as a class)
+    when ``srs_csv`` is given.
+    """
+    from flarepipe.archive.catalogues.srs import class_frequencies, read_srs
+
+    truth = pd.read_csv(regions_csv, dtype={"mtwilson": str})
+    spotted = truth["mtwilson"].dropna()
+    parsed = [parse_mag_type(t) for t in spotted if t]
+    synth = pd.DataFrame(parsed, columns=["mw_class", "delta"])
+    out = pd.DataFrame({"synthetic": class_frequencies(synth, delta_as_class=True)})
+    out["n_synthetic"] = len(synth)
+    if srs_csv is not None:
+        real = read_srs(srs_csv).regions
+        out["srs"] = class_frequencies(real, delta_as_class=True)
+        out["n_srs"] = len(real)
+    return out.rename_axis("class").reset_index()
