@@ -86,7 +86,7 @@ if DET["enabled"]:
         log:
             f"{R}/logs/detection/report.log",
         conda:
-            "../envs/evaluate.yaml"
+            "../envs/train.yaml"  # the SRS reader uses sunpy
         params:
             det=DET,
         script:
