@@ -201,12 +201,16 @@ def _workflow_rules() -> dict[str, str] | None:
         return None
     rules = {}
     for f in files:
-        parts = re.split(r"^(?=(?:local)?rule\s+\w+\s*:)", f.read_text(), flags=re.M)
+        # rules at any indentation (a study's rules sit inside `if <study>.enabled:`)
+        parts = re.split(r"^(?=[ \t]*(?:local)?rule\s+\w+\s*:)", f.read_text(), flags=re.M)
         for part in parts:
-            m = re.match(r"rule\s+(\w+)\s*:", part)
+            m = re.match(r"([ \t]*)rule\s+(\w+)\s*:", part)
             if m:
-                # the definition ends at the next non-indented, non-blank, non-comment line
-                rules[m.group(1)] = re.split(r"\n(?=[^\s#])", part)[0]
+                # the definition ends at the next non-blank, non-comment line indented no deeper
+                # than the rule itself
+                indent = len(m.group(1))
+                end = re.compile(rf"\n(?=[ \t]{{0,{indent}}}[^\s#])")
+                rules[m.group(2)] = end.split(part)[0]
     return rules
 
 
