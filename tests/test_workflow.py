@@ -245,7 +245,14 @@ def _local_workdir(tmp_path: Path) -> tuple[Path, Path, Path]:
         write_patch(
             fits_in / name,
             np.full((20, 30), float(i), np.float32),
-            {"HARPNUM": 377, "T_REC": f"2011.02.15_{t}_TAI", "NOAA_ARS": "11158"},
+            # positions as every real export carries them (quality's central-meridian filter)
+            {
+                "HARPNUM": 377,
+                "T_REC": f"2011.02.15_{t}_TAI",
+                "NOAA_ARS": "11158",
+                "LON_FWT": 12.0,
+                "LAT_FWT": -20.0,
+            },
         )
     flares = tmp_path / "flares.txt"
     flares.write_text(
