@@ -16,7 +16,29 @@ from sklearn.linear_model import LogisticRegression
 from flarepipe.data.shards import ShardReader
 from flarepipe.io.atomic import write_csv
 
-__all__ = ["train_logreg"]
+__all__ = ["train_logreg", "write_predictions"]
+
+
+def write_predictions(model, load, out_dir: str | os.PathLike) -> None:
+    """``predictions.csv`` (val, test) of a fitted scikit-learn classifier into ``out_dir``.
+
+    ``load(split)`` gives ``(X, labels, sample_ids)``; ``prob`` is the positive-class probability.
+    Shared by every keyword baseline (logistic regression, SVMs).
+    """
+    frames = []
+    for split in ("val", "test"):
+        Xs, ys, ids = load(split)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sample_id": ids,
+                    "split": split,
+                    "label": ys,
+                    "prob": model.predict_proba(Xs)[:, 1],
+                }
+            )
+        )
+    write_csv(pd.concat(frames, ignore_index=True), Path(out_dir) / "predictions.csv")
 
 
 def train_logreg(
@@ -40,19 +62,5 @@ def train_logreg(
     model = LogisticRegression(
         C=C, class_weight=class_weight, max_iter=2000, random_state=seed
     ).fit(X, y)
-    frames = []
-    for split in ("val", "test"):
-        Xs, ys, ids = load(split)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "sample_id": ids,
-                    "split": split,
-                    "label": ys,
-                    "prob": model.predict_proba(Xs)[:, 1],
-                }
-            )
-        )
-    out = Path(out_dir)
-    write_csv(pd.concat(frames, ignore_index=True), out / "predictions.csv")
+    write_predictions(model, load, out_dir)
     return {"coef": model.coef_.ravel().tolist(), "intercept": float(model.intercept_[0])}

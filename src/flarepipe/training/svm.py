@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC
 
 from flarepipe.core.keywords import AREA_FLUX_COLUMNS as AREA_FLUX
 from flarepipe.data.shards import ShardReader
-from flarepipe.io.atomic import write_csv
+from flarepipe.training.baselines import write_predictions
 
 __all__ = ["train_svm", "train_svm_area_flux"]
 
@@ -79,20 +77,7 @@ def train_svm(
     if folds < 2:
         raise ValueError(f"{shard_paths['train']}: a class has < 2 samples; cannot calibrate")
     model = CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False).fit(X, y)
-    frames = []
-    for split in ("val", "test"):
-        Xs, ys, ids = load(split)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "sample_id": ids,
-                    "split": split,
-                    "label": ys,
-                    "prob": model.predict_proba(Xs)[:, 1],
-                }
-            )
-        )
-    write_csv(pd.concat(frames, ignore_index=True), Path(out_dir) / "predictions.csv")
+    write_predictions(model, load, out_dir)
     fitted = model.calibrated_classifiers_[0].estimator
     return {"n_support": int(fitted.n_support_.sum()), "keywords": list(keywords or [])}
 
