@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,4 +50,24 @@ def cpu_trainer(root, max_epochs: int):
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=root,
+    )
+
+
+def run_study(
+    workdir, configfiles, *targets, timeout: int = 900, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir`` (given the repository's ``config.yaml``) with the config
+    overlays ``configfiles`` on 2 cores, for ``targets``; the finished process is returned (the
+    caller asserts on it)."""
+    import shutil
+
+    workdir = Path(workdir)
+    if not (workdir / "config.yaml").exists():
+        shutil.copy(REPO / "config.yaml", workdir / "config.yaml")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+    cmd += ["--directory", str(workdir), "--configfile", *map(str, configfiles), "--cores", "2"]
+    cmd += ["--", *map(str, targets)] if targets else []
+    full_env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})}
+    return subprocess.run(
+        cmd, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout
     )

@@ -3,10 +3,7 @@ lacking what it needs before any job, and the tiny variant end to end through th
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import run_study
 from flarepipe.config import ConfigError, load_config, settings
 from flarepipe.config.experiments import experiment_plan
 from flarepipe.samples.quality import check_required_columns
@@ -133,29 +131,11 @@ def test_records_without_the_filtered_columns_are_refused() -> None:
 
 
 def _smk(workdir: Path, *args: str, extra: list | tuple = ()) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(STUDY),
-        str(TINY),
-        *map(str, extra),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
+    return run_study(workdir, [STUDY, TINY, *extra], *args, timeout=1500)
 
 
 @pytest.mark.study  # 4.5 min on 2 idle cores: run by .ci/run and make test-studies
 def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     res = _smk(tmp_path)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
     out = tmp_path / "results" / "bhattacharjee2020_tiny"

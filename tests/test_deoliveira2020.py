@@ -4,9 +4,6 @@ the workflow, with the integrated system on the real HMI frame."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +53,9 @@ def test_tiny_study_end_to_end_with_the_real_frame_annotated(tmp_path):
     """config/studies/deoliveira2020_tiny.yaml through snakemake: scores of all three experiments
     beside the published ones; with the real data present, the real HMI frame annotated by the
     trained classifier, every box on the disk."""
-    from conftest import REAL
+    from conftest import REAL, run_study
 
     real = REAL / "fulldisk" / "hmi.M_720s.20160707_010000_TAI.magnetogram.fits"
-    import shutil
-
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     overlay = tmp_path / "overlay.yaml"
     srs = REAL / "srs" / "srs_regions_1996_2018.csv"
     overlay.write_text(
@@ -70,24 +64,11 @@ def test_tiny_study_end_to_end_with_the_real_frame_annotated(tmp_path):
         + "]\n"
         + (f"  srs: {json.dumps(str(srs))}\n" if srs.exists() else "")
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(REPO / "config/studies/deoliveira2020.yaml"),
-        str(REPO / "config/studies/deoliveira2020_tiny.yaml"),
-        str(overlay),
-        "--cores",
-        "2",
-        "detection_all",
+    study = [
+        REPO / "config/studies/deoliveira2020.yaml",
+        REPO / "config/studies/deoliveira2020_tiny.yaml",
     ]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    res = run_study(tmp_path, [*study, overlay], "detection_all")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = tmp_path / "results" / "deoliveira2020_tiny" / "detection"
     table = pd.read_csv(out / "scores.csv")

@@ -339,30 +339,10 @@ def test_study_config_cross_checks_name_the_fields():
 
 def test_tiny_study_runs_end_to_end_in_the_workflow(tmp_path):
     """config/studies/dhuri2020_tiny.yaml: archive -> per-lead forecasts -> report."""
-    import os
-    import shutil
-    import subprocess
-    import sys
+    from conftest import REPO, run_study
 
-    repo = Path(__file__).resolve().parents[1]
-    shutil.copy(repo / "config.yaml", tmp_path / "config.yaml")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(repo / "config/tiny.yaml"),
-        str(repo / "config/studies/dhuri2020_tiny.yaml"),
-        "--cores",
-        "2",
-        "emergence_all",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
-    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    configs = [REPO / "config/tiny.yaml", REPO / "config/studies/dhuri2020_tiny.yaml"]
+    res = run_study(tmp_path, configs, "emergence_all")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = tmp_path / "results" / "dhuri2020_tiny" / "emergence"
     tss = pd.read_csv(out / "tss.csv")

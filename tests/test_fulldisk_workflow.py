@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import run_study
 from flarepipe.config import ConfigError, load_config, validate_config
 from flarepipe.stages.fulldisk import chronological_split
 
@@ -134,21 +132,9 @@ def test_yi2021_tiny_workflow_table1(tmp_path):
         out / "figures/table1.png",
         out / "attribution/run0/summary.json",
     ]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO / "src"),
-        "OMP_NUM_THREADS": "1",
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-    cmd += ["--directory", str(tmp_path), "--configfile", str(TINY), "--cores", "2"]
-    res = subprocess.run(
-        cmd + [str(t.relative_to(tmp_path)) for t in targets],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    env = {"OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    res = run_study(
+        tmp_path, [TINY], *(t.relative_to(tmp_path) for t in targets), timeout=600, env=env
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     table = pd.read_csv(out / "evaluation/metrics.csv")
