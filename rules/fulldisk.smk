@@ -174,6 +174,22 @@ rule fulldisk_attribute:
             caption="../report/fulldisk_attribution.rst",
             category="6. Full-disk (Yi et al. 2021)",
         ),
+        pil=f"{FD}/attribution/run{{run}}/pil_days.csv",
+        table2=report(
+            f"{FD}/attribution/run{{run}}/table2.md",
+            caption="../report/fulldisk_pil.rst",
+            category="6. Full-disk (Yi et al. 2021)",
+        ),
+        crops=report(
+            f"{FD}/attribution/run{{run}}/region_crops.png",
+            caption="../report/fulldisk_crops.rst",
+            category="6. Full-disk (Yi et al. 2021)",
+        ),
+        scatter=report(
+            f"{FD}/attribution/run{{run}}/region_maxima.png",
+            caption="../report/fulldisk_scatter.rst",
+            category="6. Full-disk (Yi et al. 2021)",
+        ),
     log:
         f"{R}/logs/fulldisk/attribute_{{run}}.log",
     conda:
@@ -185,5 +201,6 @@ rule fulldisk_attribute:
         cpus_per_task=res("train", "cpus"),
     params:
         cfg=FD_CFG,
+        pil=ATTR.get("pil", {}),
     script:
         "../workflow/scripts/fulldisk_attribute.py"

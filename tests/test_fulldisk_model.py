@@ -110,3 +110,40 @@ def test_yi_attribution_maps_and_region_scores(tmp_path):
         scatter_figure(tmp_path / "fig7.png", regions, "usfluxl_mx"),
     ):
         assert out.stat().st_size > 1000
+
+
+def test_yi_table2_pil_scores_on_a_known_bipole():
+    """Table 2 on a frame whose PIL is known: a +-500 G bipole binned to the input grid; a map on
+    the PIL scores PIL mean 1, off-PIL 0, IoU >= 0.1 on every day; a map on a pole never does."""
+    import numpy as np
+    import pandas as pd
+
+    from flarepipe.attribution.analysis import pil_mask, pil_scores
+    from flarepipe.attribution.fulldisk import bin_field, pil_table
+
+    frame = np.zeros((128, 128))
+    frame[40:88, 32:64] = 500.0
+    frame[40:88, 64:96] = -500.0
+    frame[:4] = np.nan  # off-disk pixels count as 0 G
+    field = bin_field(frame, 32)
+    assert field.shape == (32, 32) and field[12, 10] == 500.0 and field[0, 0] == 0.0
+    masks = pil_mask(field, threshold_g=150.0, dilation_px=1)
+    cols = np.flatnonzero(masks["pil"].any(axis=0)).tolist()
+    assert cols == [15, 16]  # the line between the lobes (x = 64 frame px = 16 input px)
+    on_line = masks["pil"].astype(float)
+    on_pole = np.zeros((32, 32))
+    on_pole[12:20, 9:12] = 1.0
+    rows = [
+        {"sample_id": d, "map": name, **pil_scores(m, masks, 0.3)}
+        for d in ("d1", "d2")
+        for name, m in (("line", on_line), ("pole", on_pole))
+    ]
+    table = pil_table(pd.DataFrame(rows), iou_min=0.1).set_index("map")
+    assert table.loc["line", "days"] == 2
+    assert table.loc["line", "pil_mean"] == 1.0 and table.loc["line", "non_pil_mean"] == 0.0
+    assert table.loc["line", "share_iou_min"] == 1.0 and table.loc["line", "pil_iou"] == 1.0
+    assert table.loc["pole", "pil_mean"] == 0.0 and table.loc["pole", "share_iou_min"] == 0.0
+    with pytest.raises(ValueError, match="does not bin to 48 px"):
+        bin_field(frame, 48)
+    with pytest.raises(ValueError, match="missing column"):
+        pil_table(pd.DataFrame({"map": ["x"]}))

@@ -172,3 +172,13 @@ def test_yi2021_tiny_workflow_table1(tmp_path):
     regions = pd.read_csv(out / "attribution/run0/regions.csv")
     assert set(regions["sample_id"]) <= set(test["sample_id"]) and regions["flaring"].any()
     assert (out / "attribution/run0/overlays.png").stat().st_size > 1000
+    # Table 2: one row per map, PIL rows for every test day with a PIL; Figs. 5-7 drawn
+    assert [r["map"] for r in attr["pil"]] == ["guided_backprop", "gradcam", "gradcam_negative"]
+    days = pd.read_csv(out / "attribution/run0/pil_days.csv")
+    assert set(days["sample_id"]) <= set(test["sample_id"]) and days["pil_mean"].notna().any()
+    for r in attr["pil"]:
+        assert r["days"] == days.loc[days["map"] == r["map"], "pil_mean"].notna().sum() > 0
+        assert 0 <= r["share_iou_min"] <= 1 and 0 <= r["pil_mean"] <= 1
+    assert "| gradcam_negative |" in (out / "attribution/run0/table2.md").read_text()
+    for fig in ("region_crops.png", "region_maxima.png"):
+        assert (out / "attribution/run0" / fig).stat().st_size > 1000

@@ -18,5 +18,10 @@ print(
         out_summary=o.summary,
         out_regions=o.regions,
         out_figure=o.figure,
+        pil=smk.params.pil,
+        out_pil=o.pil,
+        out_table2=o.table2,
+        out_crops=o.crops,
+        out_scatter=o.scatter,
     )
 )

@@ -12,7 +12,10 @@ input's grid by :func:`boxes_on_input`.
   chance of that (the share of the disk the flaring boxes cover), so that over many frames the hit
   rate is compared with chance (the planted-cause check of the synthetic archive);
 - :func:`keyword_correlations`: Spearman's correlation of the regions' maximum Grad-CAM with their
-  keywords or planted flare rate (Fig. 7; Fig. 6 with ``rate_c_per_day``).
+  keywords or planted flare rate (Fig. 7; Fig. 6 with ``rate_c_per_day``);
+- :func:`bin_field`: the frame's field on the input's grid (block mean), where the PIL analysis of
+  Table 2 (:func:`flarepipe.attribution.analysis.pil_mask`, ``pil_scores`` per day and map) draws
+  its masks; :func:`pil_table` averages the days per map (the table's rows).
 
 Figures (PNG, written atomically): :func:`overlay_figure` (Figs. 2-4: one row per case, hit /
 false alarm / miss / null by :func:`forecast_case`: the input with the region boxes, Grad-CAM over
@@ -38,6 +41,8 @@ __all__ = [
     "region_maxima",
     "max_on_flaring",
     "keyword_correlations",
+    "bin_field",
+    "pil_table",
     "forecast_case",
     "overlay_figure",
     "region_crops_figure",
@@ -108,6 +113,61 @@ def keyword_correlations(
     return pd.DataFrame(rows, columns=["column", "r", "p", "n"])
 
 
+def bin_field(data: np.ndarray, input_size: int) -> np.ndarray:
+    """A square frame's field (G; NaN off the disk) as the block mean on the input's grid.
+
+    Off-disk and NaN pixels count as 0 G, as the network's input sees them.
+    """
+    a = np.nan_to_num(np.asarray(data, dtype=np.float64), nan=0.0)
+    side = a.shape[0]
+    if a.ndim != 2 or a.shape[1] != side or side % int(input_size):
+        raise ValueError(
+            f"a {a.shape} frame does not bin to {input_size} px (a square frame whose side is a "
+            "multiple of fulldisk.input.size)"
+        )
+    f = side // int(input_size)
+    return a.reshape(input_size, f, input_size, f).mean(axis=(1, 3))
+
+
+#: Table 2's columns, per map: mean normalised attribution on the PIL, off it, on the polarity
+#: boundaries; the day-mean PIL/non-PIL and PIL/boundary ratios; the share of days whose PIL and
+#: thresholded map overlap with IoU at least ``iou_min``
+PIL_COLUMNS = (
+    "days",
+    "pil_mean",
+    "non_pil_mean",
+    "boundary_mean",
+    "pil_ratio",
+    "pil_boundary_ratio",
+    "pil_iou",
+    "share_iou_min",
+)
+
+
+def pil_table(rows: pd.DataFrame, iou_min: float = 0.1) -> pd.DataFrame:
+    """Table 2: per ``map`` the day mean of :func:`~flarepipe.attribution.analysis.pil_scores`.
+
+    ``rows`` has one row per (day, map) with the columns ``pil_scores`` returns; days without a
+    PIL (NaN scores) are left out of that map's row and not counted in ``days``.
+    """
+    need = {"map", "pil_mean", "non_pil_mean", "boundary_mean", "pil_ratio", "pil_iou"}
+    missing = sorted(need - set(rows.columns))
+    if missing:
+        raise ValueError(f"PIL rows: missing column(s) {missing}")
+    out = []
+    for name, g in rows.groupby("map", sort=False):
+        g = g[g["pil_mean"].notna()]
+        out.append(
+            {
+                "map": name,
+                "days": len(g),
+                **{c: float(g[c].mean()) if len(g) else np.nan for c in PIL_COLUMNS[1:-1]},
+                "share_iou_min": float((g["pil_iou"] >= iou_min).mean()) if len(g) else np.nan,
+            }
+        )
+    return pd.DataFrame(out, columns=["map", *PIL_COLUMNS])
+
+
 def forecast_case(label: int, prob: float, threshold: float = 0.5) -> str:
     """``hit`` (flare, forecast), ``false_alarm``, ``miss``, ``null`` (no flare, none forecast)."""
     yes = prob >= threshold
@@ -172,11 +232,24 @@ def region_crops_figure(
     maps: Mapping[str, np.ndarray],
     boxes: np.ndarray,
     names: Sequence[str],
+    max_regions: int = 8,
 ) -> Path:
-    """Fig. 5: per region (row), its crop of the input and of each map (columns)."""
+    """Fig. 5: per region (row), its crop of the input and of each map (columns).
+
+    Every crop of one column shares that whole map's colour scale, so regions compare; at most
+    ``max_regions`` rows, the largest boxes first.
+    """
     boxes = np.asarray(boxes)
     if len(boxes) == 0:
         raise ValueError(f"{path}: no region to crop")
+    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    keep = np.argsort(-area, kind="stable")[: int(max_regions)]
+    boxes, names = boxes[keep], [names[i] for i in keep]
+
+    def scale(a) -> dict:
+        a = np.asarray(a, dtype=float)
+        return {"vmin": float(np.nanmin(a)), "vmax": float(np.nanmax(a))}
+
     plt = _plt()
     cols = 1 + len(maps)
     fig, axes = plt.subplots(
@@ -184,10 +257,10 @@ def region_crops_figure(
     )
     for row, (x0, y0, x1, y1), name in zip(axes, boxes, names, strict=True):
         sl = (slice(y0, y1 + 1), slice(x0, x1 + 1))
-        row[0].imshow(np.asarray(image)[sl], origin="lower", cmap="gray")
+        row[0].imshow(np.asarray(image)[sl], origin="lower", cmap="gray", **scale(image))
         row[0].set_ylabel(str(name), fontsize=8)
         for ax, (title, m) in zip(row[1:], maps.items(), strict=True):
-            ax.imshow(np.asarray(m)[sl], origin="lower", cmap="jet")
+            ax.imshow(np.asarray(m)[sl], origin="lower", cmap="jet", **scale(m))
             ax.set_title(title, fontsize=8)
         for ax in row:
             ax.set_xticks([])
@@ -197,15 +270,34 @@ def region_crops_figure(
 
 
 def scatter_figure(
-    path: str | os.PathLike, regions: pd.DataFrame, x: str, y: str = "max_gradcam"
+    path: str | os.PathLike,
+    regions: pd.DataFrame,
+    x: str | Sequence[str],
+    y: str = "max_gradcam",
 ) -> Path:
-    """Figs. 6-7: ``regions[y]`` against ``regions[x]``, Spearman's r in the title."""
-    r = keyword_correlations(regions, [x], value=y).iloc[0]
+    """Figs. 6-7: ``regions[y]`` against each ``regions[x]`` (one panel each), Spearman's r in
+    the title; regions that flared (a ``flaring`` column) drawn apart from the others.
+    """
+    xs = [x] if isinstance(x, str) else list(x)
+    if not xs:
+        raise ValueError(f"{path}: no region quantity to draw")
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(4, 3.2))
-    ax.scatter(regions[x], regions[y], s=8)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"Spearman r = {r['r']:.2f} (n = {int(r['n'])})", fontsize=9)
+    fig, axes = plt.subplots(1, len(xs), figsize=(4.2 * len(xs), 3.4), squeeze=False)
+    groups = (
+        [("quiet", ~regions["flaring"].astype(bool)), ("flared", regions["flaring"].astype(bool))]
+        if "flaring" in regions.columns
+        else [("", pd.Series(True, index=regions.index))]
+    )
+    for ax, c in zip(axes[0], xs, strict=True):
+        r = keyword_correlations(regions, [c], value=y).iloc[0]
+        for label, sel in groups:
+            ax.scatter(regions.loc[sel, c], regions.loc[sel, y], s=8, label=label or None)
+        if (pd.to_numeric(regions[c], errors="coerce") > 0).all():
+            ax.set_xscale("log")
+        ax.set_xlabel(c)
+        ax.set_ylabel(y)
+        ax.set_title(f"Spearman r = {r['r']:.2f} (n = {int(r['n'])})", fontsize=9)
+        if len(groups) > 1:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)

@@ -339,6 +339,11 @@ def run_fulldisk_attribute(
     out_summary,
     out_regions,
     out_figure,
+    pil: Mapping | None = None,
+    out_pil=None,
+    out_table2=None,
+    out_crops=None,
+    out_scatter=None,
 ) -> dict:
     """Rule ``fulldisk_attribute``: Grad-CAM and guided backprop of one run on the test days.
 
@@ -347,23 +352,39 @@ def run_fulldisk_attribute(
     chance of that (the share of the disk those boxes cover); per region the Grad-CAM maximum in
     its box (``out_regions``) and Spearman's r with :data:`REGION_KEYWORDS` (``out_summary``);
     ``out_figure`` one overlay per forecast case (hit, false alarm, miss, null) found.
+
+    Table 2 (``pil``: the ``attribution.pil`` settings): per test day the strong-field PIL, its
+    polarity boundaries and the rest of the frame's field binned to the input grid
+    (:func:`~flarepipe.attribution.fulldisk.bin_field`), the mean 0-1 normalised attribution of
+    guided backprop and of Grad-CAM for both labels (positive; negative class without ReLU) on each,
+    and the IoU of the PIL with the thresholded map: one row per (day, map) in ``out_pil``, the
+    day means in ``out_table2`` (markdown) and ``summary["pil"]``. ``out_crops`` is Fig. 5 (the
+    regions of the test day forecast most confidently, cropped from the input and the maps);
+    ``out_scatter`` Figs. 6-7 (the regions' Grad-CAM maxima against their planted flare rate and
+    their unsigned flux).
     """
     import numpy as np
 
+    from flarepipe.attribution.analysis import pil_mask, pil_scores
     from flarepipe.attribution.fulldisk import (
+        bin_field,
         boxes_on_input,
         forecast_case,
         keyword_correlations,
         max_on_flaring,
         overlay_figure,
+        pil_table,
+        region_crops_figure,
         region_maxima,
+        scatter_figure,
     )
     from flarepipe.attribution.inputs import load_network
     from flarepipe.attribution.methods import MethodSettings, attribute
+    from flarepipe.attribution.postprocess import normalise_abs
     from flarepipe.core.flareclass import class_to_flux
     from flarepipe.core.noaa import parse_noaa_ars
     from flarepipe.data.shards import ShardReader
-    from flarepipe.io.atomic import write_csv, write_json
+    from flarepipe.io.atomic import write_csv, write_json, write_text
     from flarepipe.io.fulldisk import read_fulldisk
 
     root = Path(archive)
@@ -384,9 +405,12 @@ def run_fulldisk_attribute(
             f"(known: {sorted(GRADCAM_LAYERS)}); set fulldisk.attribute: false"
         )
     layer = GRADCAM_LAYERS[cfg["model"]]
-    ms = MethodSettings(gradcam_layers=[layer])
+    ms = MethodSettings(gradcam_layers=[layer], gradcam_negative_layer=layer)
+    ps = {"threshold_g": 150.0, "min_gradient_g_per_px": 0.0, "dilation_px": 1}
+    ps |= {"attr_threshold": 0.3, "iou_min": 0.1} | dict(pil or {})
     images = ShardReader(shard).read_all(inputs=("image",), targets=())["image"]
-    hits, chances, regions, panels = [], [], [], {}
+    hits, chances, regions, panels, pil_rows = [], [], [], {}, []
+    best = None  # (prob, crops figure arguments) of the most confident test day
     for i, row in enumerate(days.itertuples(index=False)):
         b = boxes_all[boxes_all["t_rec_tai"] == row.t_rec_tai].reset_index(drop=True)
         if b.empty:
@@ -399,12 +423,32 @@ def run_fulldisk_attribute(
         side = frame.data.shape[0]
         f = side // size
         on = frame.on_disk.reshape(size, f, size, f).mean(axis=(1, 3)) > 0.5
+        field = bin_field(frame.data, size)
         del frame
         x = images[i : i + 1]
         (cam,) = attribute(net, x, "gradcam", ms)
+        (neg,) = attribute(net, x, "gradcam_negative", ms)
         (gb,) = attribute(net, x, "guided_backprop", ms)
         cam_map = cam.maps[0, 0]
+        maps = {
+            "guided_backprop": gb.maps[0, 0],
+            "gradcam": cam_map,
+            "gradcam_negative": neg.maps[0, 0],
+        }
+        masks = pil_mask(
+            field,
+            float(ps["threshold_g"]),
+            float(ps["min_gradient_g_per_px"]),
+            int(ps["dilation_px"]),
+        )
+        for name, m in maps.items():
+            scores = pil_scores(np.where(on, m, 0.0), masks, float(ps["attr_threshold"]))
+            pil_rows.append({"sample_id": row.sample_id, "map": name, **scores})
         boxes = boxes_on_input(b, side, size)
+        p_day = float(prob.get(row.sample_id, np.nan))
+        if np.isfinite(p_day) and (best is None or p_day > best[0]):
+            shown = {k: normalise_abs(v[None])[0] for k, v in maps.items()}
+            best = (p_day, x[0, 0], shown, boxes, [str(r) for r in b["region_id"]])
         maxima = region_maxima(cam_map, boxes)
         for j, r in b.iterrows():
             regions.append(
@@ -439,8 +483,21 @@ def run_fulldisk_attribute(
     overlay_figure(
         out_figure, [panels[c] for c in ("hit", "false_alarm", "miss", "null") if c in panels]
     )
+    pil_days = pd.DataFrame(pil_rows)
+    table2 = pil_table(pil_days, float(ps["iou_min"]))
+    if out_pil is not None:
+        write_csv(pil_days, out_pil)
+    if out_table2 is not None:
+        write_text(_table2_markdown(table2, ps), out_table2)
+    if out_crops is not None and best is not None:
+        _, image, shown, boxes, names = best
+        region_crops_figure(out_crops, image, shown, boxes, names)
+    if out_scatter is not None:
+        xs = [c for c in ("rate_c_per_day", "usfluxl_mx") if c in reg.columns]
+        scatter_figure(out_scatter, reg, xs or cols[:1])
     summary = {
         "layer": layer,
+        "pil": table2.replace({np.nan: None}).to_dict(orient="records"),
         "test_days": len(days),
         "days_with_flaring_region": len(hits),
         "gradcam_max_on_flaring": float(np.mean(hits)) if hits else None,
@@ -450,6 +507,18 @@ def run_fulldisk_attribute(
     }
     write_json(summary, out_summary)
     return summary
+
+
+def _table2_markdown(table: pd.DataFrame, ps: Mapping) -> str:
+    """Table 2 as markdown, with the PIL rule it was computed with."""
+    head = (
+        "# PIL analysis (Yi et al. 2021 Table 2)\n\n"
+        f"Strong field |B| >= {ps['threshold_g']:g} G on the input grid, polarity masks dilated by "
+        f"{ps['dilation_px']} px, gradient >= {ps['min_gradient_g_per_px']:g} G/px; maps absolute "
+        f"and 0-1 normalised; attribution mask >= {ps['attr_threshold']:g}; share of days with IoU "
+        f">= {ps['iou_min']:g} (Yi et al.: the PIL and the map overlap when IoU >= 0.1).\n\n"
+    )
+    return head + _markdown(table) + "\n"
 
 
 def run_fulldisk_train(
