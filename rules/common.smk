@@ -126,11 +126,20 @@ def final_outputs():
         out.append(f"{R}/figures/synthetic_region.png")
     out += attribution_outputs()
     out += recall_time_outputs()
+    out += region_analyses_outputs()
     out += fulldisk_outputs()
     return out
 
 
 RECALL_TIME = config["evaluation"]["recall_vs_time"]
+REGION_ANALYSES = config["evaluation"]["region_analyses"]
+
+
+def region_analyses_outputs():
+    """S2's Figs 6, 8, 13 and Table 1 per dataset (rule region_analyses), when enabled."""
+    if not REGION_ANALYSES["enabled"]:
+        return []
+    return expand(f"{R}/evaluation/region_analyses/{{dataset}}/table1.md", dataset=DATASETS)
 
 
 def recall_time_outputs():

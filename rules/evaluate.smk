@@ -106,3 +106,59 @@ rule recall_time:
         title=lambda wc: f"{wc.dataset} {wc.model}",
     script:
         "../workflow/scripts/recall_time.py"
+
+
+# S2's region-level analyses per dataset: output histogram with flux per bin (Fig 6), image sizes
+# before resizing (Fig 8), loss curves (Fig 13), Table 1; off by default
+# (evaluation.region_analyses.enabled; targets: region_analyses_outputs in common.smk).
+rule region_analyses:
+    input:
+        predictions=lambda wc: expand(
+            f"{R}/models/{wc.dataset}/{{model}}/run{{run}}/predictions.csv",
+            model=list(PLAN.networks + PLAN.baselines),
+            run=RUNS,
+        ),
+        metrics=lambda wc: expand(
+            f"{R}/models/{wc.dataset}/{{model}}/run{{run}}/metrics.csv",
+            model=list(PLAN.networks),
+            run=RUNS,
+        ),
+        samples=rules.label.output.samples,
+        records=rules.archive.output.records,
+        flares=rules.archive.output.flares,
+        split=f"{R}/splits/{{dataset}}/split_0.csv",
+    output:
+        histogram=f"{R}/evaluation/region_analyses/{{dataset}}/output_histogram.csv",
+        histogram_figure=report(
+            f"{R}/evaluation/region_analyses/{{dataset}}/output_histogram.png",
+            caption="../report/region_histogram.rst",
+            category="4. Evaluation",
+        ),
+        resolution=f"{R}/evaluation/region_analyses/{{dataset}}/resolution.csv",
+        resolution_figure=report(
+            f"{R}/evaluation/region_analyses/{{dataset}}/resolution.png",
+            caption="../report/region_resolution.rst",
+            category="4. Evaluation",
+        ),
+        losses=f"{R}/evaluation/region_analyses/{{dataset}}/loss_curves.csv",
+        losses_figure=report(
+            f"{R}/evaluation/region_analyses/{{dataset}}/loss_curves.png",
+            caption="../report/region_losses.rst",
+            category="4. Evaluation",
+        ),
+        table1=f"{R}/evaluation/region_analyses/{{dataset}}/table1.csv",
+        table1_md=report(
+            f"{R}/evaluation/region_analyses/{{dataset}}/table1.md",
+            caption="../report/region_table1.rst",
+            category="4. Evaluation",
+        ),
+    log:
+        f"{R}/logs/region_analyses/{{dataset}}.log",
+    conda:
+        "../envs/evaluate.yaml"
+    params:
+        labels=config["labels"],
+        cfg=REGION_ANALYSES,
+        networks=list(PLAN.networks),
+    script:
+        "../workflow/scripts/region_analyses.py"

@@ -11,6 +11,7 @@ rule train:
     output:
         predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
         checkpoint=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/model.ckpt",
+        metrics=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/metrics.csv",
     log:
         f"{R}/logs/train/{{dataset}}_{{model}}_{{run}}.log",
     wildcard_constraints:

@@ -171,6 +171,22 @@ def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     recall = pd.read_csv(out / "evaluation" / "recall_time" / "SHARP_ONLY_cnn2.csv")
     assert recall["n_pos"].sum() > 0 and recall["recall"].between(0, 1).any()
     assert (out / "evaluation" / "recall_time" / "SHARP_ONLY_logreg.png").stat().st_size > 5000
+    # Figs 6, 8, 13 and Table 1
+    ra = out / "evaluation" / "region_analyses" / "SHARP_ONLY"
+    hist = pd.read_csv(ra / "output_histogram.csv")
+    n_test = (split["split"] == "test").sum()
+    assert (
+        set(hist["model"]) == {"cnn1", "cnn2"}
+        and (hist.groupby("model")["n"].sum() == n_test).all()
+    )
+    res = pd.read_csv(ra / "resolution.csv")
+    assert res.groupby("axis")["n"].sum().tolist() == [len(samples)] * 2
+    losses = pd.read_csv(ra / "loss_curves.csv")
+    assert set(losses["model"]) == {"cnn1", "cnn2"} and losses["train_loss"].notna().all()
+    t1 = (ra / "table1.md").read_text()
+    assert "| train/val |" in t1 and "| cnn2 | 1 |" in t1
+    for fig in ("output_histogram.png", "resolution.png", "loss_curves.png"):
+        assert (ra / fig).stat().st_size > 5000
 
 
 def test_report_places_measured_beside_published() -> None:

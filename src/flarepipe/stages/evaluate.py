@@ -8,7 +8,13 @@ from pathlib import Path
 
 from flarepipe.io.atomic import record_table, write_csv, write_json
 
-__all__ = ["run_stack", "parse_prediction_path", "run_evaluate", "run_recall_time"]
+__all__ = [
+    "run_stack",
+    "parse_prediction_path",
+    "run_evaluate",
+    "run_recall_time",
+    "run_region_analyses",
+]
 
 
 def run_stack(
@@ -371,3 +377,147 @@ def run_recall_time(
     if not np.isfinite(mean.to_numpy()).any():
         ax.text(0.5, 0.5, "no positive sample near a flare", transform=ax.transAxes, ha="center")
     save_figure(fig, out_figure)
+
+
+def run_region_analyses(
+    predictions: Sequence[str | os.PathLike],
+    metrics: Sequence[str | os.PathLike],
+    samples: str | os.PathLike,
+    records: str | os.PathLike,
+    flares: str | os.PathLike,
+    split: str | os.PathLike,
+    labels: Mapping,
+    cfg: Mapping,
+    networks: Sequence[str],
+    out_histogram: str | os.PathLike,
+    out_histogram_figure: str | os.PathLike,
+    out_resolution: str | os.PathLike,
+    out_resolution_figure: str | os.PathLike,
+    out_losses: str | os.PathLike,
+    out_losses_figure: str | os.PathLike,
+    out_table1: str | os.PathLike,
+    out_table1_md: str | os.PathLike,
+) -> None:
+    """Rule ``region_analyses``: S2's Figs 6, 8, 13 and Table 1 for one dataset.
+
+    ``predictions`` are every model's ``predictions.csv`` of every run (model and run read from
+    the path), ``metrics`` the networks' ``metrics.csv``; ``split`` is run 0's split (the periods
+    of Table 1); ``labels`` the ``labels`` section (``strong_class``), ``cfg`` the
+    ``evaluation.region_analyses`` section. Fig 6 pools each network's ``cfg["split"]``
+    predictions over runs; Table 1's recalls are mean ± sd over runs
+    (:mod:`flarepipe.evaluation.region_analyses`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from flarepipe.archive.layout import read_flares, read_records
+    from flarepipe.core.flareclass import class_to_flux
+    from flarepipe.evaluation import region_analyses as ra
+    from flarepipe.evaluation.plots import save_figure
+    from flarepipe.evaluation.recall_time import region_flare_times
+    from flarepipe.io.atomic import write_text
+    from flarepipe.io.markdown import pipe_table
+    from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.quality import region_noaa
+    from flarepipe.samples.split import read_split
+
+    recs = read_records(records)
+    smp = read_samples(samples)
+    per_sample = ra.sample_records(smp, recs)
+    preds: dict[str, dict[int, pd.DataFrame]] = {}
+    for path in predictions:
+        _, model, run = parse_prediction_path(path)
+        preds.setdefault(model, {})[run] = pd.read_csv(path, dtype={"sample_id": str})
+    part = cfg["split"]
+
+    # Fig 6: output histogram with the mean flux per bin, one panel per network
+    hist = []
+    for net in networks:
+        pooled = pd.concat(p[p["split"] == part] for p in preds[net].values())
+        h = ra.output_histogram(pooled, per_sample, cfg["flux_column"], int(cfg["bins"]))
+        hist.append(h.assign(model=net))
+    hist_t = pd.concat(hist, ignore_index=True) if hist else pd.DataFrame()
+    write_csv(hist_t, out_histogram)
+    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(4.2 * max(len(networks), 1), 3.4))
+    for ax, net in zip(np.atleast_1d(axes), networks, strict=False):
+        h = hist_t[hist_t["model"] == net]
+        centre = (h["bin_lo"] + h["bin_hi"]) / 2
+        ax.bar(centre, h["n"], width=h["bin_hi"] - h["bin_lo"], alpha=0.5, label="samples")
+        ax.bar(centre, h["n_positive"], width=(h["bin_hi"] - h["bin_lo"]) / 2, label="positive")
+        ax.set_yscale("log") if (h["n"] > 0).any() else None
+        ax.set_xlabel(f"{net} output ({part}, all runs)")
+        ax.set_ylabel("samples")
+        ax.legend(fontsize=7, loc="upper center")
+        tw = ax.twinx()
+        tw.plot(centre, h["mean_flux"], "k.-")
+        tw.set_ylabel(f"mean {cfg['flux_column']}")
+    save_figure(fig, out_histogram_figure)
+
+    # Fig 8: image sizes before the resize
+    res = ra.resolution_counts(per_sample)
+    write_csv(res, out_resolution)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, axis in zip(axes, ("x", "y"), strict=True):
+        r = res[res["axis"] == axis]
+        ax.bar(r["px"], r["n"], width=max(1.0, float(np.ptp(r["px"])) / 50 if len(r) else 1.0))
+        ax.set_xlabel(f"{axis} size before resizing, px")
+        ax.set_ylabel("samples")
+    save_figure(fig, out_resolution_figure)
+
+    # Fig 13: loss curves, mean ± sd over runs, one panel per network
+    logs = {}
+    for path in metrics:
+        _, model, run = parse_prediction_path(path)
+        logs.setdefault(model, {})[run] = pd.read_csv(path)
+    losses = pd.concat(
+        [ra.loss_curves(logs.get(net, {})).assign(model=net) for net in networks],
+        ignore_index=True,
+    )
+    write_csv(losses, out_losses)
+    fig, axes = plt.subplots(1, max(len(networks), 1), figsize=(4.2 * max(len(networks), 1), 3.2))
+    for ax, net in zip(np.atleast_1d(axes), networks, strict=False):
+        sub = losses[losses["model"] == net]
+        for col in ("train_loss", "val_loss"):
+            g = sub.groupby("epoch")[col]
+            m, s = g.mean(), g.std().fillna(0.0)
+            ax.plot(m.index, m.to_numpy(), marker=".", label=col.replace("_", " "))
+            ax.fill_between(m.index, (m - s).to_numpy(), (m + s).to_numpy(), alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.set_title(f"{net}: {sub['run'].nunique()} run(s)", fontsize=9)
+        ax.legend(fontsize=7)
+    save_figure(fig, out_losses_figure)
+
+    # Table 1: regions and flares per period; each class's recall beside TSS
+    times = region_flare_times(
+        read_flares(flares), region_noaa(recs), class_to_flux(labels["strong_class"])
+    )
+    periods = ra.period_table(smp, read_split(split), times)
+    scores = []
+    for model, runs in preds.items():
+        r = ra.class_recalls(runs, part, float(cfg["threshold"]))
+        scores.append(
+            {
+                "model": model,
+                "runs": len(r),
+                **{c: ra.mean_sd(r[c]) for c in ("recall_flaring", "recall_non_flaring", "TSS")},
+            }
+        )
+    scores_t = pd.DataFrame(scores)
+    write_csv(
+        pd.concat([periods.assign(table="periods"), scores_t.assign(table="scores")]),
+        out_table1,
+    )
+    write_text(
+        f"# Table 1 (S2): regions and flares per period, each class's recall ({part})\n\n"
+        f"Flares: >= {labels['strong_class']} of the period's regions, started within it.\n\n"
+        + pipe_table(periods)
+        + "\n\n"
+        + pipe_table(scores_t)
+        + "\n",
+        out_table1_md,
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from flarepipe.core.keywords import KEYWORD_COLUMNS
+from flarepipe.io.markdown import pipe_table
 
 __all__ = [
     "SPLITS",
@@ -273,23 +274,8 @@ def run_fulldisk_evaluate(
         f"{float(cfg['threshold']):g}; archive: {cfg['source']}. The network's row is the mean "
         f"of {len(runs)} run(s). The published row holds only the figures the paper states.\n\n"
     )
-    write_text(head + _markdown(table) + "\n", out_md)
+    write_text(head + pipe_table(table) + "\n", out_md)
     return table
-
-
-def _markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """A pipe table; floats with ``digits`` decimals, missing values empty."""
-
-    def cell(v) -> str:
-        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-            return ""
-        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)
-    ]
-    return "\n".join(lines)
 
 
 def run_fulldisk_figure(metrics, out) -> None:
@@ -518,7 +504,7 @@ def _table2_markdown(table: pd.DataFrame, ps: Mapping) -> str:
         f"and 0-1 normalised; attribution mask >= {ps['attr_threshold']:g}; share of days with IoU "
         f">= {ps['iou_min']:g} (Yi et al.: the PIL and the map overlap when IoU >= 0.1).\n\n"
     )
-    return head + _markdown(table) + "\n"
+    return head + pipe_table(table) + "\n"
 
 
 def run_fulldisk_train(
