@@ -82,3 +82,26 @@ rule attribution_summary:
         cfg=ATTR,
     script:
         "../workflow/scripts/attribution_summary.py"
+
+
+# One model's probe sweeps across the datasets it was trained on (S2 Fig 11: original,
+# polarity-reversed and Hale/Joy-corrected images); with probes on and two or more datasets.
+rule probe_datasets:
+    input:
+        unpack(
+            lambda wc: {d: f"{R}/attribution/{d}/{wc.model}/summary/probes.csv" for d in DATASETS}
+        ),
+    output:
+        table=f"{R}/attribution/datasets/{{model}}/probes.csv",
+        figures=report(
+            directory(f"{R}/attribution/datasets/{{model}}/figures"),
+            patterns=["probes__{family}.png"],
+            caption="../report/probe_datasets.rst",
+            category="5. Attribution",
+        ),
+    log:
+        f"{R}/logs/attribution/probe_datasets_{{model}}.log",
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../workflow/scripts/probe_datasets.py"

@@ -170,13 +170,29 @@ def fulldisk_outputs():
 
 def attribution_outputs():
     """Attribution of every trained network (rules/attribute.smk): per run, and the summary."""
-    return expand(
-        f"{R}/attribution/{{dataset}}/{{model}}/run{{run}}/summary.json",
-        dataset=DATASETS,
-        model=ATTR_MODELS,
-        run=RUNS,
-    ) + expand(
-        f"{R}/attribution/{{dataset}}/{{model}}/summary/summary.json",
-        dataset=DATASETS,
-        model=ATTR_MODELS,
+    return (
+        expand(
+            f"{R}/attribution/{{dataset}}/{{model}}/run{{run}}/summary.json",
+            dataset=DATASETS,
+            model=ATTR_MODELS,
+            run=RUNS,
+        )
+        + expand(
+            f"{R}/attribution/{{dataset}}/{{model}}/summary/summary.json",
+            dataset=DATASETS,
+            model=ATTR_MODELS,
+        )
+        + probe_dataset_outputs()
     )
+
+
+def probe_dataset_outputs():
+    """Each image model's probes across datasets (S2 Fig 11, rule probe_datasets): with probes
+    on and two or more datasets of which one transforms its images."""
+    from flarepipe.samples.registry import DATASETS as SPECS
+
+    if not ATTR.get("probes", {}).get("enabled", True) or len(DATASETS) < 2:
+        return []
+    if not any(SPECS[d].image_transform for d in DATASETS):
+        return []
+    return expand(f"{R}/attribution/datasets/{{model}}/probes.csv", model=ATTR_MODELS)

@@ -263,3 +263,24 @@ def test_unreadable_magnetogram_names_the_sample_and_the_file(imageless, tmp_pat
     with pytest.raises(ValueError, match=rf"sample {samples['sample_id'].iloc[3]}: .*emptied.fits"):
         extract_features(arc.root, records, samples, tmp_path / "f.h5", image_size=16)
     assert not (tmp_path / "f.h5").exists()
+
+
+def test_dataset_image_transforms_reverse_and_hale_joy_correct():
+    """S2 Fig 11's datasets: reversed polarity negates every image; the Hale/Joy correction
+    mirrors southern images north-south and negates them, leaving northern ones alone."""
+    from flarepipe.data.features import transform_images
+    from flarepipe.samples.registry import DATASETS, register_dataset
+
+    img = np.arange(2 * 1 * 3 * 2, dtype=np.float32).reshape(2, 1, 3, 2)
+    meta = pd.DataFrame({"sample_id": ["n", "s"], "lat_fwt": [12.0, -8.0]})
+    assert np.array_equal(transform_images(img, "reverse_polarity", meta), -img)
+    hj = transform_images(img, "hale_joy", meta)
+    assert np.array_equal(hj[0], img[0])  # north unchanged
+    assert np.array_equal(hj[1, 0], -img[1, 0, ::-1, :])  # south: row 0 (south edge) -> top
+    assert hj[1, 0, 0, 0] == -img[1, 0, 2, 0] and img[1, 0, 0, 0] == 6.0  # input unchanged
+    with pytest.raises(ValueError, match=r"1 sample\(s\) have none .* e.g. s"):
+        transform_images(img, "hale_joy", meta.assign(lat_fwt=[1.0, np.nan]), "SHARP_HALE_JOY")
+    assert DATASETS["SHARP_REVERSED"].image_transform == "reverse_polarity"
+    assert DATASETS["SHARP_HALE_JOY"].primary == "HMI"
+    with pytest.raises(ValueError, match="image_transform must be one of"):
+        register_dataset("X_FLIP", "HMI", image_transform="flip")

@@ -86,3 +86,30 @@ def test_class_recalls_per_run():
     assert r.loc[0, "TSS"] == pytest.approx(2 / 3 + 3 / 4 - 1)
     assert r.loc[1, "n"] == 0 and np.isnan(r.loc[1, "recall_flaring"])
     assert ra.mean_sd([0.5, 0.7, np.nan]) == "0.600 ± 0.141" and ra.mean_sd([]) == ""
+
+
+def test_probes_compared_across_training_datasets(tmp_path):
+    """Fig 11: one model's probe sweeps from each dataset's summary, a dataset column, one
+    figure per family; a model without probes anywhere is an error naming the setting."""
+    from flarepipe.attribution.summary import compare_probes
+
+    files = {}
+    for d, shift in (("SHARP_ONLY", 0.0), ("SHARP_REVERSED", 0.5)):
+        rows = [
+            {"run": r, "family": "uniform", "parameter": "orientation", "value": v, "prob": p}
+            for r in (0, 1)
+            for v, p in (("+-", 0.2 + shift), ("-+", 0.7 - shift))
+        ]
+        files[d] = tmp_path / f"{d}.csv"
+        pd.DataFrame(rows).to_csv(files[d], index=False)
+    out = tmp_path / "cmp" / "figures"
+    table = compare_probes(files, tmp_path / "cmp" / "probes.csv", out, "cnn2")
+    mean = table.groupby(["dataset", "value"])["prob"].mean()
+    assert mean["SHARP_ONLY", "+-"] == pytest.approx(0.2)
+    assert mean["SHARP_REVERSED", "+-"] == pytest.approx(0.7)
+    assert [p.name for p in out.iterdir()] == ["probes__uniform.png"]
+    assert (out / "probes__uniform.png").stat().st_size > 5000
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame(columns=["run", "family", "parameter", "value", "prob"]).to_csv(empty, index=False)
+    with pytest.raises(ValueError, match="attribution.probes.enabled"):
+        compare_probes({"SHARP_ONLY": empty}, tmp_path / "x.csv", tmp_path / "x", "cnn2")

@@ -192,32 +192,48 @@ def planted_figure(path: str | os.PathLike, table: pd.DataFrame, title: str) -> 
     return _save(fig, path)
 
 
-def probe_figure(path: str | os.PathLike, table: pd.DataFrame, family: str, title: str) -> Path:
-    """Flare probability against each swept probe parameter; mean and spread over runs."""
+def probe_figure(
+    path: str | os.PathLike,
+    table: pd.DataFrame,
+    family: str,
+    title: str,
+    hue: str | None = None,
+) -> Path:
+    """Flare probability against each swept probe parameter; mean and spread over runs.
+
+    With ``hue`` (a column of ``table``, e.g. ``dataset``: S2 Fig 11's models trained on
+    original, polarity-reversed and Hale/Joy-corrected images), one line per value of it.
+    """
     plt = _plt()
     sub = table[table["family"] == family]
     params = list(dict.fromkeys(sub["parameter"]))
+    groups = list(dict.fromkeys(sub[hue])) if hue else [None]
     fig, axes = plt.subplots(
         1, max(1, len(params)), figsize=(2.6 * max(1, len(params)), 2.6), squeeze=False
     )
     for ax, name in zip(axes[0], params, strict=False):
-        s = sub[sub["parameter"] == name]
-        g = s.groupby("value", sort=False)["prob"]
-        mean, lo, hi = g.mean(), g.min(), g.max()
-        try:
-            xs = np.array([float(v) for v in mean.index])
-            order = np.argsort(xs)
-        except ValueError:  # categorical (orientation)
-            xs = np.arange(len(mean))
-            order = np.arange(len(mean))
-            ax.set_xticks(xs)
-            ax.set_xticklabels(list(mean.index))
-        ax.plot(xs[order], mean.to_numpy()[order], "o-", ms=3)
-        ax.fill_between(xs[order], lo.to_numpy()[order], hi.to_numpy()[order], alpha=0.25)
+        for group in groups:
+            s = sub[sub["parameter"] == name]
+            if hue:
+                s = s[s[hue] == group]
+            g = s.groupby("value", sort=False)["prob"]
+            mean, lo, hi = g.mean(), g.min(), g.max()
+            try:
+                xs = np.array([float(v) for v in mean.index])
+                order = np.argsort(xs)
+            except ValueError:  # categorical (orientation)
+                xs = np.arange(len(mean))
+                order = np.arange(len(mean))
+                ax.set_xticks(xs)
+                ax.set_xticklabels(list(mean.index))
+            ax.plot(xs[order], mean.to_numpy()[order], "o-", ms=3, label=group)
+            ax.fill_between(xs[order], lo.to_numpy()[order], hi.to_numpy()[order], alpha=0.25)
         ax.set_xlabel(name, fontsize=7)
         ax.set_ylim(-0.02, 1.02)
         ax.tick_params(labelsize=6)
     axes[0, 0].set_ylabel("flare probability", fontsize=7)
+    if hue:
+        axes[0, 0].legend(fontsize=6)
     runs = table["run"].nunique() if "run" in table else 1
     fig.suptitle(f"{title} ({runs} run(s): mean, min-max)", fontsize=8)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.85, bottom=0.18, wspace=0.3)

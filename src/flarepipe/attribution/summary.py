@@ -20,7 +20,7 @@ from flarepipe.attribution import analysis, figures
 from flarepipe.attribution.settings import resolve_settings
 from flarepipe.io.atomic import write_csv, write_json, write_text
 
-__all__ = ["planted_markdown", "summarise"]
+__all__ = ["compare_probes", "planted_markdown", "summarise"]
 
 
 def _per_run_mean(df: pd.DataFrame, by: Sequence[str], cols: Sequence[str]) -> pd.DataFrame:
@@ -169,3 +169,42 @@ def planted_markdown(planted: pd.DataFrame, dataset: str, model: str) -> str:
             f"{pm(r, 'pointing_hit')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def compare_probes(
+    probe_files: Mapping[str, str | os.PathLike], out_csv: str | os.PathLike, out_dir, model: str
+) -> pd.DataFrame:
+    """One model's probe sweeps across datasets (S2 Fig 11: trained on original,
+    polarity-reversed and Hale/Joy-corrected images), from each dataset's ``summary/probes.csv``.
+
+    Writes ``out_csv`` (every run's probes with a ``dataset`` column) and one figure per probe
+    family into ``out_dir`` (``probes__<family>.png``: one line per dataset, spread over runs);
+    returns the table.
+    """
+    frames = []
+    for dataset, path in probe_files.items():
+        df = pd.read_csv(path)
+        if not df.empty:
+            frames.append(df.assign(dataset=dataset))
+    if not frames:
+        raise ValueError(
+            f"{model}: no probes in {sorted(map(str, probe_files.values()))} "
+            "(attribution.probes.enabled is off, or the model takes no probe)"
+        )
+    table = pd.concat(frames, ignore_index=True)
+    write_csv(table, out_csv, float_format="%.6g")
+    out_dir = Path(out_dir)
+    work = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for fam in sorted(set(table["family"])):
+        figures.probe_figure(
+            work / f"probes__{fam}.png",
+            table,
+            fam,
+            f"{fam} probes of {model} by training dataset",
+            hue="dataset",
+        )
+    shutil.rmtree(out_dir, ignore_errors=True)
+    work.rename(out_dir)  # the folder appears complete or not at all
+    return table

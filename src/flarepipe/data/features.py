@@ -38,6 +38,7 @@ __all__ = [
     "extract_features",
     "resize_image",
     "standardise_keywords",
+    "transform_images",
     "RESIZE_MODES",
 ]
 
@@ -255,6 +256,9 @@ def extract_features(
         )
         input_attrs["image"] = {"channels": list(IMAGE_CHANNELS)}
     meta = samples[["sample_id", "region_id", "instrument", "t_end"]].copy()
+    # the last record's latitude (a dataset's hale_joy transform needs the hemisphere)
+    lat = records["lat_fwt"] if "lat_fwt" in records.columns else pd.Series(np.nan, records.index)
+    meta["lat_fwt"] = pd.to_numeric(lat, errors="coerce").to_numpy()[last]
     return write_shard(
         out,
         meta=meta,
@@ -304,6 +308,41 @@ def standardise_keywords(
         out[rows] = (seq[rows] - m) / s
         stats[str(inst)] = {"mean": m.tolist(), "std": s.tolist()}
     return out, stats
+
+
+def transform_images(
+    images: np.ndarray, transform: str, meta: pd.DataFrame, dataset: str = ""
+) -> np.ndarray:
+    """A dataset's image transform (:data:`flarepipe.samples.registry.IMAGE_TRANSFORMS`).
+
+    ``images`` is ``[N, 1, H, W]`` (row 0 the southern edge, as the FITS arrays), ``meta`` the
+    samples' rows (``lat_fwt``: the last record's latitude, degrees). ``reverse_polarity``
+    negates every image; ``hale_joy`` mirrors the southern-hemisphere ones (``lat_fwt < 0``)
+    north-south and negates them. A new array; the input is not changed.
+    """
+    if transform == "":
+        return images
+    if transform == "reverse_polarity":
+        return -images
+    if transform != "hale_joy":
+        raise ValueError(f"dataset {dataset}: unknown image transform {transform!r}")
+    if "lat_fwt" not in meta.columns:
+        raise ValueError(
+            f"dataset {dataset}: the hale_joy transform needs each sample's latitude (lat_fwt); "
+            "the feature store has none: rerun the features stage"
+        )
+    lat = meta["lat_fwt"].to_numpy(dtype=float)
+    if np.isnan(lat).any():
+        i = int(np.flatnonzero(np.isnan(lat))[0])
+        raise ValueError(
+            f"dataset {dataset}: the hale_joy transform needs each sample's latitude, but "
+            f"{int(np.isnan(lat).sum())} sample(s) have none in records.csv (lat_fwt), e.g. "
+            f"{meta['sample_id'].iloc[i]}"
+        )
+    out = images.copy()
+    south = lat < 0
+    out[south] = -images[south][..., ::-1, :]
+    return out
 
 
 def build_shards(
@@ -387,7 +426,13 @@ def build_shards(
             f"config.yaml: shard.image_norm must be primary_train or global, got {image_norm!r}"
         )
     img = data.get("image")
+    spec = DATASETS[dataset] if dataset in DATASETS else None
+    transform = spec.image_transform if spec is not None else ""
+    if img is not None and transform:
+        img = transform_images(img, transform, meta, dataset)
     attrs: dict = {"keywords": names, "normalisation": norm, "dataset": dataset}
+    if transform:
+        attrs["image_transform"] = transform
     input_attrs: dict = {}
     if img is not None:
         if image_norm == "global":

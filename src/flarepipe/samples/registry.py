@@ -8,11 +8,18 @@ Datasets (``experiments.datasets``) say which instrument's samples are split by 
 *primary* one; validation and test come from it alone) and which instruments' samples are all
 added to the training split (the *extra* ones, S1's fusion)::
 
-    name          primary   extra (train only)
-    SHARP_ONLY    HMI       -
-    SMARP_ONLY    MDI       -
-    FUSED_SHARP   HMI       MDI
-    FUSED_SMARP   MDI       HMI
+    name            primary   extra (train only)   image transform
+    SHARP_ONLY      HMI       -                    -
+    SMARP_ONLY      MDI       -                    -
+    FUSED_SHARP     HMI       MDI                  -
+    FUSED_SMARP     MDI       HMI                  -
+    SHARP_REVERSED  HMI       -                    reverse_polarity
+    SHARP_HALE_JOY  HMI       -                    hale_joy
+
+A dataset may transform every image of its shards (:data:`IMAGE_TRANSFORMS`; S2 Fig 11):
+``reverse_polarity`` negates the field; ``hale_joy`` mirrors each southern-hemisphere image
+north-south and negates it, so that every region shows the northern hemisphere's Hale polarity
+order and Joy tilt sense of its cycle.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from flarepipe.core.registry import Registry, resolve
 
 __all__ = [
     "DATASETS",
+    "IMAGE_TRANSFORMS",
     "TASKS",
     "DatasetSpec",
     "LabelTask",
@@ -59,6 +67,10 @@ class LabelTask:
         return fn(candidates)
 
 
+#: image transforms a dataset may apply to its shards' images (module docstring)
+IMAGE_TRANSFORMS = ("", "reverse_polarity", "hale_joy")
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """A registered dataset: the instrument split by region and those added to training.
@@ -73,12 +85,15 @@ class DatasetSpec:
         Instruments whose samples are all added to the training split.
     description : str
         One line.
+    image_transform : str
+        One of :data:`IMAGE_TRANSFORMS` ("": the images as the archive holds them).
     """
 
     name: str
     primary: str
     extra: tuple[str, ...] = ()
     description: str = ""
+    image_transform: str = ""
 
     @property
     def instruments(self) -> tuple[str, ...]:
@@ -122,6 +137,7 @@ def register_dataset(
     extra: Sequence[str] = (),
     *,
     description: str = "",
+    image_transform: str = "",
     replace: bool = False,
 ) -> DatasetSpec:
     """Register a dataset.
@@ -129,8 +145,14 @@ def register_dataset(
     Raises
     ------
     ValueError
-        For an empty instrument, an extra instrument equal to the primary one, or a taken name.
+        For an empty instrument, an extra instrument equal to the primary one, an unknown
+        ``image_transform``, or a taken name.
     """
+    if image_transform not in IMAGE_TRANSFORMS:
+        raise ValueError(
+            f"dataset {name!r}: image_transform must be one of {list(IMAGE_TRANSFORMS)}, "
+            f"got {image_transform!r}"
+        )
     extra = tuple(extra)
     if not isinstance(primary, str) or not primary:
         raise ValueError(f"dataset {name!r}: primary must be an instrument name, got {primary!r}")
@@ -139,7 +161,7 @@ def register_dataset(
             f"dataset {name!r}: extra instruments {list(extra)} must be distinct, non-empty and "
             f"differ from the primary {primary!r}"
         )
-    spec = DatasetSpec(name, primary, extra, description)
+    spec = DatasetSpec(name, primary, extra, description, image_transform)
     return DATASETS.register(name, spec, replace=replace)
 
 
@@ -168,3 +190,15 @@ register_dataset("SHARP_ONLY", "HMI", description="S1: SHARP (HMI) samples")
 register_dataset("SMARP_ONLY", "MDI", description="S1: SMARP (MDI) samples")
 register_dataset("FUSED_SHARP", "HMI", ("MDI",), description="S1: SHARP, SMARP added to train")
 register_dataset("FUSED_SMARP", "MDI", ("HMI",), description="S1: SMARP, SHARP added to train")
+register_dataset(
+    "SHARP_REVERSED",
+    "HMI",
+    description="S2 Fig 11: SHARP (HMI) samples, every image's polarity reversed",
+    image_transform="reverse_polarity",
+)
+register_dataset(
+    "SHARP_HALE_JOY",
+    "HMI",
+    description="S2 Fig 11: SHARP (HMI) samples, southern regions mirrored N-S and reversed",
+    image_transform="hale_joy",
+)
