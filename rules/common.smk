@@ -16,7 +16,7 @@ from flarepipe.config.experiments import (
     wildcard_pattern,
 )
 from flarepipe.models.registry import network_names
-from flarepipe.samples.registry import dataset_names
+from flarepipe.samples.registry import DATASETS as DATASET_SPECS, dataset_names
 from flarepipe.training.registry import baseline_names
 
 # Fill the schema defaults and check every field; errors name the config file that set the value.
@@ -187,12 +187,10 @@ def attribution_outputs():
 
 
 def probe_dataset_outputs():
-    """Each image model's probes across datasets (S2 Fig 11, rule probe_datasets): with probes
+    """Each image model's probes across datasets (S2 Fig 11, by rule probe_datasets) with probes
     on and two or more datasets of which one transforms its images."""
-    from flarepipe.samples.registry import DATASETS as SPECS
-
     if not ATTR.get("probes", {}).get("enabled", True) or len(DATASETS) < 2:
         return []
-    if not any(SPECS[d].image_transform for d in DATASETS):
+    if not any(DATASET_SPECS[d].image_transform for d in DATASETS):
         return []
     return expand(f"{R}/attribution/datasets/{{model}}/probes.csv", model=ATTR_MODELS)
