@@ -666,6 +666,7 @@ def test_workflow_explains_every_trained_network(tiny_run):
         assert f"{m}__maps.png" in figs
     assert {
         "integrated_gradients__contours.png",
+        "occlusion__overlay.png",
         "integrated_gradients__movie.gif",
         "probes__bipole.png",
         "probes__uniform.png",
@@ -809,3 +810,23 @@ def test_bad_inputs_give_named_errors_and_leave_nothing(tiny_run, tmp_path):
     assert out.exists() and not any(out.iterdir())
     summary = _explain(wd, out)
     assert summary["methods"] == ["integrated_gradients"] and (out / "stats.csv").exists()
+
+
+def test_occlusion_overlay_marks_the_region_above_the_threshold(tmp_path):
+    """S2 Fig 12: the map upsampled bicubically to the patch, |.| 0-1, the > 0.9 region drawn
+    over the magnetogram; the region is the peak's pixel block, a negative change counting."""
+    from flarepipe.attribution import figures
+    from flarepipe.attribution.postprocess import above_threshold
+
+    m = np.zeros((8, 8))
+    m[2, 5] = -1.0
+    hot = above_threshold(m, (40, 40), 0.9)
+    ys, xs = np.nonzero(hot)
+    assert 10 <= ys.min() <= ys.max() < 15 and 25 <= xs.min() <= xs.max() < 30  # the 5x5 block
+    assert not above_threshold(m, (40, 40), 0.99).sum() > hot.sum()
+    with pytest.raises(ValueError, match=r"threshold must lie in \(0, 1\)"):
+        above_threshold(m, (40, 40), 1.0)
+    out = figures.occlusion_overlay_figure(
+        tmp_path / "o.png", [np.ones((40, 40))], m[None], ["s"], "t"
+    )
+    assert out.stat().st_size > 1000

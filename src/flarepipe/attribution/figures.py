@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flarepipe.attribution.postprocess import contour_levels, normalise_abs, smooth, upsample
+from flarepipe.attribution.postprocess import (
+    above_threshold,
+    contour_levels,
+    normalise_abs,
+    smooth,
+    upsample,
+)
 from flarepipe.io.atomic import atomic_path
 
 __all__ = [
@@ -124,6 +130,47 @@ def contour_figure(
             ax.contour(s, levels=levels, cmap="autumn", linewidths=0.8)
         ax.set_title(row_labels[i], fontsize=6)
     fig.suptitle(title, fontsize=8)
+    fig.subplots_adjust(
+        left=0.02,
+        right=0.98,
+        top=1 - 0.55 / fig.get_figheight(),
+        bottom=0.02,
+        wspace=0.05,
+        hspace=0.25,
+    )
+    return _save(fig, path)
+
+
+def occlusion_overlay_figure(
+    path: str | os.PathLike,
+    magnetograms: Sequence[np.ndarray],
+    maps: np.ndarray,
+    row_labels: Sequence[str],
+    title: str,
+    threshold: float = 0.9,
+) -> Path:
+    """Magnetograms with the region where the occlusion map exceeds ``threshold`` (S2 Fig 12).
+
+    Each map is upsampled to the patch bicubically (order 3, as the paper resizes), made
+    absolute, scaled to [0, 1] and the ``> threshold`` region drawn over the magnetogram.
+    """
+    plt = _plt()
+    n = len(magnetograms)
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows + 0.5), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i, bmap in enumerate(magnetograms):
+        ax = axes.ravel()[i]
+        vmax = _field_limits(bmap)
+        ax.imshow(bmap, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax)
+        hot = above_threshold(maps[i], bmap.shape, threshold)
+        ax.imshow(np.ma.masked_where(~hot, hot), origin="lower", cmap="autumn", alpha=0.5)
+        if hot.any():
+            ax.contour(hot, levels=[0.5], colors="red", linewidths=0.6)
+        ax.set_title(row_labels[i], fontsize=6)
+    fig.suptitle(f"{title} (|map| > {threshold:g})", fontsize=8)
     fig.subplots_adjust(
         left=0.02,
         right=0.98,

@@ -511,6 +511,15 @@ def explain_run(
                     labels,
                     f"{method}: {model}, {where} (|map| 0-1, upsampled to the patch)",
                 )
+            if "occlusion" in trained:
+                figures.occlusion_overlay_figure(
+                    fig_dir / "occlusion__overlay.png",
+                    mags,
+                    trained["occlusion"].maps[:n_fig, 0],
+                    labels,
+                    f"occlusion: {model}, {where}",
+                    threshold=float(s["occlusion"]["overlay_threshold"]),
+                )
             if "integrated_gradients" in trained:
                 figures.contour_figure(
                     fig_dir / "integrated_gradients__contours.png",

@@ -4,7 +4,9 @@
   "upsampled to the original patch size"; ``scipy.ndimage.zoom(order=2)``);
 * :func:`normalise_abs` -- absolute value, then 0-1 per map (Yi et al. 2021);
 * :func:`smooth` -- Gaussian smoothing (Sun et al. 2022 Fig. 15: IG smoothed with σ = 3 px, drawn
-  as contours over the magnetogram); :func:`contour_levels` the levels drawn.
+  as contours over the magnetogram); :func:`contour_levels` the levels drawn;
+* :func:`above_threshold` -- where the map, upsampled bicubically and made |.| 0-1, exceeds a
+  threshold (Bhattacharjee et al. 2020 Fig. 12: occlusion > 0.9 over the magnetogram).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["contour_levels", "normalise_abs", "smooth", "upsample"]
+__all__ = ["above_threshold", "contour_levels", "normalise_abs", "smooth", "upsample"]
 
 
 def upsample(attribution: np.ndarray, shape: Sequence[int], order: int = 2) -> np.ndarray:
@@ -37,6 +39,18 @@ def upsample(attribution: np.ndarray, shape: Sequence[int], order: int = 2) -> n
     if out.shape != (rows, cols):
         out = np.pad(out, ((0, rows - out.shape[0]), (0, cols - out.shape[1])), mode="edge")
     return out.astype(np.float32)
+
+
+def above_threshold(
+    attribution: np.ndarray, shape: Sequence[int], threshold: float = 0.9
+) -> np.ndarray:
+    """Bool mask on ``shape``: the map upsampled with a cubic spline (S2's bicubic resize back
+    to the patch), made absolute and 0-1 normalised (:func:`normalise_abs`), ``> threshold``.
+    """
+    if not 0 < float(threshold) < 1:
+        raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
+    up = upsample(attribution, shape, order=3)
+    return normalise_abs(up[None])[0] > float(threshold)
 
 
 def normalise_abs(maps: np.ndarray) -> np.ndarray:
