@@ -49,7 +49,9 @@ The archive's own records are checked again where they are first read (the quali
 :func:`flarepipe.samples.quality.check_required_columns`): a local archive's columns are known
 only there.
     fulldisk.*                           (when fulldisk.enabled) source local without local.dir
-                                         or local.flares; an input.size that does not divide a
+                                         or local.flares; source jsoc without archive.jsoc or
+                                         archive.catalogue, or jsoc.start not before jsoc.end;
+                                         an input.size that does not divide a
                                          synthetic frame side; a test split by instrument whose
                                          instrument is not rendered, or that leaves no other
                                          instrument to train on; val_start not before test_start
@@ -430,12 +432,34 @@ def _fulldisk(config: Mapping) -> list[Problem]:
                         f"fulldisk.source is local but fulldisk.local.{key} is not set",
                     )
                 )
+    if fd.get("source") == "jsoc":
+        archive = config.get("archive") or {}
+        for key in ("jsoc", "catalogue"):
+            if not isinstance(archive.get(key), Mapping):
+                out.append(
+                    (
+                        [("archive", key), ("fulldisk", "source")],
+                        f"fulldisk.source is jsoc but archive.{key} is not set: the full-disk "
+                        "download takes its server, retry budget and e-mail from archive.jsoc "
+                        "and its flares from archive.catalogue (give them, {} for the defaults)",
+                    )
+                )
+        jsoc = fd.get("jsoc") or {}
+        lo, hi = jsoc.get("start"), jsoc.get("end")
+        if lo is not None and hi is not None and str(lo)[:10] >= str(hi)[:10]:
+            out.append(
+                (
+                    [("fulldisk", "jsoc", "start"), ("fulldisk", "jsoc", "end")],
+                    f"fulldisk.jsoc.start ({lo}) must be before fulldisk.jsoc.end ({hi})",
+                )
+            )
     split = fd.get("split") or {}
     size = int((fd.get("input") or {}).get("size", 512))
-    if fd.get("source", "synthetic") == "synthetic":
-        syn = fd.get("synthetic") or {}
+    source = fd.get("source", "synthetic")
+    if source in ("synthetic", "jsoc"):
+        syn = fd.get(source) or {}
         insts = list(syn.get("instruments", ["MDI", "HMI"]))
-        for inst in insts:
+        for inst in insts if source == "synthetic" else ():
             key = f"size_{inst.lower()}"
             side = int(syn.get(key, 1024))
             if side % size:
@@ -453,10 +477,10 @@ def _fulldisk(config: Mapping) -> list[Problem]:
                     (
                         [
                             ("fulldisk", "split", "test_instrument"),
-                            ("fulldisk", "synthetic", "instruments"),
+                            ("fulldisk", source, "instruments"),
                         ],
                         f"fulldisk.split.test_instrument is {test} (test_start null) but "
-                        f"fulldisk.synthetic.instruments is {insts}: the split needs {test} "
+                        f"fulldisk.{source}.instruments is {insts}: the split needs {test} "
                         "for testing and another instrument to train on (or set test_start)",
                     )
                 )
