@@ -144,6 +144,10 @@ def test_units_cut_each_instrument_and_record_sets():
         build_fulldisk_recordset(HMI, trecs=["2011-01-01 00:00"])
 
 
+def test_settings_defaults_equal_the_schemas():
+    assert FullDiskJsocSettings.from_section(section("fulldisk", {})) == FullDiskJsocSettings()
+
+
 def test_config_refuses_jsoc_without_archive_sections():
     from flarepipe.config import ConfigError, validate_config
 

@@ -348,6 +348,7 @@ def _check_frame(header, record: str | None, name: str) -> None:
 def _listed_records(kdf: pd.DataFrame, series: str) -> tuple[pd.DataFrame, list[dict]]:
     """``(listed, rejected)``: the keyword table's readable rows, and the others with a reason."""
     rows, bad = [], []
+    kdf = kdf.reindex(columns=list(_NEEDED_KEYS))  # an empty answer may come without columns
     for i, (trec, q) in enumerate(zip(kdf["T_REC"], kdf["QUALITY"], strict=True)):
         trec = str(trec).strip()
         quality = quality_int(q)
