@@ -52,7 +52,10 @@ else:
             runtime=res("archive", "runtime"),
         params:
             # only what the unit reads: another fulldisk.input or split reruns no download
-            cfg={"jsoc": FD_CFG["jsoc"], "daily": FD_CFG["daily"]},
+            cfg={
+                "jsoc": FD_CFG["jsoc"],
+                "daily": {k: FD_CFG["daily"][k] for k in ("quality_mask", "max_lag_h")},
+            },
             jsoc=config["archive"]["jsoc"],
         script:
             "../workflow/scripts/fulldisk_jsoc_unit.py"

@@ -413,3 +413,15 @@ def test_workflow_builds_the_archive_from_the_loopback_jsoc(server, tmp_path):
     assert len(server.hits_for("exp_request")) == 1  # the second unit's days have no record
     res = run()
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
+
+
+def test_another_records_file_is_refused_and_fetched_again(server, tmp_path):
+    """The server answers the body of another frame for one file: its header's T_REC is not the
+    record's, so the download is retried rather than filed under the wrong day."""
+    server.add_fault("file", "swap", times=1)
+    done = _fetch(server, tmp_path)
+    s = json.loads(done.read_text())
+    assert s["stats"]["retries"] == 1 and s["counts"]["files"] == 2
+    rec = pd.read_csv(done.parent / "records.csv")
+    for path, trec in zip(rec["path"], rec["t_rec_tai"], strict=True):
+        assert read_fulldisk(tmp_path / path).header["T_REC"] == trec
