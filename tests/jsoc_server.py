@@ -124,6 +124,7 @@ class FakeFrame:
     quality: int = 0
     size: int = 64
     seed: int = 0
+    path: Path | None = None  # a real export to serve instead of a rendered frame
     region = None  # full-disk series have no region key
 
     @property
@@ -412,6 +413,8 @@ class FakeJsoc:
         from flarepipe.archive.sources.synthetic.fulldisk import frame_header
         from flarepipe.core.disk import FULLDISK_SERIES, disk_coordinates
 
+        if rec.path is not None:
+            return Path(rec.path).read_bytes()
         name = rec.filename(segment)
         key = (name, rec.seed, rec.size, rec.quality)
         with _BLOBS_LOCK:

@@ -31,7 +31,7 @@ from flarepipe.core.timeutil import parse_trec
 from flarepipe.io.atomic import sha256_file
 from flarepipe.io.fulldisk import read_fulldisk
 from flarepipe.stages.fulldisk import run_fulldisk_jsoc_archive, run_fulldisk_samples
-from jsoc_server import FakeJsoc, kill_mid_file, make_frames
+from jsoc_server import FakeFrame, FakeJsoc, kill_mid_file, make_frames
 
 REPO = Path(__file__).resolve().parents[1]
 EMAIL = "solar.tester+fulldisk@example.org"
@@ -425,3 +425,39 @@ def test_another_records_file_is_refused_and_fetched_again(server, tmp_path):
     rec = pd.read_csv(done.parent / "records.csv")
     for path, trec in zip(rec["path"], rec["t_rec_tai"], strict=True):
         assert read_fulldisk(tmp_path / path).header["T_REC"] == trec
+
+
+def test_the_real_hmi_export_goes_through_the_download_and_the_reader(tmp_path):
+    """The shared real hmi.M_720s file (4096 px, RICE), served as its record: the unit's header
+    check, the archive and the one full-disk reader take it, its header's WCS as it is."""
+    from conftest import real_path
+
+    real = real_path("fulldisk", "hmi.M_720s.20160707_010000_TAI.magnetogram.fits")
+    frame = FakeFrame(HMI, "2016.07.07_01:00:00.000_TAI", path=real)
+    with FakeJsoc([frame]) as srv:
+        settings = jsoc.JsocSettings.from_section(_jsoc_cfg(srv.url, timeout_s=30))
+        # the record is 23 h before 2016-07-08 00:00 UT: served with max_lag_h 24
+        cfg = section(
+            "fulldisk",
+            {
+                "source": "jsoc",
+                "jsoc": {"instruments": ["HMI"], "start": "2016-07-08", "end": "2016-07-09"},
+                "daily": {"max_lag_h": 24.0},
+            },
+        )
+        fd = FullDiskJsocSettings.from_section(cfg)
+        (unit,) = plan_fulldisk_units(fd)
+        client = jsoc.make_client(settings)
+        done = fetch_fulldisk_unit(unit, client, tmp_path, settings=settings, fd=fd, email=EMAIL)
+    rec = pd.read_csv(done.parent / "records.csv")
+    assert rec[["day", "t_rec_tai", "nx", "ny"]].values.tolist() == [
+        ["2016-07-08", "2016.07.07_01:00:00.000_TAI", 4096, 4096]
+    ]
+    assert rec["lag_h"].iloc[0] == pytest.approx(23 + 36 / 3600)  # TAI - UTC = 36 s in 2016
+    got = tmp_path / rec["path"].iloc[0]
+    assert sha256_file(got) == sha256_file(real)
+    f = read_fulldisk(got)
+    assert f.instrument == "HMI" and f.data.shape == (4096, 4096)
+    r_px = f.header["RSUN_OBS"] / f.header["CDELT1"]  # the disk's radius from the header's WCS
+    assert f.on_disk.mean() == pytest.approx(3.14159 * r_px**2 / 4096**2, rel=0.01)
+    assert f.disk_fraction_nan() < 0.01
