@@ -148,6 +148,26 @@ def test_settings_defaults_equal_the_schemas():
     assert FullDiskJsocSettings.from_section(section("fulldisk", {})) == FullDiskJsocSettings()
 
 
+def test_download_size_is_estimated_and_limited_before_any_job():
+    from flarepipe.archive.size import FULLDISK_FILE_BYTES, fulldisk_jsoc_estimate
+    from flarepipe.config import ConfigError, validate_config
+
+    j = {"instruments": ["MDI", "HMI"], "start": "2011-01-01", "end": "2012-01-01"}
+    est = fulldisk_jsoc_estimate(j)
+    # MDI ends 2011-04-12 (102 days), HMI serves the year
+    assert est.records == 102 + 365
+    assert est.bytes == 102 * FULLDISK_FILE_BYTES["MDI"] + 365 * FULLDISK_FILE_BYTES["HMI"]
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["fulldisk"] = {"enabled": True, "source": "jsoc", "jsoc": j}
+    cfg["archive"].update(jsoc={}, catalogue={"source": "file", "path": "flares.csv"})
+    cfg["archive"]["size_limit_gb"] = 5
+    with pytest.raises(ConfigError, match=r"jsoc full-disk download is estimated at about 5\.1 GB"):
+        validate_config(cfg)
+    cfg["archive"].update(size_limit_gb=None, size_warn_gb=5)
+    with pytest.warns(UserWarning, match="fulldisk.jsoc.start/end/instruments"):
+        validate_config(cfg)
+
+
 def test_config_refuses_jsoc_without_archive_sections():
     from flarepipe.config import ConfigError, validate_config
 
