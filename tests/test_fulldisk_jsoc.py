@@ -118,6 +118,20 @@ def test_daily_rule_truth_table():
     assert rejected["day"].tolist() == ["2011-01-04"]
 
 
+def test_unreadable_rows_of_the_keyword_answer_are_listed_not_dropped():
+    from flarepipe.archive.sources.jsoc.fulldisk import _listed_records
+
+    kdf = pd.DataFrame(
+        {"T_REC": [TIMES[1], "MISSING", TIMES[2]], "QUALITY": ["0x00000000", "0x0", "zz"]}
+    )
+    listed, rejected = _listed_records(kdf, HMI)
+    assert listed["t_rec_tai"].tolist() == [TIMES[1]] and listed["quality"].tolist() == [0]
+    assert rejected == [
+        {"file": f"{HMI} row 1", "reason": "bad T_REC 'MISSING'"},
+        {"file": f"{HMI}[{TIMES[2]}]", "reason": "bad QUALITY 'zz'"},
+    ]
+
+
 def test_units_cut_each_instrument_and_record_sets():
     fd = FullDiskJsocSettings.from_section(
         section(
