@@ -3,6 +3,31 @@
 
 from flarepipe.archive.build import catalogue_files, fits_listing, source_files
 
+# the flare catalogue of the jsoc sources (patches, and full-disk frames with fulldisk.source jsoc)
+if config["archive"]["source"] == "jsoc" or (
+    config["fulldisk"]["enabled"] and config["fulldisk"]["source"] == "jsoc"
+):
+
+    localrules:
+        catalogue,
+
+    rule catalogue:
+        input:
+            sources=catalogue_files(config["archive"]["catalogue"]),
+        output:
+            flares=f"{R}/archive/catalogue/flares.csv",
+            rejected=f"{R}/archive/catalogue/rejected_flares.csv",
+            repaired=f"{R}/archive/catalogue/repaired_flares.csv",
+        log:
+            f"{R}/logs/catalogue.log",
+        conda:
+            "../envs/archive.yaml"
+        params:
+            cfg=config["archive"]["catalogue"],
+        script:
+            "../workflow/scripts/catalogue.py"
+
+
 if config["archive"]["source"] != "jsoc":
 
     rule archive:
@@ -43,7 +68,6 @@ else:
     # compute nodes often have no internet: downloads run where snakemake itself runs
     localrules:
         jsoc_unit,
-        catalogue,
 
     rule jsoc_unit:
         output:
@@ -61,22 +85,6 @@ else:
             archive=f"{R}/archive",
         script:
             "../workflow/scripts/jsoc_unit.py"
-
-    rule catalogue:
-        input:
-            sources=catalogue_files(config["archive"]["catalogue"]),
-        output:
-            flares=f"{R}/archive/catalogue/flares.csv",
-            rejected=f"{R}/archive/catalogue/rejected_flares.csv",
-            repaired=f"{R}/archive/catalogue/repaired_flares.csv",
-        log:
-            f"{R}/logs/catalogue.log",
-        conda:
-            "../envs/archive.yaml"
-        params:
-            cfg=config["archive"]["catalogue"],
-        script:
-            "../workflow/scripts/catalogue.py"
 
     rule archive:
         input:

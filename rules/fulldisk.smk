@@ -3,22 +3,77 @@
 # yi_densenet per run and the daily baselines -> Table 1 beside the published row.
 
 
-rule fulldisk_archive:
-    output:
-        directory(f"{FD}/archive"),
-    log:
-        f"{R}/logs/fulldisk/archive.log",
-    conda:
-        "../envs/process.yaml"
-    threads: res("archive", "cpus")
-    resources:
-        runtime=res("archive", "runtime"),
-        mem_mb=res("archive", "mem_mb"),
-        cpus_per_task=res("archive", "cpus"),
-    params:
-        cfg=FD_CFG,
-    script:
-        "../workflow/scripts/fulldisk_archive.py"
+if FD_CFG["source"] != "jsoc":
+
+    rule fulldisk_archive:
+        output:
+            directory(f"{FD}/archive"),
+        log:
+            f"{R}/logs/fulldisk/archive.log",
+        conda:
+            "../envs/process.yaml"
+        threads: res("archive", "cpus")
+        resources:
+            runtime=res("archive", "runtime"),
+            mem_mb=res("archive", "mem_mb"),
+            cpus_per_task=res("archive", "cpus"),
+        params:
+            cfg=FD_CFG,
+        script:
+            "../workflow/scripts/fulldisk_archive.py"
+
+else:
+    # jsoc: one job per unit (chunk_days of one instrument) so a killed download reruns only
+    # its unfinished units; units share the `jsoc_export` resource with the patch units (JSOC
+    # allows one pending export per user: --resources jsoc_export=1).
+    from flarepipe.archive.sources.jsoc.fulldisk import (
+        FullDiskJsocSettings,
+        plan_fulldisk_units,
+    )
+
+    FD_JSOC_UNITS = [
+        u.unit_id for u in plan_fulldisk_units(FullDiskJsocSettings.from_section(FD_CFG))
+    ]
+
+    # compute nodes often have no internet: downloads run where snakemake itself runs
+    localrules:
+        fulldisk_jsoc_unit,
+
+    rule fulldisk_jsoc_unit:
+        output:
+            f"{FD}/jsoc/units/{{unit}}/unit.json",
+        log:
+            f"{R}/logs/fulldisk/jsoc/{{unit}}.log",
+        retries: 2
+        conda:
+            "../envs/archive.yaml"
+        resources:
+            jsoc_export=1,
+            runtime=res("archive", "runtime"),
+        params:
+            # only what the unit reads: another fulldisk.input or split reruns no download
+            cfg={
+                "jsoc": FD_CFG["jsoc"],
+                "daily": {k: FD_CFG["daily"][k] for k in ("quality_mask", "max_lag_h")},
+            },
+            jsoc=config["archive"]["jsoc"],
+        script:
+            "../workflow/scripts/fulldisk_jsoc_unit.py"
+
+    rule fulldisk_archive:
+        input:
+            units=expand(f"{FD}/jsoc/units/{{unit}}/unit.json", unit=FD_JSOC_UNITS),
+            flares=rules.catalogue.output.flares,
+        output:
+            directory(f"{FD}/archive"),
+        log:
+            f"{R}/logs/fulldisk/archive.log",
+        conda:
+            "../envs/archive.yaml"
+        params:
+            cfg=FD_CFG,
+        script:
+            "../workflow/scripts/fulldisk_jsoc_archive.py"
 
 
 rule fulldisk_samples:

@@ -14,7 +14,13 @@ Endpoints (as drms builds them from a ``ServerConfig`` with ``cgi_baseurl=<base>
 * ``<dir>/<filename>``: the export files, with HTTP ``Range`` support.
 
 Record sets are parsed for
-``series[regions][start/duration@cadence | start-end@cadence][? KEY op value ?]{segments}``.
+``series[regions][start/duration@cadence | start-end@cadence][? KEY op value ?]{segments}``, and
+for the full-disk series (``hmi.M_720s``, ``mdi.fd_M_96m_lev182``: ``T_REC`` is their only prime
+key) ``series[start/duration | t1,t2,... | t]{segment}``; names are case-insensitive, as DRMS's.
+
+Full-disk records (:class:`FakeFrame`, :func:`make_frames`) are small frames with the header
+geometry of :func:`flarepipe.archive.sources.synthetic.fulldisk.frame_header` (the ephemeris, WCS
+and observer cards of a real export), RICE_1-compressed in HDU 1 with the series' ``BSCALE``.
 
 The archive is generated from a seed: tiny SHARP/SMARP patches written with
 :func:`flarepipe.io.fitsio.write_patch` (RICE_1-compressed int32 in HDU 1, ``BSCALE = 0.01``, as
@@ -38,8 +44,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,9 +60,22 @@ import pandas as pd
 
 from flarepipe.io.fitsio import jsoc_filename, write_patch
 
-__all__ = ["FakeRecord", "FakeJsoc", "Hit", "make_records"]
+__all__ = [
+    "FakeRecord",
+    "FakeFrame",
+    "FakeJsoc",
+    "Hit",
+    "make_records",
+    "make_frames",
+    "kill_mid_file",
+]
 
 _REGKEY = {"hmi.sharp_cea_720s": "HARPNUM", "mdi.smarp_cea_96m": "TARPNUM"}
+#: the full-disk series (lower-case name -> (name, instrument, segment)); T_REC is the prime key
+_FULLDISK = {
+    "hmi.m_720s": ("hmi.M_720s", "HMI", "magnetogram"),
+    "mdi.fd_m_96m_lev182": ("mdi.fd_M_96m_lev182", "MDI", "data"),
+}
 _KEYWORD_TYPES = {
     "T_REC": "time",
     "QUALITY": "int",
@@ -90,6 +113,48 @@ class FakeRecord:
 
     def record_name(self, segment: str = "magnetogram") -> str:
         return f"{self.series}[{self.region}][{self.trec}]{{{segment}}}"
+
+
+@dataclass
+class FakeFrame:
+    """One full-disk record (``T_REC`` is its only prime key) of the fake archive."""
+
+    series: str  # as JSOC spells it: hmi.M_720s, mdi.fd_M_96m_lev182
+    trec: str
+    quality: int = 0
+    size: int = 64
+    seed: int = 0
+    path: Path | None = None  # a real export to serve instead of a rendered frame
+    region = None  # full-disk series have no region key
+
+    @property
+    def t(self) -> pd.Timestamp:
+        return _parse_time(self.trec)
+
+    @property
+    def keywords(self) -> dict:
+        return {"QUALITY": self.quality}
+
+    @property
+    def instrument(self) -> str:
+        return _FULLDISK[self.series.lower()][1]
+
+    def filename(self, segment: str | None = None) -> str:
+        seg = segment or _FULLDISK[self.series.lower()][2]
+        return f"{self.series}.{self.t:%Y%m%d_%H%M%S}_TAI.{seg}.fits"
+
+    def record_name(self, segment: str | None = None) -> str:
+        return f"{self.series}[{self.trec}]{{{segment or _FULLDISK[self.series.lower()][2]}}}"
+
+
+def make_frames(
+    series: str, times: list[str], quality: dict[str, int] | None = None, size: int = 64
+) -> list[FakeFrame]:
+    """Full-disk records of ``series`` at ``times`` (``T_REC`` strings, TAI); ``quality`` maps
+    some of the times to their ``QUALITY`` (0 for the others).
+    """
+    quality = quality or {}
+    return [FakeFrame(series, t, int(quality.get(t, 0)), size, seed=k) for k, t in enumerate(times)]
 
 
 def make_records(seed: int = 0) -> list[FakeRecord]:
@@ -163,6 +228,7 @@ def select(records: list[FakeRecord], rs: str) -> tuple[str, list[FakeRecord], l
     if not m:
         raise ValueError(f"bad record set {rs!r}")
     series, rest = m.group(1).lower(), m.group(2)
+    fulldisk = series in _FULLDISK
     tokens = re.findall(r"\[\?(.*?)\?\]|\[([^\]]*)\]|\{([^}]*)\}", rest)
     plain, wheres, segs = [], [], []
     for where, br, seg in tokens:
@@ -172,17 +238,24 @@ def select(records: list[FakeRecord], rs: str) -> tuple[str, list[FakeRecord], l
             segs = [x.strip() for x in seg.split(",") if x.strip()]
         else:
             plain.append(br.strip())
-    sel = [r for r in records if r.series == series]
-    if plain and plain[0]:
+    sel = [r for r in records if r.series.lower() == series]
+    if plain and plain[0] and not fulldisk:
         regs = {int(x) for x in plain[0].split(",")}
         sel = [r for r in sel if r.region in regs]
-    if len(plain) > 1 and plain[1]:
-        spec = plain[1]
+    it = 0 if fulldisk else 1  # the T_REC bracket
+    if len(plain) > it and plain[it]:
+        spec = plain[it]
         cad = None
+        if "," in spec:  # a list of T_RECs
+            wanted = {_parse_time(x) for x in spec.split(",")}
+            sel = [r for r in sel if r.t in wanted]
+            spec = ""
         if "@" in spec:
             spec, cad_s = spec.split("@", 1)
             cad = _parse_delta(cad_s)
-        if "/" in spec:
+        if not spec:
+            pass
+        elif "/" in spec:
             a, dur = spec.split("/", 1)
             t0 = _parse_time(a)
             t1 = t0 + _parse_delta(dur)
@@ -204,7 +277,7 @@ def select(records: list[FakeRecord], rs: str) -> tuple[str, list[FakeRecord], l
             raise ValueError(f"cannot parse where clause {w!r}")
         key, op, val = wm.groups()
         sel = [r for r in sel if _OPS[op](float(r.keywords.get(key.upper(), np.nan)), float(val))]
-    sel.sort(key=lambda r: (r.region, r.t))
+    sel.sort(key=lambda r: (r.region or 0, r.t))
     return series, sel, segs
 
 
@@ -309,7 +382,9 @@ class FakeJsoc:
                     return f
         return None
 
-    def file_bytes(self, rec: FakeRecord, segment: str = "magnetogram") -> bytes:
+    def file_bytes(self, rec: FakeRecord | FakeFrame, segment: str = "magnetogram") -> bytes:
+        if isinstance(rec, FakeFrame):
+            return self._frame_bytes(rec, segment)
         name = rec.filename(segment)
         key = (name, rec.seed, rec.shape, tuple(sorted(rec.keywords.items())))
         with _BLOBS_LOCK:
@@ -333,6 +408,30 @@ class FakeJsoc:
             _BLOBS[key] = blob
         return blob
 
+    def _frame_bytes(self, rec: FakeFrame, segment: str) -> bytes:
+        """A small full-disk frame: the real geometry cards, noise times mu, NaN off the disk."""
+        from flarepipe.archive.sources.synthetic.fulldisk import frame_header
+        from flarepipe.core.disk import FULLDISK_SERIES, disk_coordinates
+
+        if rec.path is not None:
+            return Path(rec.path).read_bytes()
+        name = rec.filename(segment)
+        key = (name, rec.seed, rec.size, rec.quality)
+        with _BLOBS_LOCK:
+            if key in _BLOBS:
+                return _BLOBS[key]
+        cards = frame_header(rec.instrument, rec.t, rec.size)
+        cards.update(T_REC=rec.trec, QUALITY=rec.quality, ORIGIN="flarepipe tests/jsoc_server.py")
+        _, _, mu = disk_coordinates(cards, (rec.size, rec.size))
+        rng = np.random.default_rng(rec.seed)
+        data = np.where(np.isfinite(mu), rng.normal(0, 20, mu.shape) * np.nan_to_num(mu), np.nan)
+        path = Path(self._tmp.name) / name
+        write_patch(path, data, cards, bscale=FULLDISK_SERIES[rec.series].bscale)
+        blob = path.read_bytes()
+        with _BLOBS_LOCK:
+            _BLOBS[key] = blob
+        return blob
+
     def hits_for(self, endpoint: str) -> list[Hit]:
         return [h for h in self.hits if h.endpoint == endpoint]
 
@@ -346,8 +445,39 @@ class FakeJsoc:
         return [k for k in _KEYWORD_TYPES if k not in self.missing_keywords.get(series, [])]
 
     # ---------------------------------------------------------------- protocol
+    def _fulldisk_struct(self, series: str) -> dict:
+        name, _, segment = _FULLDISK[series]
+        kws = [
+            {"name": k, "type": t, "recscope": "variable", "defval": "", "units": "", "note": k}
+            for k, t in (("T_REC", "time"), ("QUALITY", "int"), ("T_OBS", "time"))
+        ]
+        seg = {
+            "name": segment,
+            "type": "int",
+            "units": "Gauss",
+            "protocol": "fits",
+            "dims": "VARxVAR",
+            "note": "LOS magnetogram",
+        }
+        return {
+            "name": name,
+            "primekeys": ["T_REC"],
+            "dbindex": ["T_REC"],
+            "keywords": kws,
+            "links": [],
+            "segments": [seg],
+            "retention": 60,
+            "unitsize": 1,
+            "archive": 1,
+            "tapegroup": 1,
+            "note": "fake full-disk series",
+            "status": 0,
+        }
+
     def series_struct(self, ds: str) -> dict:
         series = ds.lower()
+        if series in _FULLDISK:
+            return self._fulldisk_struct(series)
         if series not in _REGKEY:
             return {"status": 1, "error": f"series {ds} does not exist"}
         keys = [_REGKEY[series], *self.keywords_for(series)]
@@ -399,19 +529,22 @@ class FakeJsoc:
             series, sel, _ = select(self.records, ds)
         except ValueError as exc:
             return {"status": 1, "error": f"Can't open records: {exc}"}
-        if series not in _REGKEY:
+        if series not in _REGKEY and series not in _FULLDISK:
             return {"status": 1, "error": f"series {series} does not exist"}
         sel = [r for r in sel if r.filename() not in self.hidden]
-        allowed = {_REGKEY[series], *self.keywords_for(series)}
+        if series in _FULLDISK:
+            allowed = {"T_REC", "QUALITY", "T_OBS"}
+        else:
+            allowed = {_REGKEY[series], *self.keywords_for(series)}
         out = []
         for k in keys:
             if k not in allowed:
                 return {"status": 1, "error": f"invalid keyword {k}"}
             vals = []
             for r in sel:
-                if k == _REGKEY[series]:
+                if k == _REGKEY.get(series):
                     vals.append(str(r.region))
-                elif k == "T_REC":
+                elif k in ("T_REC", "T_OBS"):
                     vals.append(r.trec)
                 elif k == "QUALITY":
                     vals.append(f"0x{int(r.keywords['QUALITY']):08x}")
@@ -639,3 +772,29 @@ class _Handler(BaseHTTPRequestHandler):
             hit.bytes_sent = len(body)
         finally:
             self.fake.hits.append(hit)
+
+
+def kill_mid_file(
+    server: FakeJsoc, script: str, args: list[str], fits_dir: Path, n_clean: int, timeout=60.0
+) -> tuple[Hit, bytes]:
+    """Run ``python -c script *args``, let it download ``n_clean`` files, stall the next one
+    mid-body and SIGKILL the job once its ``.part`` holds what was sent; ``(stalled hit, stderr)``.
+    """
+    for _ in range(n_clean):
+        server.add_fault("file", "none", times=1)
+    server.add_fault("file", "stall", times=1, fraction=0.5, seconds=60)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(server.file_hits()) <= n_clean:
+        time.sleep(0.05)
+    stalled = server.file_hits()[n_clean]
+    part = fits_dir / f"{stalled.name}.part"
+    while time.time() < deadline and not (
+        part.exists() and part.stat().st_size == stalled.bytes_sent
+    ):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=10)
+    return stalled, err

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,7 +32,7 @@ from flarepipe.io.download import (
     safe_filename,
 )
 from flarepipe.io.fitsio import read_patch
-from jsoc_server import FakeJsoc, make_records
+from jsoc_server import FakeJsoc, kill_mid_file, make_records
 
 EMAIL = "solar.tester+flares@example.org"
 SERIES = "hmi.sharp_cea_720s"
@@ -647,27 +644,12 @@ jsoc.fetch_unit(unit, jsoc.make_client(s), sys.argv[2], settings=s, email=sys.ar
 def test_killed_job_resumes_without_loss_or_refetch(server, tmp_path):
     """SIGKILL a job mid-download; the rerun finishes, re-requests no complete file, and the cut
     file resumes from its .part (bytes served for it = its size: nothing fetched twice)."""
-    for _ in range(3):
-        server.add_fault("file", "none", times=1)  # three clean files...
-    server.add_fault("file", "stall", times=1, fraction=0.5, seconds=60)  # ...then a stall mid-body
     cfg = _cfg(server.url, timeout_s=60)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _KILL_SCRIPT, json.dumps(cfg), str(tmp_path), EMAIL],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
     fits_dir = tmp_path / "fits" / SERIES
-    deadline = time.time() + 30
-    while time.time() < deadline and len(server.file_hits()) < 4:
-        time.sleep(0.05)
-    stalled_hit = server.file_hits()[3]
+    stalled_hit, err = kill_mid_file(  # three clean files, then a stall mid-body
+        server, _KILL_SCRIPT, [json.dumps(cfg), str(tmp_path), EMAIL], fits_dir, 3
+    )
     part = fits_dir / f"{stalled_hit.name}.part"
-    while time.time() < deadline and not (
-        part.exists() and part.stat().st_size == stalled_hit.bytes_sent
-    ):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=10)
     assert EMAIL.encode() not in err
     stalled = stalled_hit.name
     done_before = [h.name for h in server.file_hits()[:3]]
@@ -960,7 +942,6 @@ def test_a_permanently_missing_file_is_recorded_and_the_unit_finishes(server, tm
 def test_a_trickling_server_cannot_hold_a_download_past_its_budget(server, tmp_path):
     """64 bytes every 50 ms never trips the 5 s read timeout; the step's budget (1.5 s) still ends
     the transfer, keeping what arrived, and the rerun resumes it with a Range request."""
-    import time
 
     server.add_fault("file", "trickle", bytes=64, interval=0.05)
     retry = {"max_attempts": 4, "base_delay_s": 0.01, "max_delay_s": 0.05, "jitter": 0}

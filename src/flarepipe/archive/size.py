@@ -25,6 +25,10 @@ jsoc
     record.
 local, tables
     No estimate (the files are already on disk).
+fulldisk jsoc (``fulldisk.source: jsoc``)
+    ``records = days of each instrument's span`` (one frame a day), files of the size of the real
+    RICE export of ``hmi.M_720s`` (``../shared/data/real/fulldisk``: 13.4 MB) and, for
+    ``mdi.fd_M_96m_lev182`` (no real file measured), 1024² int32 halved by RICE (2.1 MB).
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ import pandas as pd
 
 from flarepipe.core.series import SERIES
 
-__all__ = ["Estimate", "estimate_archive", "synthetic_estimate", "jsoc_estimate"]
+__all__ = [
+    "Estimate",
+    "estimate_archive",
+    "synthetic_estimate",
+    "jsoc_estimate",
+    "fulldisk_jsoc_estimate",
+]
 
 #: a region's patch is recorded for this many days on average (synthetic presets, measured)
 SYNTHETIC_DAYS_PER_REGION = 6.0
@@ -58,6 +68,9 @@ JSOC_DAYS_PER_REGION = 14.0
 JSOC_FILE_BYTES = {"hmi.sharp_cea_720s": 331_200, "mdi.smarp_cea_96m": 80_640}
 #: bytes of one records.csv row when only keywords are fetched
 KEYWORD_ROW_BYTES = 1_000
+#: bytes of one full-disk export per instrument: the real hmi.M_720s file; MDI's 1024² int32
+#: halved by RICE (no real file measured)
+FULLDISK_FILE_BYTES = {"HMI": 13_426_560, "MDI": 4 * 1024 * 1024 // 2 + HEADER_BYTES}
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,25 @@ def jsoc_estimate(section: Mapping, now: pd.Timestamp | None = None) -> Estimate
         parts.append(f"{name}: {days:,.0f} days")
     basis = "; ".join(parts) + f" at {cadence:g} min" if parts else "no series"
     return Estimate(int(math.ceil(records)), int(size), basis)
+
+
+def fulldisk_jsoc_estimate(section: Mapping, now: pd.Timestamp | None = None) -> Estimate:
+    """The full-disk download of the validated ``fulldisk.jsoc`` section (module docstring)."""
+    from flarepipe.core.disk import fulldisk_series_of
+
+    today = (now or pd.Timestamp.now()).normalize()
+    records, size, parts = 0, 0, []
+    for inst in section.get("instruments") or []:
+        s = fulldisk_series_of(inst)
+        t0 = max(_day(section.get("start"), s.first_day), pd.Timestamp(s.first_day))
+        t1 = _day(section.get("end"), str(today.date()))
+        if s.last_day:
+            t1 = min(t1, pd.Timestamp(s.last_day) + pd.Timedelta(days=1))
+        days = max(int((t1 - t0).days), 0)
+        records += days
+        size += days * FULLDISK_FILE_BYTES[inst]
+        parts.append(f"{inst}: {days:,} days")
+    return Estimate(records, size, "; ".join(parts) + ", one frame a day" if parts else "none")
 
 
 def estimate_archive(archive: Mapping, now: pd.Timestamp | None = None) -> Estimate | None:

@@ -31,7 +31,8 @@ Checks, in order::
     attribution.enabled, archive.source  the tables source, whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
                                          (its preprocessing, probes and PIL analysis)
-    archive.size_limit_gb, archive.*     the synthetic or jsoc archive estimated above the limit
+    archive.size_limit_gb, archive.*     the synthetic or jsoc archive, or a jsoc full-disk
+                                         download (fulldisk.jsoc), estimated above the limit
                                          (flarepipe.archive.size); from archive.size_warn_gb on
                                          a warning with the estimate
     labels.step_minutes, archive.*       records sparser than the label grid (S2: hourly samples
@@ -49,7 +50,9 @@ The archive's own records are checked again where they are first read (the quali
 :func:`flarepipe.samples.quality.check_required_columns`): a local archive's columns are known
 only there.
     fulldisk.*                           (when fulldisk.enabled) source local without local.dir
-                                         or local.flares; an input.size that does not divide a
+                                         or local.flares; source jsoc without archive.jsoc or
+                                         archive.catalogue, or jsoc.start not before jsoc.end;
+                                         an input.size that does not divide a
                                          synthetic frame side; a test split by instrument whose
                                          instrument is not rendered, or that leaves no other
                                          instrument to train on; val_start not before test_start
@@ -267,44 +270,61 @@ def _keyword_tables(config: Mapping) -> list[Problem]:
 
 
 def _archive_size(config: Mapping) -> list[Problem]:
-    """The synthetic or jsoc archive's estimated size (:mod:`flarepipe.archive.size`): a
-    ``UserWarning`` with the estimate from ``archive.size_warn_gb`` on, an error above
-    ``archive.size_limit_gb``, naming the keys that set the size.
+    """The synthetic or jsoc archive's estimated size, and that of a jsoc full-disk download
+    (:mod:`flarepipe.archive.size`): a ``UserWarning`` with the estimate from
+    ``archive.size_warn_gb`` on, an error above ``archive.size_limit_gb``, naming the keys that
+    set the size.
     """
-    from flarepipe.archive.size import estimate_archive
+    from flarepipe.archive.size import estimate_archive, fulldisk_jsoc_estimate
 
     archive = config.get("archive") or {}
-    try:
-        est = estimate_archive(archive)
-    except (KeyError, ValueError, TypeError):
-        return []  # a setting the estimate cannot read: the source's own checks report it
-    if est is None:
-        return []
     source = archive.get("source", "synthetic")
-    drivers = (
-        "archive.synthetic.scale/n_regions/days/max_patch_deg/instruments"
-        if source == "synthetic"
-        else "archive.jsoc.start/end/cadence/series/regions"
-    )
-    keys = [("archive", "synthetic" if source == "synthetic" else "jsoc")]
-    limit, warn = archive.get("size_limit_gb"), archive.get("size_warn_gb")
-    if limit is not None and est.gb > float(limit):
-        return [
-            (
-                [("archive", "size_limit_gb"), *keys],
-                f"the {source} archive is estimated at {est.describe()}, above "
-                f"archive.size_limit_gb {limit:g}: shrink it ({drivers}) or raise "
-                "archive.size_limit_gb (null: no limit) if the disk can take it",
-            )
-        ]
-    if warn is not None and est.gb >= float(warn):
-        warnings.warn(
-            f"the {source} archive is estimated at {est.describe()} (archive.size_warn_gb "
-            f"{warn:g}; set by {drivers}); make sure the disk of 'results' can take it",
-            UserWarning,
-            stacklevel=2,
+    fd = config.get("fulldisk") or {}
+    wanted = [
+        (
+            f"{source} archive",
+            lambda: estimate_archive(archive),
+            "archive.synthetic.scale/n_regions/days/max_patch_deg/instruments"
+            if source == "synthetic"
+            else "archive.jsoc.start/end/cadence/series/regions",
+            [("archive", "synthetic" if source == "synthetic" else "jsoc")],
         )
-    return []
+    ]
+    if fd.get("enabled") and fd.get("source") == "jsoc":
+        wanted.append(
+            (
+                "jsoc full-disk download",
+                lambda: fulldisk_jsoc_estimate(fd.get("jsoc") or {}),
+                "fulldisk.jsoc.start/end/instruments",
+                [("fulldisk", "jsoc")],
+            )
+        )
+    limit, warn = archive.get("size_limit_gb"), archive.get("size_warn_gb")
+    out: list[Problem] = []
+    for what, estimate, drivers, keys in wanted:
+        try:
+            est = estimate()
+        except (KeyError, ValueError, TypeError):
+            continue  # a setting the estimate cannot read: the source's own checks report it
+        if est is None:
+            continue
+        if limit is not None and est.gb > float(limit):
+            out.append(
+                (
+                    [("archive", "size_limit_gb"), *keys],
+                    f"the {what} is estimated at {est.describe()}, above "
+                    f"archive.size_limit_gb {limit:g}: shrink it ({drivers}) or raise "
+                    "archive.size_limit_gb (null: no limit) if the disk can take it",
+                )
+            )
+        elif warn is not None and est.gb >= float(warn):
+            warnings.warn(
+                f"the {what} is estimated at {est.describe()} (archive.size_warn_gb "
+                f"{warn:g}; set by {drivers}); make sure the disk of 'results' can take it",
+                UserWarning,
+                stacklevel=2,
+            )
+    return out
 
 
 #: The synthetic generator's default record cadence, minutes (SyntheticParams.cadence_min; not
@@ -430,12 +450,34 @@ def _fulldisk(config: Mapping) -> list[Problem]:
                         f"fulldisk.source is local but fulldisk.local.{key} is not set",
                     )
                 )
+    if fd.get("source") == "jsoc":
+        archive = config.get("archive") or {}
+        for key in ("jsoc", "catalogue"):
+            if not isinstance(archive.get(key), Mapping):
+                out.append(
+                    (
+                        [("archive", key), ("fulldisk", "source")],
+                        f"fulldisk.source is jsoc but archive.{key} is not set: the full-disk "
+                        "download takes its server, retry budget and e-mail from archive.jsoc "
+                        "and its flares from archive.catalogue (give them, {} for the defaults)",
+                    )
+                )
+        jsoc = fd.get("jsoc") or {}
+        lo, hi = jsoc.get("start"), jsoc.get("end")
+        if lo is not None and hi is not None and str(lo)[:10] >= str(hi)[:10]:
+            out.append(
+                (
+                    [("fulldisk", "jsoc", "start"), ("fulldisk", "jsoc", "end")],
+                    f"fulldisk.jsoc.start ({lo}) must be before fulldisk.jsoc.end ({hi})",
+                )
+            )
     split = fd.get("split") or {}
     size = int((fd.get("input") or {}).get("size", 512))
-    if fd.get("source", "synthetic") == "synthetic":
-        syn = fd.get("synthetic") or {}
+    source = fd.get("source", "synthetic")
+    if source in ("synthetic", "jsoc"):
+        syn = fd.get(source) or {}
         insts = list(syn.get("instruments", ["MDI", "HMI"]))
-        for inst in insts:
+        for inst in insts if source == "synthetic" else ():
             key = f"size_{inst.lower()}"
             side = int(syn.get(key, 1024))
             if side % size:
@@ -453,10 +495,10 @@ def _fulldisk(config: Mapping) -> list[Problem]:
                     (
                         [
                             ("fulldisk", "split", "test_instrument"),
-                            ("fulldisk", "synthetic", "instruments"),
+                            ("fulldisk", source, "instruments"),
                         ],
                         f"fulldisk.split.test_instrument is {test} (test_start null) but "
-                        f"fulldisk.synthetic.instruments is {insts}: the split needs {test} "
+                        f"fulldisk.{source}.instruments is {insts}: the split needs {test} "
                         "for testing and another instrument to train on (or set test_start)",
                     )
                 )

@@ -39,7 +39,12 @@ __all__ = [
     "record_integrity",
     "record_table",
     "verify_integrity",
+    "LINK_MODES",
+    "place_file",
 ]
+
+#: how :func:`place_file` takes a file into a folder
+LINK_MODES = ("symlink", "hardlink", "copy")
 
 
 def _umask() -> int:
@@ -237,3 +242,36 @@ def verify_integrity(target: str | os.PathLike, rows: int | None = None) -> None
             f"{target}: {'; '.join(problems)} (recorded in {side.name}): truncated or changed "
             "outside the workflow. Delete it and rerun: the workflow rebuilds a missing output"
         )
+
+
+def place_file(src: str | os.PathLike, dst: str | os.PathLike, link: str = "symlink") -> str:
+    """Put ``src`` at ``dst`` as a symlink (to its absolute path), a hard link or a copy.
+
+    A copy is written atomically. ``link="hardlink"`` falls back to a copy where the two paths
+    are on different filesystems (or the filesystem has no hard links). An existing ``dst`` is
+    replaced. Returns the mode used.
+
+    Raises
+    ------
+    ValueError
+        ``link`` is not one of :data:`LINK_MODES`.
+    """
+    if link not in LINK_MODES:
+        raise ValueError(f"link must be one of {LINK_MODES}, got {link!r}")
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists() or dst.is_symlink():
+        dst.unlink()
+    if link == "symlink":
+        dst.symlink_to(src.resolve())
+        return link
+    if link == "hardlink":
+        try:
+            os.link(src, dst)
+            return link
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+    with atomic_path(dst, suffix=".part") as tmp:
+        shutil.copyfile(src, tmp)
+    return "copy"

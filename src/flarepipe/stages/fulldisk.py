@@ -23,6 +23,8 @@ from flarepipe.io.markdown import pipe_table
 __all__ = [
     "SPLITS",
     "run_fulldisk_archive",
+    "run_fulldisk_jsoc_unit",
+    "run_fulldisk_jsoc_archive",
     "run_fulldisk_samples",
     "run_fulldisk_split",
     "run_fulldisk_shard",
@@ -46,20 +48,68 @@ def _day(value) -> pd.Timestamp:
     return pd.Timestamp(str(value)[:10].replace(".", "-"))
 
 
-def run_fulldisk_archive(cfg: Mapping, out) -> dict:
-    """Rule ``fulldisk_archive``: the archive folder ``out`` (written beside, then renamed onto it).
+def run_fulldisk_jsoc_unit(cfg: Mapping, jsoc: Mapping, unit: str, out) -> Path:
+    """Rule ``fulldisk_jsoc_unit``: one unit of the JSOC full-disk download, into the folder of
+    ``out`` (``<jsoc dir>/units/<unit>/unit.json``).
 
-    ``synthetic``: :func:`~flarepipe.archive.sources.synthetic.fulldisk.generate_fulldisk` with
-    ``flares.csv``; ``local``: the FITS of ``local.dir``
-    (:func:`~flarepipe.archive.sources.local_fulldisk.build_local_fulldisk`) and the flare list
-    ``local.flares`` as ``flares.csv``. Returns a summary for the log.
+    ``cfg`` holds the ``fulldisk`` section's ``jsoc`` and ``daily`` (the day rule), ``jsoc`` is
+    the validated ``archive.jsoc`` (server, timeouts, retry budget; the e-mail from
+    ``$FLAREPIPE_JSOC_EMAIL``). Returns ``units/<unit>/unit.json``
+    (:func:`~flarepipe.archive.sources.jsoc.fulldisk.fetch_fulldisk_unit`), which must be the
+    rule's ``out``.
     """
-    from flarepipe.io.atomic import write_csv
+    from flarepipe.archive.sources.jsoc import JsocSettings, make_client, resolve_email
+    from flarepipe.archive.sources.jsoc.fulldisk import (
+        FullDiskJsocSettings,
+        fetch_fulldisk_unit,
+        get_fulldisk_unit,
+    )
 
+    settings = JsocSettings.from_section(jsoc)
+    fd = FullDiskJsocSettings.from_section(cfg)
+    done = fetch_fulldisk_unit(
+        get_fulldisk_unit(fd, unit),
+        make_client(settings),
+        Path(out).parent.parent.parent,
+        settings=settings,
+        fd=fd,
+        email=resolve_email(jsoc),
+    )
+    if done.resolve() != Path(out).resolve():
+        raise ValueError(f"fulldisk jsoc unit {unit}: wrote {done}, the rule declares {out}")
+    return done
+
+
+def _build_folder(out, build) -> dict:
+    """``build(tmp)`` into a fresh folder beside ``out``, renamed onto ``out`` once complete (an
+    earlier ``out`` goes only then; a failed build leaves no folder); returns ``build``'s summary.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".part", dir=out.parent))
     try:
+        summary = build(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def run_fulldisk_archive(cfg: Mapping, out) -> dict:
+    """Rule ``fulldisk_archive`` (synthetic, local): the archive folder ``out`` (written beside,
+    then renamed onto it).
+
+    ``synthetic``: :func:`~flarepipe.archive.sources.synthetic.fulldisk.generate_fulldisk` with
+    ``flares.csv``; ``local``: the FITS of ``local.dir``
+    (:func:`~flarepipe.archive.sources.local_fulldisk.build_local_fulldisk`) and the flare list
+    ``local.flares`` as ``flares.csv``. Returns a summary for the log. The jsoc source's rule
+    runs :func:`run_fulldisk_jsoc_archive`.
+    """
+
+    def build(tmp: Path) -> dict:
         if cfg["source"] == "synthetic":
             from flarepipe.archive.sources.synthetic import SyntheticParams
             from flarepipe.archive.sources.synthetic.fulldisk import (
@@ -82,23 +132,55 @@ def run_fulldisk_archive(cfg: Mapping, out) -> dict:
                 size_hmi=int(syn["size_hmi"]),
             )
             generate_fulldisk(tmp, params, fd, write_flares=True)
-            summary = {"source": "synthetic", "days": days}
-        else:
-            from flarepipe.archive.catalogues.flares import read_flare_file
-            from flarepipe.archive.sources.local_fulldisk import build_local_fulldisk
+            return {"source": "synthetic", "days": days}
+        if cfg["source"] != "local":
+            raise ValueError(f"fulldisk.source {cfg['source']!r}: not built by this rule")
+        from flarepipe.archive.catalogues.flares import read_flare_file
+        from flarepipe.archive.sources.local_fulldisk import build_local_fulldisk
+        from flarepipe.io.atomic import write_csv
 
-            local = cfg["local"]
-            records, rejected = build_local_fulldisk(local["dir"], tmp, link=local["link"])
-            flares = read_flare_file(local["flares"], local["flare_format"]).flares
-            write_csv(flares, tmp / "flares.csv")
-            summary = {"source": "local", "frames": len(records), "rejected": len(rejected)}
-        if out.exists():  # an earlier archive goes only once the new one is complete
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return summary
+        local = cfg["local"]
+        records, rejected = build_local_fulldisk(local["dir"], tmp, link=local["link"])
+        flares = read_flare_file(local["flares"], local["flare_format"]).flares
+        write_csv(flares, tmp / "flares.csv")
+        return {"source": "local", "frames": len(records), "rejected": len(rejected)}
+
+    return _build_folder(out, build)
+
+
+def run_fulldisk_jsoc_archive(units: Sequence[str], flares, cfg: Mapping, out) -> dict:
+    """Rule ``fulldisk_archive`` (jsoc): the finished ``units`` (their ``unit.json``) and the
+    catalogue's ``flares`` merged into the archive folder ``out``
+    (:func:`~flarepipe.archive.sources.jsoc.fulldisk.merge_fulldisk_units`, written beside, then
+    renamed onto it). Returns the manifest's counts for the log.
+    """
+    from flarepipe.archive.sources.jsoc.fulldisk import merge_fulldisk_units
+
+    def build(tmp: Path) -> dict:
+        manifest = merge_fulldisk_units(list(units), tmp, flares, link=cfg["jsoc"]["link"])
+        return {"source": "jsoc", **manifest["counts"]}
+
+    return _build_folder(out, build)
+
+
+def _with_download_days(rejected: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The sampler's rejected days plus those the jsoc source found no record for
+    (``fulldisk/rejected_days.csv``; its reason and detail, which win for a day both list).
+    """
+    if not path.exists():
+        return rejected
+    dl = pd.read_csv(path, dtype=str, keep_default_na=False)
+    dl = pd.DataFrame(
+        {
+            "day": dl["day"],
+            "instrument": dl["instrument"],
+            "reason": "missing",
+            "detail": "at download: " + dl["reason"] + " (" + dl["detail"] + ")",
+        }
+    )
+    both = pd.concat([dl, rejected], ignore_index=True)
+    both = both.drop_duplicates(["day", "instrument"], keep="first")
+    return both.sort_values(["instrument", "day"], kind="stable").reset_index(drop=True)
 
 
 def run_fulldisk_samples(archive, cfg: Mapping, out_samples, out_frames, out_rejected) -> dict:
@@ -106,7 +188,8 @@ def run_fulldisk_samples(archive, cfg: Mapping, out_samples, out_frames, out_rej
 
     ``out_frames`` lists every record with its flags and ``reasons``; ``out_rejected`` every day
     without a usable frame (``day, instrument, reason, detail``: the rejected frames and their
-    reasons, or no record in the window); ``out_samples`` the labelled days.
+    reasons, or no record in the window, or, for the jsoc source, what the download found:
+    ``fulldisk/rejected_days.csv``); ``out_samples`` the labelled days.
     """
     from flarepipe.io.atomic import write_csv
     from flarepipe.samples.fulldisk import (
@@ -129,6 +212,7 @@ def run_fulldisk_samples(archive, cfg: Mapping, out_samples, out_frames, out_rej
     )
     flagged = flag_frames(records, q, scan_frames(records, root), root)
     chosen, rejected = daily_frames(flagged, q)
+    rejected = _with_download_days(rejected, root / "fulldisk" / "rejected_days.csv")
     if chosen.empty:
         raise ValueError(
             f"{archive}: no day has a usable full-disk frame ({len(rejected)} rejected)"

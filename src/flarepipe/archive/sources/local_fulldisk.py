@@ -12,30 +12,14 @@ files of one series with the same ``T_REC`` keep the first (the other is rejecte
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from flarepipe.io.atomic import atomic_path, write_csv
+from flarepipe.io.atomic import LINK_MODES, place_file, write_csv
 from flarepipe.io.fulldisk import RECORD_COLUMNS, frame_record, read_fulldisk_header
 
 __all__ = ["LINK_MODES", "build_local_fulldisk"]
-
-LINK_MODES = ("symlink", "hardlink", "copy")
-
-
-def _place(src: Path, dst: Path, link: str) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists() or dst.is_symlink():
-        dst.unlink()
-    if link == "symlink":
-        dst.symlink_to(src.resolve())
-    elif link == "hardlink":
-        os.link(src, dst)
-    else:
-        with atomic_path(dst, suffix=".fits.part") as tmp:
-            shutil.copyfile(src, tmp)
 
 
 def build_local_fulldisk(
@@ -66,7 +50,7 @@ def build_local_fulldisk(
             continue
         seen.add(key)
         rel = Path("fulldisk") / rec["series"] / path.name
-        _place(path, out / rel, link)
+        place_file(path, out / rel, link)
         rows.append({**rec, "path": str(rel)})
     records = pd.DataFrame(rows, columns=RECORD_COLUMNS)
     rej = pd.DataFrame(rejected, columns=["file", "reason"])

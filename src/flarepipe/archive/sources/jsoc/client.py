@@ -248,6 +248,14 @@ class JsocSession:
         except PermanentError as exc:
             raise self.fail(f"cannot read the series description of {series}: {exc}") from None
 
+    def series_segments(self, series: str) -> list[str]:
+        """The segment names of ``series`` (its description from ``jsoc_info op=series_struct``)."""
+        try:
+            info = self.retry(lambda: self.client.info(series), f"series info of {series}")
+        except PermanentError as exc:
+            raise self.fail(f"cannot read the series description of {series}: {exc}") from None
+        return [str(n) for n in info.segments.index]
+
     def query(self, rs: str, keys: list[str]) -> pd.DataFrame:
         """The keyword table of record set ``rs`` (values as the server sent them)."""
         import drms

@@ -54,7 +54,7 @@ from flarepipe.io.download import (
 )
 from flarepipe.io.fitsio import jsoc_filename, read_patch
 
-__all__ = ["Ledger", "fetch_unit", "run_unit"]
+__all__ = ["Ledger", "open_unit", "export_file_list", "download_files", "fetch_unit", "run_unit"]
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +149,18 @@ def _progress_bar(total: int, desc: str, enabled: bool | None):
     )
 
 
-def _download(
-    session: JsocSession, files: pd.DataFrame, ledger: Ledger, fits_dir: Path
+def download_files(
+    session: JsocSession,
+    files: pd.DataFrame,
+    ledger: Ledger,
+    fits_dir: Path,
+    check: Callable[[Any, str | None, str], None] = _check_header,
 ) -> dict[str, dict]:
-    """Download the files not yet complete; returns name -> ledger entry for all files."""
+    """Download the files not yet complete; returns name -> ledger entry for all files.
+
+    ``check(header, record, name)`` refuses (``ValueError``) a file whose header does not belong
+    to the record the export listed it for (default: the patch series' region and ``T_REC``).
+    """
     s = session.settings
     stats = session.stats
     done: dict[str, dict] = {}
@@ -164,7 +172,7 @@ def _download(
     def validate(path: Path) -> None:
         data, header = read_patch(path)
         name = path.name.removesuffix(".part")
-        _check_header(header, records_of.get(name), name)
+        check(header, records_of.get(name), name)
         shapes[name] = data.shape
         nans[name] = int(np.count_nonzero(np.isnan(data)))
 
@@ -266,6 +274,55 @@ def _remember_nodata(ledger: Ledger, unit: Unit, nodata: list[str]) -> None:
                     )
 
 
+def open_unit(
+    unit_id: str,
+    series: str,
+    root: Path,
+    client: Any,
+    settings: JsocSettings,
+    email: str | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> tuple[JsocSession, Path, Path, str | None]:
+    """``(session, unit_dir, fits_dir, email)`` of a unit under ``root``: the e-mail resolved
+    (``$FLAREPIPE_JSOC_EMAIL`` when not given), the unit folder made and its old ``unit.json``
+    removed (a rerun is incomplete until it writes a new one).
+    """
+    email = email if email is not None else (os.environ.get(EMAIL_ENV, "").strip() or None)
+    unit_dir, fits_dir = root / "units" / unit_id, root / "fits" / series
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    (unit_dir / "unit.json").unlink(missing_ok=True)
+    session = JsocSession(client, unit_id, settings, email, unit_dir / "export.json", sleep, clock)
+    return session, unit_dir, fits_dir, email
+
+
+def export_file_list(
+    session: JsocSession, rs: str, hint: str = ""
+) -> tuple[Any, pd.DataFrame, list]:
+    """``(request, files, nodata)`` of a finished export of ``rs`` (see
+    :meth:`JsocSession.export` and :meth:`JsocSession.file_list`).
+
+    Raises
+    ------
+    UnitError
+        No e-mail address (``hint`` is added to the message).
+    flarepipe.io.download.UnsafeFilenameError
+        A listed file name could write outside the archive (the message names the unit).
+    """
+    if not session.email:
+        raise UnitError(
+            f"unit {session.unit_id}: JSOC exports need a registered e-mail address: set the "
+            f"environment variable {EMAIL_ENV} (or {SECTION}.email); register it at "
+            f"http://jsoc.stanford.edu/ajax/register_email.html.{hint}"
+        )
+    req = session.export(rs)
+    try:
+        files, nodata = session.file_list(req)
+    except UnsafeFilenameError as exc:
+        raise UnsafeFilenameError(f"unit {session.unit_id}: {exc}") from None
+    return req, files, nodata
+
+
 def fetch_unit(
     unit: Unit,
     client: Any,
@@ -313,13 +370,8 @@ def fetch_unit(
     """
     settings = settings or JsocSettings()
     archive = Path(archive_dir)
-    email = email if email is not None else (os.environ.get(EMAIL_ENV, "").strip() or None)
-    unit_dir = archive / "units" / unit.unit_id
-    fits_dir = archive / "fits" / unit.series
-    unit_dir.mkdir(parents=True, exist_ok=True)
-    (unit_dir / "unit.json").unlink(missing_ok=True)
-    session = JsocSession(
-        client, unit.unit_id, settings, email, unit_dir / "export.json", sleep, clock
+    session, unit_dir, fits_dir, email = open_unit(
+        unit.unit_id, unit.series, archive, client, settings, email, sleep, clock
     )
     t_start = time.time()
     with redacting_logs(email), socket_timeout(settings.timeout_s):
@@ -343,22 +395,15 @@ def fetch_unit(
                 session.stats["files_skipped"] = len(done)
                 log.info("unit %s: all %d files already complete", unit.unit_id, len(done))
             else:
-                if not email:
-                    raise UnitError(
-                        f"unit {unit.unit_id}: JSOC exports need a registered e-mail address: set "
-                        f"the environment variable {EMAIL_ENV} (or {SECTION}.email); register it "
-                        "at http://jsoc.stanford.edu/ajax/register_email.html. Or set "
-                        f"{SECTION}.download_images: false."
-                    )
-                req = session.export(unit.recordset(with_segment=True))
+                req, files, nodata = export_file_list(
+                    session,
+                    unit.recordset(with_segment=True),
+                    f" Or set {SECTION}.download_images: false.",
+                )
                 export_id = req.id
-                try:
-                    files, nodata = session.file_list(req)
-                except UnsafeFilenameError as exc:
-                    raise UnsafeFilenameError(f"unit {unit.unit_id}: {exc}") from None
                 n_listed = len(files)
                 _remember_nodata(ledger, unit, nodata)
-                done = _download(session, files, ledger, fits_dir)
+                done = download_files(session, files, ledger, fits_dir)
         records, unmatched = attach_files(records, done, unit.series)
         if unmatched:
             # files the export listed but the keyword query did not (the archive changed between

@@ -23,11 +23,14 @@ __all__ = [
     "quality_clause",
     "format_duration",
     "build_recordset",
+    "build_fulldisk_recordset",
 ]
 
 #: a DRMS cadence: a whole number of seconds, minutes, hours or days (``96m``, ``12m``, ``1d``)
 CADENCE_PATTERN = re.compile(r"^(\d+)([smhd])$")
 _SERIES_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
+#: full-disk series keep JSOC's capitals (``hmi.M_720s``); DRMS names are case-insensitive
+_FULLDISK_SERIES_RE = re.compile(r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
 _TREC_TIME = re.compile(
     r"^(\d{4})\.(\d{2})\.(\d{2})(?:_(\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?(?:_TAI)?$"
 )
@@ -171,3 +174,52 @@ def build_recordset(
     if segs:
         out += "{" + ",".join(segs) + "}"
     return out
+
+
+def build_fulldisk_recordset(
+    series: str,
+    *,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    trecs: Iterable[str] = (),
+    segments: Iterable[str] = (),
+) -> str:
+    """DRMS record-set string of a full-disk series, whose only prime key is ``T_REC`` (pure).
+
+    ``[start/duration]`` (``start <= T_REC < end``, TAI grid times) or ``[t1,t2,...]`` (those
+    records, as the export of chosen records asks for them), then ``{segments}``::
+
+        >>> build_fulldisk_recordset("hmi.M_720s", start="2011-01-01", end="2011-01-31")
+        'hmi.M_720s[2011.01.01_00:00:00_TAI/30d]'
+        >>> build_fulldisk_recordset("mdi.fd_M_96m_lev182", segments=["data"],
+        ...                          trecs=["2010.07.01_00:00:00_TAI", "2010.07.01_22:24:00_TAI"])
+        'mdi.fd_M_96m_lev182[2010.07.01_00:00:00_TAI,2010.07.01_22:24:00_TAI]{data}'
+
+    Raises
+    ------
+    ValueError
+        A bad series or segment name, both or neither of an interval and a ``T_REC`` list, an
+        empty interval, or a ``T_REC`` that is not a JSOC time.
+    """
+    if not _FULLDISK_SERIES_RE.match(series):
+        raise ValueError(f"not a DRMS series name: {series!r}")
+    trecs = [str(t).strip() for t in trecs]
+    if (start is None) != (end is None):
+        raise ValueError("give both start and end, or neither")
+    if (start is None) == (not trecs):
+        raise ValueError("give a time interval (start and end) or a list of T_RECs, not both")
+    if trecs:
+        for t in trecs:
+            if not _TREC_TIME.match(t):
+                raise ValueError(f"not a JSOC T_REC: {t!r}")
+        out = f"{series}[{','.join(trecs)}]"
+    else:
+        t0, t1 = as_tai(start), as_tai(end)
+        if t1 <= t0:
+            raise ValueError(f"empty time interval: start {t0} >= end {t1}")
+        out = f"{series}[{format_trec(t0)}/{format_duration(t1 - t0)}]"
+    segs = [str(s) for s in segments]
+    for s in segs:
+        if not re.match(r"^\w+$", s):
+            raise ValueError(f"not a segment name: {s!r}")
+    return out + ("{" + ",".join(segs) + "}" if segs else "")
