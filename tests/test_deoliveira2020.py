@@ -223,7 +223,7 @@ def test_tiny_study_end_to_end_with_the_real_frame_annotated(tmp_path):
             out / "report.md"
         ).read_text()
     rejected = pd.read_csv(out / "random" / "rejected_frames.csv")
-    assert list(rejected.columns) == ["t_rec", "path", "reasons"]
+    assert list(rejected.columns) == list(data.REJECTED_COLUMNS)
     assert len(rejected) + sum(scores["frames"].values()) > 0 and rejected["reasons"].ne("").all()
     if not real.exists():
         pytest.skip(f"real data not available: {real} (the study itself ran)")
@@ -233,3 +233,48 @@ def test_tiny_study_end_to_end_with_the_real_frame_annotated(tmp_path):
     r = np.hypot(regions[["x0", "x1"]].to_numpy() - 2038, regions[["y0", "y1"]].to_numpy() - 2051)
     assert (r < 1872).all() and regions["confidence"].between(0, 1).all()
     assert (out / "annotated" / name / "annotated.png").stat().st_size > 10_000
+
+
+def test_bad_frames_and_boxes_are_listed_with_their_reasons(tmp_path):
+    """Bad input of the study: a frame without WCS keywords and true boxes outside the image or
+    off the disk are left out and listed with their reasons; the good frames still load."""
+    from astropy.io import fits
+
+    from flarepipe.archive.sources.synthetic import SyntheticParams
+    from flarepipe.archive.sources.synthetic.fulldisk import FullDiskParams, generate_fulldisk
+
+    params = SyntheticParams(scale="tiny", seed=3, days=4, instruments=("HMI",))
+    fd = FullDiskParams(instruments=("HMI",), size_hmi=64, p_bad_quality=0, p_missing=0, p_nan=0)
+    generate_fulldisk(tmp_path, params, fd)
+    records = pd.read_csv(tmp_path / "fulldisk" / "records.csv")
+    nowcs = records["path"].iloc[0]
+    with fits.open(tmp_path / nowcs) as hdul:
+        hdus = fits.HDUList([h.copy() for h in hdul])
+    for h in hdus:
+        for key in ("CDELT1", "CDELT2", "CRPIX1", "CRPIX2"):
+            h.header.remove(key, ignore_missing=True)
+    hdus.writeto(tmp_path / nowcs, overwrite=True)
+    regions_csv = tmp_path / "truth" / "fulldisk_regions.csv"
+    regions = pd.read_csv(regions_csv, dtype={"mtwilson": str})
+    t_rec = records["t_rec"].iloc[1]
+    template = regions[regions["t_rec"] == t_rec].iloc[0]
+    fake = pd.DataFrame(
+        [
+            {**template, "region_id": "outside", "x_min": 70, "x_max": 80, "y_min": 5, "y_max": 9},
+            {**template, "region_id": "corner", "x_min": 0, "x_max": 2, "y_min": 0, "y_max": 2},
+        ]
+    )
+    pd.concat([regions, fake], ignore_index=True).to_csv(regions_csv, index=False)
+    frames = data.load_frames(tmp_path / "fulldisk" / "records.csv", regions_csv, 64)
+    rej = frames.rejected
+    assert list(rej.columns) == list(data.REJECTED_COLUMNS)
+    frame_row = rej[rej["path"] == nowcs].iloc[0]
+    assert frame_row["region_id"] == "" and "unreadable_file" in frame_row["reasons"]
+    assert "lacks the WCS card(s)" in frame_row["detail"] and "CDELT1" in frame_row["detail"]
+    boxes = rej[rej["region_id"] != ""].set_index("region_id")
+    assert boxes.loc["outside", "reasons"] == "box_outside_image"
+    assert boxes.loc["corner", "reasons"] == "box_off_disk"
+    assert (boxes["t_rec"] == t_rec).all() and boxes["detail"].str.contains("box x").all()
+    assert len(frames.records) == len(records) - 1  # the other frames load
+    kept = frames.region_ids[list(frames.records["t_rec"]).index(t_rec)]
+    assert "outside" not in kept and "corner" not in kept and len(kept) >= 1

@@ -30,6 +30,7 @@ __all__ = [
     "BOX_CLASSES",
     "Frames",
     "PARTS",
+    "REJECTED_COLUMNS",
     "SPLIT_METHODS",
     "load_frames",
     "region_crops",
@@ -40,6 +41,8 @@ __all__ = [
 SPLIT_METHODS = ("random", "chronological")
 #: the parts of a split, one shard each
 PARTS = ("train", "val", "test")
+#: columns of the rejected table (:func:`load_frames`): frames (``region_id`` empty) and boxes
+REJECTED_COLUMNS = ("t_rec", "path", "region_id", "reasons", "detail")
 #: class names of the frames' box target (the detectors find regions, whatever their class)
 BOX_CLASSES = ("region",)
 
@@ -73,8 +76,11 @@ def load_frames(
 
     Regions below ``min_flux_mx`` of total flux are left out of the truth (too weak to be an
     active region on any detector's terms); frames flagged by quality (bad QUALITY bits, a missing
-    or unreadable file, one without its WCS cards, NaN on the disk) are left out and listed with
-    their reasons in ``Frames.rejected``.
+    or unreadable file, one without its WCS cards, NaN on the disk) are left out, and so are true
+    boxes that lie outside the image or hold no on-disk pixel. Both are listed in
+    ``Frames.rejected`` (:data:`REJECTED_COLUMNS`): a frame with its ``reasons`` (quality's) and
+    ``detail`` (the reader's error, e.g. the WCS keywords it lacks); a region with its
+    ``region_id``, ``reasons`` ``box_outside_image`` or ``box_off_disk`` and its box as ``detail``.
     """
     from flarepipe.io.fulldisk import read_fulldisk
     from flarepipe.samples.fulldisk import FullDiskQualitySettings, flag_frames, scan_frames
@@ -86,7 +92,7 @@ def load_frames(
     good = flagged[flagged["keep"]].reset_index(drop=True)
     if good.empty:
         raise ValueError(f"{records_csv}: no good full-disk frame (every one flagged)")
-    images, boxes, classes, factors, ids = [], [], [], [], []
+    images, boxes, classes, factors, ids, bad_regions = [], [], [], [], [], []
     for rec in good.itertuples():
         frame = read_fulldisk(root / rec.path)
         data = np.nan_to_num(np.asarray(frame.data, np.float32))
@@ -101,12 +107,37 @@ def load_frames(
         mine = regions[(regions["t_rec"] == rec.t_rec) & (regions["instrument"] == rec.instrument)]
         mine = mine[mine["phi_mx"] >= min_flux_mx]
         b = mine[["x_min", "y_min", "x_max", "y_max"]].to_numpy(float)
+        reasons = [_box_reason(box, frame.on_disk) for box in b]
+        for rid, box, why in zip(mine["region_id"], b, reasons, strict=True):
+            if why:
+                x0, y0, x1, y1 = box
+                detail = f"box x {x0:g}..{x1:g}, y {y0:g}..{y1:g} on a {n} px frame"
+                bad_regions.append([rec.t_rec, rec.path, str(rid), why, detail])
+        keep = np.array([not r for r in reasons], dtype=bool)
+        mine, b = mine[keep], np.clip(b[keep], 0, n - 1)
         b[:, 2:] += 1.0  # inclusive pixels -> edges
         boxes.append((b / f).astype(np.float32))
         classes.append([str(c) if isinstance(c, str) else "" for c in mine["mtwilson"]])
         ids.append([str(r) for r in mine["region_id"]])
         factors.append(f)
-    rejected = flagged.loc[~flagged["keep"], ["t_rec", "path", "reasons"]].reset_index(drop=True)
+    bad = flagged.loc[~flagged["keep"]]
+    detail = bad["read_error"] if "read_error" in bad else pd.Series("", index=bad.index)
+    rejected = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "t_rec": bad["t_rec"],
+                    "path": bad["path"],
+                    "region_id": "",
+                    "reasons": bad["reasons"],
+                    "detail": detail.fillna("").astype(str),
+                },
+                columns=list(REJECTED_COLUMNS),
+            ),
+            pd.DataFrame(bad_regions, columns=list(REJECTED_COLUMNS)),
+        ],
+        ignore_index=True,
+    )
     return Frames(
         np.stack(images).astype(np.float32),
         boxes,
@@ -116,6 +147,19 @@ def load_frames(
         rejected,
         ids,
     )
+
+
+def _box_reason(box: np.ndarray, on_disk: np.ndarray) -> str:
+    """Why a true box (inclusive pixels ``x_min, y_min, x_max, y_max``) is no region of the
+    frame whose on-disk mask is ``on_disk``: ``box_outside_image``, ``box_off_disk`` or ``""``.
+    """
+    ny, nx = on_disk.shape
+    x0, y0, x1, y1 = box
+    if not np.isfinite(box).all() or x1 < 0 or y1 < 0 or x0 > nx - 1 or y0 > ny - 1:
+        return "box_outside_image"
+    xs = slice(int(max(x0, 0)), int(min(x1, nx - 1)) + 1)
+    ys = slice(int(max(y0, 0)), int(min(y1, ny - 1)) + 1)
+    return "" if on_disk[ys, xs].any() else "box_off_disk"
 
 
 def split_frames(
