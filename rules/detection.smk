@@ -1,7 +1,9 @@
 # Active-region detection and Mt. Wilson classes of de Oliveira & Gradvohl 2020
 # (flarepipe.studies.deoliveira2020): synthetic full-disk frames with true boxes and classes ->
-# per frame split: classical detector, learned detector, crop classifier -> report; the integrated
-# system on the frames of detection.annotate. Off unless detection.enabled; target detection_all.
+# per frame split: HDF5 shards (frames with boxes, region crops with classes; one file per part) ->
+# classical detector, learned detector, crop classifier from those shards -> report; the
+# integrated system on the frames of detection.annotate. Off unless detection.enabled; target
+# detection_all.
 from pathlib import Path
 
 DET = config["detection"]
@@ -15,6 +17,7 @@ if DET["enabled"]:
         )
     DET_ROOT = f"{R}/detection"
     DET_SPLITS = list(DET["splits"])
+    DET_PARTS = ["train", "val", "test"]
     DET_FRAMES = {Path(p).stem.replace(".", "_"): p for p in DET["annotate"]}
     DETECTION_OUTPUTS = [f"{DET_ROOT}/report.md"] + [
         f"{DET_ROOT}/annotated/{name}/annotated.png" for name in DET_FRAMES
@@ -38,17 +41,37 @@ if DET["enabled"]:
         script:
             "../workflow/scripts/detection_archive.py"
 
-    rule detection_evaluate:
+    rule detection_shard:
         input:
             records=rules.detection_archive.output.records,
             regions=rules.detection_archive.output.regions,
         output:
+            frames=[f"{DET_ROOT}/{{split_method}}/shards/frames/{p}.h5" for p in DET_PARTS],
+            crops=[f"{DET_ROOT}/{{split_method}}/shards/crops/{p}.h5" for p in DET_PARTS],
+            rejected=f"{DET_ROOT}/{{split_method}}/rejected_frames.csv",
+        log:
+            f"{R}/logs/detection/shard_{{split_method}}.log",
+        wildcard_constraints:
+            split_method="random|chronological",
+        conda:
+            "../envs/process.yaml"
+        params:
+            det=DET,
+            split_method=lambda wc: wc.split_method,
+        script:
+            "../workflow/scripts/detection_shard.py"
+
+    rule detection_evaluate:
+        input:
+            frames=rules.detection_shard.output.frames,
+            crops=rules.detection_shard.output.crops,
+        output:
             scores=f"{DET_ROOT}/{{split_method}}/scores.json",
             detections=f"{DET_ROOT}/{{split_method}}/classical_detections.csv",
+            predictions=f"{DET_ROOT}/{{split_method}}/learned_detections.csv",
             confusion=f"{DET_ROOT}/{{split_method}}/confusion.csv",
             curves=f"{DET_ROOT}/{{split_method}}/curves.csv",
             classifier=f"{DET_ROOT}/{{split_method}}/classifier.pt",
-            rejected=f"{DET_ROOT}/{{split_method}}/rejected_frames.csv",
         log:
             f"{R}/logs/detection/evaluate_{{split_method}}.log",
         wildcard_constraints:
@@ -72,15 +95,27 @@ if DET["enabled"]:
             scores=expand(f"{DET_ROOT}/{{s}}/scores.json", s=DET_SPLITS),
             confusion=expand(f"{DET_ROOT}/{{s}}/confusion.csv", s=DET_SPLITS),
             curves=expand(f"{DET_ROOT}/{{s}}/curves.csv", s=DET_SPLITS),
+            test_frames=expand(f"{DET_ROOT}/{{s}}/shards/frames/test.h5", s=DET_SPLITS),
+            classical=expand(f"{DET_ROOT}/{{s}}/classical_detections.csv", s=DET_SPLITS),
+            learned=expand(f"{DET_ROOT}/{{s}}/learned_detections.csv", s=DET_SPLITS),
             regions=rules.detection_archive.output.regions,
             srs=[DET["srs"]] if DET["srs"] else [],
         output:
             report=f"{DET_ROOT}/report.md",
             classes=f"{DET_ROOT}/class_mix.csv",
-            table=f"{DET_ROOT}/scores.csv",
+            table=report(
+                f"{DET_ROOT}/scores.csv",
+                caption="../report/detection_scores.rst",
+                category="Detection",
+            ),
             figure=report(
                 f"{DET_ROOT}/confusion_and_curves.png",
                 caption="../report/detection.rst",
+                category="Detection",
+            ),
+            examples=report(
+                f"{DET_ROOT}/example_frames.png",
+                caption="../report/detection_examples.rst",
                 category="Detection",
             ),
         log:

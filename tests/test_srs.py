@@ -117,6 +117,35 @@ def test_raw_reports_through_sunpy():
     assert row["date"] == pd.Timestamp("2000-09-22")
 
 
+def test_raw_report_rows_with_an_unknown_class_or_position_are_listed(tmp_path):
+    """A raw report whose part I has an unknown class string and an unreadable position: those
+    rows are rejected with their reasons (the class string named plainly), the rest read."""
+    text = real_path("srs", "raw", "19960106SRS.txt").read_text()
+    good, cls, pos = (
+        "7938  N12W41  187  0270 DSI  09  026 BETA",
+        "7939  N03W08  154  0140 CSI  08  023 BETA",
+        "7940  S05E10  154  0140 CSI  08  023 BETA",
+    )
+    assert good in text and cls in text
+    bad = text.replace(cls, cls.replace("BETA", "OMEGA") + "\n" + pos.replace("S05E10", "S05Q10"))
+    path = tmp_path / "19960106SRS.txt"
+    path.write_text(bad)
+    result = srs.read_srs_text(path)
+    assert list(result.regions["noaa_ar"]) == [7938]
+    reasons = dict(zip(result.rejected["line"], result.rejected["reason"], strict=True))
+    assert reasons == {1: "unknown magnetic class 'OMEGA'", 2: "no position"}
+    assert (
+        "7939" in result.rejected["raw"].iloc[0] and (result.rejected["source"] == str(path)).all()
+    )
+    # through the folder reader too, beside the good reports
+    (tmp_path / "19960430SRS.txt").write_text(
+        real_path("srs", "raw", "19960430SRS.txt").read_text()
+    )
+    both = srs.read_srs(tmp_path)
+    other = srs.read_srs_text(tmp_path / "19960430SRS.txt")
+    assert len(both.rejected) == 2 and len(both.regions) == 1 + len(other.regions)
+
+
 def test_unreadable_report_is_a_rejected_file(tmp_path):
     bad = tmp_path / "19990101SRS.txt"
     bad.write_text("not an SRS report\n")
@@ -197,6 +226,22 @@ def test_boxes_land_where_the_wcs_says():
         _regions([(30.0, 0.0, 100.0)]), _disk_map(crota=180.0), rotate=False
     )
     assert 127.5 - flipped["y"].iloc[0] == pytest.approx(rsun_px * 0.5, abs=0.5)
+
+
+def test_region_outside_the_image_is_rejected():
+    """A frame whose image holds only the western half of the disk: an eastern region on the disk
+    falls outside the image and is listed with that reason; a western one gets its box."""
+    smap = _disk_map()
+    header = smap.fits_header
+    header["CRPIX1"] = 1.0  # disk centre on the left edge: the eastern hemisphere is off the image
+    import sunpy.map
+
+    half = sunpy.map.Map(np.zeros((256, 256)), header)
+    boxes, rejected = srs.region_boxes(
+        _regions([(0.0, -45.0, 100.0), (0.0, 30.0, 100.0)]), half, rotate=False
+    )
+    assert list(rejected["reason"]) == ["outside the image"]
+    assert len(boxes) == 1 and boxes["x"].iloc[0] > 0
 
 
 def test_differential_rotation_moves_regions_west():

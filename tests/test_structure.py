@@ -384,6 +384,7 @@ TORCH_MODULES = {
     "flarepipe.training.fit",
     "flarepipe.models.fcn",
     "flarepipe.training.segments",
+    "flarepipe.studies.deoliveira2020.experiment",
     "flarepipe.studies.dhuri2020.experiment",
     "flarepipe.studies.dhuri2020.occlusion",
     "flarepipe.studies.dhuri2020.probes",

@@ -17,5 +17,5 @@ run_detection_evaluate(
     out_confusion=o.confusion,
     out_curves=o.curves,
     out_classifier=o.classifier,
-    out_rejected=o.rejected,
+    out_test_predictions=o.predictions,
 )

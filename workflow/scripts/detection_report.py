@@ -15,4 +15,5 @@ run_detection_report(
     out_classes=o.classes,
     out_table=o.table,
     out_figure=o.figure,
+    out_examples=o.examples,
 )

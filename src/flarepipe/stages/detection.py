@@ -2,10 +2,12 @@
 declared inputs by name and writes its outputs atomically.
 
 - :func:`run_detection_archive`: the synthetic full-disk frames with their region truth;
+- :func:`run_detection_shard` (one job per frame split): the split's HDF5 shards, per part the
+  frames with their true boxes and the region crops with their Mt. Wilson class;
 - :func:`run_detection_evaluate` (one job per frame split): the classical detector, the learned
-  detector and the crop classifier, scored on the split's test frames;
+  detector and the crop classifier, trained and scored from those shards;
 - :func:`run_detection_report`: the scores of every split beside the published ones, the confusion
-  matrices and training curves, an example test frame;
+  matrices and training curves, example test frames with true and predicted boxes;
 - :func:`run_detection_annotate`: the integrated system on one FITS frame, with the random
   split's classifier.
 """
@@ -17,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from flarepipe.io.atomic import atomic_path, write_csv, write_json, write_text
@@ -26,6 +29,7 @@ __all__ = [
     "run_detection_archive",
     "run_detection_evaluate",
     "run_detection_report",
+    "run_detection_shard",
 ]
 
 
@@ -53,10 +57,46 @@ def run_detection_archive(
             raise ValueError(f"the generator wrote {made}, the rule declares {want}")
 
 
-def run_detection_evaluate(
+def run_detection_shard(
     *,
     records: str | os.PathLike,
     regions: str | os.PathLike,
+    det: Mapping[str, Any],
+    split_method: str,
+    out_frames: Sequence[str | os.PathLike],
+    out_crops: Sequence[str | os.PathLike],
+    out_rejected: str | os.PathLike,
+) -> dict:
+    """One frame split's shards (:func:`flarepipe.studies.deoliveira2020.data.
+    write_split_shards`): the frames with their true boxes and the region crops with their
+    Mt. Wilson class, one file per part (train, val, test); the frames left out, with their
+    reasons, in ``out_rejected``. Returns the samples per part.
+    """
+    from flarepipe.studies.deoliveira2020 import data
+
+    frames = data.load_frames(
+        records, regions, int(det["image_size"]), min_flux_mx=float(det["min_flux_mx"])
+    )
+    split = data.split_frames(frames.records, split_method, seed=int(det["seed"]))
+    clf = det["classifier"]
+    counts = data.write_split_shards(
+        frames,
+        split,
+        crop_px=int(clf["crop_px"]),
+        delta_as_class=bool(clf["delta_as_class"]),
+        classes=tuple(clf["classes"]),
+        out_frames=list(out_frames),
+        out_crops=list(out_crops),
+        attrs={"split_method": split_method, "seed": int(det["seed"])},
+    )
+    write_csv(frames.rejected, out_rejected)
+    return counts
+
+
+def run_detection_evaluate(
+    *,
+    frames: Sequence[str | os.PathLike],
+    crops: Sequence[str | os.PathLike],
     det: Mapping[str, Any],
     split_method: str,
     out_scores: str | os.PathLike,
@@ -64,38 +104,32 @@ def run_detection_evaluate(
     out_confusion: str | os.PathLike,
     out_curves: str | os.PathLike,
     out_classifier: str | os.PathLike,
-    out_rejected: str | os.PathLike,
+    out_test_predictions: str | os.PathLike,
 ) -> dict:
-    """One frame split: the three experiments (module doc), their scores as JSON; the frames left
-    out, with their reasons, in ``out_rejected``.
+    """One frame split: the three experiments (module doc) on the split's shards (``frames`` and
+    ``crops``: train, val, test), their scores as JSON; the boxes of both detectors on the test
+    frames in ``out_detections`` (classical) and ``out_test_predictions`` (learned).
     """
     import torch
 
-    from flarepipe.studies.deoliveira2020 import data, experiment
+    from flarepipe.data.shards import ShardReader
+    from flarepipe.studies.deoliveira2020 import experiment
 
-    frames = data.load_frames(
-        records, regions, int(det["image_size"]), min_flux_mx=float(det["min_flux_mx"])
-    )
-    split = data.split_frames(frames.records, split_method, seed=int(det["seed"]))
     accel = det["accelerator"]
     if accel == "auto":
         accel = "gpu" if torch.cuda.is_available() else "cpu"
     common = {"accelerator": accel, "threads": int(det["threads"])}
     work = Path(out_scores).parent / ".work"
-    classical = experiment.run_classical(frames, split, det["classical"])
+    frames, crops = list(frames), list(crops)
+    classical = experiment.run_classical(frames[2], det["classical"])
     learned = experiment.run_learned(
-        frames, split, {**det["learned"], **common}, work / "learned", int(det["seed"])
+        frames, {**det["learned"], **common}, work / "learned", int(det["seed"])
     )
     classes = tuple(det["classifier"]["classes"])
     clf = experiment.run_classifier(
-        frames,
-        split,
-        {**det["classifier"], **common},
-        classes,
-        work / "classifier",
-        int(det["seed"]),
+        crops, {**det["classifier"], **common}, classes, work / "classifier", int(det["seed"])
     )
-    counts = {p: int((split == p).sum()) for p in ("train", "val", "test")}
+    counts = {p: len(ShardReader(f)) for p, f in zip(("train", "val", "test"), frames, strict=True)}
     scores = {
         "split": split_method,
         "frames": counts,
@@ -107,8 +141,8 @@ def run_detection_evaluate(
         [learned["curves"].assign(model="centernet"), clf["curves"].assign(model="classifier")],
         ignore_index=True,
     )
-    write_csv(frames.rejected, out_rejected)
     write_csv(classical["detections"], out_detections)
+    write_csv(learned["predictions"], out_test_predictions)
     write_csv(clf["confusion"].rename_axis("true").reset_index(), out_confusion)
     write_csv(curves, out_curves)
     with atomic_path(out_classifier) as tmp:
@@ -134,6 +168,9 @@ def run_detection_report(
     scores: Sequence[str | os.PathLike],
     confusion: Sequence[str | os.PathLike],
     curves: Sequence[str | os.PathLike],
+    test_frames: Sequence[str | os.PathLike],
+    classical: Sequence[str | os.PathLike],
+    learned: Sequence[str | os.PathLike],
     regions: str | os.PathLike,
     srs: Sequence[str | os.PathLike] = (),
     det: Mapping[str, Any],
@@ -141,10 +178,13 @@ def run_detection_report(
     out_classes: str | os.PathLike,
     out_table: str | os.PathLike,
     out_figure: str | os.PathLike,
+    out_examples: str | os.PathLike,
 ) -> pd.DataFrame:
     """Every split's scores beside the published ones (markdown and CSV), the truth's class mix
-    beside NOAA's (``srs``: the SRS file of ``detection.srs``, or none), and one figure of the
-    confusion matrices and training curves.
+    beside NOAA's (``srs``: the SRS file of ``detection.srs``, or none), one figure of the
+    confusion matrices and training curves, and one of example test frames (``test_frames``: each
+    split's test shard) with their true boxes and those of both detectors (``classical``,
+    ``learned``: each split's detections).
     """
     import json
 
@@ -240,9 +280,86 @@ def run_detection_report(
         for r in mix.to_dict("records")
     ]
     lines += ["", "Region-days: " + ", ".join(f"{c} {int(mix['n_' + c].iloc[0])}" for c in cols)]
+    lines += [
+        "",
+        f"Example test frames (`{Path(out_examples).name}`): true boxes green, the classical "
+        f"detector's blue (dashed), the learned detector's red where its score is at least "
+        f"{EXAMPLE_MIN_SCORE} (the score beside it); confusion matrices and training curves in "
+        f"`{Path(out_figure).name}`.",
+        "",
+        f"![example test frames]({Path(out_examples).name})",
+        "",
+        f"![confusion matrices and training curves]({Path(out_figure).name})",
+    ]
     write_text("\n".join(lines) + "\n", out_report)
     _figure(confusion, curves, out_figure)
+    _examples(test_frames, classical, learned, out_examples)
     return table
+
+
+#: the learned detector's boxes drawn on the example frames have at least this score
+EXAMPLE_MIN_SCORE = 0.3
+#: example test frames drawn per split (those with the most true regions)
+EXAMPLE_FRAMES = 3
+
+
+def _examples(test_frames: Sequence, classical: Sequence, learned: Sequence, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from flarepipe.data.shards import ShardReader
+
+    n = len(test_frames)
+    fig, axes = plt.subplots(
+        n, EXAMPLE_FRAMES, figsize=(3.4 * EXAMPLE_FRAMES, 3.6 * n), squeeze=False
+    )
+    for k, (shard, cpath, lpath) in enumerate(zip(test_frames, classical, learned, strict=True)):
+        reader = ShardReader(shard)
+        boxes = reader.read_target("boxes")
+        t_rec = reader.meta()["t_end"].tolist()
+        pick = sorted(np.argsort(-boxes.counts(), kind="stable")[:EXAMPLE_FRAMES].tolist())
+        found = {
+            "classical": pd.read_csv(cpath, dtype={"frame": str}),
+            "learned": pd.read_csv(lpath, dtype={"frame": str}),
+        }
+        split = reader.attrs.get("split_method", Path(shard).stem)
+        for j in range(EXAMPLE_FRAMES):
+            ax = axes[k, j]
+            ax.set_axis_off()
+            if j >= len(pick):
+                continue
+            i = pick[j]
+            image = reader.read_batch([i], inputs=("image",), targets=())["image"][0, 0]
+            ax.imshow(image, cmap="gray", vmin=-500, vmax=500, origin="lower")
+            for x0, y0, x1, y1 in boxes.sample(i)[0]:
+                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime", lw=1.2))
+            for r in found["classical"][found["classical"]["frame"] == t_rec[i]].itertuples():
+                ax.add_patch(
+                    Rectangle(
+                        (r.x0, r.y0),
+                        r.x1 - r.x0,
+                        r.y1 - r.y0,
+                        fill=False,
+                        ec="deepskyblue",
+                        ls="--",
+                        lw=1.0,
+                    )
+                )
+            mine = found["learned"][found["learned"]["frame"] == t_rec[i]]
+            for r in mine[mine["score"] >= EXAMPLE_MIN_SCORE].itertuples():
+                ax.add_patch(
+                    Rectangle((r.x0, r.y0), r.x1 - r.x0, r.y1 - r.y0, fill=False, ec="red", lw=1.0)
+                )
+                ax.text(r.x0, r.y1 + 1, f"{r.score:.2f}", color="red", fontsize=6)
+            ax.set_title(f"{split} test: {t_rec[i][:10]}", fontsize=8)
+        reader.close()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
 
 
 def _figure(confusion: Sequence, curves: Sequence, path) -> None:
@@ -289,7 +406,6 @@ def run_detection_annotate(
     """The integrated system (:func:`flarepipe.detection.annotate.annotate_frame`) on ``frame``,
     classifying each detected region with the trained crop classifier.
     """
-    import numpy as np
     import torch
 
     from flarepipe.detection.annotate import annotate_frame

@@ -95,15 +95,15 @@ def parse_mag_type(value: object) -> tuple[str, bool]:
     elif set(text) <= set(_GREEK):
         parts = [_GREEK[c] for c in text]
     else:
-        raise ValueError(f"unknown magnetic class {value!r}")
+        raise ValueError(f"unknown magnetic class {str(value)!r}")
     if any(p not in ("alpha", "beta", "gamma", "delta") for p in parts):
-        raise ValueError(f"unknown magnetic class {value!r}")
+        raise ValueError(f"unknown magnetic class {str(value)!r}")
     delta = "delta" in parts
     base = "-".join(p for p in parts if p != "delta")
     if base not in BASE_CLASSES or len(set(parts)) != len(parts):
-        raise ValueError(f"unknown magnetic class {value!r}")
+        raise ValueError(f"unknown magnetic class {str(value)!r}")
     if base == "alpha" and delta:
-        raise ValueError(f"unknown magnetic class {value!r} (a unipolar region has no delta)")
+        raise ValueError(f"unknown magnetic class {str(value)!r} (a unipolar region has no delta)")
     return base, delta
 
 
@@ -122,12 +122,12 @@ def parse_location(value: object) -> tuple[float, float]:
     """
     match = _LOCATION.match("" if value is None else str(value))
     if not match:
-        raise ValueError(f"unreadable location {value!r} (expected e.g. N11W06)")
+        raise ValueError(f"unreadable location {str(value)!r} (expected e.g. N11W06)")
     ns, lat, ew, lon = match.groups()
     lat_deg = float(lat) * (1 if ns.upper() == "N" else -1)
     lon_deg = float(lon) * (1 if ew.upper() == "W" else -1)
     if abs(lat_deg) > 90 or abs(lon_deg) > 180:
-        raise ValueError(f"location {value!r} is outside the heliographic range")
+        raise ValueError(f"location {str(value)!r} is outside the heliographic range")
     return lat_deg, lon_deg
 
 
