@@ -102,6 +102,6 @@ rule probe_datasets:
     log:
         f"{R}/logs/attribution/probe_datasets_{{model}}.log",
     conda:
-        "../envs/evaluate.yaml"
+        "../envs/train.yaml"
     script:
         "../workflow/scripts/probe_datasets.py"

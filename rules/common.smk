@@ -135,6 +135,24 @@ RECALL_TIME = config["evaluation"]["recall_vs_time"]
 REGION_ANALYSES = config["evaluation"]["region_analyses"]
 
 
+def region_prediction_files(wc):
+    """Every model's predictions.csv of every run of one dataset (rule region_analyses)."""
+    return expand(
+        f"{R}/models/{wc.dataset}/{{model}}/run{{run}}/predictions.csv",
+        model=list(PLAN.networks + PLAN.baselines),
+        run=RUNS,
+    )
+
+
+def region_metric_files(wc):
+    """Every network's metrics.csv (loss per epoch) of every run of one dataset."""
+    return expand(
+        f"{R}/models/{wc.dataset}/{{model}}/run{{run}}/metrics.csv",
+        model=list(PLAN.networks),
+        run=RUNS,
+    )
+
+
 def region_analyses_outputs():
     """S2's Figs 6, 8, 13 and Table 1 per dataset (rule region_analyses), when enabled."""
     if not REGION_ANALYSES["enabled"]:

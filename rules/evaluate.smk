@@ -113,16 +113,8 @@ rule recall_time:
 # (evaluation.region_analyses.enabled; targets: region_analyses_outputs in common.smk).
 rule region_analyses:
     input:
-        predictions=lambda wc: expand(
-            f"{R}/models/{wc.dataset}/{{model}}/run{{run}}/predictions.csv",
-            model=list(PLAN.networks + PLAN.baselines),
-            run=RUNS,
-        ),
-        metrics=lambda wc: expand(
-            f"{R}/models/{wc.dataset}/{{model}}/run{{run}}/metrics.csv",
-            model=list(PLAN.networks),
-            run=RUNS,
-        ),
+        predictions=region_prediction_files,
+        metrics=region_metric_files,
         samples=rules.label.output.samples,
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,

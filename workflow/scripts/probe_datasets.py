@@ -1,12 +1,10 @@
-"""Adapter: rule probe_datasets -> flarepipe.attribution.summary.compare_probes."""
+"""Adapter: rule probe_datasets -> flarepipe.stages.attribute.run_probe_datasets."""
 
 import sys
 
 smk = snakemake  # noqa: F821
 sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
 
-from flarepipe.attribution.summary import compare_probes  # noqa: E402
+from flarepipe.stages.attribute import run_probe_datasets  # noqa: E402
 
-compare_probes(
-    dict(smk.input.items()), smk.output.table, smk.output.figures, model=smk.wildcards.model
-)
+run_probe_datasets(smk.wildcards.model, smk.output.table, smk.output.figures, **smk.input)

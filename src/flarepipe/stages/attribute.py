@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_attribute", "run_attribution_summary"]
+__all__ = ["run_attribute", "run_attribution_summary", "run_probe_datasets"]
 
 
 def run_attribute(
@@ -71,3 +71,14 @@ def run_attribution_summary(
     from flarepipe.attribution.summary import summarise
 
     return summarise(stats, probes, Path(summary).parent, dataset, model, cfg)
+
+
+def run_probe_datasets(model: str, out_table, out_figures, **probes) -> None:
+    """Rule ``probe_datasets``: one model's probe sweeps by training dataset (S2 Fig 11).
+
+    ``probes`` maps each dataset to its ``attribution/<dataset>/<model>/summary/probes.csv``
+    (:func:`flarepipe.attribution.summary.compare_probes`).
+    """
+    from flarepipe.attribution.summary import compare_probes
+
+    compare_probes(probes, out_table, out_figures, model=model)
