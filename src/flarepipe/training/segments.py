@@ -7,10 +7,15 @@ inputs), in mini-batches of 32, from
 Glorot initialisation (the network's own), inputs standardised by one mean and standard
 deviation over all training pixels; the unsigned variant feeds ``|B|``.
 
-Training batches can be augmented (``augment``, a subset of
-:data:`flarepipe.tasks.classification.AUGMENTATIONS`; none by default): mirrors left-right and
-up-down and, for the signed field, a reversed sign. ``sign`` is left out for the unsigned
-variant, whose input does not change sign.
+Training batches are augmented (``augment``, default all of
+:data:`flarepipe.tasks.classification.AUGMENTATIONS`): mirrors left-right and up-down and, for
+the signed field, a reversed sign. They preserve the label: the planted bipoles have random
+orientations and polarities and the quiet Sun is isotropic. Without them the network learns the
+textures around the centres of its few training regions (each gives 100 overlapping PE
+segments): at the shortest lead (30 pairs, seed 0) its training TSS reached 0.85-0.93 in four
+of five folds, above the oracle's test TSS (0.84), while its test TSS (0.32) fell below the
+flux-only KDE's (0.48); README, "Pre-emergence signatures".
+``sign`` is left out for the unsigned variant, whose input does not change sign.
 
 Deterministic from ``seed`` on the CPU: the weights, the shuffling (a seeded generator) and the
 augmentations are drawn from seeded generators, Lightning runs with deterministic algorithms,
@@ -49,7 +54,7 @@ class SegmentTrainSettings:
     epochs: int = 5
     batch_size: int = 32
     unsigned: bool = False
-    augment: tuple[str, ...] = ()
+    augment: tuple[str, ...] = AUGMENTATIONS
     network: dict = dataclasses.field(default_factory=dict)  # dhuri_fcn constructor parameters
 
     def __post_init__(self) -> None:
