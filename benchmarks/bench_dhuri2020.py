@@ -11,23 +11,26 @@ Every ``--seeds`` value draws its own archive, segments, folds and networks; the
 compare the network with the flux-only KDE at the shortest lead per seed and over the seeds.
 
 Measured (2 shared cores, 30 region pairs, 256-px maps, signature 1.5e20 Mx decaying over 12 h,
-n_pe 60 + 30 + 30, network depth 2 / 8 base / 32 final filters, SGD lr 0.01 momentum 0.9,
-4 epochs; null sd 0.094):
+n_pe 60 + 30 + 30, network 8 base / 32 final filters, SGD lr 0.01 momentum 0.9, 4 epochs; null
+sd 0.094):
 
 - seed 0, ``--methods kde_flux kde_flux_dipole oracle`` (all five leads): KDE flux 0.48, 0.19,
   0.33, −0.04, −0.12; KDE flux + dipole 0.51, 0.21, 0.30, 0.04, 0.05; oracle 0.84, 0.63, 0.30,
   0.32, 0.26 at −3.2 … −24.5 h;
-- ``--leads 3.2 --methods network kde_flux --seeds S`` (Lightning task, mirrored and
-  sign-flipped training segments, the default): network 0.680, 0.647, 0.463 against the KDE's
-  0.476, 0.500, 0.475 for S = 0, 1, 2 (+2.2, +1.6, −0.1 null sd);
-- the same with ``--no-augment``: network 0.292 for S = 1 (−2.2 null sd); recorded earlier for
-  seed 0 with the plain torch loop (no augmentation) this replaced: 0.478 (4 epochs), 0.365
+- ``--leads 3.2 --methods network kde_flux --seeds S`` (depth 3, the paper's and the default;
+  Lightning task, mirrored and sign-flipped training segments, the default): network 0.814,
+  0.716, 0.790 against the KDE's 0.476, 0.500, 0.475 for S = 0, 1, 2 (+3.6, +2.3, +3.4 null sd);
+- the same at ``--depth 2``: 0.680, 0.647, 0.463 (+2.2, +1.6, −0.1 null sd); a final unit sees
+  18 px at depth 2 and 38 px at depth 3, and the planted bipoles lie within 13 px of the centre
+  of a 42-px site;
+- ``--depth 2 --no-augment``: 0.292 for S = 1 (−2.2 null sd); recorded earlier for seed 0 with
+  the plain torch loop (depth 2, no augmentation) this replaced: 0.478 (4 epochs), 0.365
   (10 epochs), unsigned 0.590.
 
 Usage::
 
     python benchmarks/bench_dhuri2020.py [--regions 30] [--map-px 256] [--signature 1.5e20]
-        [--leads 3.2 24.5] [--n-pe 60] [--epochs 4] [--lr 0.01] [--depth 2] [--base 8]
+        [--leads 3.2 24.5] [--n-pe 60] [--epochs 4] [--lr 0.01] [--depth 3] [--base 8]
         [--final 32] [--unsigned] [--no-augment]
         [--methods network kde_flux kde_flux_dipole oracle] [--threads 1] [--seeds 0 1 2]
         [--out table.csv]
@@ -100,7 +103,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--momentum", type=float, default=0.9)
-    ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--base", type=int, default=8)
     ap.add_argument("--final", type=int, default=32)
     ap.add_argument("--unsigned", action="store_true")
