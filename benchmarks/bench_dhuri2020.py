@@ -23,6 +23,7 @@ sd 0.094):
 - the same at ``--depth 2``: 0.680, 0.647, 0.463 (+2.2, +1.6, −0.1 null sd); a final unit sees
   18 px at depth 2 and 38 px at depth 3, and the planted bipoles lie within 13 px of the centre
   of a 42-px site;
+- depth 3 with ``--no-augment``: 0.663, 0.635, 0.512 (+2.0, +1.4, +0.4 null sd);
 - ``--depth 2 --no-augment``: 0.292 for S = 1 (−2.2 null sd); recorded earlier for seed 0 with
   the plain torch loop (depth 2, no augmentation) this replaced: 0.478 (4 epochs), 0.365
   (10 epochs), unsigned 0.590.

@@ -12,9 +12,9 @@ Training batches are augmented (``augment``, default all of
 the signed field, a reversed sign. They preserve the label: the planted bipoles have random
 orientations and polarities and the quiet Sun is isotropic. Without them the network learns the
 textures around the centres of its few training regions (each gives 100 overlapping PE
-segments): at the shortest lead (30 pairs, seed 0) its training TSS reached 0.85-0.93 in four
-of five folds, above the oracle's test TSS (0.84), while its test TSS (0.32) fell below the
-flux-only KDE's (0.48); README, "Pre-emergence signatures".
+segments): at the shortest lead (30 pairs, seed 0, depth 2) its training TSS reached 0.85-0.93
+in four of five folds, above the oracle's test TSS (0.84), while its test TSS (0.32) fell below
+the flux-only KDE's (0.48); README, "Pre-emergence signatures".
 ``sign`` is left out for the unsigned variant, whose input does not change sign.
 
 Deterministic from ``seed`` on the CPU: the weights, the shuffling (a seeded generator) and the
