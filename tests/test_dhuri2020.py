@@ -216,6 +216,30 @@ def test_unsigned_variant_sees_the_absolute_field():
     np.testing.assert_allclose(net.prob(seg), net.prob(-seg))  # polarity-free
 
 
+def test_segment_training_is_a_seeded_lightning_fit():
+    """The Lightning fit repeats exactly from its seed; another seed gives another network."""
+    torch = pytest.importorskip("torch")
+    from flarepipe.training.segments import SegmentTrainSettings, fit_segment_network
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(2)
+    seg = rng.normal(0, 10, (24, 16, 16)).astype(np.float32)
+    seg[:12, 6:10, 6:10] += 30.0
+    y = np.r_[np.ones(12), np.zeros(12)]
+    st = SegmentTrainSettings(epochs=2, network=dict(depth=1, base_filters=2, final_filters=3))
+    a, b = fit_segment_network(seg, y, st, seed=4), fit_segment_network(seg, y, st, seed=4)
+    c = fit_segment_network(seg, y, st, seed=5)
+    assert type(a.model).__name__ == "DhuriFCN" and not a.model.training
+    np.testing.assert_array_equal(a.prob(seg), b.prob(seg))
+    assert not np.array_equal(a.prob(seg), c.prob(seg))
+    # the sign flip is for the signed field only; unknown augmentations are refused
+    every = ("hflip", "vflip", "sign")
+    assert SegmentTrainSettings(augment=every).batch_augment == every
+    assert SegmentTrainSettings(augment=every, unsigned=True).batch_augment == ("hflip", "vflip")
+    with pytest.raises(ValueError, match="rot45"):
+        SegmentTrainSettings(augment=("rot45",))
+
+
 # ---------------------------------------------------------------------------- KDE baseline
 def test_kde_discriminant_boundary_separates_two_flux_populations():
     from flarepipe.training.kde import KDEDiscriminant

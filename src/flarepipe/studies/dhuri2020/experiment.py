@@ -320,7 +320,10 @@ def study_settings(em: Mapping[str, Any]):
         prune_keep=int(em["prune_keep"]),
         depths=tuple(int(x) for x in em.get("depths", [])),
         occlusion_pairs=int(em.get("occlusion_pairs", 1)),
-        train=SegmentTrainSettings(network=dict(em["network"]), **dict(em["train"])),
+        train=SegmentTrainSettings(
+            network=dict(em["network"]),
+            **{**dict(em["train"]), "augment": tuple(em["train"].get("augment", ()))},
+        ),
         seed=int(em["seed"]),
         threads=int(em["threads"]),
     )
