@@ -18,7 +18,7 @@ from byo_data import (
     sharp_fits_folder,
     third_party_table,
 )
-from conftest import real_path
+from conftest import real_path, run_rule_script
 from flarepipe.archive.catalogues import flares as cat
 from flarepipe.archive.catalogues.keyword_tables import TableOptions, read_keyword_tables
 from flarepipe.archive.layout import load_archive
@@ -328,8 +328,6 @@ def test_label_stage_that_makes_nothing_says_why_in_one_line_and_a_file(tmp_path
 def test_a_failing_rule_script_prints_one_line_and_logs_the_traceback(tmp_path, monkeypatch):
     """The label rule's script, run as Snakemake runs it, on an archive whose times are all off
     the grid: exit status 1, one console line naming the rule, the cause and the log."""
-    import io
-    import sys
     from types import SimpleNamespace
 
     from flarepipe.stages.quality import run_quality
@@ -353,16 +351,8 @@ def test_a_failing_rule_script_prints_one_line_and_logs_the_traceback(tmp_path, 
         log=[str(log)],
         rule="label",
     )
-    console = io.StringIO()
-    monkeypatch.setattr(sys, "__stderr__", console)
-    monkeypatch.setattr(sys, "stderr", sys.stderr)  # restored after the script redirects it
-    monkeypatch.setattr(sys, "stdout", sys.stdout)
-    script = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "label.py"
-    with pytest.raises(SystemExit) as ex:
-        exec(compile(script.read_text(), str(script), "exec"), {"snakemake": smk})
-    sys.stderr.close()
-    assert ex.value.code == 1
-    line = console.getvalue()
+    code, line = run_rule_script("label", smk, monkeypatch)
+    assert code == 1
     assert line.count("\n") == 1 and line.startswith("rule label failed: ValueError: label: task")
     assert "none of the 50 records lies within labels.tolerance_minutes" in line
     assert line.rstrip().endswith(f"(full detail in {log})")

@@ -55,7 +55,10 @@ def test_script_passes_declared_inputs_to_the_stage_of_its_rule_file(stem, rule,
     assert m, f"{script}.py calls no stage"
     assert m.group(1) == stem, f"rule {rule} lives in rules/{stem}.smk, its stage in {m.group(1)}"
     assert "**smk.input" in text, f"{script}.py must pass the declared inputs by name"
-    assert len(re.findall(r"^(?:from|import) flarepipe", text, re.M)) == 1  # one stage function
+    # the job wrapper (output in the log, one console line on failure), then one stage function
+    assert text.count("\nwith rule_job(smk):") == 1, f"{script}.py must run inside rule_job"
+    imports = re.findall(r"^\s*(?:from|import) (flarepipe\S*)", text, re.M)
+    assert imports == ["flarepipe.tools.jobs", f"flarepipe.stages.{stem}"], imports
     fn = getattr(importlib.import_module(f"flarepipe.stages.{stem}"), m.group(2))
     params = inspect.signature(fn).parameters
     assert fn.__name__.startswith("run_")

@@ -349,9 +349,7 @@ def build_shards(
     names = list(reader.attrs.get("keywords", []))
     unknown = [k for k in log_keywords if k not in names]
     if unknown:
-        raise ValueError(
-            f"config.yaml: shard.log_keywords {unknown} not among the keywords {names}"
-        )
+        raise ValueError(f"shard.log_keywords {unknown} not among the keywords {names}")
     for k in log_keywords:
         j = names.index(k)
         data["sequence"][:, :, j] = np.log10(np.maximum(data["sequence"][:, :, j], 1e-30))
@@ -384,7 +382,7 @@ def build_shards(
     primary = DATASETS[dataset].primary if dataset in DATASETS else None
     if image_norm not in ("primary_train", "global"):
         raise ValueError(
-            f"config.yaml: shard.image_norm must be primary_train or global, got {image_norm!r}"
+            f"shard.image_norm must be primary_train or global, got {image_norm!r}"
         )
     img = data.get("image")
     attrs: dict = {"keywords": names, "normalisation": norm, "dataset": dataset}
