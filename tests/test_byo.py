@@ -306,23 +306,19 @@ def test_label_stage_that_makes_nothing_says_why_in_one_line_and_a_file(tmp_path
     assert "median offset 19.4 min" in msg and "grid_tolerance_minutes" in msg
     report = json.loads((out / "label_diagnosis.json").read_text())
     assert report["grid"]["off_grid"] == 50 and report["windows"]["candidates"] == 0
-    # every record rejected by a quality filter: named with the count per reason
-    run_quality(
-        root / "records.csv", {"min_area_mm2": 1e9}, out / "flagged.csv", out / "summary.csv"
-    )
+    # every record rejected by a quality filter: the quality stage says so, naming the setting
     with pytest.raises(
         ValueError,
-        match=r"quality filters rejected all 50 records \("
-        r"small_area 50; see section quality\)",
+        match=r"^quality: the filters rejected all 50 records of .*records\.csv: small_area 50 "
+        r"\(quality\.min_area_mm2 = 1000000000\.0, quality\.area_scope = 'record'\); nothing "
+        r"is left to label \(counts per reason in .*quality_diagnosis\.json\)$",
     ):
-        run_label(
-            root / "records.csv",
-            root / "flares.csv",
-            out / "flagged.csv",
-            {"tolerance_minutes": 12.5},
-            out / "samples.csv",
-            out / "counts.csv",
+        run_quality(
+            root / "records.csv", {"min_area_mm2": 1e9}, out / "flagged.csv", out / "summary.csv"
         )
+    report = json.loads((out / "quality_diagnosis.json").read_text())
+    assert report["kept"] == 0 and report["rejected_by"] == {"small_area": 50}
+    assert report["first"]["small_area"]["region_id"] == "HARP101"
 
 
 def test_a_failing_rule_script_prints_one_line_and_logs_the_traceback(tmp_path, monkeypatch):

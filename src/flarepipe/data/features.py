@@ -381,9 +381,7 @@ def build_shards(
     # the dataset's primary instrument (val/test come from it), flarepipe.samples.registry
     primary = DATASETS[dataset].primary if dataset in DATASETS else None
     if image_norm not in ("primary_train", "global"):
-        raise ValueError(
-            f"shard.image_norm must be primary_train or global, got {image_norm!r}"
-        )
+        raise ValueError(f"shard.image_norm must be primary_train or global, got {image_norm!r}")
     img = data.get("image")
     attrs: dict = {"keywords": names, "normalisation": norm, "dataset": dataset}
     input_attrs: dict = {}

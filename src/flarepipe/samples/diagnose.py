@@ -1,4 +1,7 @@
-"""Why the label stage made no sample: counts per reason, and the one line that says which one.
+"""Why a stage made nothing: counts per reason, and the one line that says which one.
+
+The quality stage that keeps no record (:func:`quality_report`, :func:`quality_line`) names the
+reasons that fired most and the ``quality`` settings behind them. The label stage:
 
 A label run can end empty for unrelated causes that used to give the same message ("produced no
 samples"): every record rejected by a quality filter, records off the window grid, windows dropped
@@ -21,9 +24,67 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from flarepipe.samples.quality import REASONS
+from flarepipe.samples.quality import REASON_SETTINGS, REASONS
 
-__all__ = ["grid_offsets", "no_samples_report", "summary_line"]
+__all__ = ["grid_offsets", "no_samples_report", "quality_line", "quality_report", "summary_line"]
+
+
+def quality_report(flagged: pd.DataFrame, settings) -> dict:
+    """Counts per reason of :func:`flarepipe.samples.quality.flag_records`'s output; JSON-ready.
+
+    Returns
+    -------
+    dict
+        ``records``, ``kept``, ``rejected_by`` (reason -> records, most frequent first),
+        ``settings`` (reason -> ``{quality.<setting>: value}`` that made it fire) and ``first``
+        (reason -> the first record it rejected: ``region_id``, ``t_rec``, ``read_error`` for an
+        unreadable file).
+    """
+    counts = {r: int(flagged[r].astype(bool).sum()) for r in REASONS if r in flagged}
+    fired = dict(sorted(((r, c) for r, c in counts.items() if c), key=lambda rc: -rc[1]))
+    first: dict = {}
+    for r in fired:
+        row = flagged[flagged[r].astype(bool)].iloc[0]
+        first[r] = {k: str(row[k]) for k in ("region_id", "t_rec") if k in row.index}
+        if r == "unreadable_file" and "read_error" in row.index:
+            first[r]["read_error"] = str(row["read_error"])
+    values = {
+        r: {f"quality.{k}": _plain(getattr(settings, k)) for k in REASON_SETTINGS.get(r, ())}
+        for r in fired
+    }
+    keep = flagged["keep"].astype(bool) if "keep" in flagged else pd.Series(dtype=bool)
+    return {
+        "records": int(len(flagged)),
+        "kept": int(keep.sum()),
+        "rejected_by": fired,
+        "settings": values,
+        "first": first,
+    }
+
+
+def _plain(value):
+    """A setting as JSON holds it (tuples as lists, mappings as dicts)."""
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "items"):
+        return dict(value)
+    return value
+
+
+def quality_line(report: dict, source: str = "", top: int = 3) -> str:
+    """One line: how many records (of ``source``) the filters rejected, the ``top`` reasons with
+    their counts and the settings behind them (a record can fail several).
+    """
+    parts = []
+    for r, n in list(report["rejected_by"].items())[:top]:
+        keys = ", ".join(f"{k} = {v!r}" for k, v in report["settings"].get(r, {}).items())
+        if r == "unreadable_file":
+            keys = f"first: {report['first'][r].get('read_error', '')}"
+        parts.append(f"{r} {n}" + (f" ({keys})" if keys else ""))
+    more = len(report["rejected_by"]) - top
+    rest = f"; and {more} more reason(s)" if more > 0 else ""
+    of = f" of {source}" if source else ""
+    return f"the filters rejected all {report['records']} records{of}: {'; '.join(parts)}{rest}"
 
 
 def grid_offsets(t_rec: pd.Series, step_minutes: float, origin: str) -> np.ndarray:
