@@ -511,3 +511,33 @@ def test_all_negative_labels_while_the_list_has_strong_flares_fail_with_the_diag
     assert "\n" not in str(err.value)
     report = json.loads((tmp_path / "label_diagnosis.json").read_text())
     assert report["windows"]["kept"] > 0 and report["task"]["samples"] > 0
+
+
+def test_a_local_archive_that_matches_no_record_says_why(tmp_path):
+    import json
+
+    fits = sharp_fits_folder(tmp_path / "fits", n_records=1)
+    flares = str(flare_tsv(tmp_path))
+    extra = {"flares": flares, "flares_format": "csv", "flares_columns": FLARE_COLUMNS}
+    extra["flares_time_format"] = "%Y/%m/%d %H:%M"
+
+    def build(**over):
+        sec = local_section({"fits_dir": str(fits), **extra, **over})
+        with pytest.raises(ValueError) as err:
+            local.build_local_archive(sec, tmp_path / "a")
+        report = json.loads((tmp_path / "a" / "archive_diagnosis.json").read_text())
+        assert "\n" not in str(err.value) and report["why"] in str(err.value)
+        return str(err.value), report
+
+    msg, report = build(fits_glob="**/*.fts")
+    assert "archive.local.fits_glob '**/*.fts' matches no file under archive.local.fits_dir" in msg
+    assert report["fits_files_matched"] == 0
+    msg, report = build(fits_glob="**/*.fits", segment="continuum")
+    assert "5 file(s) archive.local.fits_glob '**/*.fits' matches" in msg
+    assert "other segments than archive.local.segment 'continuum' (Bp 1, Br 1, Bt 1" in msg
+    (tmp_path / "fits" / "hmi.sharp_cea_720s.201.bad.magnetogram.fits").write_text("not FITS")
+    for f in (tmp_path / "fits").glob("*_TAI.magnetogram.fits"):
+        f.unlink()
+    msg, report = build(fits_glob="**/*.fits")
+    assert "all 1 file(s) of segment 'magnetogram' (archive.local.segment)" in msg
+    assert report["rejected"] == 1 and "bad.magnetogram.fits" in report["first_rejections"][0]
