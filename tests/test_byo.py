@@ -541,3 +541,30 @@ def test_a_local_archive_that_matches_no_record_says_why(tmp_path):
     msg, report = build(fits_glob="**/*.fits")
     assert "all 1 file(s) of segment 'magnetogram' (archive.local.segment)" in msg
     assert report["rejected"] == 1 and "bad.magnetogram.fits" in report["first_rejections"][0]
+
+
+def test_a_split_with_an_empty_part_says_why_in_one_line(byo_archive, tmp_path):
+    import json
+
+    from flarepipe.samples.labels import write_samples
+    from flarepipe.stages.label import run_split
+
+    _, arc = byo_archive
+    lab = settings("labels", {})
+    write_samples(apply_task(label_windows(arc.records, arc.flares, lab), lab.task), tmp_path / "s")
+    # one region with samples: random_regions can fill only one part
+    cfg = {"undersample_ratio": None}
+    out = tmp_path / "split_0.csv"
+    with pytest.raises(ValueError) as err:
+        run_split(tmp_path / "s", "SHARP_ONLY", 0, cfg, out)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("split of SHARP_ONLY run 0: the val/test parts are empty (train 21, ")
+    assert "val 0, test 0 samples; 21 HMI samples of 1 regions, t_end 2012-03-01" in msg
+    assert "split.method 'random_regions', split.test_frac 0.2, split.val_frac" in msg
+    report = json.loads((tmp_path / "split_0_diagnosis.json").read_text())
+    assert report["parts"]["test"] == {"samples": 0, "positives": 0, "regions": 0}
+    assert not out.exists()
+    # a dataset whose instrument has no sample
+    with pytest.raises(ValueError, match=r"dataset SMARP_ONLY needs samples of MDI, but samples"):
+        run_split(tmp_path / "s", "SMARP_ONLY", 0, cfg, out)

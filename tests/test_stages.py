@@ -70,6 +70,9 @@ def test_script_passes_declared_inputs_to_the_stage_of_its_rule_file(stem, rule,
 @pytest.fixture(scope="module")
 def staged(tiny_archive, tmp_path_factory):
     """Quality, label, split, features and shards of the tiny archive, run through the stages."""
+    from flarepipe.config import settings
+    from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.split import make_dataset_splits, write_split
     from flarepipe.stages.label import run_label, run_split
     from flarepipe.stages.quality import run_quality
     from flarepipe.stages.shard import run_features, run_shard
@@ -92,16 +95,20 @@ def staged(tiny_archive, tmp_path_factory):
         out_counts=out / "counts.csv",
         out_drops=out / "drops.csv",
     )
-    run_split(
-        samples=out / "samples.csv",
-        dataset="FUSED_SHARP",
-        run=0,
-        cfg={"undersample_ratio": None},
-        out=out / "split.csv",
-    )
     # the tiny archive has two HMI regions with samples: too few for three region-grouped
-    # splits, so later stages get every HMI region's samples dealt by time (60/20/20)
-    split = pd.read_csv(out / "split.csv", dtype={"sample_id": str, "region_id": str})
+    # splits (the split stage refuses it), so later stages get every HMI region's samples dealt
+    # by time (60/20/20)
+    with pytest.raises(ValueError, match=r"the val/test parts are empty \(train \d+, val 0"):
+        run_split(
+            samples=out / "samples.csv",
+            dataset="FUSED_SHARP",
+            run=0,
+            cfg={"undersample_ratio": None},
+            out=out / "split.csv",
+        )
+    one = settings("split", {"undersample_ratio": None})
+    split = make_dataset_splits(read_samples(out / "samples.csv"), "FUSED_SHARP", one, 0)
+    write_split(split, out / "split.csv")  # what the stage would write: train only
     hmi = split["instrument"] == "HMI"
     rank = split[hmi].groupby("region_id").cumcount() / split[hmi].groupby("region_id")[
         "sample_id"
@@ -180,6 +187,8 @@ def test_label_stage_refuses_flags_of_other_records(staged, tmp_path):
 
 
 def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path):
+    import json
+
     from flarepipe.archive.layout import read_records
     from flarepipe.config import settings
     from flarepipe.samples.labels import read_samples
@@ -197,15 +206,18 @@ def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path)
             cfg=cfg,
             out=tmp_path / "split.csv",
         )
-    run_split(
-        samples=out / "samples.csv",
-        records=root / "records.csv",
-        dataset="FUSED_SHARP",
-        run=1,
-        cfg=cfg,
-        out=tmp_path / "split.csv",
-    )
-    got = pd.read_csv(tmp_path / "split.csv", dtype={"sample_id": str, "region_id": str})
+    # with the records the overlap check runs; the two HMI regions fill train only, and the
+    # stage's diagnosis counts the parts make_dataset_splits made (fused MDI samples in train)
+    with pytest.raises(ValueError, match=r"split of FUSED_SHARP run 1: the val/test parts"):
+        run_split(
+            samples=out / "samples.csv",
+            records=root / "records.csv",
+            dataset="FUSED_SHARP",
+            run=1,
+            cfg=cfg,
+            out=tmp_path / "split.csv",
+        )
+    got = json.loads((tmp_path / "split_diagnosis.json").read_text())["parts"]
     want = make_dataset_splits(
         read_samples(out / "samples.csv"),
         "FUSED_SHARP",
@@ -213,7 +225,10 @@ def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path)
         1,
         region_noaa=region_noaa(read_records(root / "records.csv")),
     )
-    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert {k: v["samples"] for k, v in got.items()} == {
+        s: int((want["split"] == s).sum()) for s in ("train", "val", "test")
+    }
+    assert not (tmp_path / "split.csv").exists()
 
 
 def test_shard_stage_writes_the_declared_files(staged, tmp_path):

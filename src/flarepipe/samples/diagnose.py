@@ -1,7 +1,9 @@
 """Why a stage made nothing: counts per reason, and the one line that says which one.
 
 The quality stage that keeps no record (:func:`quality_report`, :func:`quality_line`) names the
-reasons that fired most and the ``quality`` settings behind them. The label stage:
+reasons that fired most and the ``quality`` settings behind them; a split with an empty part
+(:func:`split_report`, :func:`split_line`) the sizes of every part, the dataset's instrument
+samples (regions, time span) and the ``split`` settings of its method. The label stage:
 
 A label run can end empty for unrelated causes that used to give the same message ("produced no
 samples"): every record rejected by a quality filter, records off the window grid, windows dropped
@@ -26,7 +28,15 @@ import pandas as pd
 
 from flarepipe.samples.quality import REASON_SETTINGS, REASONS
 
-__all__ = ["grid_offsets", "no_samples_report", "quality_line", "quality_report", "summary_line"]
+__all__ = [
+    "grid_offsets",
+    "no_samples_report",
+    "quality_line",
+    "quality_report",
+    "split_line",
+    "split_report",
+    "summary_line",
+]
 
 
 def quality_report(flagged: pd.DataFrame, settings) -> dict:
@@ -188,4 +198,93 @@ def summary_line(report: dict) -> str:
     return (
         f"the task {t['task']} keeps none of the {w['kept']} kept windows (obs->pred types "
         f"{t['windows_by_type']})"
+    )
+
+
+def split_report(samples: pd.DataFrame, split: pd.DataFrame | None, dataset: str, settings) -> dict:
+    """Why a dataset run's split has an empty part (or no sample at all); JSON-ready.
+
+    Parameters
+    ----------
+    samples
+        ``samples.csv`` (needs ``sample_id, region_id, instrument, label``; ``t_end`` when given).
+    split
+        The split made (:data:`flarepipe.samples.split.SPLIT_COLUMNS`), or ``None`` when none
+        could be made.
+    dataset
+        The dataset name (:data:`flarepipe.samples.registry.DATASETS`).
+    settings
+        The :class:`flarepipe.samples.split.SplitSettings` used.
+
+    Returns
+    -------
+    dict
+        ``instruments`` (per instrument: samples, positives, regions, first and last ``t_end``),
+        ``primary``/``extra`` instruments of the dataset, ``parts`` (per split part: samples,
+        positives, regions), ``settings`` (``split.<key>`` -> value: the keys that decide the
+        parts for ``split.method``).
+    """
+    from flarepipe.samples.registry import DATASETS
+
+    spec = DATASETS[dataset]
+    inst = {}
+    for name, grp in samples.groupby(samples["instrument"].astype(str)):
+        row = {
+            "samples": int(len(grp)),
+            "positives": int(pd.to_numeric(grp["label"], errors="coerce").fillna(0).gt(0).sum()),
+            "regions": int(grp["region_id"].nunique()),
+        }
+        if "t_end" in grp and len(grp):
+            t = pd.to_datetime(grp["t_end"])
+            row["first_t_end"], row["last_t_end"] = str(t.min()), str(t.max())
+        inst[name] = row
+    parts = {}
+    for part in ("train", "val", "test"):
+        sel = split[split["split"] == part] if split is not None else split
+        ids = set(sel["sample_id"].astype(str)) if sel is not None else set()
+        lab = samples[samples["sample_id"].astype(str).isin(ids)]
+        parts[part] = {
+            "samples": len(ids),
+            "positives": int(pd.to_numeric(lab["label"], errors="coerce").fillna(0).gt(0).sum()),
+            "regions": int(sel["region_id"].nunique()) if sel is not None else 0,
+        }
+    method = settings.method
+    keys = {
+        "random_regions": ("test_frac", "val_frac", "stratify"),
+        "region_kfold": ("k", "by_class"),
+        "chronological": ("boundaries", "assign"),
+        "chronological_kfold": ("boundaries", "assign", "k", "by_class"),
+    }[method]
+    values = {"split.method": method}
+    values.update({f"split.{k}": _plain(getattr(settings, k)) for k in keys})
+    if settings.undersample_ratio is not None:
+        values["split.undersample_ratio"] = settings.undersample_ratio
+    return {
+        "dataset": dataset,
+        "primary": spec.primary,
+        "extra": list(spec.extra),
+        "instruments": inst,
+        "parts": parts,
+        "settings": values,
+    }
+
+
+def split_line(report: dict) -> str:
+    """One line: which parts are empty, the sizes of all, and the settings that made them."""
+    parts, primary = report["parts"], report["primary"]
+    have = report["instruments"].get(primary)
+    keys = ", ".join(f"{k} {v!r}" for k, v in report["settings"].items())
+    if not have:
+        return (
+            f"dataset {report['dataset']} needs samples of {primary}, but samples.csv has none "
+            f"(instruments: { ({k: v['samples'] for k, v in report['instruments'].items()}) }); "
+            "drop the dataset from experiments.datasets or give the archive that instrument"
+        )
+    empty = [p for p, v in parts.items() if not v["samples"]]
+    sizes = ", ".join(f"{p} {v['samples']}" for p, v in parts.items())
+    span = f"{have.get('first_t_end', '?')} .. {have.get('last_t_end', '?')}"
+    return (
+        f"the {'/'.join(empty)} part{'s are' if len(empty) > 1 else ' is'} empty ({sizes} "
+        f"samples; {have['samples']} {primary} samples of {have['regions']} regions, t_end "
+        f"{span}; {keys})"
     )
