@@ -441,6 +441,15 @@ def test_extra_table_keywords_can_be_sequence_inputs(byo_archive, tmp_path):
     )
     assert list(store.attrs["keywords"]) == kws
     assert store.read_all()["sequence"].shape[2] == 5
+    # the LSTM is built for the shards' five keywords unless its n_features is configured
+    from flarepipe.stages.train import _sequence_width
+
+    assert _sequence_width("lstm", {"hidden": 8}, tmp_path / "f.h5") == {
+        "hidden": 8,
+        "n_features": 5,
+    }
+    assert _sequence_width("lstm", {"n_features": 5}, tmp_path / "f.h5") == {"n_features": 5}
+    assert _sequence_width("cnn", None, tmp_path / "f.h5") is None
     with pytest.raises(ValueError, match=r"features\.keywords \['totusjl'\] are not columns"):
         extract_features(arc.root, arc.records, samples, tmp_path / "g.h5", keywords=["totusjl"])
 
@@ -568,3 +577,67 @@ def test_a_split_with_an_empty_part_says_why_in_one_line(byo_archive, tmp_path):
     # a dataset whose instrument has no sample
     with pytest.raises(ValueError, match=r"dataset SMARP_ONLY needs samples of MDI, but samples"):
         run_split(tmp_path / "s", "SMARP_ONLY", 0, cfg, out)
+
+
+def _my_config(tmp_path: Path, local: dict, **top) -> Path:
+    import yaml
+
+    mine = tmp_path / "my.yaml"
+    body = {"archive": {"source": "local", "local": {"flares": str(flare_tsv(tmp_path)), **local}}}
+    mine.write_text(yaml.safe_dump({**body, **top}))
+    return mine
+
+
+def test_a_parquet_table_without_a_mapped_column_fails_before_any_job(tmp_path):
+    from flarepipe.config import ConfigError, load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    df = pd.DataFrame({"prefix": ["HARP"], "arpnum": [7], "Time": ["2012-03-01T00:00:00"]})
+    df.to_parquet(tmp_path / "kw.parquet")
+    mine = _my_config(tmp_path, {"keyword_tables": [str(tmp_path / "kw.parquet")]})
+    with pytest.raises(ConfigError) as err:  # the schema only is read: t_end and keywords
+        load_config(repo / "config.yaml", mine)
+    msg = str(err.value)
+    assert f"{mine}: " in msg and "kw.parquet: columns not found for t_end -> 't_end'" in msg
+    assert "usfluxl_mx -> 'USFLUX'" in msg and "archive.local.column_map" in msg
+    assert "the table has ['prefix', 'arpnum', 'Time']" in msg
+
+
+def test_keyword_columns_a_model_cannot_get_fail_before_any_job(tmp_path):
+    from flarepipe.config import ConfigError, load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    local = {
+        "keyword_tables": [str(third_party_table(tmp_path))],
+        "harp_noaa_map": str(harp_noaa_map(tmp_path)),
+        "column_map": TABLE_MAP,
+        "constants": {"prefix": "HARP"},
+        "time_format": "%d.%m.%Y %H:%M",
+    }
+    # an extra table keyword is a sequence input; a misspelt one is refused, naming both lists
+    ok = _my_config(tmp_path, local, features={"keywords": ["usfluxl_mx", "totusjh"]})
+    assert load_config(repo / "config.yaml", ok)["features"]["keywords"][1] == "totusjh"
+    mine = _my_config(tmp_path, local, features={"keywords": ["usfluxl_mx", "totusjl"]})
+    with pytest.raises(ConfigError) as err:
+        load_config(repo / "config.yaml", mine)
+    msg = str(err.value)
+    assert f"{mine}: features.keywords ['totusjl'] are not columns the archive's" in msg
+    assert "'r_value', 'area_uhem'], and its keyword tables (archive.local.keyword_tables)" in msg
+    assert "can add ['totusjh', 'comment'] (archive.local.keep_extra True)" in msg
+    no_extra = _my_config(
+        tmp_path, {**local, "keep_extra": False}, features={"keywords": ["totusjh"]}
+    )
+    with pytest.raises(ConfigError, match=r"can add \[\] \(archive\.local\.keep_extra False\)"):
+        load_config(repo / "config.yaml", no_extra)
+    # a synthetic archive has the layout's keywords only; quality.keywords is checked alike
+    syn = tmp_path / "syn.yaml"
+    syn.write_text("quality: {keywords: [usfluxl_mx, totusjh]}\n")
+    with pytest.raises(ConfigError, match=r"syn\.yaml: quality\.keywords \['totusjh'\] are not"):
+        load_config(repo / "config.yaml", syn)
+    # the LSTM reads one input per keyword
+    lstm = tmp_path / "lstm.yaml"
+    lstm.write_text("models: {lstm: {network: {n_features: 3}}}\n")
+    with pytest.raises(
+        ConfigError, match=r"models\.lstm\.network\.n_features 3 differs from the 4"
+    ):
+        load_config(repo / "config.yaml", lstm)

@@ -26,8 +26,12 @@ Checks, in order::
                                          FUSED dataset would report single-instrument numbers
     features.image_size, experiments.models  an image smaller than a configured image network's
                                          registered min_image_size (the CNN's five poolings)
-    archive.local/tables.column_map      a keyword table (its header, read now) lacks a column the
-                                         map or the defaults need, or map and constants disagree
+    archive.local/tables.column_map      a keyword table (its header or Parquet schema, read now)
+                                         lacks a column the map or the defaults need, or map and
+                                         constants disagree
+    features.keywords, quality.keywords  a name that is not a column the archive will have (the
+                                         layout's keywords; a table's unmapped columns: extras)
+    models.<net>.network.n_features      differs from the number of features.keywords
     attribution.enabled, archive.source  the tables source, whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
                                          (its preprocessing, probes and PIL analysis)
@@ -227,23 +231,24 @@ def _attribution(config: Mapping) -> list[Problem]:
     return []
 
 
-def _keyword_tables(config: Mapping) -> list[Problem]:
-    """Keyword tables of a local/tables archive lack a column their column map needs."""
+def _table_files(config: Mapping):
+    """``(source, options, files per pattern)`` of a local/tables archive's keyword tables;
+    ``None`` without tables; a :class:`Problem` list when the table options do not build.
+    """
     import glob
 
     arch = config.get("archive") or {}
     src = arch.get("source")
     if src not in ("local", "tables"):
-        return []
+        return None
     sec = arch.get(src) or {}
     tables = sec.get("keyword_tables") or []
     if not tables:
-        return []
-    from flarepipe.archive.catalogues.keyword_tables import TableOptions, table_column_problems
+        return None
+    from flarepipe.archive.catalogues.keyword_tables import TableOptions
 
     keys = ("constants", "sep", "decimal", "time_format", "time_scale", "grid_minutes")
     keys += ("grid_tolerance_minutes", "keep_extra")
-    where = [("archive", src, "column_map"), ("archive", src, "constants")]
     try:
         opts = TableOptions(
             column_map=dict(sec.get("column_map") or {}),
@@ -251,18 +256,106 @@ def _keyword_tables(config: Mapping) -> list[Problem]:
             **{k: sec[k] for k in keys if k in sec},
         )
     except ValueError as exc:
-        return [(where, str(exc))]
+        return [([("archive", src, "column_map"), ("archive", src, "constants")], str(exc))]
     data_dir = sec.get("data_dir") if src == "tables" else None
-    out = []
+    files = []
     for pattern in [tables] if isinstance(tables, str) else tables:
         full = Path(os.path.expanduser(str(pattern)))
         if data_dir is not None and not full.is_absolute():
             full = Path(os.path.expanduser(str(data_dir))) / full
-        for f in sorted(glob.glob(str(full))):
+        files.append(sorted(glob.glob(str(full))))
+    return src, opts, files
+
+
+def _keyword_tables(config: Mapping) -> list[Problem]:
+    """Keyword tables of a local/tables archive lack a column their column map needs (text
+    headers and Parquet schemas only are read).
+    """
+    found = _table_files(config)
+    if found is None or isinstance(found, list):
+        return found or []
+    src, opts, files = found
+    from flarepipe.archive.catalogues.keyword_tables import table_column_problems
+
+    where = [("archive", src, "column_map"), ("archive", src, "constants")]
+    out = []
+    for hits in files:
+        for f in hits:
             why = table_column_problems(f, opts)
             if why:
                 out.append((where, why))
                 break  # one file per pattern says it
+    return out
+
+
+def _keyword_columns(config: Mapping) -> list[Problem]:
+    """``features.keywords`` (the sequence models' and baselines' inputs) or ``quality.keywords``
+    name a column the archive's records.csv will not have: the layout's keyword columns, plus,
+    for keyword tables, the extra columns their headers can give.
+    """
+    from flarepipe.archive.catalogues.keyword_tables import extra_column_candidates
+    from flarepipe.archive.layout import RECORD_COLUMNS
+    from flarepipe.core.keywords import KEYWORD_COLUMNS
+
+    found = _table_files(config)
+    if isinstance(found, list):
+        return []  # the table options are wrong: _keyword_tables says so
+    extras: list[str] = []
+    tables_keys: list[tuple] = []
+    where = ""
+    if found is not None:
+        src, opts, files = found
+        for f in (f for hits in files for f in hits):
+            names = extra_column_candidates(f, opts)
+            if names is None:
+                return []  # a header that does not read: the archive rule reports it
+            extras += [n for n in names if n not in extras]
+        tables_keys = [("archive", src, "keyword_tables"), ("archive", src, "keep_extra")]
+        where = (
+            f", and its keyword tables (archive.{src}.keyword_tables) can add {extras} "
+            f"(archive.{src}.keep_extra {opts.keep_extra})"
+        )
+    have = set(RECORD_COLUMNS) | set(extras)
+    quality = config.get("quality") or {}
+    lists = [("features", (config.get("features") or {}).get("keywords"))]
+    if quality.get("check_nan_keywords", True):
+        lists.append(("quality", quality.get("keywords")))
+    out = []
+    for sec, names in lists:
+        missing = [k for k in names or [] if k not in have]
+        if missing:
+            fix = (
+                f", or map a table column to one with archive.{found[0]}.column_map"
+                if found
+                else ""
+            )
+            out.append(
+                (
+                    [(sec, "keywords"), *tables_keys],
+                    f"{sec}.keywords {missing} are not columns the archive's records.csv will "
+                    f"have: its keyword columns are {list(KEYWORD_COLUMNS)}{where}; name those"
+                    f"{fix}",
+                )
+            )
+    return out
+
+
+def _lstm_features(config: Mapping) -> list[Problem]:
+    """A sequence network's ``n_features`` differs from the number of ``features.keywords``."""
+    keywords = (config.get("features") or {}).get("keywords") or []
+    out = []
+    for m in (config.get("experiments") or {}).get("models") or []:
+        net = ((config.get("models") or {}).get(m) or {}).get("network") or {}
+        if "n_features" in net and keywords and int(net["n_features"]) != len(keywords):
+            out.append(
+                (
+                    [("models", m, "network", "n_features"), ("features", "keywords")],
+                    f"models.{m}.network.n_features {net['n_features']} differs from the "
+                    f"{len(keywords)} features.keywords {list(keywords)}: the network reads one "
+                    "input per keyword; give it that many or drop n_features (then it is taken "
+                    "from the shards)",
+                )
+            )
     return out
 
 
@@ -485,6 +578,8 @@ _CHECKS = (
     _image_size,
     _attribution,
     _keyword_tables,
+    _keyword_columns,
+    _lstm_features,
     _archive_size,
     _cadence,
     _filter_columns,
