@@ -584,6 +584,9 @@ def _my_config(tmp_path: Path, local: dict, **top) -> Path:
 
     mine = tmp_path / "my.yaml"
     body = {"archive": {"source": "local", "local": {"flares": str(flare_tsv(tmp_path)), **local}}}
+    # keyword tables only: sequence models and the baseline, no attribution (images needed)
+    body["experiments"] = {"models": ["lstm", "logreg"], "stacking": []}
+    body["attribution"] = {"enabled": False}
     mine.write_text(yaml.safe_dump({**body, **top}))
     return mine
 

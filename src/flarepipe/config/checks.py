@@ -32,9 +32,12 @@ Checks, in order::
     features.keywords, quality.keywords  a name that is not a column the archive will have (the
                                          layout's keywords; a table's unmapped columns: extras)
     models.<net>.network.n_features      differs from the number of features.keywords
-    attribution.enabled, archive.source  the tables source, whose records have no magnetograms:
+    attribution.enabled, archive.source  the tables source (or a local one with keyword tables
+                                         and no fits_dir), whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
                                          (its preprocessing, probes and PIL analysis)
+    experiments.models, archive.*        an image network on such an archive (only sequence
+                                         models and baselines can train on it)
     archive.size_limit_gb, archive.*     the synthetic or jsoc archive estimated above the limit
                                          (flarepipe.archive.size); from archive.size_warn_gb on
                                          a warning with the estimate
@@ -216,19 +219,56 @@ def _image_size(config: Mapping) -> list[Problem]:
     return out
 
 
+def _keyword_only(config: Mapping) -> tuple[str, list[tuple]] | None:
+    """How the archive is known to hold no magnetogram (the tables source, or a local source
+    with keyword tables and no fits_dir) and the keys that say so; ``None`` otherwise.
+    """
+    archive = config.get("archive") or {}
+    source = archive.get("source")
+    if source == "tables":
+        return "archive.source is tables", [("archive", "source")]
+    local = archive.get("local") or {}
+    if source == "local" and not local.get("fits_dir") and local.get("keyword_tables"):
+        return (
+            "archive.local has keyword_tables and no fits_dir",
+            [("archive", "local", "fits_dir"), ("archive", "local", "keyword_tables")],
+        )
+    return None
+
+
 def _attribution(config: Mapping) -> list[Problem]:
     enabled = (config.get("attribution") or {}).get("enabled", True)
-    source = (config.get("archive") or {}).get("source")
-    if enabled and source == "tables":
+    only = _keyword_only(config)
+    if enabled and only:
         return [
             (
-                [("attribution", "enabled"), ("archive", "source")],
-                "attribution.enabled is true but archive.source is tables, whose records have no "
-                "magnetogram files: the attribution stage needs the images the networks saw; set "
-                "attribution.enabled: false",
+                [("attribution", "enabled"), *only[1]],
+                f"attribution.enabled is true but {only[0]}: its records have no "
+                "magnetogram files, and the attribution stage needs the images the networks saw; "
+                "set attribution.enabled: false",
             )
         ]
     return []
+
+
+def _image_models(config: Mapping) -> list[Problem]:
+    """An image network asked of an archive without magnetograms (keyword tables only)."""
+    from flarepipe.models.registry import NETWORKS
+
+    only = _keyword_only(config)
+    models = (config.get("experiments") or {}).get("models") or []
+    images = [m for m in models if m in NETWORKS and NETWORKS[m].input == "image"]
+    if not only or not images:
+        return []
+    rest = [m for m in models if m not in images]
+    return [
+        (
+            [("experiments", "models"), *only[1]],
+            f"experiments.models {list(models)} has image network(s) {images}, but {only[0]}: "
+            f"no record has a magnetogram; train sequence models and baselines only "
+            f"(experiments.models: {rest}) or add the FITS exports",
+        )
+    ]
 
 
 def _table_files(config: Mapping):
@@ -577,6 +617,7 @@ _CHECKS = (
     _datasets,
     _image_size,
     _attribution,
+    _image_models,
     _keyword_tables,
     _keyword_columns,
     _lstm_features,
