@@ -644,3 +644,21 @@ def test_keyword_columns_a_model_cannot_get_fail_before_any_job(tmp_path):
         ConfigError, match=r"models\.lstm\.network\.n_features 3 differs from the 4"
     ):
         load_config(repo / "config.yaml", lstm)
+
+
+def test_a_filter_on_a_column_no_table_has_fails_before_any_job(tmp_path):
+    from flarepipe.config import ConfigError, load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    table = tmp_path / "kw.csv"
+    table.write_text(
+        "prefix,arpnum,t_end,USFLUXL,MEANGBL,R_VALUE,AREA\nHARP,7,2012-03-01T00:00:00,1e22,40,3,5\n"
+    )
+    mine = _my_config(tmp_path, {"keyword_tables": [str(table)]})
+    # config.yaml filters on |LON_FWT| <= 70: the table has no LON_FWT
+    with pytest.raises(ConfigError) as err:
+        load_config(repo / "config.yaml", mine)
+    assert "quality.max_cm_distance_deg filters on lon_fwt, but no keyword table" in str(err.value)
+    assert str(err.value).startswith(f"config.yaml, {mine}: ")
+    lon = _my_config(tmp_path, {"keyword_tables": [str(table)], "constants": {"lon_fwt": 0}})
+    assert load_config(repo / "config.yaml", lon)["quality"]["max_cm_distance_deg"] == 70

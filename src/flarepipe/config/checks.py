@@ -32,6 +32,8 @@ Checks, in order::
     features.keywords, quality.keywords  a name that is not a column the archive will have (the
                                          layout's keywords; a table's unmapped columns: extras)
     models.<net>.network.n_features      differs from the number of features.keywords
+    quality.max_cm_distance_deg, ...     a filter on a column no keyword table of a local archive
+                                         without FITS files has (LON_FWT, OBS_VR, AREA)
     attribution.enabled, archive.source  the tables source (or a local one with keyword tables
                                          and no fits_dir), whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
@@ -380,6 +382,49 @@ def _keyword_columns(config: Mapping) -> list[Problem]:
     return out
 
 
+#: quality filter -> the flarepipe name of the column it reads (flarepipe.samples.quality)
+_FILTER_NAMES = {"max_abs_obs_vr": "obs_vr", "max_cm_distance_deg": "lon_fwt"}
+_FILTER_NAMES["min_area_mm2"] = "area_uhem"
+
+
+def _table_filters(config: Mapping) -> list[Problem]:
+    """A quality filter on a column that no keyword table of a local archive without FITS files
+    gives (e.g. ``quality.max_cm_distance_deg`` and tables without ``LON_FWT``): every record
+    would fail it (the quality stage refuses such records; this says it before any job).
+    """
+    from flarepipe.archive.catalogues.keyword_tables import table_names_given
+
+    arch = config.get("archive") or {}
+    if arch.get("source") != "local" or (arch.get("local") or {}).get("fits_dir"):
+        return []
+    found = _table_files(config)
+    if not isinstance(found, tuple):
+        return []
+    _, opts, files = found
+    given: set[str] = set()
+    for f in (f for hits in files for f in hits):
+        names = table_names_given(f, opts)
+        if names is None:
+            return []
+        given |= names
+    if not files or not any(files):
+        return []
+    quality = config.get("quality") or {}
+    out = []
+    for key, name in _FILTER_NAMES.items():
+        if quality.get(key) is not None and name not in given:
+            out.append(
+                (
+                    [("quality", key), ("archive", "local", "keyword_tables")],
+                    f"quality.{key} filters on {name}, but no keyword table of "
+                    f"archive.local.keyword_tables has a column for it (and no fits_dir gives "
+                    f"it): every record would be rejected; set quality.{key}: null, or map the "
+                    f"table's column with archive.local.column_map {{{name}: <column>}}",
+                )
+            )
+    return out
+
+
 def _lstm_features(config: Mapping) -> list[Problem]:
     """A sequence network's ``n_features`` differs from the number of ``features.keywords``."""
     keywords = (config.get("features") or {}).get("keywords") or []
@@ -620,6 +665,7 @@ _CHECKS = (
     _image_models,
     _keyword_tables,
     _keyword_columns,
+    _table_filters,
     _lstm_features,
     _archive_size,
     _cadence,

@@ -50,6 +50,7 @@ __all__ = [
     "check_column_map",
     "table_column_problems",
     "extra_column_candidates",
+    "table_names_given",
     "missing_columns_message",
     "read_keyword_tables",
     "load_keyword_tables",
@@ -291,6 +292,20 @@ def extra_column_candidates(path: str | os.PathLike, options: TableOptions) -> l
         if c not in used:
             out.append(_extra_name(c, [*taken, *out]))
     return out
+
+
+def table_names_given(path: str | os.PathLike, options: TableOptions) -> set[str] | None:
+    """The flarepipe names (:data:`TABLE_NAMES`) one table gives a value of, by a column its
+    header has or a constant; ``None`` when the header does not read.
+    """
+    from flarepipe.archive.catalogues.table_read import read_header
+
+    try:
+        cols = read_header(path, options.sep, options.decimal)
+    except (OSError, ValueError):
+        return None
+    use, _ = _columns_used(cols, options)
+    return {n for n, c in use.items() if c in cols} | set(options.constants or {})
 
 
 @dataclass
