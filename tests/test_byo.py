@@ -402,6 +402,11 @@ def test_sources_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys):
             assert "flares: 1 read, 0 rejected" in out
         else:
             exec(compile(body, "docs/SOURCES.md", "exec"), {})
+    # my.yaml passes every check the workflow makes before its first job
+    from flarepipe.config import load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    assert load_config(repo / "config.yaml", tmp_path / "my.yaml")["archive"]["source"] == "local"
     # the local section's own yaml block is a valid archive section
     from flarepipe.config import section
 
