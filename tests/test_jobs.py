@@ -23,6 +23,19 @@ from test_byo import TABLE_MAP
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _goes_txt_section(tmp: Path) -> dict:
+    """The third-party table and flare list, the list forced to the wrong format (goes_txt)."""
+    return {
+        "keyword_tables": [str(third_party_table(tmp))],
+        "harp_noaa_map": str(harp_noaa_map(tmp)),
+        "flares": str(flare_tsv(tmp)),
+        "flares_format": "goes_txt",
+        "column_map": TABLE_MAP,
+        "constants": {"prefix": "HARP"},
+        "time_format": "%d.%m.%Y %H:%M",
+    }
+
+
 def test_sources_travel_as_names_and_keys_never_values():
     env: dict = {}
     export_sources(
@@ -68,15 +81,7 @@ def test_a_job_failing_on_a_config_value_names_the_file_passed(tmp_path, monkeyp
     line naming the rule, the key, the file that set it (from the environment) and the log."""
     from archive_config import validated_archive
 
-    local = {
-        "keyword_tables": [str(third_party_table(tmp_path))],
-        "harp_noaa_map": str(harp_noaa_map(tmp_path)),
-        "flares": str(flare_tsv(tmp_path)),
-        "flares_format": "goes_txt",
-        "column_map": TABLE_MAP,
-        "constants": {"prefix": "HARP"},
-        "time_format": "%d.%m.%Y %H:%M",
-    }
+    local = _goes_txt_section(tmp_path)
     mine = tmp_path / "mine.yaml"
     mine.write_text(yaml.safe_dump({"archive": {"source": "local", "local": local}}))
     monkeypatch.setenv(CONFIGFILES_ENV, "")
@@ -100,3 +105,22 @@ def test_a_job_failing_on_a_config_value_names_the_file_passed(tmp_path, monkeyp
     assert line.rstrip().endswith(f"(full detail in {log})")
     text = log.read_text()
     assert "Traceback (most recent call last)" in text and text.rstrip().endswith(line.rstrip())
+
+
+def test_the_workflow_passes_its_config_files_to_the_jobs(tmp_path):
+    """snakemake --configfile mine.yaml: the archive job's one console line names mine.yaml as
+    the file that set archive.local.flares_format (the files travel in the environment)."""
+    from conftest import run_study
+
+    local = _goes_txt_section(tmp_path)
+    mine = tmp_path / "mine.yaml"
+    body = {"archive": {"source": "local", "local": local}, "attribution": {"enabled": False}}
+    body["experiments"] = {"models": ["lstm", "logreg"], "stacking": []}
+    mine.write_text(yaml.safe_dump(body))
+    proc = run_study(tmp_path, [mine], "results/archive/records.csv", timeout=300)
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("rule archive failed: ")]
+    assert len(lines) == 1, proc.stderr[-3000:]
+    assert "when read as 'goes_txt'" in lines[0]
+    assert "(config: archive.local.flares_format set in mine.yaml)" in lines[0]
+    assert lines[0].endswith("(full detail in results/logs/archive.log)")
