@@ -204,7 +204,20 @@ def test_every_row_off_the_grid_is_an_error_with_the_reason(tmp_path):
 
 
 def test_flare_list_forced_to_a_wrong_format_fails_with_the_diagnosis(tmp_path):
-    sec = _section(tmp_path, flares_format="goes_txt", flares_columns={})
+    from flarepipe.config import ConfigError
+
+    # before any job: the list's first line is a csv header, not a GOES event line
+    with pytest.raises(
+        ConfigError,
+        match=r"flares\.tsv: archive\.local\.flares_format is 'goes_txt', but its first line "
+        r"reads as 'csv' .*; set archive\.local\.flares_format: csv or auto",
+    ):
+        _section(tmp_path, flares_format="goes_txt", flares_columns={})
+    # a csv list whose header lacks a mapped column, likewise
+    with pytest.raises(ConfigError, match=r"columns not found for goes_class -> 'class'"):
+        _section(tmp_path, flares_columns={**FLARE_COLUMNS, "goes_class": "class"})
+    # in the job (a list the first line cannot tell): every flare rejected is the diagnosis
+    sec = {**_section(tmp_path), "flares_format": "goes_txt", "flares_columns": {}}
     with pytest.raises(
         ValueError,
         match=r"no usable flare: all 6 rows rejected when read as "

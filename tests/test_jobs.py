@@ -23,16 +23,19 @@ from test_byo import TABLE_MAP
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _goes_txt_section(tmp: Path) -> dict:
-    """The third-party table and flare list, the list forced to the wrong format (goes_txt)."""
+def _wrong_time_section(tmp: Path) -> dict:
+    """The third-party table and flare list, the table's times read in a wrong format: every row
+    is rejected in the archive job (no check before the jobs reads the rows)."""
     return {
         "keyword_tables": [str(third_party_table(tmp))],
         "harp_noaa_map": str(harp_noaa_map(tmp)),
         "flares": str(flare_tsv(tmp)),
-        "flares_format": "goes_txt",
+        "flares_format": "csv",
+        "flares_columns": {"start": "begin", "peak": "max", "end": "stop", "goes_class": "goes"},
+        "flares_time_format": "%Y/%m/%d %H:%M",
         "column_map": TABLE_MAP,
         "constants": {"prefix": "HARP"},
-        "time_format": "%d.%m.%Y %H:%M",
+        "time_format": "%Y-%m-%d %H:%M",
     }
 
 
@@ -77,11 +80,11 @@ def test_messages_get_the_file_that_set_each_key(tmp_path, monkeypatch):
 
 
 def test_a_job_failing_on_a_config_value_names_the_file_passed(tmp_path, monkeypatch):
-    """The archive rule's script on a flare list forced to a wrong format: exit 1, one console
+    """The archive rule's script on a table read with a wrong time format: exit 1, one console
     line naming the rule, the key, the file that set it (from the environment) and the log."""
     from archive_config import validated_archive
 
-    local = _goes_txt_section(tmp_path)
+    local = _wrong_time_section(tmp_path)
     mine = tmp_path / "mine.yaml"
     mine.write_text(yaml.safe_dump({"archive": {"source": "local", "local": local}}))
     monkeypatch.setenv(CONFIGFILES_ENV, "")
@@ -100,8 +103,8 @@ def test_a_job_failing_on_a_config_value_names_the_file_passed(tmp_path, monkeyp
     code, line = run_rule_script("archive", smk, monkeypatch)
     assert code == 1
     assert line.count("\n") == 1 and line.startswith("rule archive failed: ValueError: ")
-    assert "when read as 'goes_txt'" in line
-    assert f"(config: archive.local.flares_format set in {mine})" in line
+    assert "every row rejected ({'cannot read': 52})" in line
+    assert f"archive.local.time_format set in {mine}" in line
     assert line.rstrip().endswith(f"(full detail in {log})")
     text = log.read_text()
     assert "Traceback (most recent call last)" in text and text.rstrip().endswith(line.rstrip())
@@ -109,10 +112,10 @@ def test_a_job_failing_on_a_config_value_names_the_file_passed(tmp_path, monkeyp
 
 def test_the_workflow_passes_its_config_files_to_the_jobs(tmp_path):
     """snakemake --configfile mine.yaml: the archive job's one console line names mine.yaml as
-    the file that set archive.local.flares_format (the files travel in the environment)."""
+    the file that set archive.local.time_format (the files travel in the environment)."""
     from conftest import run_study
 
-    local = _goes_txt_section(tmp_path)
+    local = _wrong_time_section(tmp_path)
     mine = tmp_path / "mine.yaml"
     body = {"archive": {"source": "local", "local": local}, "attribution": {"enabled": False}}
     body["experiments"] = {"models": ["lstm", "logreg"], "stacking": []}
@@ -121,6 +124,6 @@ def test_the_workflow_passes_its_config_files_to_the_jobs(tmp_path):
     assert proc.returncode != 0
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("rule archive failed: ")]
     assert len(lines) == 1, proc.stderr[-3000:]
-    assert "when read as 'goes_txt'" in lines[0]
-    assert "(config: archive.local.flares_format set in mine.yaml)" in lines[0]
+    assert "every row rejected" in lines[0]
+    assert "archive.local.time_format set in mine.yaml" in lines[0]
     assert lines[0].endswith("(full detail in results/logs/archive.log)")

@@ -34,6 +34,8 @@ Checks, in order::
     models.<net>.network.n_features      differs from the number of features.keywords
     quality.max_cm_distance_deg, ...     a filter on a column no keyword table of a local archive
                                          without FITS files has (LON_FWT, OBS_VR, AREA)
+    archive.local/tables.flares_format   the flare list's first line reads as another format, or
+                                         (csv) its header lacks a column flares_columns needs
     attribution.enabled, archive.source  the tables source (or a local one with keyword tables
                                          and no fits_dir), whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
@@ -425,6 +427,33 @@ def _table_filters(config: Mapping) -> list[Problem]:
     return out
 
 
+def _flare_list(config: Mapping) -> list[Problem]:
+    """The flare list of a local/tables archive contradicts its ``flares_format`` (its first
+    line reads as another format), or, read as ``csv``, lacks a column ``flares_columns`` (or a
+    required field) needs.
+    """
+    from flarepipe.archive.catalogues.flares import flare_list_problems
+
+    arch = config.get("archive") or {}
+    src = arch.get("source")
+    sec = (arch.get(src) or {}) if src in ("local", "tables") else {}
+    if not sec.get("flares"):
+        return []
+    path = Path(os.path.expanduser(str(sec["flares"])))
+    if src == "tables" and sec.get("data_dir") is not None and not path.is_absolute():
+        path = Path(os.path.expanduser(str(sec["data_dir"]))) / path
+    if not path.is_file():
+        return []
+    key = f"archive.{src}.flares_format"
+    why = flare_list_problems(
+        path, sec.get("flares_format", "auto"), sec.get("flares_columns"), key
+    )
+    if why is None:
+        return []
+    keys = [("archive", src, "flares_format"), ("archive", src, "flares_columns")]
+    return [([*keys, ("archive", src, "flares")], why)]
+
+
 def _lstm_features(config: Mapping) -> list[Problem]:
     """A sequence network's ``n_features`` differs from the number of ``features.keywords``."""
     keywords = (config.get("features") or {}).get("keywords") or []
@@ -666,6 +695,7 @@ _CHECKS = (
     _keyword_tables,
     _keyword_columns,
     _table_filters,
+    _flare_list,
     _lstm_features,
     _archive_size,
     _cadence,
