@@ -474,12 +474,16 @@ def read_keyword_tables(
                     fixes[i].append(f"t_end {tai[i]} TAI snapped {-off[i]:+.1f} min to the grid")
         good = np.array([r is None for r in reason], dtype=bool)
         base_line = 2 + fmt.skip
+        if not n:
+            raise ValueError(
+                f"{p}: a header and no data row ({o.section}.keyword_tables): nothing to read"
+            )
         if not good.any():
             counts = pd.Series(reason).map(_reason_kind).value_counts().to_dict()
-            first = int(np.flatnonzero(~good)[0]) if n else 0
+            first = int(np.flatnonzero(~good)[0])
             raise ValueError(
                 f"{p}: every row rejected ({counts}); first: {p}:{first + base_line}: "
-                f"{reason[first] if n else 'no data rows'} (check {key}, {o.section}.constants, "
+                f"{reason[first]} (check {key}, {o.section}.constants, "
                 f"{o.section}.time_format/time_scale/grid_tolerance_minutes)"
             )
         for i in np.flatnonzero(~good):
