@@ -332,6 +332,8 @@ def test_label_stage_that_makes_nothing_says_why_in_one_line_and_a_file(tmp_path
     report = json.loads((out / "quality_diagnosis.json").read_text())
     assert report["kept"] == 0 and report["rejected_by"] == {"small_area": 50}
     assert report["first"]["small_area"]["region_id"] == "HARP101"
+    run_quality(root / "records.csv", {}, out / "flagged.csv", out / "summary.csv")
+    assert not (out / "quality_diagnosis.json").exists()  # a run that keeps records: no stale one
 
 
 def test_a_failing_rule_script_prints_one_line_and_logs_the_traceback(tmp_path, monkeypatch):

@@ -99,6 +99,7 @@ def run_label(
             f"label: task {s.task} {why} from {records}{': ' + line if line else ''} "
             f"(counts per reason in {target})"
         )
+    Path(out_samples).with_name("label_diagnosis.json").unlink(missing_ok=True)  # a stale one
     write_samples(samples, out_samples)
     write_csv(evolution_counts(cand), out_counts)
     if out_drops:
@@ -166,4 +167,5 @@ def run_split(
         write_json(report, target)
         print(json.dumps(report, indent=1))  # the rule's log keeps the detail
         raise ValueError(f"split of {dataset} run {run}: {split_line(report)} (counts in {target})")
+    Path(out).with_name(f"{Path(out).stem}_diagnosis.json").unlink(missing_ok=True)  # stale
     write_split(split, out)

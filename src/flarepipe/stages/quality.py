@@ -65,5 +65,6 @@ def run_quality(
             f"quality: {quality_line(report, str(records))}; nothing is left to label (counts "
             f"per reason in {target})"
         )
+    Path(out_flagged).with_name("quality_diagnosis.json").unlink(missing_ok=True)  # a stale one
     write_flagged(flagged, out_flagged)
     write_csv(summarise(flagged), out_summary)

@@ -449,6 +449,7 @@ def build_local_archive(
         target = archive / "archive_diagnosis.json"
         write_json(report, target)
         raise ValueError(f"local source found no records: {report['why']} (detail in {target})")
+    (archive / "archive_diagnosis.json").unlink(missing_ok=True)  # of an earlier run that failed
     extra = [x for p in parts for x in p.columns if x not in RECORD_COLUMNS]
     extra = list(dict.fromkeys(extra))
     records = pd.concat(parts, ignore_index=True).reindex(columns=RECORD_COLUMNS + extra)
