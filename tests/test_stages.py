@@ -231,41 +231,51 @@ def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path)
     assert not (tmp_path / "split.csv").exists()
 
 
+def _shard(out: Path, split: str, folder: Path, cfg: dict | None = None, train="train.h5"):
+    """The shard stage on the staged feature store and ``out / split``, writing into ``folder``."""
+    from flarepipe.stages.shard import run_shard
+
+    run_shard(
+        features=out / "features.h5",
+        split=out / split,
+        dataset="FUSED_SHARP",
+        cfg=cfg or {},
+        out_train=folder / train,
+        out_val=folder / "val.h5",
+        out_test=folder / "test.h5",
+    )
+
+
 def test_shard_stage_writes_the_declared_files(staged, tmp_path):
     from flarepipe.data.shards import ShardReader
-    from flarepipe.stages.shard import run_shard
 
     _, out, shards = staged
     sizes = {s: len(ShardReader(p).labels) for s, p in shards.items()}
     split = pd.read_csv(out / "split_by_time.csv")
     assert sizes == split["split"].value_counts().to_dict()
     with pytest.raises(ValueError, match=r"\{train,val,test\}\.h5"):
-        run_shard(
-            features=out / "features.h5",
-            split=out / "split_by_time.csv",
-            dataset="FUSED_SHARP",
-            cfg={},
-            out_train=tmp_path / "a.h5",
-            out_val=tmp_path / "val.h5",
-            out_test=tmp_path / "test.h5",
-        )
+        _shard(out, "split_by_time.csv", tmp_path, train="a.h5")
 
 
 def test_shard_stage_config_errors_name_the_section(staged, tmp_path):
     from flarepipe.config import ConfigError
-    from flarepipe.stages.shard import run_shard
 
     _, out, _ = staged
     with pytest.raises(ConfigError, match=r"shard\.image_norm must be one of"):
-        run_shard(
-            features=out / "features.h5",
-            split=out / "split_by_time.csv",
-            dataset="FUSED_SHARP",
-            cfg={"image_norm": "per_image"},
-            out_train=tmp_path / "train.h5",
-            out_val=tmp_path / "val.h5",
-            out_test=tmp_path / "test.h5",
-        )
+        _shard(out, "split_by_time.csv", tmp_path, {"image_norm": "per_image"})
+
+
+def test_shard_stage_on_a_split_with_empty_parts_names_their_sizes(staged, tmp_path):
+
+    _, out, _ = staged
+    n = len(pd.read_csv(out / "split.csv"))  # train only (the split stage would refuse it)
+    with pytest.raises(
+        ValueError,
+        match=rf"split of FUSED_SHARP: the val/test split is empty \(train {n}, val 0, test 0 "
+        rf"samples of {n} in the split file",
+    ):
+        _shard(out, "split.csv", tmp_path)
+    assert not list(tmp_path.glob("*.h5"))
 
 
 @pytest.fixture(scope="module")

@@ -366,9 +366,13 @@ def build_shards(
         s: pos[split.loc[split["split"] == s, "sample_id"]].to_numpy()
         for s in ("train", "val", "test")
     }
-    for s, ii in idx.items():
-        if len(ii) == 0:
-            raise ValueError(f"split of {dataset}: the {s} split is empty")
+    empty = [s for s, ii in idx.items() if len(ii) == 0]
+    if empty:
+        sizes = ", ".join(f"{s} {len(ii)}" for s, ii in idx.items())
+        raise ValueError(
+            f"split of {dataset}: the {'/'.join(empty)} split is empty ({sizes} samples of "
+            f"{len(split)} in the split file; the split stage refuses such a split: rerun it)"
+        )
     tr = idx["train"]
     seq = data["sequence"].astype(np.float64)
     norm: dict = {"sequences": {}, "log_keywords": list(log_keywords)}
