@@ -682,3 +682,34 @@ def test_a_filter_on_a_column_no_table_has_fails_before_any_job(tmp_path):
     assert str(err.value).startswith(f"config.yaml, {mine}: ")
     lon = _my_config(tmp_path, {"keyword_tables": [str(table)], "constants": {"lon_fwt": 0}})
     assert load_config(repo / "config.yaml", lon)["quality"]["max_cm_distance_deg"] == 70
+
+
+def test_the_quality_line_names_the_top_reasons_and_their_settings():
+    from flarepipe.samples.diagnose import quality_line, quality_report
+    from flarepipe.samples.quality import REASONS
+
+    n = 5
+    flagged = pd.DataFrame({r: [False] * n for r in REASONS})
+    flagged["region_id"], flagged["t_rec"] = "HARP1", "2012-03-01T00:00:00"
+    flagged["read_error"] = ["", "", "", "", "x.fits: not FITS"]
+    flagged.loc[:, "far_from_cm"] = True
+    flagged.loc[:2, "no_noaa"] = True
+    flagged.loc[1:, "nan_keyword"] = True
+    flagged.loc[4, "unreadable_file"] = True
+    flagged["keep"] = False
+    s = settings("quality", {"max_cm_distance_deg": 45, "require_noaa": True})
+    report = quality_report(flagged, s)
+    assert list(report["rejected_by"]) == [
+        "far_from_cm",
+        "nan_keyword",
+        "no_noaa",
+        "unreadable_file",
+    ]
+    line = quality_line(report, "records.csv")
+    assert line == (
+        "the filters rejected all 5 records of records.csv: far_from_cm 5 "
+        "(quality.max_cm_distance_deg = 45); nan_keyword 4 (quality.check_nan_keywords = True, "
+        "quality.keywords = ['usfluxl_mx', 'meangbl_g_per_px', 'r_value', 'area_uhem']); "
+        "no_noaa 3 (quality.require_noaa = True); and 1 more reason(s)"
+    )
+    assert report["first"]["unreadable_file"]["read_error"] == "x.fits: not FITS"
