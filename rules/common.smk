@@ -4,6 +4,7 @@
 
 
 from flarepipe.config import ConfigError, canonical, resource, validate_config, workflow_sources
+from flarepipe.config.origin import export_sources
 from flarepipe.archive.sources.jsoc.settings import move_email_to_env
 from flarepipe.core.seeds import job_seed
 from flarepipe.config.experiments import (
@@ -20,18 +21,19 @@ from flarepipe.samples.registry import DATASETS as DATASET_SPECS, dataset_names
 from flarepipe.training.registry import baseline_names
 
 # Fill the schema defaults and check every field; errors name the config file that set the value.
+CONFIG_SOURCES = workflow_sources(
+    workflow.configfiles,
+    workflow.config_settings.configfiles,
+    workflow.config_settings.config,
+    workflow.config_settings.replace_workflow_config,
+)
 try:
-    validate_config(
-        config,
-        source=workflow_sources(
-            workflow.configfiles,
-            workflow.config_settings.configfiles,
-            workflow.config_settings.config,
-            workflow.config_settings.replace_workflow_config,
-        ),
-    )
+    validate_config(config, source=CONFIG_SOURCES)
 except ConfigError as exc:
     raise WorkflowError(f"invalid configuration:\n{exc}")
+# The jobs name the same files in their errors ($FLAREPIPE_CONFIGFILES; the environment, not
+# params, which Snakemake stores and compares: another file list must not rerun anything).
+export_sources(CONFIG_SOURCES)
 # A JSOC e-mail of a config file travels to the jobs in the environment, never in params
 # (Snakemake stores params in .snakemake/metadata).
 move_email_to_env(config)

@@ -26,6 +26,17 @@ def validated_archive(archive: dict) -> dict:
     cfg = copy.deepcopy(_BASE)
     cfg["archive"] = copy.deepcopy(archive)
     cfg["experiments"]["datasets"] = _datasets_for(archive, cfg["experiments"]["datasets"])
+    local = archive.get("local") or {}
+    if archive.get("source") == "local" and not local.get("fits_dir"):
+        # keyword tables only: no magnetograms, so no image network and no attribution
+        from flarepipe.models.registry import NETWORKS
+
+        models = cfg["experiments"]["models"]
+        cfg["experiments"]["models"] = [
+            m for m in models if m not in NETWORKS or NETWORKS[m].input != "image"
+        ]
+        cfg["experiments"]["stacking"] = []
+        cfg["attribution"] = {**(cfg.get("attribution") or {}), "enabled": False}
     return validate_config(cfg)["archive"]
 
 

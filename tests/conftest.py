@@ -71,3 +71,24 @@ def run_study(
     return subprocess.run(
         cmd, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_rule_script(name: str, smk, monkeypatch) -> tuple[int, str]:
+    """Run ``workflow/scripts/<name>.py`` as Snakemake runs it, with ``smk`` as its ``snakemake``
+    object; return its exit status (0 when it returns) and what it wrote to the console."""
+    import io
+
+    console = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", console)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # restored after the script redirects them
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    script = REPO / "workflow" / "scripts" / f"{name}.py"
+    code, before = 0, sys.stdout
+    try:
+        exec(compile(script.read_text(), str(script), "exec"), {"snakemake": smk})
+    except SystemExit as ex:
+        code = int(ex.code or 0)
+    finally:
+        if sys.stdout is not before:
+            sys.stdout.close()  # the rule's log
+    return code, console.getvalue()

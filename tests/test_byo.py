@@ -18,7 +18,7 @@ from byo_data import (
     sharp_fits_folder,
     third_party_table,
 )
-from conftest import real_path
+from conftest import real_path, run_rule_script
 from flarepipe.archive.catalogues import flares as cat
 from flarepipe.archive.catalogues.keyword_tables import TableOptions, read_keyword_tables
 from flarepipe.archive.layout import load_archive
@@ -204,7 +204,20 @@ def test_every_row_off_the_grid_is_an_error_with_the_reason(tmp_path):
 
 
 def test_flare_list_forced_to_a_wrong_format_fails_with_the_diagnosis(tmp_path):
-    sec = _section(tmp_path, flares_format="goes_txt", flares_columns={})
+    from flarepipe.config import ConfigError
+
+    # before any job: the list's first line is a csv header, not a GOES event line
+    with pytest.raises(
+        ConfigError,
+        match=r"flares\.tsv: archive\.local\.flares_format is 'goes_txt', but its first line "
+        r"reads as 'csv' .*; set archive\.local\.flares_format: csv or auto",
+    ):
+        _section(tmp_path, flares_format="goes_txt", flares_columns={})
+    # a csv list whose header lacks a mapped column, likewise
+    with pytest.raises(ConfigError, match=r"columns not found for goes_class -> 'class'"):
+        _section(tmp_path, flares_columns={**FLARE_COLUMNS, "goes_class": "class"})
+    # in the job (a list the first line cannot tell): every flare rejected is the diagnosis
+    sec = {**_section(tmp_path), "flares_format": "goes_txt", "flares_columns": {}}
     with pytest.raises(
         ValueError,
         match=r"no usable flare: all 6 rows rejected when read as "
@@ -306,30 +319,26 @@ def test_label_stage_that_makes_nothing_says_why_in_one_line_and_a_file(tmp_path
     assert "median offset 19.4 min" in msg and "grid_tolerance_minutes" in msg
     report = json.loads((out / "label_diagnosis.json").read_text())
     assert report["grid"]["off_grid"] == 50 and report["windows"]["candidates"] == 0
-    # every record rejected by a quality filter: named with the count per reason
-    run_quality(
-        root / "records.csv", {"min_area_mm2": 1e9}, out / "flagged.csv", out / "summary.csv"
-    )
+    # every record rejected by a quality filter: the quality stage says so, naming the setting
     with pytest.raises(
         ValueError,
-        match=r"quality filters rejected all 50 records \("
-        r"small_area 50; see section quality\)",
+        match=r"^quality: the filters rejected all 50 records of .*records\.csv: small_area 50 "
+        r"\(quality\.min_area_mm2 = 1000000000\.0, quality\.area_scope = 'record'\); nothing "
+        r"is left to label \(counts per reason in .*quality_diagnosis\.json\)$",
     ):
-        run_label(
-            root / "records.csv",
-            root / "flares.csv",
-            out / "flagged.csv",
-            {"tolerance_minutes": 12.5},
-            out / "samples.csv",
-            out / "counts.csv",
+        run_quality(
+            root / "records.csv", {"min_area_mm2": 1e9}, out / "flagged.csv", out / "summary.csv"
         )
+    report = json.loads((out / "quality_diagnosis.json").read_text())
+    assert report["kept"] == 0 and report["rejected_by"] == {"small_area": 50}
+    assert report["first"]["small_area"]["region_id"] == "HARP101"
+    run_quality(root / "records.csv", {}, out / "flagged.csv", out / "summary.csv")
+    assert not (out / "quality_diagnosis.json").exists()  # a run that keeps records: no stale one
 
 
 def test_a_failing_rule_script_prints_one_line_and_logs_the_traceback(tmp_path, monkeypatch):
     """The label rule's script, run as Snakemake runs it, on an archive whose times are all off
     the grid: exit status 1, one console line naming the rule, the cause and the log."""
-    import io
-    import sys
     from types import SimpleNamespace
 
     from flarepipe.stages.quality import run_quality
@@ -353,16 +362,8 @@ def test_a_failing_rule_script_prints_one_line_and_logs_the_traceback(tmp_path, 
         log=[str(log)],
         rule="label",
     )
-    console = io.StringIO()
-    monkeypatch.setattr(sys, "__stderr__", console)
-    monkeypatch.setattr(sys, "stderr", sys.stderr)  # restored after the script redirects it
-    monkeypatch.setattr(sys, "stdout", sys.stdout)
-    script = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "label.py"
-    with pytest.raises(SystemExit) as ex:
-        exec(compile(script.read_text(), str(script), "exec"), {"snakemake": smk})
-    sys.stderr.close()
-    assert ex.value.code == 1
-    line = console.getvalue()
+    code, line = run_rule_script("label", smk, monkeypatch)
+    assert code == 1
     assert line.count("\n") == 1 and line.startswith("rule label failed: ValueError: label: task")
     assert "none of the 50 records lies within labels.tolerance_minutes" in line
     assert line.rstrip().endswith(f"(full detail in {log})")
@@ -416,6 +417,11 @@ def test_sources_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys):
             assert "flares: 1 read, 0 rejected" in out
         else:
             exec(compile(body, "docs/SOURCES.md", "exec"), {})
+    # my.yaml passes every check the workflow makes before its first job
+    from flarepipe.config import load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    assert load_config(repo / "config.yaml", tmp_path / "my.yaml")["archive"]["source"] == "local"
     # the local section's own yaml block is a valid archive section
     from flarepipe.config import section
 
@@ -455,6 +461,15 @@ def test_extra_table_keywords_can_be_sequence_inputs(byo_archive, tmp_path):
     )
     assert list(store.attrs["keywords"]) == kws
     assert store.read_all()["sequence"].shape[2] == 5
+    # the LSTM is built for the shards' five keywords unless its n_features is configured
+    from flarepipe.stages.train import _sequence_width
+
+    assert _sequence_width("lstm", {"hidden": 8}, tmp_path / "f.h5") == {
+        "hidden": 8,
+        "n_features": 5,
+    }
+    assert _sequence_width("lstm", {"n_features": 5}, tmp_path / "f.h5") == {"n_features": 5}
+    assert _sequence_width("cnn", None, tmp_path / "f.h5") is None
     with pytest.raises(ValueError, match=r"features\.keywords \['totusjl'\] are not columns"):
         extract_features(arc.root, arc.records, samples, tmp_path / "g.h5", keywords=["totusjl"])
 
@@ -525,3 +540,176 @@ def test_all_negative_labels_while_the_list_has_strong_flares_fail_with_the_diag
     assert "\n" not in str(err.value)
     report = json.loads((tmp_path / "label_diagnosis.json").read_text())
     assert report["windows"]["kept"] > 0 and report["task"]["samples"] > 0
+
+
+def test_a_local_archive_that_matches_no_record_says_why(tmp_path):
+    import json
+
+    fits = sharp_fits_folder(tmp_path / "fits", n_records=1)
+    flares = str(flare_tsv(tmp_path))
+    extra = {"flares": flares, "flares_format": "csv", "flares_columns": FLARE_COLUMNS}
+    extra["flares_time_format"] = "%Y/%m/%d %H:%M"
+
+    def build(**over):
+        sec = local_section({"fits_dir": str(fits), **extra, **over})
+        with pytest.raises(ValueError) as err:
+            local.build_local_archive(sec, tmp_path / "a")
+        report = json.loads((tmp_path / "a" / "archive_diagnosis.json").read_text())
+        assert "\n" not in str(err.value) and report["why"] in str(err.value)
+        return str(err.value), report
+
+    msg, report = build(fits_glob="**/*.fts")
+    assert "archive.local.fits_glob '**/*.fts' matches no file under archive.local.fits_dir" in msg
+    assert report["fits_files_matched"] == 0
+    msg, report = build(fits_glob="**/*.fits", segment="continuum")
+    assert "5 file(s) archive.local.fits_glob '**/*.fits' matches" in msg
+    assert "other segments than archive.local.segment 'continuum' (Bp 1, Br 1, Bt 1" in msg
+    (tmp_path / "fits" / "hmi.sharp_cea_720s.201.bad.magnetogram.fits").write_text("not FITS")
+    for f in (tmp_path / "fits").glob("*_TAI.magnetogram.fits"):
+        f.unlink()
+    msg, report = build(fits_glob="**/*.fits")
+    assert "all 1 file(s) of segment 'magnetogram' (archive.local.segment)" in msg
+    assert report["rejected"] == 1 and "bad.magnetogram.fits" in report["first_rejections"][0]
+
+
+def test_a_split_with_an_empty_part_says_why_in_one_line(byo_archive, tmp_path):
+    import json
+
+    from flarepipe.samples.labels import write_samples
+    from flarepipe.stages.label import run_split
+
+    _, arc = byo_archive
+    lab = settings("labels", {})
+    write_samples(apply_task(label_windows(arc.records, arc.flares, lab), lab.task), tmp_path / "s")
+    # one region with samples: random_regions can fill only one part
+    cfg = {"undersample_ratio": None}
+    out = tmp_path / "split_0.csv"
+    with pytest.raises(ValueError) as err:
+        run_split(tmp_path / "s", "SHARP_ONLY", 0, cfg, out)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("split of SHARP_ONLY run 0: the val/test parts are empty (train 21, ")
+    assert "val 0, test 0 samples; 21 HMI samples of 1 regions, t_end 2012-03-01" in msg
+    assert "split.method 'random_regions', split.test_frac 0.2, split.val_frac" in msg
+    report = json.loads((tmp_path / "split_0_diagnosis.json").read_text())
+    assert report["parts"]["test"] == {"samples": 0, "positives": 0, "regions": 0}
+    assert not out.exists()
+    # a dataset whose instrument has no sample
+    with pytest.raises(ValueError, match=r"dataset SMARP_ONLY needs samples of MDI, but samples"):
+        run_split(tmp_path / "s", "SMARP_ONLY", 0, cfg, out)
+
+
+def _my_config(tmp_path: Path, local: dict, **top) -> Path:
+    import yaml
+
+    mine = tmp_path / "my.yaml"
+    body = {"archive": {"source": "local", "local": {"flares": str(flare_tsv(tmp_path)), **local}}}
+    # keyword tables only: sequence models and the baseline, no attribution (images needed)
+    body["experiments"] = {"models": ["lstm", "logreg"], "stacking": []}
+    body["attribution"] = {"enabled": False}
+    mine.write_text(yaml.safe_dump({**body, **top}))
+    return mine
+
+
+def test_a_parquet_table_without_a_mapped_column_fails_before_any_job(tmp_path):
+    from flarepipe.config import ConfigError, load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    df = pd.DataFrame({"prefix": ["HARP"], "arpnum": [7], "Time": ["2012-03-01T00:00:00"]})
+    df.to_parquet(tmp_path / "kw.parquet")
+    mine = _my_config(tmp_path, {"keyword_tables": [str(tmp_path / "kw.parquet")]})
+    with pytest.raises(ConfigError) as err:  # the schema only is read: t_end and keywords
+        load_config(repo / "config.yaml", mine)
+    msg = str(err.value)
+    assert f"{mine}: " in msg and "kw.parquet: columns not found for t_end -> 't_end'" in msg
+    assert "usfluxl_mx -> 'USFLUX'" in msg and "archive.local.column_map" in msg
+    assert "the table has ['prefix', 'arpnum', 'Time']" in msg
+
+
+def test_keyword_columns_a_model_cannot_get_fail_before_any_job(tmp_path):
+    from flarepipe.config import ConfigError, load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    local = {
+        "keyword_tables": [str(third_party_table(tmp_path))],
+        "harp_noaa_map": str(harp_noaa_map(tmp_path)),
+        "column_map": TABLE_MAP,
+        "constants": {"prefix": "HARP"},
+        "time_format": "%d.%m.%Y %H:%M",
+    }
+    # an extra table keyword is a sequence input; a misspelt one is refused, naming both lists
+    ok = _my_config(tmp_path, local, features={"keywords": ["usfluxl_mx", "totusjh"]})
+    assert load_config(repo / "config.yaml", ok)["features"]["keywords"][1] == "totusjh"
+    mine = _my_config(tmp_path, local, features={"keywords": ["usfluxl_mx", "totusjl"]})
+    with pytest.raises(ConfigError) as err:
+        load_config(repo / "config.yaml", mine)
+    msg = str(err.value)
+    assert f"{mine}: features.keywords ['totusjl'] are not columns the archive's" in msg
+    assert "'r_value', 'area_uhem'], and its keyword tables (archive.local.keyword_tables)" in msg
+    assert "can add ['totusjh', 'comment'] (archive.local.keep_extra True)" in msg
+    no_extra = _my_config(
+        tmp_path, {**local, "keep_extra": False}, features={"keywords": ["totusjh"]}
+    )
+    with pytest.raises(ConfigError, match=r"can add \[\] \(archive\.local\.keep_extra False\)"):
+        load_config(repo / "config.yaml", no_extra)
+    # a synthetic archive has the layout's keywords only; quality.keywords is checked alike
+    syn = tmp_path / "syn.yaml"
+    syn.write_text("quality: {keywords: [usfluxl_mx, totusjh]}\n")
+    with pytest.raises(ConfigError, match=r"syn\.yaml: quality\.keywords \['totusjh'\] are not"):
+        load_config(repo / "config.yaml", syn)
+    # the LSTM reads one input per keyword
+    lstm = tmp_path / "lstm.yaml"
+    lstm.write_text("models: {lstm: {network: {n_features: 3}}}\n")
+    with pytest.raises(
+        ConfigError, match=r"models\.lstm\.network\.n_features 3 differs from the 4"
+    ):
+        load_config(repo / "config.yaml", lstm)
+
+
+def test_a_filter_on_a_column_no_table_has_fails_before_any_job(tmp_path):
+    from flarepipe.config import ConfigError, load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    table = tmp_path / "kw.csv"
+    table.write_text(
+        "prefix,arpnum,t_end,USFLUXL,MEANGBL,R_VALUE,AREA\nHARP,7,2012-03-01T00:00:00,1e22,40,3,5\n"
+    )
+    mine = _my_config(tmp_path, {"keyword_tables": [str(table)]})
+    # config.yaml filters on |LON_FWT| <= 70: the table has no LON_FWT
+    with pytest.raises(ConfigError) as err:
+        load_config(repo / "config.yaml", mine)
+    assert "quality.max_cm_distance_deg filters on lon_fwt, but no keyword table" in str(err.value)
+    assert str(err.value).startswith(f"config.yaml, {mine}: ")
+    lon = _my_config(tmp_path, {"keyword_tables": [str(table)], "constants": {"lon_fwt": 0}})
+    assert load_config(repo / "config.yaml", lon)["quality"]["max_cm_distance_deg"] == 70
+
+
+def test_the_quality_line_names_the_top_reasons_and_their_settings():
+    from flarepipe.samples.diagnose import quality_line, quality_report
+    from flarepipe.samples.quality import REASONS
+
+    n = 5
+    flagged = pd.DataFrame({r: [False] * n for r in REASONS})
+    flagged["region_id"], flagged["t_rec"] = "HARP1", "2012-03-01T00:00:00"
+    flagged["read_error"] = ["", "", "", "", "x.fits: not FITS"]
+    flagged.loc[:, "far_from_cm"] = True
+    flagged.loc[:2, "no_noaa"] = True
+    flagged.loc[1:, "nan_keyword"] = True
+    flagged.loc[4, "unreadable_file"] = True
+    flagged["keep"] = False
+    s = settings("quality", {"max_cm_distance_deg": 45, "require_noaa": True})
+    report = quality_report(flagged, s)
+    assert list(report["rejected_by"]) == [
+        "far_from_cm",
+        "nan_keyword",
+        "no_noaa",
+        "unreadable_file",
+    ]
+    line = quality_line(report, "records.csv")
+    assert line == (
+        "the filters rejected all 5 records of records.csv: far_from_cm 5 "
+        "(quality.max_cm_distance_deg = 45); nan_keyword 4 (quality.check_nan_keywords = True, "
+        "quality.keywords = ['usfluxl_mx', 'meangbl_g_per_px', 'r_value', 'area_uhem']); "
+        "no_noaa 3 (quality.require_noaa = True); and 1 more reason(s)"
+    )
+    assert report["first"]["unreadable_file"]["read_error"] == "x.fits: not FITS"

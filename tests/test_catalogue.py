@@ -352,3 +352,8 @@ def test_an_empty_keyword_table_is_an_error_naming_it(tmp_path):
     path.write_text("")
     with pytest.raises(ValueError, match=r"sharp_0.csv: empty table \(no header line\)"):
         load_keyword_tables([path])
+    path.write_text("prefix,arpnum,t_end,USFLUX,MEANGBZ,R_VALUE,AREA\n")
+    with pytest.raises(
+        ValueError, match=r"sharp_0.csv: a header and no data row \(archive.local.keyword_tables\)"
+    ):
+        load_keyword_tables([path])

@@ -63,8 +63,31 @@ def _validate(tmp_path: Path, override: dict) -> dict:
                 },
                 "experiments": {"models": ["lstm"], "runs": 1},
             },
-            r"attribution.enabled is true but archive.source is tables, whose records have no "
+            r"attribution.enabled is true but archive.source is tables: its records have no "
             r"magnetogram",
+        ),
+        (
+            {
+                "archive": {
+                    "source": "local",
+                    "local": {"keyword_tables": ["k.csv"], "flares": "f.txt"},
+                },
+                "experiments": {"models": ["lstm", "cnn", "logreg"], "runs": 1},
+                "attribution": {"enabled": False},
+            },
+            r"experiments.models \['lstm', 'cnn', 'logreg'\] has image network\(s\) \['cnn'\], but "
+            r"archive.local has keyword_tables and no fits_dir: .*\(experiments.models: "
+            r"\['lstm', 'logreg'\]\)",
+        ),
+        (
+            {
+                "archive": {
+                    "source": "local",
+                    "local": {"keyword_tables": ["k.csv"], "flares": "f.txt"},
+                },
+                "experiments": {"models": ["lstm", "logreg"], "runs": 1, "stacking": []},
+            },
+            r"attribution.enabled is true but archive.local has keyword_tables and no fits_dir",
         ),
     ],
 )

@@ -55,7 +55,10 @@ def test_script_passes_declared_inputs_to_the_stage_of_its_rule_file(stem, rule,
     assert m, f"{script}.py calls no stage"
     assert m.group(1) == stem, f"rule {rule} lives in rules/{stem}.smk, its stage in {m.group(1)}"
     assert "**smk.input" in text, f"{script}.py must pass the declared inputs by name"
-    assert len(re.findall(r"^(?:from|import) flarepipe", text, re.M)) == 1  # one stage function
+    # the job wrapper (output in the log, one console line on failure), then one stage function
+    assert text.count("\nwith rule_job(smk):") == 1, f"{script}.py must run inside rule_job"
+    imports = re.findall(r"^\s*(?:from|import) (flarepipe\S*)", text, re.M)
+    assert imports == ["flarepipe.tools.jobs", f"flarepipe.stages.{stem}"], imports
     fn = getattr(importlib.import_module(f"flarepipe.stages.{stem}"), m.group(2))
     params = inspect.signature(fn).parameters
     assert fn.__name__.startswith("run_")
@@ -67,6 +70,9 @@ def test_script_passes_declared_inputs_to_the_stage_of_its_rule_file(stem, rule,
 @pytest.fixture(scope="module")
 def staged(tiny_archive, tmp_path_factory):
     """Quality, label, split, features and shards of the tiny archive, run through the stages."""
+    from flarepipe.config import settings
+    from flarepipe.samples.labels import read_samples
+    from flarepipe.samples.split import make_dataset_splits, write_split
     from flarepipe.stages.label import run_label, run_split
     from flarepipe.stages.quality import run_quality
     from flarepipe.stages.shard import run_features, run_shard
@@ -89,16 +95,20 @@ def staged(tiny_archive, tmp_path_factory):
         out_counts=out / "counts.csv",
         out_drops=out / "drops.csv",
     )
-    run_split(
-        samples=out / "samples.csv",
-        dataset="FUSED_SHARP",
-        run=0,
-        cfg={"undersample_ratio": None},
-        out=out / "split.csv",
-    )
     # the tiny archive has two HMI regions with samples: too few for three region-grouped
-    # splits, so later stages get every HMI region's samples dealt by time (60/20/20)
-    split = pd.read_csv(out / "split.csv", dtype={"sample_id": str, "region_id": str})
+    # splits (the split stage refuses it), so later stages get every HMI region's samples dealt
+    # by time (60/20/20)
+    with pytest.raises(ValueError, match=r"the val/test parts are empty \(train \d+, val 0"):
+        run_split(
+            samples=out / "samples.csv",
+            dataset="FUSED_SHARP",
+            run=0,
+            cfg={"undersample_ratio": None},
+            out=out / "split.csv",
+        )
+    one = settings("split", {"undersample_ratio": None})
+    split = make_dataset_splits(read_samples(out / "samples.csv"), "FUSED_SHARP", one, 0)
+    write_split(split, out / "split.csv")  # what the stage would write: train only
     hmi = split["instrument"] == "HMI"
     rank = split[hmi].groupby("region_id").cumcount() / split[hmi].groupby("region_id")[
         "sample_id"
@@ -177,6 +187,8 @@ def test_label_stage_refuses_flags_of_other_records(staged, tmp_path):
 
 
 def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path):
+    import json
+
     from flarepipe.archive.layout import read_records
     from flarepipe.config import settings
     from flarepipe.samples.labels import read_samples
@@ -194,15 +206,18 @@ def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path)
             cfg=cfg,
             out=tmp_path / "split.csv",
         )
-    run_split(
-        samples=out / "samples.csv",
-        records=root / "records.csv",
-        dataset="FUSED_SHARP",
-        run=1,
-        cfg=cfg,
-        out=tmp_path / "split.csv",
-    )
-    got = pd.read_csv(tmp_path / "split.csv", dtype={"sample_id": str, "region_id": str})
+    # with the records the overlap check runs; the two HMI regions fill train only, and the
+    # stage's diagnosis counts the parts make_dataset_splits made (fused MDI samples in train)
+    with pytest.raises(ValueError, match=r"split of FUSED_SHARP run 1: the val/test parts"):
+        run_split(
+            samples=out / "samples.csv",
+            records=root / "records.csv",
+            dataset="FUSED_SHARP",
+            run=1,
+            cfg=cfg,
+            out=tmp_path / "split.csv",
+        )
+    got = json.loads((tmp_path / "split_diagnosis.json").read_text())["parts"]
     want = make_dataset_splits(
         read_samples(out / "samples.csv"),
         "FUSED_SHARP",
@@ -210,44 +225,57 @@ def test_split_stage_with_noaa_overlap_needs_and_reads_records(staged, tmp_path)
         1,
         region_noaa=region_noaa(read_records(root / "records.csv")),
     )
-    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert {k: v["samples"] for k, v in got.items()} == {
+        s: int((want["split"] == s).sum()) for s in ("train", "val", "test")
+    }
+    assert not (tmp_path / "split.csv").exists()
+
+
+def _shard(out: Path, split: str, folder: Path, cfg: dict | None = None, train="train.h5"):
+    """The shard stage on the staged feature store and ``out / split``, writing into ``folder``."""
+    from flarepipe.stages.shard import run_shard
+
+    run_shard(
+        features=out / "features.h5",
+        split=out / split,
+        dataset="FUSED_SHARP",
+        cfg=cfg or {},
+        out_train=folder / train,
+        out_val=folder / "val.h5",
+        out_test=folder / "test.h5",
+    )
 
 
 def test_shard_stage_writes_the_declared_files(staged, tmp_path):
     from flarepipe.data.shards import ShardReader
-    from flarepipe.stages.shard import run_shard
 
     _, out, shards = staged
     sizes = {s: len(ShardReader(p).labels) for s, p in shards.items()}
     split = pd.read_csv(out / "split_by_time.csv")
     assert sizes == split["split"].value_counts().to_dict()
     with pytest.raises(ValueError, match=r"\{train,val,test\}\.h5"):
-        run_shard(
-            features=out / "features.h5",
-            split=out / "split_by_time.csv",
-            dataset="FUSED_SHARP",
-            cfg={},
-            out_train=tmp_path / "a.h5",
-            out_val=tmp_path / "val.h5",
-            out_test=tmp_path / "test.h5",
-        )
+        _shard(out, "split_by_time.csv", tmp_path, train="a.h5")
 
 
 def test_shard_stage_config_errors_name_the_section(staged, tmp_path):
     from flarepipe.config import ConfigError
-    from flarepipe.stages.shard import run_shard
 
     _, out, _ = staged
     with pytest.raises(ConfigError, match=r"shard\.image_norm must be one of"):
-        run_shard(
-            features=out / "features.h5",
-            split=out / "split_by_time.csv",
-            dataset="FUSED_SHARP",
-            cfg={"image_norm": "per_image"},
-            out_train=tmp_path / "train.h5",
-            out_val=tmp_path / "val.h5",
-            out_test=tmp_path / "test.h5",
-        )
+        _shard(out, "split_by_time.csv", tmp_path, {"image_norm": "per_image"})
+
+
+def test_shard_stage_on_a_split_with_empty_parts_names_their_sizes(staged, tmp_path):
+
+    _, out, _ = staged
+    n = len(pd.read_csv(out / "split.csv"))  # train only (the split stage would refuse it)
+    with pytest.raises(
+        ValueError,
+        match=rf"split of FUSED_SHARP: the val/test split is empty \(train {n}, val 0, test 0 "
+        rf"samples of {n} in the split file",
+    ):
+        _shard(out, "split.csv", tmp_path)
+    assert not list(tmp_path.glob("*.h5"))
 
 
 @pytest.fixture(scope="module")

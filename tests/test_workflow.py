@@ -245,13 +245,19 @@ def _local_workdir(tmp_path: Path) -> tuple[Path, Path, Path]:
         write_patch(
             fits_in / name,
             np.full((20, 30), float(i), np.float32),
-            # positions as every real export carries them (quality's central-meridian filter)
+            # positions and keywords as every real export carries them (quality's
+            # central-meridian filter; a record without keywords is rejected, and a quality
+            # stage that keeps no record fails)
             {
                 "HARPNUM": 377,
                 "T_REC": f"2011.02.15_{t}_TAI",
                 "NOAA_ARS": "11158",
                 "LON_FWT": 12.0,
                 "LAT_FWT": -20.0,
+                "USFLUXL": 1e22,
+                "MEANGBL": 40.0,
+                "R_VALUE": 3.0,
+                "AREA": 500.0,
             },
         )
     flares = tmp_path / "flares.txt"

@@ -1,19 +1,18 @@
 """Adapter: rule attribution_summary -> flarepipe.stages.attribute.run_attribution_summary."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.attribute import run_attribution_summary
 
-from flarepipe.stages.attribute import run_attribution_summary  # noqa: E402
-
-w = smk.wildcards
-print(
-    run_attribution_summary(
-        **smk.input,
-        summary=smk.output.summary,
-        dataset=w.dataset,
-        model=w.model,
-        cfg=smk.params.cfg,
+    w = smk.wildcards
+    print(
+        run_attribution_summary(
+            **smk.input,
+            summary=smk.output.summary,
+            dataset=w.dataset,
+            model=w.model,
+            cfg=smk.params.cfg,
+        )
     )
-)

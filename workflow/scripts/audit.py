@@ -1,25 +1,24 @@
 """Adapter: rule audit -> flarepipe.stages.audit.run_audit."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.audit import run_audit
 
-from flarepipe.stages.audit import run_audit  # noqa: E402
-
-o, p = smk.output, smk.params
-print(
-    run_audit(
-        **smk.input,
-        out_agreement=o.agreement,
-        out_disagreements=o.disagreements,
-        out_report=o.report,
-        out_derived=o.derived,
-        out_samples=o.samples,
-        labels=p.labels,
-        column_map=p.column_map,
-        derive_noaa=p.derive_noaa,
-        min_fraction=p.min_fraction,
-        cross_check_format=p.cross_check_format,
+    o, p = smk.output, smk.params
+    print(
+        run_audit(
+            **smk.input,
+            out_agreement=o.agreement,
+            out_disagreements=o.disagreements,
+            out_report=o.report,
+            out_derived=o.derived,
+            out_samples=o.samples,
+            labels=p.labels,
+            column_map=p.column_map,
+            derive_noaa=p.derive_noaa,
+            min_fraction=p.min_fraction,
+            cross_check_format=p.cross_check_format,
+        )
     )
-)

@@ -1,10 +1,9 @@
 """Adapter: rule emergence_archive -> flarepipe.stages.emergence.run_emergence_archive."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.emergence import run_emergence_archive
 
-from flarepipe.stages.emergence import run_emergence_archive  # noqa: E402
-
-run_emergence_archive(**smk.input, em=smk.params.emergence, out_regions=smk.output.regions)
+    run_emergence_archive(**smk.input, em=smk.params.emergence, out_regions=smk.output.regions)

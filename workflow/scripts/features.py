@@ -1,10 +1,9 @@
 """Adapter: rule features -> flarepipe.stages.shard.run_features."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.shard import run_features
 
-from flarepipe.stages.shard import run_features  # noqa: E402
-
-run_features(**smk.input, cfg=smk.params.cfg, out=smk.output[0], threads=smk.threads)
+    run_features(**smk.input, cfg=smk.params.cfg, out=smk.output[0], threads=smk.threads)

@@ -1,10 +1,9 @@
 """Adapter: rule fulldisk_figure -> flarepipe.stages.fulldisk.run_fulldisk_figure."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.fulldisk import run_fulldisk_figure
 
-from flarepipe.stages.fulldisk import run_fulldisk_figure  # noqa: E402
-
-run_fulldisk_figure(**smk.input, out=smk.output[0])
+    run_fulldisk_figure(**smk.input, out=smk.output[0])

@@ -1,19 +1,18 @@
 """Adapter: rule fulldisk_samples -> flarepipe.stages.fulldisk.run_fulldisk_samples."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.fulldisk import run_fulldisk_samples
 
-from flarepipe.stages.fulldisk import run_fulldisk_samples  # noqa: E402
-
-o = smk.output
-print(
-    run_fulldisk_samples(
-        **smk.input,
-        cfg=smk.params.cfg,
-        out_samples=o.samples,
-        out_frames=o.frames,
-        out_rejected=o.rejected,
+    o = smk.output
+    print(
+        run_fulldisk_samples(
+            **smk.input,
+            cfg=smk.params.cfg,
+            out_samples=o.samples,
+            out_frames=o.frames,
+            out_rejected=o.rejected,
+        )
     )
-)

@@ -1,21 +1,20 @@
 """Adapter: rule fulldisk_train -> flarepipe.stages.fulldisk.run_fulldisk_train."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.fulldisk import run_fulldisk_train
 
-from flarepipe.stages.fulldisk import run_fulldisk_train  # noqa: E402
-
-o = smk.output
-print(
-    run_fulldisk_train(
-        **smk.input,
-        model=smk.params.model,
-        cfg=smk.params.cfg,
-        seed=smk.params.seed,
-        out_predictions=o.predictions,
-        out_checkpoint=o.checkpoint,
-        threads=smk.threads,
+    o = smk.output
+    print(
+        run_fulldisk_train(
+            **smk.input,
+            model=smk.params.model,
+            cfg=smk.params.cfg,
+            seed=smk.params.seed,
+            out_predictions=o.predictions,
+            out_checkpoint=o.checkpoint,
+            threads=smk.threads,
+        )
     )
-)

@@ -1,18 +1,17 @@
 """Adapter: rule jsoc_unit -> flarepipe.stages.archive.run_jsoc_unit."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.archive import run_jsoc_unit
 
-from flarepipe.stages.archive import run_jsoc_unit  # noqa: E402
-
-print(
-    run_jsoc_unit(
-        **smk.input,
-        cfg=smk.params.cfg,
-        unit=smk.wildcards.unit,
-        archive=smk.params.archive,
-        out=smk.output[0],
+    print(
+        run_jsoc_unit(
+            **smk.input,
+            cfg=smk.params.cfg,
+            unit=smk.wildcards.unit,
+            archive=smk.params.archive,
+            out=smk.output[0],
+        )
     )
-)

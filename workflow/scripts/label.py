@@ -1,14 +1,12 @@
 """Adapter: rule label -> flarepipe.stages.label.run_label."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.label import run_label
 
-from flarepipe.stages.label import run_label  # noqa: E402
-
-o = smk.output
-try:  # a failure: the traceback in the log, one line naming the log on the console
+    o = smk.output
     run_label(
         **smk.input,
         cfg=smk.params.cfg,
@@ -17,11 +15,3 @@ try:  # a failure: the traceback in the log, one line naming the log on the cons
         out_counts=o.counts,
         out_drops=o.drops,
     )
-except Exception as exc:  # noqa: BLE001
-    import traceback
-
-    traceback.print_exc()
-    why = " ".join(str(exc).split()) or type(exc).__name__
-    line = f"rule {smk.rule} failed: {type(exc).__name__}: {why} (full detail in {smk.log[0]})"
-    print(line, file=sys.__stderr__, flush=True)
-    sys.exit(1)

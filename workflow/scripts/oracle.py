@@ -1,10 +1,9 @@
 """Adapter: rule oracle -> flarepipe.stages.train.run_oracle."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.train import run_oracle
 
-from flarepipe.stages.train import run_oracle  # noqa: E402
-
-run_oracle(**smk.input, out_predictions=smk.output.predictions)
+    run_oracle(**smk.input, out_predictions=smk.output.predictions)

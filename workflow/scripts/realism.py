@@ -1,15 +1,14 @@
 """Adapter: rule realism -> flarepipe.stages.realism.run_realism."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.realism import run_realism
 
-from flarepipe.stages.realism import run_realism  # noqa: E402
-
-run_realism(
-    **smk.input,
-    real_dir=smk.params.real,
-    out_table=smk.output.table,
-    n_patches=smk.params.n_patches,
-)
+    run_realism(
+        **smk.input,
+        real_dir=smk.params.real,
+        out_table=smk.output.table,
+        n_patches=smk.params.n_patches,
+    )

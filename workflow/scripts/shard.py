@@ -1,19 +1,18 @@
 """Adapter: rule shard -> flarepipe.stages.shard.run_shard."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.shard import run_shard
 
-from flarepipe.stages.shard import run_shard  # noqa: E402
-
-o = smk.output
-run_shard(
-    **smk.input,
-    dataset=smk.wildcards.dataset,
-    cfg=smk.params.cfg,
-    plugins=smk.params.plugins,
-    out_train=o.train,
-    out_val=o.val,
-    out_test=o.test,
-)
+    o = smk.output
+    run_shard(
+        **smk.input,
+        dataset=smk.wildcards.dataset,
+        cfg=smk.params.cfg,
+        plugins=smk.params.plugins,
+        out_train=o.train,
+        out_val=o.val,
+        out_test=o.test,
+    )

@@ -1,14 +1,17 @@
 """Adapter: rule stack -> flarepipe.stages.evaluate.run_stack."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.evaluate import run_stack
 
-from flarepipe.stages.evaluate import run_stack  # noqa: E402
-
-print(
-    run_stack(
-        smk.params.stacking, smk.params.template, list(smk.output), smk.params.plugins, **smk.input
+    print(
+        run_stack(
+            smk.params.stacking,
+            smk.params.template,
+            list(smk.output),
+            smk.params.plugins,
+            **smk.input,
+        )
     )
-)

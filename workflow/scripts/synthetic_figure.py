@@ -1,10 +1,9 @@
 """Adapter: rule synthetic_figure -> flarepipe.stages.archive.run_synthetic_figure."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.archive import run_synthetic_figure
 
-from flarepipe.stages.archive import run_synthetic_figure  # noqa: E402
-
-print(run_synthetic_figure(**smk.input, out=smk.output[0]))
+    print(run_synthetic_figure(**smk.input, out=smk.output[0]))

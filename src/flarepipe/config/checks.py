@@ -26,11 +26,22 @@ Checks, in order::
                                          FUSED dataset would report single-instrument numbers
     features.image_size, experiments.models  an image smaller than a configured image network's
                                          registered min_image_size (the CNN's five poolings)
-    archive.local/tables.column_map      a keyword table (its header, read now) lacks a column the
-                                         map or the defaults need, or map and constants disagree
-    attribution.enabled, archive.source  the tables source, whose records have no magnetograms:
+    archive.local/tables.column_map      a keyword table (its header or Parquet schema, read now)
+                                         lacks a column the map or the defaults need, or map and
+                                         constants disagree
+    features.keywords, quality.keywords  a name that is not a column the archive will have (the
+                                         layout's keywords; a table's unmapped columns: extras)
+    models.<net>.network.n_features      differs from the number of features.keywords
+    quality.max_cm_distance_deg, ...     a filter on a column no keyword table of a local archive
+                                         without FITS files has (LON_FWT, OBS_VR, AREA)
+    archive.local/tables.flares_format   the flare list's first line reads as another format, or
+                                         (csv) its header lacks a column flares_columns needs
+    attribution.enabled, archive.source  the tables source (or a local one with keyword tables
+                                         and no fits_dir), whose records have no magnetograms:
                                          the attribution stage needs the images the networks saw
                                          (its preprocessing, probes and PIL analysis)
+    experiments.models, archive.*        an image network on such an archive (only sequence
+                                         models and baselines can train on it)
     archive.size_limit_gb, archive.*     the synthetic or jsoc archive, or a jsoc full-disk
                                          download (fulldisk.jsoc), estimated above the limit
                                          (flarepipe.archive.size); from archive.size_warn_gb on
@@ -215,38 +226,76 @@ def _image_size(config: Mapping) -> list[Problem]:
     return out
 
 
+def _keyword_only(config: Mapping) -> tuple[str, list[tuple]] | None:
+    """How the archive is known to hold no magnetogram (the tables source, or a local source
+    with keyword tables and no fits_dir) and the keys that say so; ``None`` otherwise.
+    """
+    archive = config.get("archive") or {}
+    source = archive.get("source")
+    if source == "tables":
+        return "archive.source is tables", [("archive", "source")]
+    local = archive.get("local") or {}
+    if source == "local" and not local.get("fits_dir") and local.get("keyword_tables"):
+        return (
+            "archive.local has keyword_tables and no fits_dir",
+            [("archive", "local", "fits_dir"), ("archive", "local", "keyword_tables")],
+        )
+    return None
+
+
 def _attribution(config: Mapping) -> list[Problem]:
     enabled = (config.get("attribution") or {}).get("enabled", True)
-    source = (config.get("archive") or {}).get("source")
-    if enabled and source == "tables":
+    only = _keyword_only(config)
+    if enabled and only:
         return [
             (
-                [("attribution", "enabled"), ("archive", "source")],
-                "attribution.enabled is true but archive.source is tables, whose records have no "
-                "magnetogram files: the attribution stage needs the images the networks saw; set "
-                "attribution.enabled: false",
+                [("attribution", "enabled"), *only[1]],
+                f"attribution.enabled is true but {only[0]}: its records have no "
+                "magnetogram files, and the attribution stage needs the images the networks saw; "
+                "set attribution.enabled: false",
             )
         ]
     return []
 
 
-def _keyword_tables(config: Mapping) -> list[Problem]:
-    """Keyword tables of a local/tables archive lack a column their column map needs."""
+def _image_models(config: Mapping) -> list[Problem]:
+    """An image network asked of an archive without magnetograms (keyword tables only)."""
+    from flarepipe.models.registry import NETWORKS
+
+    only = _keyword_only(config)
+    models = (config.get("experiments") or {}).get("models") or []
+    images = [m for m in models if m in NETWORKS and NETWORKS[m].input == "image"]
+    if not only or not images:
+        return []
+    rest = [m for m in models if m not in images]
+    return [
+        (
+            [("experiments", "models"), *only[1]],
+            f"experiments.models {list(models)} has image network(s) {images}, but {only[0]}: "
+            f"no record has a magnetogram; train sequence models and baselines only "
+            f"(experiments.models: {rest}) or add the FITS exports",
+        )
+    ]
+
+
+def _table_files(config: Mapping):
+    """``(source, options, files per pattern)`` of a local/tables archive's keyword tables;
+    ``None`` without tables; a :class:`Problem` list when the table options do not build.
+    """
     import glob
 
     arch = config.get("archive") or {}
     src = arch.get("source")
     if src not in ("local", "tables"):
-        return []
+        return None
     sec = arch.get(src) or {}
     tables = sec.get("keyword_tables") or []
     if not tables:
-        return []
-    from flarepipe.archive.catalogues.keyword_tables import TableOptions, table_column_problems
+        return None
+    from flarepipe.archive.catalogues.keyword_tables import TableOptions
 
     keys = ("constants", "sep", "decimal", "time_format", "time_scale", "grid_minutes")
     keys += ("grid_tolerance_minutes", "keep_extra")
-    where = [("archive", src, "column_map"), ("archive", src, "constants")]
     try:
         opts = TableOptions(
             column_map=dict(sec.get("column_map") or {}),
@@ -254,18 +303,176 @@ def _keyword_tables(config: Mapping) -> list[Problem]:
             **{k: sec[k] for k in keys if k in sec},
         )
     except ValueError as exc:
-        return [(where, str(exc))]
+        return [([("archive", src, "column_map"), ("archive", src, "constants")], str(exc))]
     data_dir = sec.get("data_dir") if src == "tables" else None
-    out = []
+    files = []
     for pattern in [tables] if isinstance(tables, str) else tables:
         full = Path(os.path.expanduser(str(pattern)))
         if data_dir is not None and not full.is_absolute():
             full = Path(os.path.expanduser(str(data_dir))) / full
-        for f in sorted(glob.glob(str(full))):
+        files.append(sorted(glob.glob(str(full))))
+    return src, opts, files
+
+
+def _keyword_tables(config: Mapping) -> list[Problem]:
+    """Keyword tables of a local/tables archive lack a column their column map needs (text
+    headers and Parquet schemas only are read).
+    """
+    found = _table_files(config)
+    if found is None or isinstance(found, list):
+        return found or []
+    src, opts, files = found
+    from flarepipe.archive.catalogues.keyword_tables import table_column_problems
+
+    where = [("archive", src, "column_map"), ("archive", src, "constants")]
+    out = []
+    for hits in files:
+        for f in hits:
             why = table_column_problems(f, opts)
             if why:
                 out.append((where, why))
                 break  # one file per pattern says it
+    return out
+
+
+def _keyword_columns(config: Mapping) -> list[Problem]:
+    """``features.keywords`` (the sequence models' and baselines' inputs) or ``quality.keywords``
+    name a column the archive's records.csv will not have: the layout's keyword columns, plus,
+    for keyword tables, the extra columns their headers can give.
+    """
+    from flarepipe.archive.catalogues.keyword_tables import extra_column_candidates
+    from flarepipe.archive.layout import RECORD_COLUMNS
+    from flarepipe.core.keywords import KEYWORD_COLUMNS
+
+    found = _table_files(config)
+    if isinstance(found, list):
+        return []  # the table options are wrong: _keyword_tables says so
+    extras: list[str] = []
+    tables_keys: list[tuple] = []
+    where = ""
+    if found is not None:
+        src, opts, files = found
+        for f in (f for hits in files for f in hits):
+            names = extra_column_candidates(f, opts)
+            if names is None:
+                return []  # a header that does not read: the archive rule reports it
+            extras += [n for n in names if n not in extras]
+        tables_keys = [("archive", src, "keyword_tables"), ("archive", src, "keep_extra")]
+        where = (
+            f", and its keyword tables (archive.{src}.keyword_tables) can add {extras} "
+            f"(archive.{src}.keep_extra {opts.keep_extra})"
+        )
+    have = set(RECORD_COLUMNS) | set(extras)
+    quality = config.get("quality") or {}
+    lists = [("features", (config.get("features") or {}).get("keywords"))]
+    if quality.get("check_nan_keywords", True):
+        lists.append(("quality", quality.get("keywords")))
+    out = []
+    for sec, names in lists:
+        missing = [k for k in names or [] if k not in have]
+        if missing:
+            fix = (
+                f", or map a table column to one with archive.{found[0]}.column_map"
+                if found
+                else ""
+            )
+            out.append(
+                (
+                    [(sec, "keywords"), *tables_keys],
+                    f"{sec}.keywords {missing} are not columns the archive's records.csv will "
+                    f"have: its keyword columns are {list(KEYWORD_COLUMNS)}{where}; name those"
+                    f"{fix}",
+                )
+            )
+    return out
+
+
+#: quality filter -> the flarepipe name of the column it reads (flarepipe.samples.quality)
+_FILTER_NAMES = {"max_abs_obs_vr": "obs_vr", "max_cm_distance_deg": "lon_fwt"}
+_FILTER_NAMES["min_area_mm2"] = "area_uhem"
+
+
+def _table_filters(config: Mapping) -> list[Problem]:
+    """A quality filter on a column that no keyword table of a local archive without FITS files
+    gives (e.g. ``quality.max_cm_distance_deg`` and tables without ``LON_FWT``): every record
+    would fail it (the quality stage refuses such records; this says it before any job).
+    """
+    from flarepipe.archive.catalogues.keyword_tables import table_names_given
+
+    arch = config.get("archive") or {}
+    if arch.get("source") != "local" or (arch.get("local") or {}).get("fits_dir"):
+        return []
+    found = _table_files(config)
+    if not isinstance(found, tuple):
+        return []
+    _, opts, files = found
+    given: set[str] = set()
+    for f in (f for hits in files for f in hits):
+        names = table_names_given(f, opts)
+        if names is None:
+            return []
+        given |= names
+    if not files or not any(files):
+        return []
+    quality = config.get("quality") or {}
+    out = []
+    for key, name in _FILTER_NAMES.items():
+        if quality.get(key) is not None and name not in given:
+            out.append(
+                (
+                    [("quality", key), ("archive", "local", "keyword_tables")],
+                    f"quality.{key} filters on {name}, but no keyword table of "
+                    f"archive.local.keyword_tables has a column for it (and no fits_dir gives "
+                    f"it): every record would be rejected; set quality.{key}: null, or map the "
+                    f"table's column with archive.local.column_map {{{name}: <column>}}",
+                )
+            )
+    return out
+
+
+def _flare_list(config: Mapping) -> list[Problem]:
+    """The flare list of a local/tables archive contradicts its ``flares_format`` (its first
+    line reads as another format), or, read as ``csv``, lacks a column ``flares_columns`` (or a
+    required field) needs.
+    """
+    from flarepipe.archive.catalogues.flares import flare_list_problems
+
+    arch = config.get("archive") or {}
+    src = arch.get("source")
+    sec = (arch.get(src) or {}) if src in ("local", "tables") else {}
+    if not sec.get("flares"):
+        return []
+    path = Path(os.path.expanduser(str(sec["flares"])))
+    if src == "tables" and sec.get("data_dir") is not None and not path.is_absolute():
+        path = Path(os.path.expanduser(str(sec["data_dir"]))) / path
+    if not path.is_file():
+        return []
+    key = f"archive.{src}.flares_format"
+    why = flare_list_problems(
+        path, sec.get("flares_format", "auto"), sec.get("flares_columns"), key
+    )
+    if why is None:
+        return []
+    keys = [("archive", src, "flares_format"), ("archive", src, "flares_columns")]
+    return [([*keys, ("archive", src, "flares")], why)]
+
+
+def _lstm_features(config: Mapping) -> list[Problem]:
+    """A sequence network's ``n_features`` differs from the number of ``features.keywords``."""
+    keywords = (config.get("features") or {}).get("keywords") or []
+    out = []
+    for m in (config.get("experiments") or {}).get("models") or []:
+        net = ((config.get("models") or {}).get(m) or {}).get("network") or {}
+        if "n_features" in net and keywords and int(net["n_features"]) != len(keywords):
+            out.append(
+                (
+                    [("models", m, "network", "n_features"), ("features", "keywords")],
+                    f"models.{m}.network.n_features {net['n_features']} differs from the "
+                    f"{len(keywords)} features.keywords {list(keywords)}: the network reads one "
+                    "input per keyword; give it that many or drop n_features (then it is taken "
+                    "from the shards)",
+                )
+            )
     return out
 
 
@@ -526,7 +733,12 @@ _CHECKS = (
     _datasets,
     _image_size,
     _attribution,
+    _image_models,
     _keyword_tables,
+    _keyword_columns,
+    _table_filters,
+    _flare_list,
+    _lstm_features,
     _archive_size,
     _cadence,
     _filter_columns,

@@ -388,9 +388,7 @@ def build_shards(
     names = list(reader.attrs.get("keywords", []))
     unknown = [k for k in log_keywords if k not in names]
     if unknown:
-        raise ValueError(
-            f"config.yaml: shard.log_keywords {unknown} not among the keywords {names}"
-        )
+        raise ValueError(f"shard.log_keywords {unknown} not among the keywords {names}")
     for k in log_keywords:
         j = names.index(k)
         data["sequence"][:, :, j] = np.log10(np.maximum(data["sequence"][:, :, j], 1e-30))
@@ -407,9 +405,13 @@ def build_shards(
         s: pos[split.loc[split["split"] == s, "sample_id"]].to_numpy()
         for s in ("train", "val", "test")
     }
-    for s, ii in idx.items():
-        if len(ii) == 0:
-            raise ValueError(f"split of {dataset}: the {s} split is empty")
+    empty = [s for s, ii in idx.items() if len(ii) == 0]
+    if empty:
+        sizes = ", ".join(f"{s} {len(ii)}" for s, ii in idx.items())
+        raise ValueError(
+            f"split of {dataset}: the {'/'.join(empty)} split is empty ({sizes} samples of "
+            f"{len(split)} in the split file; the split stage refuses such a split: rerun it)"
+        )
     tr = idx["train"]
     seq = data["sequence"].astype(np.float64)
     norm: dict = {"sequences": {}, "log_keywords": list(log_keywords)}
@@ -422,9 +424,7 @@ def build_shards(
     # the dataset's primary instrument (val/test come from it), flarepipe.samples.registry
     primary = DATASETS[dataset].primary if dataset in DATASETS else None
     if image_norm not in ("primary_train", "global"):
-        raise ValueError(
-            f"config.yaml: shard.image_norm must be primary_train or global, got {image_norm!r}"
-        )
+        raise ValueError(f"shard.image_norm must be primary_train or global, got {image_norm!r}")
     img = data.get("image")
     spec = DATASETS[dataset] if dataset in DATASETS else None
     transform = spec.image_transform if spec is not None else ""

@@ -60,6 +60,7 @@ from flarepipe.io.parallel import map_chunked
 
 __all__ = [
     "REASONS",
+    "REASON_SETTINGS",
     "KEYWORD_COLUMNS",
     "QualitySettings",
     "MM2_PER_UHEM",
@@ -86,6 +87,19 @@ REASONS: tuple[str, ...] = (
     "missing_file",
     "unreadable_file",
 )
+#: reason -> the ``quality`` settings that make it fire (the module docstring's table)
+REASON_SETTINGS: dict[str, tuple[str, ...]] = {
+    "bad_quality": ("quality_mask", "max_quality"),
+    "high_obs_vr": ("max_abs_obs_vr",),
+    "far_from_cm": ("max_cm_distance_deg",),
+    "no_noaa": ("require_noaa",),
+    "small_area": ("min_area_mm2", "area_scope"),
+    "nan_pixels": ("max_nan_pixels",),
+    "size_deviation": ("max_size_deviation_px",),
+    "nan_keyword": ("check_nan_keywords", "keywords"),
+    "missing_file": ("require_file",),
+    "unreadable_file": (),
+}
 R_SUN_MM = 696.0
 MM2_PER_UHEM = 1e-6 * 2.0 * math.pi * R_SUN_MM**2  # ≈ 3.0437 Mm² per micro-hemisphere
 

@@ -99,6 +99,7 @@ def run_label(
             f"label: task {s.task} {why} from {records}{': ' + line if line else ''} "
             f"(counts per reason in {target})"
         )
+    Path(out_samples).with_name("label_diagnosis.json").unlink(missing_ok=True)  # a stale one
     write_samples(samples, out_samples)
     write_csv(evolution_counts(cand), out_counts)
     if out_drops:
@@ -125,13 +126,24 @@ def run_split(
         required) when ``split.exclude_noaa_overlap`` is on.
     plugins
         The plug-in that registered ``dataset``, if any (imported first).
+
+    Raises
+    ------
+    ValueError
+        The dataset's instrument has no sample, or a part (train, val, test) is empty: one line
+        with every part's size, the instrument's samples, regions and time span, and the
+        ``split`` settings of the method (:func:`flarepipe.samples.diagnose.split_line`);
+        ``split_<run>_diagnosis.json`` beside the output holds the counts.
     """
     from flarepipe.archive.layout import read_records
     from flarepipe.config import settings
     from flarepipe.core.registry import load_plugins
+    from flarepipe.io.atomic import write_json
+    from flarepipe.samples.diagnose import split_line, split_report
     from flarepipe.samples.labels import read_samples
     from flarepipe.samples.quality import region_noaa
-    from flarepipe.samples.split import make_dataset_splits, write_split
+    from flarepipe.samples.registry import DATASETS
+    from flarepipe.samples.split import SPLITS, make_dataset_splits, write_split
 
     load_plugins(plugins)
     s = settings("split", cfg)
@@ -143,5 +155,17 @@ def run_split(
                 "map); declare it as the split rule's `records` input"
             )
         noaa = region_noaa(read_records(records))
-    split = make_dataset_splits(read_samples(samples), dataset, s, int(run), region_noaa=noaa)
+    table = read_samples(samples)
+    primary = DATASETS[dataset].primary if dataset in DATASETS else None
+    split = None
+    if primary is None or (table["instrument"].astype(str) == primary).any():
+        split = make_dataset_splits(table, dataset, s, int(run), region_noaa=noaa)
+    empty = split is None or not all((split["split"] == p).any() for p in SPLITS)
+    if empty:
+        report = split_report(table, split, dataset, s)
+        target = Path(out).with_name(f"{Path(out).stem}_diagnosis.json")
+        write_json(report, target)
+        print(json.dumps(report, indent=1))  # the rule's log keeps the detail
+        raise ValueError(f"split of {dataset} run {run}: {split_line(report)} (counts in {target})")
+    Path(out).with_name(f"{Path(out).stem}_diagnosis.json").unlink(missing_ok=True)  # stale
     write_split(split, out)

@@ -24,6 +24,22 @@ def _out_dir(**outputs) -> Path:
     return folder
 
 
+def _sequence_width(model: str, network: Mapping | None, train) -> dict | None:
+    """``network`` with ``n_features`` set to the shards' keyword count where the network takes
+    one (the LSTM) and the config leaves it out: ``features.keywords`` with extra table keywords
+    then needs no second setting (a value given is checked against them before any job).
+    """
+    from flarepipe.data.shards import ShardReader
+    from flarepipe.models.registry import NETWORKS
+
+    spec = NETWORKS[model]
+    takes = "n_features" in (spec.params_schema.get("properties") or {})
+    if not takes or "n_features" in (network or {}) or spec.input != "sequence":
+        return None if network is None else dict(network)
+    keywords = list(ShardReader(train).attrs.get("keywords", []))
+    return {**dict(network or {}), **({"n_features": len(keywords)} if keywords else {})}
+
+
 def run_train(
     train,
     val,
@@ -62,7 +78,8 @@ def run_train(
             "core(s): the threads share them (raise resources.train.cpus)",
             stacklevel=2,
         )
-    summary = train_one(shards, model, cfg.get("network"), params, out_dir, seed=int(seed))
+    network = _sequence_width(model, cfg.get("network"), train)
+    summary = train_one(shards, model, network, params, out_dir, seed=int(seed))
     record_table(out_predictions)  # read_predictions verifies it
     write_json(summary, out_dir / "summary.json")
     return summary

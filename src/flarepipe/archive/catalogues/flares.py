@@ -71,6 +71,7 @@ __all__ = [
     "read_flare_file",
     "read_flare_table",
     "detect_flare_format",
+    "flare_list_problems",
     "require_usable_flares",
     "FLARE_FIELDS",
     "hek_windows",
@@ -704,6 +705,51 @@ _FORMATS = {
     "swpc_csv": read_swpc_events_csv,
     "sc24_csv": read_goes_sc24_csv,
 }
+
+
+#: formats with a header line that the generic ``csv`` reader can also read with a column map
+_HEADER_FORMATS = ("swpc_csv", "sc24_csv", "flares_csv")
+
+
+def flare_list_problems(
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    key: str = "archive.local.flares_format",
+) -> str | None:
+    """What is wrong with a flare list, seen from its first line only; ``None`` when nothing is.
+
+    For the config checks (before any job): a format given that its first line contradicts (the
+    line :func:`detect_flare_format` recognises as another format; ``csv`` may read any list with
+    a header), and, for ``csv``, a mapped or required column its header lacks. A file that does
+    not exist or does not read is left to the archive rule, which reports it.
+    """
+    from flarepipe.archive.catalogues.table_read import read_header
+
+    path = Path(path)
+    try:
+        detected = detect_flare_format(path)
+    except OSError:
+        return None
+    fmt = str(fmt)
+    if fmt not in ("auto", "") and detected and detected != fmt:
+        if not (fmt == "csv" and detected in _HEADER_FORMATS):
+            return (
+                f"{path}: {key} is {fmt!r}, but its first line reads as {detected!r} "
+                f"(flarepipe.archive.catalogues.flares.detect_flare_format); set {key}: "
+                f"{detected} or auto"
+            )
+    if (detected if fmt == "auto" else fmt) != "csv":
+        return None
+    try:
+        cols = read_header(path)
+    except (OSError, ValueError):
+        return None
+    try:
+        _flare_columns(cols, columns, key.rsplit("_", 1)[0] + "_columns")
+    except ValueError as exc:
+        return f"{path}: {exc}"
+    return None
 
 
 def detect_flare_format(path: str | os.PathLike) -> str:

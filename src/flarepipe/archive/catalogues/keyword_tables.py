@@ -49,6 +49,8 @@ __all__ = [
     "KeywordTableResult",
     "check_column_map",
     "table_column_problems",
+    "extra_column_candidates",
+    "table_names_given",
     "missing_columns_message",
     "read_keyword_tables",
     "load_keyword_tables",
@@ -242,7 +244,8 @@ def table_column_problems(path: str | os.PathLike, options: TableOptions) -> str
     """The missing-column error of one table, read from its first lines only; None when fine.
 
     For the config checks (before any job, in every rule's environment): a file that does not
-    exist or does not read, and a Parquet table, are left to the archive rule, which reports them.
+    exist or does not read (or a Parquet table where pyarrow is missing) is left to the archive
+    rule, which reports it.
     """
     from flarepipe.archive.catalogues.table_read import read_header
 
@@ -252,6 +255,57 @@ def table_column_problems(path: str | os.PathLike, options: TableOptions) -> str
         return None
     _, missing = _columns_used(cols, options)
     return f"{path}: {missing_columns_message(missing, cols, options)}" if missing else None
+
+
+def _extra_name(column: str, taken: Iterable[str]) -> str:
+    """The ``records.csv`` name of an extra table column: lower case, ``[0-9a-z_]``, with a
+    ``table_`` prefix where it would clash with a layout, tidy or already taken name.
+    """
+    name = re.sub(r"[^0-9a-z_]+", "_", column.strip().lower()).strip("_") or "column"
+    if name in RECORD_COLUMNS or name in set(taken) or name in _TIDY_NAMES:
+        name = f"table_{name}"
+    return name
+
+
+def extra_column_candidates(path: str | os.PathLike, options: TableOptions) -> list[str] | None:
+    """The ``records.csv`` names the unmapped columns of one table could get as extra keyword
+    columns, read from its header only (a superset: the reader keeps the numeric ones); empty
+    when ``options.keep_extra`` is off, ``None`` when the header does not read.
+    """
+    from flarepipe.archive.catalogues.table_read import read_header
+
+    try:
+        cols = read_header(path, options.sep, options.decimal)
+    except (OSError, ValueError):
+        return None
+    if not options.keep_extra:
+        return []
+    use, _ = _columns_used(cols, options)
+    used = set(use.values())
+    taken = [
+        *("region_id", "instrument", "series", "region"),
+        *KEYWORD_COLUMNS,
+        *LAYOUT_NAMES,
+    ]
+    out = []
+    for c in cols:
+        if c not in used:
+            out.append(_extra_name(c, [*taken, *out]))
+    return out
+
+
+def table_names_given(path: str | os.PathLike, options: TableOptions) -> set[str] | None:
+    """The flarepipe names (:data:`TABLE_NAMES`) one table gives a value of, by a column its
+    header has or a constant; ``None`` when the header does not read.
+    """
+    from flarepipe.archive.catalogues.table_read import read_header
+
+    try:
+        cols = read_header(path, options.sep, options.decimal)
+    except (OSError, ValueError):
+        return None
+    use, _ = _columns_used(cols, options)
+    return {n for n, c in use.items() if c in cols} | set(options.constants or {})
 
 
 @dataclass
@@ -420,12 +474,16 @@ def read_keyword_tables(
                     fixes[i].append(f"t_end {tai[i]} TAI snapped {-off[i]:+.1f} min to the grid")
         good = np.array([r is None for r in reason], dtype=bool)
         base_line = 2 + fmt.skip
+        if not n:
+            raise ValueError(
+                f"{p}: a header and no data row ({o.section}.keyword_tables): nothing to read"
+            )
         if not good.any():
             counts = pd.Series(reason).map(_reason_kind).value_counts().to_dict()
-            first = int(np.flatnonzero(~good)[0]) if n else 0
+            first = int(np.flatnonzero(~good)[0])
             raise ValueError(
                 f"{p}: every row rejected ({counts}); first: {p}:{first + base_line}: "
-                f"{reason[first] if n else 'no data rows'} (check {key}, {o.section}.constants, "
+                f"{reason[first]} (check {key}, {o.section}.constants, "
                 f"{o.section}.time_format/time_scale/grid_tolerance_minutes)"
             )
         for i in np.flatnonzero(~good):
@@ -490,9 +548,7 @@ def read_keyword_tables(
                 continue
             vals = pd.to_numeric(d[c], errors="coerce") if len(d) else pd.Series(dtype=float)
             if o.keep_extra and len(d) and vals.notna().mean() >= 0.5:
-                name = re.sub(r"[^0-9a-z_]+", "_", c.strip().lower()).strip("_") or "column"
-                if name in RECORD_COLUMNS or name in t.columns or name in _TIDY_NAMES:
-                    name = f"table_{name}"
+                name = _extra_name(c, t.columns)
                 t[name] = vals.astype(float)
                 extra.append(name)
             else:

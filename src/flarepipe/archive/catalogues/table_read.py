@@ -171,18 +171,28 @@ def read_table(
 def read_header(
     path: str | os.PathLike, sep: str | None = None, decimal: str | None = None
 ) -> list[str]:
-    """The column names of a text table, read from its first lines.
+    """The column names of a table, read from its first lines (text) or its schema (Parquet).
+
+    A Parquet file's schema is read with ``pyarrow.parquet.read_schema`` (the footer only, not
+    the data).
 
     Raises
     ------
     ValueError, OSError
-        The file is missing, empty, not a table, or Parquet (its schema is read with the whole
-        file by :func:`read_table`, in the archive rule's environment, which has pyarrow).
+        The file is missing, empty or not a table; or Parquet where pyarrow is not installed
+        (the archive rule's environment has it and checks the columns when it reads the table).
     """
     path = Path(path)
     fmt = detect_format(path, sep, decimal)
     if fmt.kind == "parquet":
-        raise ValueError(f"{path}: a Parquet table's columns are checked when it is read")
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError(f"{path}: no pyarrow here to read a Parquet schema") from None
+        try:
+            return [str(c).strip() for c in pq.read_schema(path).names]
+        except Exception as exc:  # noqa: BLE001 - pyarrow's own error types
+            raise ValueError(f"{path}: cannot read the Parquet schema: {exc}") from exc
     head = pd.read_csv(
         path, sep=fmt.sep if fmt.sep is not None else r"\s+", skiprows=fmt.skip, nrows=0
     )

@@ -257,7 +257,9 @@ def scan_fits(
     provenance: list[dict] = details.setdefault("provenance", [])
     rows, rejected = [], []
     taken: dict[object, Path] = {}  # archive path, and (series, region, T_REC) -> the file placed
-    for p in sorted(Path(x) for x in glob.glob(str(root / pattern), recursive=True)):
+    matched = sorted(Path(x) for x in glob.glob(str(root / pattern), recursive=True))
+    details["matched"] = len(matched)
+    for p in matched:
         seg = file_segment(p)
         if seg is not None and seg != segment:
             ignored[seg] = ignored.get(seg, 0) + 1
@@ -326,6 +328,50 @@ def _expand(paths) -> list[Path]:
             raise ValueError(f"{SECTION}.keyword_tables: no file matches {str(p)!r}")
         out += [Path(h) for h in hits]
     return out
+
+
+def _no_records_report(
+    c: LocalSettings, details: dict, tables: list[Path], rejected: list[pd.DataFrame]
+) -> dict:
+    """Why the local inputs gave no record: FITS files matched, of other segments, rejected
+    (counts, the first reasons), table rows; ``why`` says it in one line naming the keys.
+    """
+    rej = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=["reason"])
+    ignored = dict(sorted(details.get("ignored_segments", {}).items()))
+    report: dict = {
+        "fits_dir": c.fits_dir,
+        "fits_glob": c.fits_glob,
+        "segment": c.segment,
+        "fits_files_matched": int(details.get("matched", 0)),
+        "fits_ignored_segments": ignored,
+        "keyword_tables": [str(p) for p in tables],
+        "rejected": int(len(rej)),
+        "first_rejections": rej["reason"].astype(str).head(5).tolist(),
+    }
+    if c.fits_dir is None:
+        why = f"{SECTION}.keyword_tables gave no row"
+    elif not report["fits_files_matched"]:
+        why = (
+            f"{SECTION}.fits_glob {c.fits_glob!r} matches no file under {SECTION}.fits_dir "
+            f"{c.fits_dir!r}"
+        )
+    elif not len(rej):
+        segs = ", ".join(f"{k} {v}" for k, v in ignored.items())
+        why = (
+            f"the {report['fits_files_matched']} file(s) {SECTION}.fits_glob {c.fits_glob!r} "
+            f"matches under {c.fits_dir!r} are of other segments than {SECTION}.segment "
+            f"{c.segment!r} ({segs})"
+        )
+    else:
+        why = (
+            f"all {len(rej)} file(s) of segment {c.segment!r} ({SECTION}.segment) that "
+            f"{SECTION}.fits_glob {c.fits_glob!r} matches were rejected; first: "
+            f"{report['first_rejections'][0]}"
+        )
+    if tables:
+        why += f"; and {SECTION}.keyword_tables gave no row"
+    report["why"] = why
+    return report
 
 
 def build_local_archive(
@@ -399,9 +445,11 @@ def build_local_archive(
         if len(part):
             parts.append(part)
     if not parts:
-        raise ValueError(
-            f"local source found no records (check {SECTION}.fits_dir / {SECTION}.keyword_tables)"
-        )
+        report = _no_records_report(c, details, tables, rejected)
+        target = archive / "archive_diagnosis.json"
+        write_json(report, target)
+        raise ValueError(f"local source found no records: {report['why']} (detail in {target})")
+    (archive / "archive_diagnosis.json").unlink(missing_ok=True)  # of an earlier run that failed
     extra = [x for p in parts for x in p.columns if x not in RECORD_COLUMNS]
     extra = list(dict.fromkeys(extra))
     records = pd.concat(parts, ignore_index=True).reindex(columns=RECORD_COLUMNS + extra)
