@@ -6,11 +6,16 @@ to 8 of its records is computed on the record's pixel grid (no rendering) and on
 (:func:`flarepipe.attribution.analysis.resize_mask`: HMI subsampled 4x, resized to 32 px). Its
 share of the patch bounds how much any map can gain by pointing at the mask (enrichment <= 1 /
 share). Usage: python benchmarks/cause_mask_area.py [scales=tiny,small,default] [regions=40]
-(``regions``: regions per instrument read from each plan).
+[config.yaml overlay] (``regions``: regions per instrument read from each plan). With an overlay
+(e.g. ``config/attribution_delta.yaml``) the generator parameters of its ``archive.synthetic``
+(the scale argument still chooses the preset), its ``features.image_size`` and
+``hmi_subsample`` and its ``attribution.planted_dilation_px`` are used, and a third grid
+``dilated`` is printed; ``network px`` is the median mask size in network pixels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
@@ -27,11 +32,28 @@ from flarepipe.attribution.analysis import resize_mask
 IMAGE_SIZE, HMI_SUBSAMPLE = 32, 4
 
 
-def shares(scale: str, per_instrument: int) -> dict[str, np.ndarray]:
+def overlay(path: str | None) -> tuple[dict, int, int, int]:
+    """Generator parameters, image side, HMI subsample and mask dilation of a config overlay."""
+    if path is None:
+        return {}, IMAGE_SIZE, HMI_SUBSAMPLE, 0
+    from flarepipe.config.load import load_config
+
+    cfg = load_config("config.yaml", path)
+    fields = {f.name for f in dataclasses.fields(SyntheticParams)} - {"scale"}
+    syn = {k: v for k, v in cfg["archive"]["synthetic"].items() if k in fields}
+    if "instruments" in syn:
+        syn["instruments"] = tuple(syn["instruments"])
+    feats = cfg["features"]
+    dil = int(cfg["attribution"].get("planted_dilation_px", 0))
+    return syn, int(feats["image_size"]), int(feats["hmi_subsample"]), dil
+
+
+def shares(scale: str, per_instrument: int, config: str | None = None) -> dict[str, np.ndarray]:
     """Mask shares (native, network grid) over the records of regions with a planted cause."""
-    params = SyntheticParams(scale=scale)
+    syn, size, hmi_sub, dil = overlay(config)
+    params = SyntheticParams(scale=scale, **syn)
     res = params.resolved()
-    native, network = [], []
+    native, network, dilated, pixels = [], [], [], []
     taken: dict[str, int] = {}
     for job in plan_regions(params):
         _, name, index, t_birth, span, _, _ = job
@@ -49,23 +71,32 @@ def shares(scale: str, per_instrument: int) -> dict[str, np.ndarray]:
             if not mask.any():
                 continue
             native.append(mask.mean())
-            sub = HMI_SUBSAMPLE if name == "HMI" else 1
-            network.append(resize_mask(mask, (IMAGE_SIZE, IMAGE_SIZE), subsample=sub).mean())
-    return {"native": np.asarray(native), "network": np.asarray(network)}
+            sub = hmi_sub if name == "HMI" else 1
+            small = resize_mask(mask, (size, size), subsample=sub)
+            network.append(small.mean())
+            pixels.append(small.sum())
+            if dil:
+                dilated.append(resize_mask(mask, (size, size), sub, dil).mean())
+    out = {"native": np.asarray(native), "network": np.asarray(network)}
+    if dil:
+        out["dilated"] = np.asarray(dilated)
+    out["network px"] = np.asarray(pixels, dtype=float)
+    return out
 
 
 def main() -> None:
     """Print one line per (scale, grid): masks, median, 90th percentile, max, share empty."""
     scales = (sys.argv[1] if len(sys.argv) > 1 else "tiny,small,default").split(",")
     per_instrument = int(sys.argv[2]) if len(sys.argv) > 2 else 40
-    print(f"{'scale':8s} {'grid':8s} {'masks':>6s} {'median':>7s} {'p90':>7s} {'max':>7s} empty")
+    config = sys.argv[3] if len(sys.argv) > 3 else None
+    print(f"{'scale':8s} {'grid':10s} {'masks':>6s} {'median':>7s} {'p90':>7s} {'max':>7s} empty")
     for scale in scales:
-        for grid, a in shares(scale, per_instrument).items():
+        for grid, a in shares(scale, per_instrument, config).items():
             if a.size == 0:
-                print(f"{scale:8s} {grid:8s} {0:6d}")
+                print(f"{scale:8s} {grid:10s} {0:6d}")
                 continue
             print(
-                f"{scale:8s} {grid:8s} {a.size:6d} {np.median(a):7.3f} "
+                f"{scale:8s} {grid:10s} {a.size:6d} {np.median(a):7.3f} "
                 f"{np.quantile(a, 0.9):7.3f} {a.max():7.3f} {np.mean(a == 0):5.2f}"
             )
 

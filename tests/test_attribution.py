@@ -597,6 +597,19 @@ def test_resize_mask_follows_the_image_preprocessing():
     assert small.mean() == pytest.approx(mask.mean(), rel=0.3)
 
 
+def test_resize_mask_dilation_is_a_square_on_the_network_grid():
+    mask = np.zeros((128, 128), bool)
+    mask[60:68, 60:68] = True  # 8 native px -> 2 network px (subsample 2, 64 -> 32)
+    small = analysis.resize_mask(mask, (32, 32), subsample=2)
+    grown = analysis.resize_mask(mask, (32, 32), subsample=2, dilation_px=1)
+    rows, cols = np.nonzero(small)
+    assert np.array_equal(
+        grown, ndimage.binary_dilation(small, np.ones((3, 3), bool))
+    )  # one network pixel on every side, corners included
+    assert grown.sum() == (np.ptp(rows) + 3) * (np.ptp(cols) + 3)
+    assert not analysis.resize_mask(np.zeros((128, 128), bool), (32, 32), 2, 1).any()
+
+
 # --------------------------------------------------------------------------------------------
 # the workflow stage on the tiny configuration
 

@@ -146,11 +146,16 @@ def select_samples(
     return out
 
 
-def resize_mask(mask: np.ndarray, shape: Sequence[int], subsample: int = 1) -> np.ndarray:
+def resize_mask(
+    mask: np.ndarray, shape: Sequence[int], subsample: int = 1, dilation_px: int = 0
+) -> np.ndarray:
     """A native-grid bool mask on the network grid: subsampled, area-resized, kept where >= 1/4.
 
     The mask goes through the same steps as the magnetogram (every ``subsample``-th pixel, then
-    an antialiased bilinear resize), so it lands where the causes are in the network input.
+    an antialiased bilinear resize), so it lands where the causes are in the network input; then
+    it is dilated by ``dilation_px`` network pixels (a ``(2·dilation_px+1)`` square): the resize
+    spreads a cause over the neighbouring network pixels, so a map that points at the cause as
+    the network sees it can sit one pixel beside the thresholded mask. An empty mask stays empty.
     """
     from flarepipe.data.features import resize_image
 
@@ -159,7 +164,10 @@ def resize_mask(mask: np.ndarray, shape: Sequence[int], subsample: int = 1) -> n
         m = m[::subsample, ::subsample]
     if tuple(shape)[0] != tuple(shape)[1]:
         raise ValueError(f"the network grid is square, got {tuple(shape)}")
-    return resize_image(m, int(shape[0])) >= 0.25
+    out = resize_image(m, int(shape[0])) >= 0.25
+    if dilation_px > 0 and out.any():
+        out = ndimage.binary_dilation(out, np.ones((2 * int(dilation_px) + 1,) * 2, dtype=bool))
+    return out
 
 
 def mask_scores(attribution: np.ndarray, mask: np.ndarray) -> dict[str, float]:

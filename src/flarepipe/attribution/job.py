@@ -314,7 +314,9 @@ def explain_run(
             rec = recs.iloc[int(sample_rows.at[sid, "last_record"])]
             if planted:
                 sub = pre.hmi_subsample if rec["instrument"] == "HMI" else 1
-                masks[i] = analysis.resize_mask(cause_mask(archive_root, rec), (side, side), sub)
+                masks[i] = analysis.resize_mask(
+                    cause_mask(archive_root, rec), (side, side), sub, int(s["planted_dilation_px"])
+                )
             pc = s["pil"]
             pil_masks[i] = analysis.pil_mask(
                 pre.field_of(x[i, 0]),
