@@ -1,18 +1,17 @@
 """Adapter: rule detection_shard -> flarepipe.stages.detection.run_detection_shard."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.detection import run_detection_shard
 
-from flarepipe.stages.detection import run_detection_shard  # noqa: E402
-
-o = smk.output
-run_detection_shard(
-    **smk.input,
-    det=smk.params.det,
-    split_method=smk.params.split_method,
-    out_frames=list(o.frames),
-    out_crops=list(o.crops),
-    out_rejected=o.rejected,
-)
+    o = smk.output
+    run_detection_shard(
+        **smk.input,
+        det=smk.params.det,
+        split_method=smk.params.split_method,
+        out_frames=list(o.frames),
+        out_crops=list(o.crops),
+        out_rejected=o.rejected,
+    )

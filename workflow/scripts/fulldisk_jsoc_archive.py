@@ -1,10 +1,9 @@
 """Adapter: rule fulldisk_archive (jsoc) -> flarepipe.stages.fulldisk.run_fulldisk_jsoc_archive."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.fulldisk import run_fulldisk_jsoc_archive
 
-from flarepipe.stages.fulldisk import run_fulldisk_jsoc_archive  # noqa: E402
-
-print(run_fulldisk_jsoc_archive(**smk.input, cfg=smk.params.cfg, out=smk.output[0]))
+    print(run_fulldisk_jsoc_archive(**smk.input, cfg=smk.params.cfg, out=smk.output[0]))

@@ -1,18 +1,17 @@
 """Adapter: rule fulldisk_jsoc_unit -> flarepipe.stages.fulldisk.run_fulldisk_jsoc_unit."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.fulldisk import run_fulldisk_jsoc_unit
 
-from flarepipe.stages.fulldisk import run_fulldisk_jsoc_unit  # noqa: E402
-
-print(
-    run_fulldisk_jsoc_unit(
-        **smk.input,
-        cfg=smk.params.cfg,
-        jsoc=smk.params.jsoc,
-        unit=smk.wildcards.unit,
-        out=smk.output[0],
+    print(
+        run_fulldisk_jsoc_unit(
+            **smk.input,
+            cfg=smk.params.cfg,
+            jsoc=smk.params.jsoc,
+            unit=smk.wildcards.unit,
+            out=smk.output[0],
+        )
     )
-)

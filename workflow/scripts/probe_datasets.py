@@ -1,10 +1,9 @@
 """Adapter: rule probe_datasets -> flarepipe.stages.attribute.run_probe_datasets."""
 
-import sys
+from flarepipe.tools.jobs import rule_job
 
 smk = snakemake  # noqa: F821
-sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)
+with rule_job(smk):  # output in the log; a failure: one console line (the cause, the log)
+    from flarepipe.stages.attribute import run_probe_datasets
 
-from flarepipe.stages.attribute import run_probe_datasets  # noqa: E402
-
-run_probe_datasets(smk.wildcards.model, smk.output.table, smk.output.figures, **smk.input)
+    run_probe_datasets(smk.wildcards.model, smk.output.table, smk.output.figures, **smk.input)
