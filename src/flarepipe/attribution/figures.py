@@ -100,6 +100,39 @@ def maps_figure(
     return _save(fig, path)
 
 
+def _magnetogram_grid(
+    path: str | os.PathLike,
+    magnetograms: Sequence[np.ndarray],
+    row_labels: Sequence[str],
+    title: str,
+    draw,
+) -> Path:
+    """Magnetograms in a grid of at most 4 columns, ``draw(ax, i, bmap)`` over each."""
+    plt = _plt()
+    n = len(magnetograms)
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows + 0.5), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i, bmap in enumerate(magnetograms):
+        ax = axes.ravel()[i]
+        vmax = _field_limits(bmap)
+        ax.imshow(bmap, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax)
+        draw(ax, i, bmap)
+        ax.set_title(row_labels[i], fontsize=6)
+    fig.suptitle(title, fontsize=8)
+    fig.subplots_adjust(
+        left=0.02,
+        right=0.98,
+        top=1 - 0.55 / fig.get_figheight(),
+        bottom=0.02,
+        wspace=0.05,
+        hspace=0.25,
+    )
+    return _save(fig, path)
+
+
 def contour_figure(
     path: str | os.PathLike,
     magnetograms: Sequence[np.ndarray],
@@ -113,32 +146,14 @@ def contour_figure(
     Each map is upsampled to the patch (order 2), made absolute, smoothed with ``sigma_px`` native
     pixels and contoured at 30/50/70/90 % of its maximum.
     """
-    plt = _plt()
-    n = len(magnetograms)
-    cols = min(n, 4)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows + 0.5), squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for i, bmap in enumerate(magnetograms):
-        ax = axes.ravel()[i]
-        vmax = _field_limits(bmap)
-        ax.imshow(bmap, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax)
+
+    def draw(ax, i, bmap):
         s = smooth(np.abs(upsample(maps[i], bmap.shape)), sigma_px)
         levels = contour_levels(s)
         if levels:
             ax.contour(s, levels=levels, cmap="autumn", linewidths=0.8)
-        ax.set_title(row_labels[i], fontsize=6)
-    fig.suptitle(title, fontsize=8)
-    fig.subplots_adjust(
-        left=0.02,
-        right=0.98,
-        top=1 - 0.55 / fig.get_figheight(),
-        bottom=0.02,
-        wspace=0.05,
-        hspace=0.25,
-    )
-    return _save(fig, path)
+
+    return _magnetogram_grid(path, magnetograms, row_labels, title, draw)
 
 
 def occlusion_overlay_figure(
@@ -154,32 +169,16 @@ def occlusion_overlay_figure(
     Each map is upsampled to the patch bicubically (order 3, as the paper resizes), made
     absolute, scaled to [0, 1] and the ``> threshold`` region drawn over the magnetogram.
     """
-    plt = _plt()
-    n = len(magnetograms)
-    cols = min(n, 4)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows + 0.5), squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for i, bmap in enumerate(magnetograms):
-        ax = axes.ravel()[i]
-        vmax = _field_limits(bmap)
-        ax.imshow(bmap, origin="lower", cmap="gray", vmin=-vmax, vmax=vmax)
+
+    def draw(ax, i, bmap):
         hot = above_threshold(maps[i], bmap.shape, threshold)
         ax.imshow(np.ma.masked_where(~hot, hot), origin="lower", cmap="autumn", alpha=0.5)
         if hot.any():
             ax.contour(hot, levels=[0.5], colors="red", linewidths=0.6)
-        ax.set_title(row_labels[i], fontsize=6)
-    fig.suptitle(f"{title} (|map| > {threshold:g})", fontsize=8)
-    fig.subplots_adjust(
-        left=0.02,
-        right=0.98,
-        top=1 - 0.55 / fig.get_figheight(),
-        bottom=0.02,
-        wspace=0.05,
-        hspace=0.25,
+
+    return _magnetogram_grid(
+        path, magnetograms, row_labels, f"{title} (|map| > {threshold:g})", draw
     )
-    return _save(fig, path)
 
 
 def sequence_maps_figure(
