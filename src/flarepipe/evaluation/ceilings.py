@@ -18,11 +18,13 @@ oracle`` how much the view can give.
    would: the prediction window at the rate in effect at ``t_end`` (persistence; the future is
    nobody's view), the observation window integrated where the view sees a history (the keyword
    series) and at the ``t_end`` rate where it sees one frame;
-3. ``E[q | index, strata]``: isotonic regression of ``q`` on the index within each stratum of the
-   seen region constants (rotated bipole, delta spot), over all labelled samples of the population
-   whose prior ratio the oracle uses. It is **cross-fitted by region** (each region's samples
-   are predicted by a fit on the other regions' folds): a region's samples share its hidden
-   constants, so an in-sample fit would pass them on through the region's own samples.
+3. ``E[q | index]``: isotonic regression of ``q`` on the index over all labelled samples of the
+   population whose prior ratio the oracle uses. The index holds the seen constants' terms
+   (``c_morph``, ``c_delta``), so no fit per stratum of them: one would rest on a handful of
+   regions (on the tiny archive such fits lost most of the skill). It is **cross-fitted by
+   region** (each region's samples are predicted by a fit on the other regions' folds): a
+   region's samples share its hidden constants, so an in-sample fit would pass them on through
+   the region's own samples.
 
 Where nothing is unseen and the rates are constant over the windows, the index is the oracle's
 log-odds and the ceiling is the oracle; where an unseen binary constant is independent of the
@@ -64,7 +66,6 @@ class Latent:
 
     column: str
     coefficient: str  # field of SyntheticParams (and of the archive manifest's parameters)
-    constant: bool  # a region constant (0/1), not a time series
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,10 @@ class View:
 
 #: The planted log-rate components (``archive/sources/synthetic/regions.py``, simulate_region).
 LATENTS: dict[str, Latent] = {
-    "log_size": Latent("log_size", "c_size", constant=False),
-    "emergence": Latent("emergence", "c_emerge", constant=False),
-    "morphology": Latent("morphology", "c_morph", constant=True),
-    "delta": Latent("delta", "c_delta", constant=True),
+    "log_size": Latent("log_size", "c_size"),
+    "emergence": Latent("emergence", "c_emerge"),
+    "morphology": Latent("morphology", "c_morph"),
+    "delta": Latent("delta", "c_delta"),
 }
 
 #: The view ceilings scored on synthetic archives, by model name. The keyword series (LSTM) shows
@@ -183,17 +184,11 @@ def _folds(groups: np.ndarray, n_folds: int) -> np.ndarray:
 
 
 def cross_fitted_mean(
-    q: np.ndarray,
-    index: np.ndarray,
-    groups: np.ndarray,
-    strata: np.ndarray | None = None,
-    n_folds: int = 10,
+    q: np.ndarray, index: np.ndarray, groups: np.ndarray, n_folds: int = 10
 ) -> np.ndarray:
-    """``E[q | index, stratum]`` by isotonic regression (increasing in ``index``) per stratum,
-    each group's rows predicted by the fit on the other folds' groups (groups: regions).
-
-    A stratum whose other folds are empty for some fold falls back, for that fold, on the fit over
-    every stratum; a lone group (nothing to fit on) keeps its own mean.
+    """``E[q | index]`` by isotonic regression (increasing in ``index``), each group's rows
+    predicted by the fit on the other folds' groups (groups: regions; beyond the fitted range the
+    nearest fitted value). A lone group (nothing to fit on) keeps its own mean.
     """
     from sklearn.isotonic import IsotonicRegression
 
@@ -202,27 +197,15 @@ def cross_fitted_mean(
     groups = np.asarray(groups)
     if not (q.shape == x.shape == groups.shape):
         raise ValueError("q, index and groups must have one value per sample")
-    st = np.zeros(q.size, dtype=np.int64) if strata is None else pd.factorize(strata)[0]
     fold = _folds(groups, n_folds)
     out = np.full(q.size, np.nan)
-
-    def fit(rows):
-        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x[rows], q[rows])
-
     for f in np.unique(fold):
         test, train = fold == f, fold != f
         if not train.any():
             out[test] = q[test].mean()
             continue
-        pooled = None
-        for s in np.unique(st[test]):
-            rows = test & (st == s)
-            fit_rows = train & (st == s)
-            if fit_rows.any():
-                out[rows] = fit(fit_rows).predict(x[rows])
-            else:
-                pooled = pooled if pooled is not None else fit(train)
-                out[rows] = pooled.predict(x[rows])
+        fit = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        out[test] = fit.fit(x[train], q[train]).predict(x[test])
     return out
 
 
@@ -261,17 +244,11 @@ def ceiling_posteriors(
         q = oracle_probabilities(samples, rates)["q"].to_numpy()
     q = np.asarray(q, dtype=np.float64)
     regions = samples["region_id"].astype(str).to_numpy()
-    const = rates.groupby(rates["region_id"].astype(str), sort=False).first()
     out = pd.DataFrame({"sample_id": samples["sample_id"].astype(str).to_numpy(), "q": q})
     for name in views or ceiling_names():
         view = _view(name)
         index = view_index(samples, rates, view, coefficients)
-        seen_const = [LATENTS[k].column for k in view.seen if LATENTS[k].constant]
-        strata = None
-        if seen_const:
-            vals = const.loc[regions, seen_const].to_numpy(dtype=np.float64)
-            strata = pd.Series([tuple(r) for r in vals]).astype(str).to_numpy()
-        out[view.name] = cross_fitted_mean(q, index, regions, strata, n_folds)
+        out[view.name] = cross_fitted_mean(q, index, regions, n_folds)
     return out
 
 
