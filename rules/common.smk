@@ -48,6 +48,7 @@ DATASETS = list(PLAN.datasets)
 RUNS = list(PLAN.runs)
 NEURAL = list(PLAN.networks)
 SYNTHETIC = PLAN.oracle
+CEILINGS = list(PLAN.ceilings)
 STACK = list(PLAN.ensembles)
 NETWORK_PATTERN = wildcard_pattern(network_names())
 BASELINE_PATTERN = wildcard_pattern(baseline_names())

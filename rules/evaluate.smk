@@ -71,6 +71,7 @@ rule evaluate:
         overlays=list(PLAN.networks),
         plugins=sorted({p for d in DATASETS for p in dataset_plugins(d)}),
         image_size=config["features"]["image_size"],
+        ceilings=PLAN.ceiling_of,
     script:
         "../workflow/scripts/evaluate.py"
 

@@ -1,6 +1,7 @@
 # Stage 6: one job per (dataset, model, run): `train` for registered networks, `baseline` for
 # registered baselines. Only the model's own config section is a param, so changing one model's
-# hyperparameters reruns only that model's jobs.
+# hyperparameters reruns only that model's jobs. On synthetic archives `oracle` forecasts from
+# the planted rates, and from the part of them each network input shows (the view ceilings).
 
 
 rule train:
@@ -58,8 +59,15 @@ rule oracle:
         samples=rules.label.output.samples,
         split=rules.split.output[0],
         rates=f"{R}/archive/truth/rates.csv",
+        # the planted coefficients, for the view ceilings
+        manifest=f"{R}/archive/manifest.json",
     output:
         predictions=f"{R}/models/{{dataset}}/{ORACLE}/run{{run}}/predictions.csv",
+        # the view ceilings (flarepipe.evaluation.ceilings): the oracle on what one input shows
+        ceilings=expand(
+            f"{R}/models/{{{{dataset}}}}/{{ceiling}}/run{{{{run}}}}/predictions.csv",
+            ceiling=CEILINGS,
+        ),
     log:
         f"{R}/logs/oracle/{{dataset}}_{{run}}.log",
     conda:

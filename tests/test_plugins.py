@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from flarepipe.evaluation.ceilings import ceiling_names
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: The user's module: one network, registered by decorator (a file next to the config).
@@ -136,6 +138,7 @@ def test_plugin_network_runs_through_the_tiny_workflow(toy_workdir: Path) -> Non
         "avg",
         "best_tss",
         "oracle",
+        *ceiling_names(),
     }
     pred = pd.read_csv(run / "predictions.csv")
     assert pred["prob"].between(0, 1).all() and set(pred["split"]) == {"val", "test"}

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from flarepipe.config import section
+from flarepipe.evaluation.ceilings import ceiling_names
 
 REPO = Path(__file__).resolve().parents[1]
 _RULE = re.compile(r"^\s*rule (\w+):", re.M)
@@ -286,7 +287,8 @@ def predicted(staged, tmp_path_factory):
 
     root, out, shards = staged
     models = tmp_path_factory.mktemp("models") / "FUSED_SHARP"
-    preds = {m: models / m / "run0" / "predictions.csv" for m in ("logreg", "lstm", "oracle")}
+    names = ("logreg", "lstm", "oracle", *ceiling_names())
+    preds = {m: models / m / "run0" / "predictions.csv" for m in names}
     run_baseline(
         **shards,
         model="logreg",
@@ -307,7 +309,9 @@ def predicted(staged, tmp_path_factory):
         samples=out / "samples.csv",
         split=out / "split_by_time.csv",
         rates=root / "truth" / "rates.csv",
+        manifest=root / "manifest.json",
         out_predictions=preds["oracle"],
+        out_ceilings=[preds[c] for c in ceiling_names()],
     )
     return models, preds
 
@@ -371,7 +375,7 @@ def test_stack_and_evaluate_stages(predicted, staged, tmp_path):
         ],
     )
     metrics = pd.read_csv(ev / "metrics.csv")
-    assert set(metrics["model"]) == {"logreg", "lstm", "oracle", *names}
+    assert set(metrics["model"]) == {"logreg", "lstm", "oracle", *ceiling_names(), *names}
     assert "## Paired tests" in (ev / "metrics.md").read_text()
     assert (ev / "plots" / "tss_bar.png").stat().st_size > 0
 
@@ -538,7 +542,7 @@ def test_a_split_cut_at_a_line_boundary_is_refused_by_the_stages_that_read_it(st
         )
 
 
-@pytest.mark.parametrize("model", ["logreg", "lstm", "oracle"])
+@pytest.mark.parametrize("model", ["logreg", "lstm", "oracle", "ceiling_sequence"])
 def test_predictions_changed_since_their_stage_wrote_them_are_refused_on_read(
     predicted, tmp_path, model
 ):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flarepipe.core.registry import origins
+from flarepipe.evaluation.ceilings import ceiling_names, view_of_input
 from flarepipe.evaluation.criteria import CRITERIA, ensemble_names
 from flarepipe.models.registry import NETWORKS
 from flarepipe.samples.registry import DATASETS, TASKS
@@ -100,9 +101,28 @@ class ExperimentPlan:
         return tuple(dict.fromkeys(m for s in self.stacking for m in s.pair))
 
     @property
+    def ceilings(self) -> tuple[str, ...]:
+        """Model names of the view ceilings (:mod:`flarepipe.evaluation.ceilings`; synthetic
+        archives only, written by the oracle's job).
+        """
+        return ceiling_names() if self.oracle else ()
+
+    @property
     def prediction_models(self) -> tuple[str, ...]:
         """Every model name with a ``predictions.csv`` per (dataset, run)."""
-        return self.networks + self.baselines + self.ensembles + ((ORACLE,) if self.oracle else ())
+        truth = (ORACLE, *self.ceilings) if self.oracle else ()
+        return self.networks + self.baselines + self.ensembles + truth
+
+    @property
+    def ceiling_of(self) -> dict[str, str]:
+        """The view ceiling of each configured network and baseline, by the input it reads
+        (empty off synthetic archives).
+        """
+        if not self.oracle:
+            return {}
+        inputs = {m: NETWORKS[m].input for m in self.networks}
+        inputs.update({b: BASELINES[b].input for b in self.baselines})
+        return {m: v for m, i in inputs.items() if (v := view_of_input(i)) is not None}
 
 
 def wildcard_pattern(names: Iterable[str]) -> str:
@@ -251,7 +271,7 @@ def experiment_problems(config: Mapping[str, Any]) -> list[str]:
     raw = exp.get("stacking") or []
     indexed = not isinstance(raw, Mapping) and any(isinstance(v, Mapping) for v in raw)
     taken: dict[str, str] = {}
-    registered = set(NETWORKS) | set(BASELINES) | {ORACLE}
+    registered = set(NETWORKS) | set(BASELINES) | {ORACLE, *ceiling_names()}
     for i, plan in enumerate(plans):
         where = f"experiments.stacking[{i}]" if indexed else "experiments.stacking"
         for m in plan.pair:
@@ -270,7 +290,7 @@ def experiment_problems(config: Mapping[str, Any]) -> list[str]:
                     "entries distinct `prefix` values"
                 )
             taken.setdefault(name, where)
-    predicted = set(models) | set(taken) | {ORACLE}
+    predicted = set(models) | set(taken) | {ORACLE, *ceiling_names()}
     metric_names = None
     for i, t in enumerate(exp.get("paired_tests") or []):
         for side in ("a", "b"):
@@ -283,7 +303,7 @@ def experiment_problems(config: Mapping[str, Any]) -> list[str]:
             if m not in predicted:
                 problems.append(
                     f"experiments.paired_tests[{i}].{side}: model {m!r} is neither in "
-                    f"experiments.models {models} nor an ensemble or the oracle"
+                    f"experiments.models {models} nor an ensemble, the oracle or a view ceiling"
                 )
         if t.get("metric", "TSS") != "TSS":
             if metric_names is None:

@@ -47,6 +47,7 @@ __all__ = [
     "prior_ratio",
     "oracle_predictions",
     "oracle_split_predictions",
+    "split_population",
 ]
 
 #: Rate columns of ``truth/rates.csv`` (events per day).
@@ -179,6 +180,25 @@ class RateIntegrator:
         kk = np.clip(k, 0, rate.size - 1)
         part = cum[kk] + rate[kk] * ((tn - edges[kk]) / _NS_PER_DAY)
         return np.where(inside, part, np.where(k < 0, 0.0, cum[-1]))
+
+    def rate_at(self, region_id: str | ArrayLike, t: ArrayLike, column: str) -> np.ndarray:
+        """The rate in effect at each time ``t``: the row with ``b_k <= t < b_{k+1}`` (0 outside
+        the region's rows). ``region_id`` is one id for all times or one per time.
+        """
+        tn = _to_ns(t)
+        rids = np.full(tn.shape, region_id) if isinstance(region_id, str) else region_id
+        rids = np.asarray(rids).astype(str)
+        if rids.shape != tn.shape:
+            raise ValueError("region_id must be one id or one per time")
+        out = np.zeros(tn.size, dtype=np.float64)
+        for rid in np.unique(rids):
+            self._check(rid, column)
+            sel = np.flatnonzero(rids == rid)
+            edges, rate = self._edges[rid], self._rate[(rid, column)]
+            k = np.searchsorted(edges, tn[sel], side="right") - 1
+            inside = (k >= 0) & (k < rate.size)
+            out[sel] = np.where(inside, rate[np.clip(k, 0, rate.size - 1)], 0.0)
+        return out
 
     def integral(
         self, region_id: str | ArrayLike, t0: ArrayLike, t1: ArrayLike, column: str
@@ -388,16 +408,29 @@ def oracle_split_predictions(
     pandas.DataFrame
         ``sample_id, split, label, prob``.
     """
+    m, pop = split_population(samples, split, splits)
+    if ratio is None:
+        ratio = prior_ratio(pop["label"])
+    probs = oracle_probabilities(m, rates)
+    return oracle_predictions(m, probs["log_odds"], ratio)
+
+
+def split_population(
+    samples: pd.DataFrame, split: pd.DataFrame, splits: tuple[str, ...] = ("val", "test")
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The samples to forecast and the population their prior ratio comes from.
+
+    Returns ``(m, pop)``: ``m`` the split file's rows of ``splits`` joined with ``samples.csv``
+    (split file order), ``pop`` every labelled sample of the instruments in ``m`` (all samples
+    when there is no ``instrument`` column), ``sample_id`` as strings in both.
+    """
     sel = split[split["split"].isin(list(splits))][["sample_id", "split"]].astype(str)
     s = samples.assign(sample_id=samples["sample_id"].astype(str))
     m = sel.merge(s, on="sample_id", how="left", validate="one_to_one")
     if m["region_id"].isna().any():
         bad = m.loc[m["region_id"].isna(), "sample_id"].iloc[0]
         raise ValueError(f"split names sample {bad!r}, which is not in samples.csv")
-    if ratio is None:
-        pop = s
-        if "instrument" in s.columns and "instrument" in m.columns:
-            pop = s[s["instrument"].isin(m["instrument"].unique())]
-        ratio = prior_ratio(pop["label"])
-    probs = oracle_probabilities(m, rates)
-    return oracle_predictions(m, probs["log_odds"], ratio)
+    pop = s
+    if "instrument" in s.columns and "instrument" in m.columns:
+        pop = s[s["instrument"].isin(m["instrument"].unique())]
+    return m, pop.reset_index(drop=True)

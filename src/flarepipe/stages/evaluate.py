@@ -113,6 +113,7 @@ def run_evaluate(
     overlays: list | tuple | None = None,
     plugins: list | tuple = (),
     image_size: int | None = None,
+    ceilings: Mapping | None = None,
 ) -> None:
     """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
 
@@ -132,7 +133,9 @@ def run_evaluate(
     mean ± sd over runs. ``plugins`` (those that registered the datasets) are imported first.
     ``evaluation.published`` (``cfg``) names the study whose published values sit beside the
     measured ones (``bhattacharjee2020`` adds its CV/test comparison at ``image_size``, the
-    ``features.image_size``).
+    ``features.image_size``). ``ceilings`` (model -> its view ceiling, synthetic archives) adds
+    the ratios of each model's test TSS to its ceiling and to the oracle
+    (:func:`flarepipe.evaluation.ceilings.ratios_markdown`).
     """
     import json
 
@@ -174,6 +177,10 @@ def run_evaluate(
     tidy = evaluate_runs(entries)
     frames = {(d, m, k): read_predictions(p) for d, m, k, p in entries}
     sections = paired_tests_markdown(tidy, tests or [])
+    if ceilings:
+        from flarepipe.evaluation.ceilings import ratios_markdown
+
+        sections += ratios_markdown(tidy, ceilings)
 
     rates: dict = {}
     if samples is not None and splits:

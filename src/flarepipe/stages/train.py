@@ -112,14 +112,34 @@ def run_baseline(
     return summary
 
 
-def run_oracle(samples, split, rates, out_predictions) -> None:
-    """Rule ``oracle``: predictions from the planted rates (``truth/rates.csv``, synthetic only)."""
+def run_oracle(
+    samples, split, rates, manifest, out_predictions, out_ceilings: list | tuple = ()
+) -> None:
+    """Rule ``oracle``: predictions from the planted rates (``truth/rates.csv``, synthetic only),
+    and those of the view ceilings (:mod:`flarepipe.evaluation.ceilings`; coefficients from the
+    archive's ``manifest``): ``out_ceilings`` are their ``.../<ceiling>/run<k>/predictions.csv``,
+    one per name of :data:`~flarepipe.evaluation.ceilings.VIEWS` (the folder names them).
+    """
+    import json
+
+    from flarepipe.evaluation.ceilings import ceiling_coefficients, ceiling_split_predictions
     from flarepipe.evaluation.oracle import oracle_split_predictions, read_rates
     from flarepipe.io.atomic import record_table, write_csv
     from flarepipe.samples.labels import read_samples
     from flarepipe.samples.split import read_split
 
     table = read_split(split)
-    preds = oracle_split_predictions(read_samples(samples), table, read_rates(rates))
+    all_samples, planted = read_samples(samples), read_rates(rates)
+    preds = oracle_split_predictions(all_samples, table, planted)
     write_csv(preds, out_predictions)
     record_table(out_predictions)
+    if not out_ceilings:
+        return
+    coefficients = ceiling_coefficients(json.loads(Path(manifest).read_text()))
+    ceilings = ceiling_split_predictions(all_samples, table, planted, coefficients)
+    for path in out_ceilings:
+        name = Path(path).parent.parent.name
+        if name not in ceilings:
+            raise ValueError(f"{path}: {name!r} is no view ceiling; known: {sorted(ceilings)}")
+        write_csv(ceilings[name], path)
+        record_table(path)
