@@ -97,8 +97,8 @@ def test_study_config_is_the_papers_selection_and_split(tmp_path: Path) -> None:
             "archive.local.column_map skips area_uhem",
         ),
         (
-            {"models": {"cnn1": {"network": {"image_size": 64}}}},
-            "models.cnn1.network.image_size 64 differs from features.image_size 128",
+            {"models": {"cnn2_256": {"arch": "cnn3"}}},
+            "models.cnn2_256.arch must be one of ['lstm', 'cnn', 'cnn2'",
         ),
     ],
 )
