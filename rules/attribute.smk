@@ -10,8 +10,8 @@ rule attribute:
     input:
         checkpoint=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/model.ckpt",
         predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
-        shard=f"{R}/shards/{{dataset}}/run{{run}}/{ATTR['split']}.h5",
-        features=rules.features.output[0],
+        shard=shard_file(ATTR["split"]),
+        features=features_file,
         samples=rules.label.output.samples,
         records=rules.archive.output.records,
         flares=rules.archive.output.flares,
@@ -44,7 +44,7 @@ rule attribute:
     params:
         cfg=ATTR,
         synthetic=SYNTHETIC,
-        plugins=lambda wc: model_plugins(wc.model),
+        plugins=lambda wc: model_plugins(wc.model, config),
     script:
         "../workflow/scripts/attribute.py"
 

@@ -13,6 +13,7 @@ from flarepipe.config.experiments import (
     dataset_plugins,
     experiment_plan,
     model_plugins,
+    model_variants,
     task_plugins,
     wildcard_pattern,
 )
@@ -50,7 +51,11 @@ NEURAL = list(PLAN.networks)
 SYNTHETIC = PLAN.oracle
 CEILINGS = list(PLAN.ceilings)
 STACK = list(PLAN.ensembles)
-NETWORK_PATTERN = wildcard_pattern(network_names())
+NETWORK_PATTERN = wildcard_pattern(network_names() + tuple(model_variants(config)))
+# Image sides besides features.image_size that the image networks read (image size as an
+# experiment axis): features_<size>px.h5 and shards/<dataset>/run<run>/<size>px/ per side.
+EXTRA_SIZES = list(PLAN.extra_image_sizes)
+SIZE_PATTERN = wildcard_pattern(str(s) for s in EXTRA_SIZES)
 BASELINE_PATTERN = wildcard_pattern(baseline_names())
 
 
@@ -73,6 +78,32 @@ wildcard_constraints:
     dataset=wildcard_pattern(dataset_names()),
     run=r"\d+",
     split="train|val|test",
+    size=SIZE_PATTERN,
+
+
+def own_size(model):
+    """The image side of ``model`` when it is not features.image_size, else None."""
+    size = PLAN.image_size_of(model)
+    return size if size is not None and size != PLAN.image_size else None
+
+
+def features_file(wc):
+    """The feature store of the model's image side (rule features, or features_size)."""
+    size = own_size(wc.model)
+    return f"{R}/features/features_{size}px.h5" if size else f"{R}/features/features.h5"
+
+
+def shard_file(split):
+    """The ``split`` shard of (dataset, run) at the model's image side (rule shard or
+    shard_size), as an input function of the model's jobs.
+    """
+
+    def shard(wc):
+        size = own_size(wc.model)
+        side = f"{size}px/" if size else ""
+        return f"{R}/shards/{wc.dataset}/run{wc.run}/{side}{split}.h5"
+
+    return shard
 
 
 def res(group, key):

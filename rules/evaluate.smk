@@ -72,6 +72,8 @@ rule evaluate:
         plugins=sorted({p for d in DATASETS for p in dataset_plugins(d)}),
         image_size=config["features"]["image_size"],
         ceilings=PLAN.ceiling_of,
+        image_sizes=dict(PLAN.image_sizes),
+        architectures=dict(PLAN.architectures),
     script:
         "../workflow/scripts/evaluate.py"
 

@@ -1,14 +1,15 @@
 # Stage 6: one job per (dataset, model, run): `train` for registered networks, `baseline` for
 # registered baselines. Only the model's own config section is a param, so changing one model's
-# hyperparameters reruns only that model's jobs. On synthetic archives `oracle` forecasts from
-# the planted rates, and from the part of them each network input shows (the view ceilings).
+# hyperparameters reruns only that model's jobs. An image network reads the shards of its image
+# side (shard_file in common.smk). On synthetic archives `oracle` forecasts from the planted
+# rates, and from the part of them each network input shows (the view ceilings).
 
 
 rule train:
     input:
-        train=rules.shard.output.train,
-        val=rules.shard.output.val,
-        test=rules.shard.output.test,
+        train=shard_file("train"),
+        val=shard_file("val"),
+        test=shard_file("test"),
     output:
         predictions=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/predictions.csv",
         checkpoint=f"{R}/models/{{dataset}}/{{model}}/run{{run}}/model.ckpt",
@@ -28,7 +29,7 @@ rule train:
     params:
         cfg=lambda wc: config["models"].get(wc.model, {}),
         seed=lambda wc: job_seed("train", config["split"]["seed"], int(wc.run)),
-        plugins=lambda wc: model_plugins(wc.model),
+        plugins=lambda wc: model_plugins(wc.model, config),
     script:
         "../workflow/scripts/train.py"
 

@@ -804,6 +804,16 @@ def test_bad_inputs_give_named_errors_and_leave_nothing(tiny_run, tmp_path):
         (dict(cfg={"methods": ["shap"]}), r"attribution\.methods"),
         (dict(checkpoint=r / "labels/samples.csv"), r"cannot be read|not a flarepipe"),
     ]
+    # a checkpoint trained at another image side than the shard's (image size as an axis)
+    ckpt = torch.load(r / "models/SHARP_ONLY/cnn/run0/model.ckpt", weights_only=False)
+    ckpt["hyper_parameters"]["model_params"]["image_size"] = 48
+    torch.save(ckpt, tmp_path / "side48.ckpt")
+    cases.append(
+        (
+            dict(checkpoint=tmp_path / "side48.ckpt"),
+            r"was trained on 48-px images but shard .*test\.h5 holds 32-px ones",
+        )
+    )
     bad = tmp_path / "bad_layout.h5"
     shutil.copy(r / "shards/SHARP_ONLY/run0/test.h5", bad)
     with h5py.File(bad, "r+") as f:

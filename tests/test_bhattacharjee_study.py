@@ -47,7 +47,12 @@ def test_study_config_is_the_papers_selection_and_split(tmp_path: Path) -> None:
     assert (s.method, s.k, s.by_class) == ("chronological_kfold", 3, True)
     assert cfg["features"]["resize"] == "bicubic"
     plan = experiment_plan(cfg)
-    assert plan.networks == ("cnn1", "cnn2", "cnn2_identity")
+    assert plan.networks == ("cnn1", "cnn2", "cnn2_256", "cnn2_identity")
+    # image size as an experiment axis: CNN-2 at the paper's two sides in one run
+    assert plan.network_of("cnn2_256") == "cnn2"
+    assert (plan.image_size_of("cnn2"), plan.image_size_of("cnn2_256")) == (128, 256)
+    assert plan.extra_image_sizes == (256,)
+    assert cfg["models"]["cnn2_256"]["train"] == cfg["models"]["cnn2"]["train"]
     assert plan.baselines == ("logreg", "svm", "svm_area_flux")
     assert plan.runs == tuple(range(30))  # 10 repetitions x 3 folds
     assert cfg["models"]["cnn1"]["train"]["loss"] == "skill_weighted_mse"
@@ -55,6 +60,7 @@ def test_study_config_is_the_papers_selection_and_split(tmp_path: Path) -> None:
     # the tiny variant overlays it and stays valid
     tiny = load_config(REPO / "config.yaml", STUDY, TINY)
     assert tiny["experiments"]["runs"] == 1 and tiny["features"]["image_size"] == 32
+    assert experiment_plan(tiny).extra_image_sizes == (48,)  # two sides in the tiny run too
 
 
 @pytest.mark.parametrize(
@@ -97,8 +103,8 @@ def test_study_config_is_the_papers_selection_and_split(tmp_path: Path) -> None:
             "archive.local.column_map skips area_uhem",
         ),
         (
-            {"models": {"cnn1": {"network": {"image_size": 64}}}},
-            "models.cnn1.network.image_size 64 differs from features.image_size 128",
+            {"models": {"cnn2_256": {"arch": "cnn3"}}},
+            "models.cnn2_256.arch must be one of ['lstm', 'cnn', 'cnn2'",
         ),
     ],
 )
@@ -109,6 +115,14 @@ def test_an_archive_lacking_what_the_study_needs_is_refused(
         _load(tmp_path, extra)
     assert message in str(exc.value)
     assert str(exc.value).split(": ")[0].endswith(".yaml")  # names the file(s) that set it
+
+
+def test_a_network_at_its_own_side_is_planned_beside_the_features_side(tmp_path: Path) -> None:
+    """A side other than features.image_size is no conflict any more: it adds a side."""
+    cfg = _load(tmp_path, {"models": {"cnn1": {"network": {"image_size": 64}}}})
+    plan = experiment_plan(cfg)
+    assert plan.image_size_of("cnn1") == 64 and plan.extra_image_sizes == (64, 256)
+    assert plan.image_size_of("logreg") is None
 
 
 def test_the_cadence_check_knows_the_generators_default() -> None:
@@ -155,7 +169,19 @@ def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert split.groupby("region_id")["split"].nunique().max() == 1
     metrics = pd.read_csv(out / "evaluation" / "metrics.csv")
-    assert {"cnn1", "cnn2", "logreg"} <= set(metrics["model"])
+    assert {"cnn1", "cnn2", "cnn2_48", "logreg"} <= set(metrics["model"])
+    # two image sides in one run: cnn2_48 trained CNN-2 on its own 48 px shards
+    from flarepipe.data.shards import ShardReader
+
+    shards = out / "shards" / "SHARP_ONLY" / "run0"
+    assert ShardReader(shards / "test.h5").image_shape[-1] == 32
+    assert ShardReader(shards / "48px" / "test.h5").image_shape[-1] == 48
+    hp48 = torch.load(
+        out / "models" / "SHARP_ONLY" / "cnn2_48" / "run0" / "model.ckpt",
+        map_location="cpu",
+        weights_only=False,
+    )["hyper_parameters"]
+    assert hp48["model"] == "cnn2" and hp48["model_params"]["image_size"] == 48
     ckpt = torch.load(
         out / "models" / "SHARP_ONLY" / "cnn1" / "run0" / "model.ckpt",
         map_location="cpu",
@@ -163,11 +189,13 @@ def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     )
     hp = ckpt["hyper_parameters"]
     assert (hp["loss"], hp["optimizer"], hp["pos_weight"]) == ("skill_weighted_mse", "sgd", 4.5)
-    assert (out / "attribution" / "SHARP_ONLY" / "cnn2" / "run0" / "maps.npz").stat().st_size > 0
+    for model in ("cnn2", "cnn2_48"):
+        assert (out / "attribution" / "SHARP_ONLY" / model / "run0" / "maps.npz").stat().st_size > 0
     # the report: measured beside published, and recall vs time to the nearest flare (Fig 5)
     table = (out / "evaluation" / "metrics.md").read_text()
     assert "## Bhattacharjee et al. 2020: measured beside published" in table
-    assert "| test TSS (2015-10..2018) | SHARP_ONLY | 32 | 1 |" in table
+    assert "| test TSS (2015-10..2018) | SHARP_ONLY | cnn2 | 32 | 1 |" in table
+    assert "| CV TSS (10x3 folds) | SHARP_ONLY | cnn2_48 | 48 | 1 |" in table
     recall = pd.read_csv(out / "evaluation" / "recall_time" / "SHARP_ONLY_cnn2.csv")
     assert recall["n_pos"].sum() > 0 and recall["recall"].between(0, 1).any()
     assert (out / "evaluation" / "recall_time" / "SHARP_ONLY_logreg.png").stat().st_size > 5000
@@ -176,13 +204,14 @@ def test_tiny_study_runs_end_to_end(tmp_path: Path) -> None:
     hist = pd.read_csv(ra / "output_histogram.csv")
     n_test = (split["split"] == "test").sum()
     assert (
-        set(hist["model"]) == {"cnn1", "cnn2"}
+        set(hist["model"]) == {"cnn1", "cnn2", "cnn2_48"}
         and (hist.groupby("model")["n"].sum() == n_test).all()
     )
     res = pd.read_csv(ra / "resolution.csv")
     assert res.groupby("axis")["n"].sum().tolist() == [len(samples)] * 2
     losses = pd.read_csv(ra / "loss_curves.csv")
-    assert set(losses["model"]) == {"cnn1", "cnn2"} and losses["train_loss"].notna().all()
+    assert set(losses["model"]) == {"cnn1", "cnn2", "cnn2_48"}
+    assert losses["train_loss"].notna().all()
     t1 = (ra / "table1.md").read_text()
     assert "| train/val |" in t1 and "| cnn2 | 1 |" in t1
     for fig in ("output_histogram.png", "resolution.png", "loss_curves.png"):
@@ -197,14 +226,23 @@ def test_report_places_measured_beside_published() -> None:
 
     rows = [("SHARP_ONLY", "cnn2", k, "val", "TSS", v) for k, v in enumerate([0.4, 0.5, 0.6])]
     rows += [("SHARP_ONLY", "cnn2", k, "test", "TSS", v) for k, v in enumerate([0.5, 0.5, 0.8])]
-    rows += [("SHARP_ONLY", "cnn1", 0, "val", "TSS", 0.9)]  # another model: not compared
+    rows += [("SHARP_ONLY", "cnn1", 0, "val", "TSS", 0.9)]  # another network: not compared
+    rows += [("SHARP_ONLY", "cnn2_256", 0, "val", "TSS", 0.7)]
     tidy = pd.DataFrame(rows, columns=["dataset", "model", "run", "split", "metric", "value"])
-    table = comparison_table(tidy, 256).set_index("split")
+    table = comparison_table(tidy, {"cnn2": 256}).set_index("split")
     assert table.loc["val", "measured_mean"] == pytest.approx(0.5)
     assert table.loc["val", "measured_sd"] == pytest.approx(0.1)
     assert (table.loc["val", "published_mean"], table.loc["val", "published_sd"]) == (0.51, 0.06)
     assert table.loc["test", "measured_mean"] == pytest.approx(0.6)
     assert table.loc["test", "published_mean"] == 0.52
-    text = comparison_markdown(tidy, 128)
-    assert "| CV TSS (10x3 folds) | SHARP_ONLY | 128 | 3 | 0.50 ± 0.10 | 0.45 ± 0.07 |" in text
-    assert "| test TSS (2015-10..2018) | SHARP_ONLY | 128 | 3 | 0.60 ± 0.17 | 0.52 |" in text
+    # two sides in one run: each CNN-2 model beside the paper's value at its side
+    sizes = {"cnn1": 128, "cnn2": 128, "cnn2_256": 256}
+    arch = {"cnn1": "cnn1", "cnn2": "cnn2", "cnn2_256": "cnn2"}
+    text = comparison_markdown(tidy, sizes, arch)
+    assert "CNN-2 at 128, 256 px." in text and "| cnn1 |" not in text
+    for row in (
+        "| CV TSS (10x3 folds) | SHARP_ONLY | cnn2 | 128 | 3 | 0.50 ± 0.10 | 0.45 ± 0.07 |",
+        "| test TSS (2015-10..2018) | SHARP_ONLY | cnn2 | 128 | 3 | 0.60 ± 0.17 | 0.52 |",
+        "| CV TSS (10x3 folds) | SHARP_ONLY | cnn2_256 | 256 | 1 | 0.70 | 0.51 ± 0.06 |",
+    ):
+        assert row in text

@@ -55,6 +55,27 @@ def _validate(tmp_path: Path, override: dict) -> dict:
             {"features": {"image_size": 16}},
             r"features.image_size 16 is below 32, the smallest image network 'cnn'",
         ),
+        (  # a model's own side, not features.image_size, is what the network reads
+            {"models": {"cnn": {"network": {"image_size": 24}}}},
+            r"models.cnn.network.image_size 24 is below 32, the smallest image network 'cnn' "
+            r"\(in experiments.models\) can take; raise models.cnn.network.image_size",
+        ),
+        (  # a variant of the CNN at its own side (image size as an experiment axis)
+            {
+                "experiments": {"models": ["lstm", "cnn", "cnn_16", "logreg"]},
+                "models": {"cnn_16": {"arch": "cnn", "network": {"image_size": 16}}},
+            },
+            r"models.cnn_16.network.image_size 16 is below 32, the smallest image network 'cnn' "
+            r"\(model 'cnn_16'\)",
+        ),
+        (
+            {"models": {"cnn_256": {"arch": "resnet"}}},
+            r"models.cnn_256.arch must be one of \['lstm', 'cnn'",
+        ),
+        (  # a registered network names no arch: it is the network
+            {"models": {"cnn2": {"arch": "cnn"}}},
+            r"models.cnn2: Additional properties are not allowed \('arch' was unexpected\)",
+        ),
         (
             {
                 "archive": {

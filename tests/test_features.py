@@ -143,6 +143,55 @@ def test_extract_features_same_with_worker_processes(tiny_archive, tmp_path, mon
     assert ShardReader(one).input_attrs("image")["channels"] == ["magnetogram"]
 
 
+def test_features_at_two_sides_are_each_resized_from_the_original_patch(tiny_archive, tmp_path):
+    """Image size as an experiment axis: the store of each side (rules features and
+    features_size) holds the original patches resized to that side, not one side resized to
+    the other; the sequences and samples are the same, and each side's shards are standardised
+    with their own images' statistics."""
+    from flarepipe.io.fitsio import read_patch
+
+    arc, samples, split = _samples(tiny_archive, n=20)
+    stores = {
+        size: extract_features(
+            arc.root,
+            arc.records,
+            samples,
+            tmp_path / f"f{size}.h5",
+            image_size=size,
+            threads=1,
+            resize="bicubic",
+        )
+        for size in (16, 24)
+    }
+    data = {size: ShardReader(p).read_all() for size, p in stores.items()}
+    for i, row in samples.iterrows():
+        patch, _ = read_patch(arc.root / arc.records.at[int(row["last_record"]), "path"])
+        if row["instrument"] == "HMI":
+            patch = patch[::4, ::4]
+        for size in (16, 24):
+            want = resize_image(patch, size, "bicubic")
+            np.testing.assert_allclose(data[size]["image"][i, 0], want, rtol=1e-6, atol=1e-6)
+    assert data[16]["image"].shape[-2:] == (16, 16) and data[24]["image"].shape[-2:] == (24, 24)
+    # from the patch, not from the other side: resizing 16 px images up differs
+    up = resize_image(data[16]["image"][0, 0], 24, "bicubic")
+    assert not np.allclose(up, data[24]["image"][0, 0], rtol=1e-3)
+    np.testing.assert_array_equal(data[16]["sequence"], data[24]["sequence"])
+    np.testing.assert_array_equal(data[16]["label"], data[24]["label"])
+    shards = {
+        size: build_shards(path, split, "SHARP_ONLY", tmp_path / f"sh{size}")
+        for size, path in stores.items()
+    }
+    for size, paths in shards.items():
+        tr = ShardReader(paths["train"])
+        assert tr.image_shape[-1] == size
+        img = tr.read_all(inputs=("image",))["image"]
+        assert abs(float(img.mean())) < 1e-4  # z-scored with the statistics of this side
+    np.testing.assert_array_equal(
+        ShardReader(shards[16]["test"]).meta()["sample_id"],
+        ShardReader(shards[24]["test"]).meta()["sample_id"],
+    )
+
+
 # -- archives whose records have no image files (e.g. the tables source) --------------------------
 def _samples(tiny_archive, n=60):
     from flarepipe.archive.layout import load_archive

@@ -65,6 +65,21 @@ def test_registered_min_image_size_is_what_the_networks_take() -> None:
                 net(torch.zeros(1, 1, below, below))
 
 
+def test_image_size_reaches_only_the_networks_that_take_one() -> None:
+    """``network.image_size`` is the side a model reads (every image network's block takes it):
+    a constructor without one (CNN-2) is built without it, CNN-1's linear layer follows it; a
+    sequence network is not given it silently."""
+    from flarepipe.models.registry import build_model
+
+    a = build_model("cnn2", width=0.125, image_size=48)
+    b = build_model("cnn2", width=0.125)
+    assert [p.shape for p in a.parameters()] == [p.shape for p in b.parameters()]
+    assert a(torch.zeros(1, 1, 48, 48)).shape == (1, 1)
+    assert build_model("cnn1", image_size=16).image_size == 16
+    with pytest.raises(ValueError, match=r"network 'lstm' has no parameter\(s\) \['image_size'\]"):
+        build_model("lstm", image_size=16)
+
+
 def test_cnn_architecture_matches_published() -> None:
     net = CNNNet()
     convs = [m for m in net.convs if isinstance(m, torch.nn.Conv2d)]

@@ -193,8 +193,53 @@ def test_plugin_network_block_is_validated(tmp_path: Path) -> None:
         plan = experiment_plan(cfg)
         assert plan.networks == ("tiny_conv", "lstm") and plan.stacking == ()  # no cnn: no S1 stack
         assert model_plugins("tiny_conv") == [str(plugin)]
+        # a variant of a plug-in network imports that plug-in too
+        cfg["models"]["tiny_conv_64"] = {"arch": "tiny_conv", "network": {"image_size": 64}}
+        cfg["experiments"]["models"] = ["tiny_conv", "tiny_conv_64", "lstm"]
+        validate_config(cfg)
+        assert model_plugins("tiny_conv_64", cfg) == [str(plugin)]
+        assert experiment_plan(cfg).extra_image_sizes == (64,)
     finally:
         NETWORKS.unregister("tiny_conv")
+
+
+def test_a_variant_is_its_network_with_its_own_settings() -> None:
+    """``models.<name>: {arch: <network>}`` trains that network under another name: the schema
+    checks its block as the network's (training defaults included), the plan lists it as a
+    network reading images of its own side, the paired tests and wildcards know it."""
+    cfg = _default()
+    cfg["experiments"]["models"] = ["lstm", "cnn", "cnn_64", "logreg"]
+    cfg["models"]["cnn_64"] = {"arch": "cnn", "network": {"image_size": 64, "width": 0.5}}
+    cfg["models"]["cnn_64x"] = {"arch": "cnn", "network": {"widht": 1}}  # not in the plan: checked
+    assert "models.cnn_64x.network: Additional properties are not allowed ('widht'" in _errors(
+        copy.deepcopy(cfg)
+    )
+    del cfg["models"]["cnn_64x"]
+    validate_config(cfg)
+    assert cfg["models"]["cnn_64"]["train"]["patience"] == 10  # the CNN's registered default
+    plan = experiment_plan(cfg)
+    assert plan.networks == ("lstm", "cnn", "cnn_64")
+    assert plan.network_of("cnn_64") == "cnn" and plan.image_size_of("cnn_64") == 64
+    assert plan.image_size_of("cnn") == cfg["features"]["image_size"] == 32
+    assert plan.image_size_of("lstm") is None and plan.extra_image_sizes == (64,)
+    tss = [(t["a"][1], t["b"][1]) for t in plan.paired_tests if t["metric"] == "TSS"]
+    assert ("cnn", "cnn_64") in tss and ("cnn_64", "logreg") not in tss
+    assert model_plugins("cnn_64", cfg) == []
+    filled = fill_schema(
+        yaml.safe_load((REPO / "src/flarepipe/config/schema.yaml").read_text()),
+        {"cnn_64": "cnn"},
+    )
+    exp = filled["properties"]["experiments"]["properties"]
+    assert exp["models"]["items"]["enum"][-1] == "cnn_64"
+    assert filled["properties"]["attribution"]["properties"]["models"]["items"]["enum"][-1] == (
+        "cnn_64"
+    )
+    fd = filled["properties"]["fulldisk"]["properties"]["model"]["enum"]
+    assert "cnn_64" not in fd  # the full-disk study trains a registered network by its name
+    # an ensemble may not take a variant's name
+    cfg["experiments"]["stacking"] = [{"pair": ["lstm", "cnn"], "criteria": ["tss"], "prefix": ""}]
+    cfg["models"]["stack_tss"] = {"arch": "cnn"}
+    assert "ensemble name 'stack_tss' is a registered model name" in _errors(cfg)
 
 
 def test_bad_registrations_are_reported(tmp_path: Path) -> None:

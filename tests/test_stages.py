@@ -329,6 +329,31 @@ def test_train_stages_predict_val_and_test(predicted, staged):
     assert (preds["lstm"].parent / "model.ckpt").stat().st_size > 0
 
 
+def test_train_stage_records_the_image_side_of_its_shards(tmp_path):
+    """An image network without its own network.image_size is given its shards' side (the
+    checkpoint records it); a side the shards do not have is refused naming both."""
+    import numpy as np
+
+    from flarepipe.data.shards import write_shard
+    from flarepipe.stages.train import _image_side
+
+    shard = tmp_path / "train.h5"
+    meta = pd.DataFrame(
+        {"sample_id": ["a", "b"], "region_id": ["1", "2"], "instrument": ["HMI"] * 2}
+    ).assign(t_end="2011-01-01T00:00:00")
+    write_shard(
+        shard,
+        meta=meta,
+        inputs={"image": np.zeros((2, 1, 24, 24), np.float32)},
+        targets={"label": np.array([0, 1])},
+    )
+    assert _image_side("cnn2", {"width": 0.5}, shard) == {"width": 0.5, "image_size": 24}
+    assert _image_side("cnn2", {"image_size": 24}, shard) == {"image_size": 24}
+    assert _image_side("lstm", None, shard) is None
+    with pytest.raises(ValueError, match=r"network.image_size 48 but the shard .* holds 24-px"):
+        _image_side("cnn2", {"image_size": 48}, shard)
+
+
 def test_train_stage_refuses_outputs_it_cannot_name(staged, tmp_path):
     from flarepipe.stages.train import run_baseline
 

@@ -137,6 +137,27 @@ def test_full_run_then_nothing_to_do_then_partial_reruns(workdir):
     assert jobs.get("train") == 2 and "shard" not in jobs and "archive" not in jobs
     assert set(jobs) <= {"train", "stack", "evaluate", "attribute", "attribution_summary", "all"}
 
+    # a model at another image side (a variant of the CNN) adds the features and shards of that
+    # side and its own jobs; the features.image_size store, its shards and the other models stay
+    side = workdir / "side_change.yaml"
+    side.write_text(
+        "experiments: {models: [lstm, cnn, cnn_48, logreg]}\n"
+        "models: {cnn_48: {arch: cnn, network: {width: 0.125, hidden: [16, 8], "
+        "pooled_size: 2, image_size: 48}, train: {max_epochs: 2, patience: 1}}}\n"
+    )
+    jobs = dry_jobs(workdir, "--configfile", str(REPO / "config/tiny.yaml"), str(side))
+    assert (jobs.get("features_size"), jobs.get("shard_size"), jobs.get("train")) == (1, 2, 2)
+    assert not {"features", "shard", "baseline", "stack", "archive"} & set(jobs), jobs
+    assert set(jobs) <= {
+        "features_size",
+        "shard_size",
+        "train",
+        "evaluate",
+        "attribute",
+        "attribution_summary",
+        "all",
+    }
+
     # a changed quality threshold reruns from quality down, not the archive
     q = workdir / "quality_change.yaml"
     q.write_text("quality: {max_cm_distance_deg: 60}\n")

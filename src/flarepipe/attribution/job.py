@@ -183,7 +183,8 @@ def explain_run(
     out_dir
         ``results/attribution/<dataset>/<model>/run<k>``.
     model, dataset, run
-        The job's wildcards (the checkpoint must hold ``model``).
+        The job's wildcards (the checkpoint must hold ``model``, or for a variant its network;
+        ``shard`` and ``features`` must be those of the model's image side).
     cfg
         The ``attribution`` section (:func:`resolve_settings` fills defaults).
     synthetic
@@ -217,9 +218,19 @@ def explain_run(
     archive_root = Path(records).parent
     where = f"{dataset}/{model}/run{run}"
 
-    net = load_network(checkpoint, expect_model=model)
+    # a variant (models.<model>: {arch: ...}) holds its registered network: any one then
+    from flarepipe.models import network_names
+
+    net = load_network(checkpoint, expect_model=model if model in network_names() else None)
     key = net.input_key
     pre = Preprocessing.from_shard(shard, hmi_subsample_of(features), resize_of(features))
+    side = net.model_params.get("image_size")
+    if key == "image" and side is not None and int(side) != pre.image_size:
+        raise AttributionInputError(
+            f"checkpoint {checkpoint} was trained on {int(side)}-px images but shard {shard} "
+            f"holds {pre.image_size}-px ones: give the job the shard and feature store of the "
+            "model's image side (models.<model>.network.image_size)"
+        )
     preds = _read_predictions(predictions, s["split"])
     meta = sample_meta(shard)
     extra = sorted(set(preds["sample_id"]) - set(meta["sample_id"]))

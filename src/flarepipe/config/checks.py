@@ -24,8 +24,9 @@ Checks, in order::
     experiments.datasets, archive.*      a dataset needs an instrument the configured archive
                                          cannot have (synthetic instruments, jsoc series): a
                                          FUSED dataset would report single-instrument numbers
-    features.image_size, experiments.models  an image smaller than a configured image network's
-                                         registered min_image_size (the CNN's five poolings)
+    models.<m>.network.image_size,       a model's image side (its own, else features.image_size)
+    features.image_size, experiments.models  below its image network's registered
+                                         min_image_size (the CNN's five poolings)
     archive.local/tables.column_map      a keyword table (its header or Parquet schema, read now)
                                          lacks a column the map or the defaults need, or map and
                                          constants disagree
@@ -53,9 +54,6 @@ Checks, in order::
                                          a filter on a column the archive cannot have: the
                                          tables source has no OBS_VR, LON_FWT; keyword tables whose
                                          column_map skips area_uhem have no region areas
-    models.<net>.network.image_size, features.image_size
-                                         a network built for another image side than the
-                                         features (S2 CNN-1: its linear layer reads every pixel)
 
 The archive's own records are checked again where they are first read (the quality stage,
 :func:`flarepipe.samples.quality.check_required_columns`): a local archive's columns are known
@@ -205,24 +203,31 @@ def _datasets(config: Mapping) -> list[Problem]:
 
 
 def _image_size(config: Mapping) -> list[Problem]:
+    from flarepipe.config.experiments import model_image_size, model_network
     from flarepipe.models.registry import NETWORKS
 
-    size = (config.get("features") or {}).get("image_size")
     models = (config.get("experiments") or {}).get("models") or []
     out = []
     for m in models:
-        spec = NETWORKS.get(m) if m in NETWORKS else None
-        if spec is None or spec.input != "image" or spec.min_image_size is None or size is None:
+        arch = model_network(config, m)
+        spec = NETWORKS[arch] if arch is not None else None
+        if spec is None or spec.input != "image" or spec.min_image_size is None:
             continue
-        if int(size) < spec.min_image_size:
-            out.append(
-                (
-                    [("features", "image_size"), ("experiments", "models")],
-                    f"features.image_size {size} is below {spec.min_image_size}, the smallest "
-                    f"image network {m!r} (in experiments.models) can take; raise "
-                    "features.image_size or drop the network",
-                )
+        size = model_image_size(config, m)
+        if size is None or size >= spec.min_image_size:
+            continue
+        block = ((config.get("models") or {}).get(m) or {}).get("network") or {}
+        own = block.get("image_size") is not None
+        key = ("models", m, "network", "image_size") if own else ("features", "image_size")
+        name = ".".join(key)
+        which = f"{m!r} (in experiments.models)" if arch == m else f"{arch!r} (model {m!r})"
+        out.append(
+            (
+                [key, ("experiments", "models")],
+                f"{name} {size} is below {spec.min_image_size}, the smallest image network "
+                f"{which} can take; raise {name} or drop the model",
             )
+        )
     return out
 
 
@@ -260,11 +265,13 @@ def _attribution(config: Mapping) -> list[Problem]:
 
 def _image_models(config: Mapping) -> list[Problem]:
     """An image network asked of an archive without magnetograms (keyword tables only)."""
+    from flarepipe.config.experiments import model_network
     from flarepipe.models.registry import NETWORKS
 
     only = _keyword_only(config)
     models = (config.get("experiments") or {}).get("models") or []
-    images = [m for m in models if m in NETWORKS and NETWORKS[m].input == "image"]
+    arch = {m: model_network(config, m) for m in models}
+    images = [m for m in models if arch[m] is not None and NETWORKS[arch[m]].input == "image"]
     if not only or not images:
         return []
     rest = [m for m in models if m not in images]
@@ -625,23 +632,6 @@ def _filter_columns(config: Mapping) -> list[Problem]:
     return out
 
 
-def _network_image_size(config: Mapping) -> list[Problem]:
-    size = (config.get("features") or {}).get("image_size")
-    out = []
-    for m in (config.get("experiments") or {}).get("models") or []:
-        block = ((config.get("models") or {}).get(m) or {}).get("network") or {}
-        if size is not None and "image_size" in block and int(block["image_size"]) != int(size):
-            out.append(
-                (
-                    [("models", m, "network", "image_size"), ("features", "image_size")],
-                    f"models.{m}.network.image_size {block['image_size']} differs from "
-                    f"features.image_size {size}: the network is built for the images it "
-                    "reads; give both the same side",
-                )
-            )
-    return out
-
-
 def _fulldisk(config: Mapping) -> list[Problem]:
     fd = config.get("fulldisk") or {}
     if not fd.get("enabled", False):
@@ -742,7 +732,6 @@ _CHECKS = (
     _archive_size,
     _cadence,
     _filter_columns,
-    _network_image_size,
     _fulldisk,
 )
 

@@ -15,6 +15,14 @@ every configured network, each dataset with extra instruments against the datase
 primary instrument alone (S1: FUSED vs ONLY); per dataset, every network against every later one
 (S1: LSTM vs CNN) and against every baseline reading the same input (lstm vs logreg); and each
 ensemble of a stacking pair against the pair's ``best_`` ensemble (S1: stack vs BEST).
+
+A model is a registered network or baseline by its name, or a *variant*: a ``models.<name>``
+block with ``arch: <registered network>`` (:func:`model_variants`), trained like that network
+with its own ``network`` and ``train`` settings, e.g. ``cnn2_256: {arch: cnn2, network:
+{image_size: 256}}``. Every image network reads images of its own side,
+``models.<name>.network.image_size`` (default ``features.image_size``): the features and shards
+are made at each side the plan's image networks need (:attr:`ExperimentPlan.extra_image_sizes`),
+so image size is an experiment axis of one run.
 """
 
 from __future__ import annotations
@@ -42,7 +50,11 @@ __all__ = [
     "default_paired_tests",
     "experiment_plan",
     "experiment_problems",
+    "model_image_size",
+    "model_network",
     "model_plugins",
+    "model_variants",
+    "VARIANT_NAME",
     "task_plugins",
     "stacking_plans",
     "wildcard_pattern",
@@ -52,6 +64,49 @@ __all__ = [
 LEGACY_STACK_PAIR: tuple[str, str] = ("lstm", "cnn")
 #: Model name of the planted-rate oracle (synthetic archives only).
 ORACLE = "oracle"
+#: Names a variant (``models.<name>: {arch: ...}``) may take: those of the registries.
+VARIANT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def model_variants(config: Mapping[str, Any]) -> dict[str, str]:
+    """The variants of ``config``: ``{name: arch}`` of every ``models.<name>`` block that names a
+    registered network in ``arch`` (module docstring).
+
+    A block whose name is registered itself, or is not a valid name (:data:`VARIANT_NAME`), is
+    no variant (the schema then refuses it); its ``arch`` need not be registered (the schema
+    names the ones that are).
+    """
+    out = {}
+    for name, block in ((config or {}).get("models") or {}).items():
+        if not isinstance(block, Mapping) or "arch" not in block:
+            continue
+        if name in NETWORKS or name in BASELINES or not VARIANT_NAME.match(str(name)):
+            continue
+        out[str(name)] = str(block["arch"])
+    return out
+
+
+def model_network(config: Mapping[str, Any], name: str) -> str | None:
+    """The registered network model ``name`` trains: itself, or a variant's ``arch``; None for a
+    baseline or an unknown name.
+    """
+    if name in NETWORKS:
+        return name
+    arch = model_variants(config).get(name)
+    return arch if arch in NETWORKS else None
+
+
+def model_image_size(config: Mapping[str, Any], name: str) -> int | None:
+    """The image side model ``name`` reads: ``models.<name>.network.image_size``, else
+    ``features.image_size``; None for a model that reads no image.
+    """
+    arch = model_network(config, name)
+    if arch is None or NETWORKS[arch].input != "image":
+        return None
+    block = (((config.get("models") or {}).get(name) or {}).get("network")) or {}
+    if block.get("image_size") is not None:
+        return int(block["image_size"])
+    return int((config.get("features") or {}).get("image_size", 32))
 
 
 @dataclass(frozen=True)
@@ -89,6 +144,25 @@ class ExperimentPlan:
     stacking: tuple[StackPlan, ...]
     paired_tests: tuple[dict, ...]
     oracle: bool
+    #: (model, registered network) of every network, variants included
+    architectures: tuple[tuple[str, str], ...] = ()
+    #: (model, image side) of every image network
+    image_sizes: tuple[tuple[str, int], ...] = ()
+    #: ``features.image_size``: the side of ``features.h5`` and the run's default shards
+    image_size: int = 32
+
+    def network_of(self, model: str) -> str:
+        """The registered network of ``model`` (a network of the plan)."""
+        return dict(self.architectures)[model]
+
+    def image_size_of(self, model: str) -> int | None:
+        """The image side ``model`` reads; None for a model without image input."""
+        return dict(self.image_sizes).get(model)
+
+    @property
+    def extra_image_sizes(self) -> tuple[int, ...]:
+        """Image sides the image networks need besides ``features.image_size``, ascending."""
+        return tuple(sorted({s for _, s in self.image_sizes} - {self.image_size}))
 
     @property
     def ensembles(self) -> tuple[str, ...]:
@@ -120,7 +194,7 @@ class ExperimentPlan:
         """
         if not self.oracle:
             return {}
-        inputs = {m: NETWORKS[m].input for m in self.networks}
+        inputs = {m: NETWORKS[self.network_of(m)].input for m in self.networks}
         inputs.update({b: BASELINES[b].input for b in self.baselines})
         return {m: v for m, i in inputs.items() if (v := view_of_input(i)) is not None}
 
@@ -173,15 +247,18 @@ def default_paired_tests(
     models: Iterable[str],
     stacking: Iterable[StackPlan] = (),
     metrics: Iterable[str] = ("TSS",),
+    architectures: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """The default ``experiments.paired_tests`` (module docstring), in S1's order, per metric.
 
     For each metric: FUSED vs ONLY per network; per dataset, every network against every later
     network (S1: LSTM vs CNN) and against every baseline of the same input (lstm vs logreg); per
     dataset and stacking pair, each other ensemble against its ``best_`` one (S1: stack vs BEST).
+    ``architectures`` maps variants to their registered network (:func:`model_variants`).
     """
     datasets, models = list(datasets), list(models)
-    nets = [m for m in models if m in NETWORKS]
+    arch = dict(architectures or {})
+    nets = [m for m in models if m in NETWORKS or m in arch]
     baselines = [m for m in models if m in BASELINES]
     tests = []
     for metric in metrics:
@@ -197,7 +274,7 @@ def default_paired_tests(
         for d in datasets:
             for b in baselines:
                 for m in nets:
-                    if NETWORKS[m].input == BASELINES[b].input:
+                    if NETWORKS[arch.get(m, m)].input == BASELINES[b].input:
                         tests.append(_test([d, m], [d, b], metric))
         for plan in stacking:
             best = plan.names[-1]
@@ -214,26 +291,34 @@ def experiment_plan(config: Mapping[str, Any]) -> ExperimentPlan:
     datasets = tuple(exp["datasets"])
     tests = exp.get("paired_tests")
     plans = tuple(stacking_plans(exp))
+    arch = {m: model_network(config, m) for m in models}
+    arch = {m: a for m, a in arch.items() if a is not None}
     if tests is None:
         metrics = config.get("evaluation", {}).get("paired_metrics", DEFAULT_PAIRED_METRICS)
-        tests = default_paired_tests(datasets, models, plans, metrics)
+        tests = default_paired_tests(datasets, models, plans, metrics, arch)
+    sizes = {m: model_image_size(config, m) for m in arch}
     return ExperimentPlan(
         datasets=datasets,
         runs=tuple(range(int(exp["runs"]))),
-        networks=tuple(m for m in models if m in NETWORKS),
+        networks=tuple(m for m in models if m in arch),
         baselines=tuple(m for m in models if m in BASELINES),
         stacking=plans,
         paired_tests=tuple(
             _test(t["a"], t["b"], t.get("metric", "TSS"), t.get("split", "test")) for t in tests
         ),
         oracle=config.get("archive", {}).get("source", "synthetic") == "synthetic",
+        architectures=tuple(arch.items()),
+        image_sizes=tuple((m, s) for m, s in sizes.items() if s is not None),
+        image_size=int(config.get("features", {}).get("image_size", 32)),
     )
 
 
-def model_plugins(name: str) -> list[str]:
-    """The plug-in that registered model ``name`` (network or baseline), as configured; [] for
-    built-ins. A job passes it on so that it imports exactly that plug-in.
+def model_plugins(name: str, config: Mapping[str, Any] | None = None) -> list[str]:
+    """The plug-in that registered model ``name`` (network or baseline; a variant of ``config``:
+    that of its network), as configured; [] for built-ins. A job passes it on so that it imports
+    exactly that plug-in.
     """
+    name = (model_network(config, name) if config is not None else None) or name
     if name in NETWORKS:
         return origins(NETWORKS, [name])
     if name in BASELINES:
@@ -271,7 +356,9 @@ def experiment_problems(config: Mapping[str, Any]) -> list[str]:
     raw = exp.get("stacking") or []
     indexed = not isinstance(raw, Mapping) and any(isinstance(v, Mapping) for v in raw)
     taken: dict[str, str] = {}
-    registered = set(NETWORKS) | set(BASELINES) | {ORACLE, *ceiling_names()}
+    registered = (
+        set(NETWORKS) | set(BASELINES) | set(model_variants(config)) | {ORACLE, *ceiling_names()}
+    )
     for i, plan in enumerate(plans):
         where = f"experiments.stacking[{i}]" if indexed else "experiments.stacking"
         for m in plan.pair:

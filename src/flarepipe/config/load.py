@@ -311,7 +311,7 @@ def validate_config(
         Listing every problem, one line each: ``<file>: <field> <what is allowed>, got <value>``.
     """
     from flarepipe.config.checks import config_problems
-    from flarepipe.config.experiments import experiment_problems
+    from flarepipe.config.experiments import experiment_problems, model_variants
     from flarepipe.config.registries import fill_schema, load_config_plugins, registry_problems
     from flarepipe.core.registry import PluginError
 
@@ -321,7 +321,8 @@ def validate_config(
         load_config_plugins(config)
     except PluginError as exc:
         raise ConfigError(f"{_origin([('plugins',)], sources)}: {exc}") from exc
-    schema = fill_schema(_schema(str(Path(schema_path).resolve())))
+    # the configuration's variants (models.<name>: {arch: ...}) join the registered names
+    schema = fill_schema(_schema(str(Path(schema_path).resolve())), model_variants(config))
     # a broken registration first: its schema could not check anything
     _raise([([()], p) for p in registry_problems(schema)], sources)
     _raise(_schema_errors(_validator(schema), config), sources)

@@ -5,12 +5,19 @@ registry (:data:`KINDS`); the ``models`` section, marked ``x-registry-blocks: mo
 property per registered network (``network``: its registered parameter schema, ``train``: the
 shared training schema) and per baseline (its parameter schema). :func:`fill_schema` does both,
 after :func:`load_config_plugins` imported the plug-ins the configuration lists.
+
+The configuration's variants (``models.<name>: {arch: <network>, ...}``,
+:func:`flarepipe.config.experiments.model_variants`) get the block of their network plus
+``arch``, and join the ``models`` and ``networks`` enums (``experiments.models``,
+``attribution.models``); ``registered_networks`` is the registry alone (``fulldisk.model``).
+An image network's ``network`` block takes ``image_size`` (the side of the images the model
+reads, default ``features.image_size``) whether or not its constructor does.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flarepipe.core.registry import load_plugins
@@ -38,6 +45,7 @@ def model_names() -> tuple[str, ...]:
 #: Registry kinds a schema node can name with ``x-registry``.
 KINDS: dict[str, Callable[[], tuple[str, ...]]] = {
     "networks": NETWORKS.names,
+    "registered_networks": NETWORKS.names,
     "baselines": BASELINES.names,
     "models": model_names,
     "datasets": DATASETS.names,
@@ -85,40 +93,73 @@ def network_train_schema(name: str, schema: dict) -> dict:
     return train
 
 
-def _model_blocks(schema: dict) -> dict[str, Any]:
+#: ``models.<net>.network.image_size`` of an image network whose schema does not give one
+IMAGE_SIZE_SCHEMA: dict[str, Any] = {
+    "type": "integer",
+    "minimum": 8,
+    "maximum": 1024,
+    "description": "side of the images this model reads (default features.image_size); the "
+    "features and shards are made at every side the image networks need",
+}
+
+
+def _network_block(spec: Any, schema: dict) -> dict[str, Any]:
+    network = copy.deepcopy(spec.params_schema)
+    network.setdefault("default", {})
+    props = network.get("properties")
+    if spec.input == "image" and props is not None and "image_size" not in props:
+        props["image_size"] = copy.deepcopy(IMAGE_SIZE_SCHEMA)
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "default": {},
+        "description": f"network {spec.name}: {spec.description}".rstrip(": "),
+        "properties": {
+            "network": network,
+            "train": network_train_schema(spec.name, schema),
+        },
+    }
+
+
+def _model_blocks(schema: dict, variants: Mapping[str, str]) -> dict[str, Any]:
     blocks: dict[str, Any] = {}
     for spec in NETWORKS.values():
-        network = copy.deepcopy(spec.params_schema)
-        network.setdefault("default", {})
-        blocks[spec.name] = {
-            "type": "object",
-            "additionalProperties": False,
-            "default": {},
-            "description": f"network {spec.name}: {spec.description}".rstrip(": "),
-            "properties": {
-                "network": network,
-                "train": network_train_schema(spec.name, schema),
-            },
-        }
+        blocks[spec.name] = _network_block(spec, schema)
     for spec in BASELINES.values():
         block = copy.deepcopy(spec.params_schema)
         block.setdefault("description", f"baseline {spec.name}: {spec.description}".rstrip(": "))
         blocks[spec.name] = block
+    arch_enum = {"enum": list(NETWORKS.names()), "description": "the registered network"}
+    for name, arch in variants.items():
+        if arch in NETWORKS:
+            block = _network_block(NETWORKS[arch], schema)
+            block["description"] = f"variant {name} of network {arch}"
+        else:  # the schema names the registered networks
+            block = {"type": "object", "properties": {}}
+        block["required"] = ["arch"]
+        block["properties"] = {"arch": arch_enum, **block["properties"]}
+        blocks[name] = block
     return blocks
 
 
-def fill_schema(schema: dict) -> dict:
-    """A copy of ``schema`` with registry enums and the per-model blocks filled in."""
+def fill_schema(schema: dict, variants: Mapping[str, str] | None = None) -> dict:
+    """A copy of ``schema`` with registry enums and the per-model blocks filled in.
+
+    ``variants`` (``{name: arch}``, :func:`flarepipe.config.experiments.model_variants`) adds
+    the configuration's variants to the ``models`` blocks and the model and network enums.
+    """
     out = copy.deepcopy(schema)
+    variants = dict(variants or {})
+    extra = {"models": list(variants), "networks": list(variants)}
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             kind = node.get("x-registry")
             if kind is not None:
-                node["enum"] = list(registry_names(kind))
+                node["enum"] = list(registry_names(kind)) + extra.get(kind, [])
             if node.get("x-registry-blocks") == "models":
-                node["properties"] = _model_blocks(schema)
-                node["propertyNames"] = {"enum": list(model_names())}
+                node["properties"] = _model_blocks(schema, variants)
+                node["propertyNames"] = {"enum": list(model_names()) + list(variants)}
             for value in list(node.values()):
                 walk(value)
         elif isinstance(node, list):

@@ -74,7 +74,8 @@ class NetworkSpec:
         Whether ``precision: auto`` may pick bf16-mixed on a bf16-capable GPU.
     min_image_size : int or None
         Smallest square image side the network can take (image networks), checked against
-        ``features.image_size`` before any job runs; None: any.
+        each model's side (``models.<model>.network.image_size``, default
+        ``features.image_size``) before any job runs; None: any.
     description : str
         One line for listings and the schema.
     """
@@ -135,7 +136,7 @@ def register_network(
         False keeps ``precision: auto`` at 32-true on GPUs too (tiny, launch-bound networks).
     min_image_size
         Smallest image side an image network takes (e.g. 32 for five 2x2 poolings); config
-        validation refuses a smaller ``features.image_size`` before any job runs.
+        validation refuses a model of a smaller image side before any job runs.
     description
         One line.
     replace
@@ -203,6 +204,9 @@ def model_defaults(name: str) -> dict[str, Any]:
 def build_model(name: str, **params: Any) -> Any:
     """Build network ``name`` with constructor ``params``.
 
+    ``image_size`` of an image network whose constructor takes none is dropped: it is the side
+    of the images the workflow gives the model (the features and shards follow it).
+
     Raises
     ------
     ValueError
@@ -210,6 +214,10 @@ def build_model(name: str, **params: Any) -> Any:
         without a usable ``n_outputs``.
     """
     allowed = model_defaults(name)
+    if "image_size" not in allowed and NETWORKS[name].input == "image":
+        # the side of the images the model reads (models.<name>.network.image_size): every
+        # image network's block takes it; only a network whose layers depend on it is given it
+        params = {k: v for k, v in params.items() if k != "image_size"}
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(
@@ -418,7 +426,7 @@ def _s2_cnn1_schema(activation: str) -> dict:
                 "type": "integer",
                 "minimum": 8,
                 "maximum": 1024,
-                "description": "input side, = features.image_size (the FC reads every pixel)",
+                "description": "input side (default features.image_size; the FC reads every pixel)",
             },
             "negative_slope": _SLOPE,
             "dropout": _DROPOUT,

@@ -112,7 +112,8 @@ def run_evaluate(
     stacked: list | tuple = (),
     overlays: list | tuple | None = None,
     plugins: list | tuple = (),
-    image_size: int | None = None,
+    image_sizes: Mapping[str, int] | None = None,
+    architectures: Mapping[str, str] | None = None,
     ceilings: Mapping | None = None,
 ) -> None:
     """Rule ``evaluate``: skill scores per run, mean ± sd table, paired tests, verification plots.
@@ -132,9 +133,10 @@ def run_evaluate(
     ``overlays`` the models drawn FUSED against ONLY (default: every model). Plots show the
     mean ± sd over runs. ``plugins`` (those that registered the datasets) are imported first.
     ``evaluation.published`` (``cfg``) names the study whose published values sit beside the
-    measured ones (``bhattacharjee2020`` adds its CV/test comparison at ``image_size``, the
-    ``features.image_size``). ``ceilings`` (model -> its view ceiling, synthetic archives) adds
-    the ratios of each model's test TSS to its ceiling and to the oracle
+    measured ones (``bhattacharjee2020`` adds its CV/test comparison for every CNN-2 model at its
+    image side: ``image_sizes`` maps each image network to its side, ``architectures`` each
+    network, variants included, to its registered one). ``ceilings`` (model -> its view ceiling,
+    synthetic archives) adds the ratios of each model's test TSS to its ceiling and to the oracle
     (:func:`flarepipe.evaluation.ceilings.ratios_markdown`).
     """
     import json
@@ -220,7 +222,7 @@ def run_evaluate(
 
         if published is None:
             published = s2.PUBLISHED_TEST_TSS
-        sections += s2.comparison_markdown(tidy, int(image_size or 0))
+        sections += s2.comparison_markdown(tidy, image_sizes or {}, architectures)
     summary = write_evaluation(
         tidy,
         out_metrics,

@@ -40,6 +40,31 @@ def _sequence_width(model: str, network: Mapping | None, train) -> dict | None:
     return {**dict(network or {}), **({"n_features": len(keywords)} if keywords else {})}
 
 
+def _image_side(arch: str, network: Mapping | None, train) -> dict | None:
+    """``network`` with ``image_size`` set to the side of the shards' images, for an image
+    network the config gives none (the model then reads the ``features.image_size`` shards):
+    the checkpoint records the side it was trained at (the attribution stage checks it); a
+    constructor that takes no ``image_size`` is not given it
+    (:func:`flarepipe.models.registry.build_model`). A given side must be that of the shards.
+    """
+    from flarepipe.data.shards import ShardReader
+    from flarepipe.models.registry import NETWORKS
+
+    if NETWORKS[arch].input != "image":
+        return None if network is None else dict(network)
+    reader = ShardReader(train)
+    if "image" not in reader.inputs:
+        return None if network is None else dict(network)  # the data module names the reason
+    side = int(reader.image_shape[-1])
+    given = (network or {}).get("image_size")
+    if given is not None and int(given) != side:
+        raise ValueError(
+            f"network.image_size {given} but the shard {reader.path} holds {side}-px images: "
+            "the shard rule of that side (rules/shard.smk) must give this model its inputs"
+        )
+    return {**dict(network or {}), "image_size": side}
+
+
 def run_train(
     train,
     val,
@@ -54,8 +79,10 @@ def run_train(
 ) -> dict:
     """Rule ``train``: a network on one dataset run; checkpoint, CSV log, predictions, summary.
 
-    ``train``/``val``/``test`` are the run's shards, ``cfg`` the model's ``models.<model>``
-    section, ``seed`` the job seed (:func:`flarepipe.core.seeds.job_seed`, rule ``train``).
+    ``train``/``val``/``test`` are the run's shards (those of the model's image side), ``cfg``
+    the model's ``models.<model>`` section (a variant's names its registered network in
+    ``arch``: that network is trained, with the variant's settings), ``seed`` the job seed
+    (:func:`flarepipe.core.seeds.job_seed`, rule ``train``).
     ``threads`` is the job's share of the cores: torch computes with ``train.cpu_threads`` threads
     whatever it is (so results do not depend on it), and a warning says when that is more than
     the job was given. ``plugins`` (the plug-in that registered ``model``, if any) are imported
@@ -71,15 +98,17 @@ def run_train(
     load_plugins(plugins)
     out_dir = _out_dir(predictions=out_predictions, checkpoint=out_checkpoint)
     shards = {"train": train, "val": val, "test": test}
-    params = train_settings(model, cfg.get("train"))  # filled already in a workflow job
+    arch = str(cfg.get("arch") or model)  # a variant's registered network
+    params = train_settings(arch, cfg.get("train"))  # filled already in a workflow job
     if threads and params.cpu_threads > int(threads):
         warnings.warn(
             f"models.{model}.train.cpu_threads is {params.cpu_threads} but the job has {threads} "
             "core(s): the threads share them (raise resources.train.cpus)",
             stacklevel=2,
         )
-    network = _sequence_width(model, cfg.get("network"), train)
-    summary = train_one(shards, model, network, params, out_dir, seed=int(seed))
+    network = _sequence_width(arch, cfg.get("network"), train)
+    network = _image_side(arch, network, train)
+    summary = train_one(shards, arch, network, params, out_dir, seed=int(seed))
     record_table(out_predictions)  # read_predictions verifies it
     write_json(summary, out_dir / "summary.json")
     return summary
