@@ -70,7 +70,6 @@ rule evaluate:
         stacked=[f"{p.prefix}stack_{c}" for p in PLAN.stacking for c in p.criteria],
         overlays=list(PLAN.networks),
         plugins=sorted({p for d in DATASETS for p in dataset_plugins(d)}),
-        image_size=config["features"]["image_size"],
         ceilings=PLAN.ceiling_of,
         image_sizes=dict(PLAN.image_sizes),
         architectures=dict(PLAN.architectures),
