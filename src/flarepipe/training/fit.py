@@ -274,6 +274,10 @@ def train_one(
             logger=CSVLogger(work, name="", version=""),
             enable_progress_bar=sys.stdout.isatty(),
             enable_model_summary=False,
+            # No sanity validation before the first epoch: the checks above already read the
+            # shards' layout, and Lightning runs it under isolate_rng, so skipping it leaves every
+            # random draw (and result) as it was.
+            num_sanity_val_steps=0,
             log_every_n_steps=min(50, n_batches),
             default_root_dir=work,
         )
