@@ -72,6 +72,11 @@ def _box_dicts(target: BoxTarget, device: torch.device | None = None) -> list[di
     return out
 
 
+def _reader(shard: str | os.PathLike | ShardReader) -> ShardReader:
+    """``shard`` itself if it is a reader, else a reader of the file (checked on opening)."""
+    return shard if isinstance(shard, ShardReader) else ShardReader(shard)
+
+
 def _to_torch(arrays: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: _box_dicts(v) if isinstance(v, BoxTarget) else torch.from_numpy(v)
@@ -85,7 +90,7 @@ class ShardDataset(Dataset):
     Parameters
     ----------
     path
-        Shard file.
+        Shard file, or a :class:`~flarepipe.data.shards.ShardReader` of it (used as it is).
     inputs
         Which inputs to read, e.g. ``("image",)`` or ``("sequence",)``; ``None``: all the shard
         has.
@@ -105,11 +110,11 @@ class ShardDataset(Dataset):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | ShardReader,
         inputs: Sequence[str] | None = None,
         targets: Sequence[str] | None = None,
     ) -> None:
-        self.reader = ShardReader(path)
+        self.reader = _reader(path)
         inputs = _names(inputs, "inputs")
         targets = _names(targets, "targets")
         self.inputs = self.reader.inputs if inputs is None else inputs
@@ -155,7 +160,7 @@ class InMemoryDataset(Dataset):
     Parameters
     ----------
     path
-        Shard file, read completely once.
+        Shard file, read completely once, or a :class:`~flarepipe.data.shards.ShardReader` of it.
     inputs
         Which inputs to load (only those are held in memory); ``None``: all the shard has.
     targets
@@ -178,12 +183,12 @@ class InMemoryDataset(Dataset):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | ShardReader,
         inputs: Sequence[str] | None = None,
         targets: Sequence[str] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        reader = ShardReader(path)
+        reader = _reader(path)
         self.path = reader.path
         inputs = _names(inputs, "inputs")
         targets = _names(targets, "targets")
@@ -242,7 +247,9 @@ class FlareDataModule(pl.LightningDataModule):
     ----------
     shards
         Either a folder holding ``train.h5``, ``val.h5``, ``test.h5`` (the shard stage's
-        ``results/shards/<dataset>/run<run>/``) or a mapping ``split -> path``.
+        ``results/shards/<dataset>/run<run>/``) or a mapping ``split -> path`` (or ``split ->``
+        :class:`~flarepipe.data.shards.ShardReader`, opened once by the caller and used for the
+        checks and the datasets).
     batch_size
         Samples per batch (S1: 64).
     num_workers
@@ -272,7 +279,7 @@ class FlareDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        shards: str | os.PathLike | Mapping[str, str | os.PathLike],
+        shards: str | os.PathLike | Mapping[str, str | os.PathLike | ShardReader],
         batch_size: int = 64,
         num_workers: int = 0,
         inputs: Sequence[str] | None = None,
@@ -282,8 +289,12 @@ class FlareDataModule(pl.LightningDataModule):
         targets: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self._readers: dict[str, ShardReader] = {}
         if isinstance(shards, Mapping):
-            self.paths = {str(k): Path(v) for k, v in shards.items()}
+            self._readers = {str(k): v for k, v in shards.items() if isinstance(v, ShardReader)}
+            self.paths = {
+                str(k): v.path if isinstance(v, ShardReader) else Path(v) for k, v in shards.items()
+            }
         else:
             self.paths = {s: Path(shards) / f"{s}.h5" for s in SPLITS}
         if batch_size < 1:
@@ -299,16 +310,24 @@ class FlareDataModule(pl.LightningDataModule):
         self.drop_last = drop_last
         self.datasets: dict[str, Dataset] = {}
 
+    def reader(self, split: str) -> ShardReader:
+        """The :class:`~flarepipe.data.shards.ShardReader` of ``split``'s shard (made once)."""
+        if split not in self._readers:
+            if split not in self.paths:
+                raise KeyError(f"no shard given for split {split!r}; have {sorted(self.paths)}")
+            self._readers[split] = ShardReader(self.paths[split])
+        return self._readers[split]
+
     def dataset(self, split: str) -> Dataset:
         """The dataset of ``split``, made on first use."""
         if split not in self.datasets:
-            if split not in self.paths:
-                raise KeyError(f"no shard given for split {split!r}; have {sorted(self.paths)}")
-            path = self.paths[split]
+            reader = self.reader(split)
             if self.preload:
-                self.datasets[split] = InMemoryDataset(path, self.inputs, self.targets, self.device)
+                self.datasets[split] = InMemoryDataset(
+                    reader, self.inputs, self.targets, self.device
+                )
             else:
-                self.datasets[split] = ShardDataset(path, self.inputs, self.targets)
+                self.datasets[split] = ShardDataset(reader, self.inputs, self.targets)
         return self.datasets[split]
 
     def check(self, needed_by: str | None = None) -> None:
@@ -324,8 +343,8 @@ class FlareDataModule(pl.LightningDataModule):
         FileNotFoundError, ShardContentError, ShardLayoutError
             Naming the shard.
         """
-        for path in self.paths.values():
-            ShardReader(path).require(self.inputs or (), self.targets or (), needed_by)
+        for split in self.paths:
+            self.reader(split).require(self.inputs or (), self.targets or (), needed_by)
 
     def setup(self, stage: str | None = None) -> None:
         """Open the shards the stage needs (fit: train+val; validate: val; test; predict)."""
