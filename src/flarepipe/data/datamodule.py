@@ -9,7 +9,9 @@ Two ways to feed a model, chosen by ``FlareDataModule(preload=...)``:
   ``num_workers > 0`` to overlap reading with training.
 * **preload** (:class:`InMemoryDataset`): the whole shard is read once into tensors (optionally on
   the GPU) and batches are gathered with one indexing operation (``__getitems__``), no per-sample
-  Python and no collation. The fast path for shards that fit in memory.
+  Python and no collation; shuffled training batches are slices of one permutation
+  (:class:`ShuffledBatches`, the same draws as ``DataLoader(shuffle=True)``). The fast path for
+  shards that fit in memory.
 
 Both yield dicts keyed by the shard's names (layout v2, :mod:`flarepipe.data.shards`): the
 requested inputs (``image`` float32 [C,H,W], ``sequence`` float32 [T,K], ...; batched [B,...]), the
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from flarepipe.data.shards import BoxTarget, ShardContentError, ShardReader
 
@@ -39,6 +41,7 @@ __all__ = [
     "FlareDataModule",
     "InMemoryDataset",
     "ShardDataset",
+    "ShuffledBatches",
     "passthrough_collate",
 ]
 
@@ -72,6 +75,11 @@ def _box_dicts(target: BoxTarget, device: torch.device | None = None) -> list[di
     return out
 
 
+def _reader(shard: str | os.PathLike | ShardReader) -> ShardReader:
+    """``shard`` itself if it is a reader, else a reader of the file (checked on opening)."""
+    return shard if isinstance(shard, ShardReader) else ShardReader(shard)
+
+
 def _to_torch(arrays: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: _box_dicts(v) if isinstance(v, BoxTarget) else torch.from_numpy(v)
@@ -85,7 +93,7 @@ class ShardDataset(Dataset):
     Parameters
     ----------
     path
-        Shard file.
+        Shard file, or a :class:`~flarepipe.data.shards.ShardReader` of it (used as it is).
     inputs
         Which inputs to read, e.g. ``("image",)`` or ``("sequence",)``; ``None``: all the shard
         has.
@@ -105,11 +113,11 @@ class ShardDataset(Dataset):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | ShardReader,
         inputs: Sequence[str] | None = None,
         targets: Sequence[str] | None = None,
     ) -> None:
-        self.reader = ShardReader(path)
+        self.reader = _reader(path)
         inputs = _names(inputs, "inputs")
         targets = _names(targets, "targets")
         self.inputs = self.reader.inputs if inputs is None else inputs
@@ -155,7 +163,7 @@ class InMemoryDataset(Dataset):
     Parameters
     ----------
     path
-        Shard file, read completely once.
+        Shard file, read completely once, or a :class:`~flarepipe.data.shards.ShardReader` of it.
     inputs
         Which inputs to load (only those are held in memory); ``None``: all the shard has.
     targets
@@ -178,12 +186,12 @@ class InMemoryDataset(Dataset):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | ShardReader,
         inputs: Sequence[str] | None = None,
         targets: Sequence[str] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        reader = ShardReader(path)
+        reader = _reader(path)
         self.path = reader.path
         inputs = _names(inputs, "inputs")
         targets = _names(targets, "targets")
@@ -228,6 +236,45 @@ class InMemoryDataset(Dataset):
         return out
 
 
+class ShuffledBatches(Sampler[torch.Tensor]):
+    """Shuffled batches of indices as int64 tensors, drawn as ``DataLoader(shuffle=True)`` draws.
+
+    The same random draws in the same order as the DataLoader's ``RandomSampler`` inside a
+    ``BatchSampler`` (one int64 from torch's global generator seeds a private generator, whose
+    ``randperm`` is cut into batches), so every batch holds the same samples; but each batch is a
+    slice of the permutation, not a list of 64 Python ints built one at a time. For
+    :class:`InMemoryDataset`, whose ``__getitems__`` gathers a batch with one indexing step.
+
+    Parameters
+    ----------
+    n
+        Samples in the dataset.
+    batch_size
+        Samples per batch.
+    drop_last
+        Drop the last incomplete batch.
+    """
+
+    def __init__(self, n: int, batch_size: int, drop_last: bool = False) -> None:
+        self.n = int(n)
+        self.batch_size = int(batch_size)
+        self.drop_last = bool(drop_last)
+
+    def __iter__(self):
+        seed = int(torch.empty((), dtype=torch.int64).random_().item())
+        generator = torch.Generator()
+        generator.manual_seed(seed)
+        perm = torch.randperm(self.n, generator=generator)
+        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
+        for start in range(0, stop, self.batch_size):
+            yield perm[start : start + self.batch_size]
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.n // self.batch_size
+        return -(-self.n // self.batch_size)
+
+
 def passthrough_collate(batch: Any) -> Any:
     """Collate for datasets whose ``__getitems__`` already returns a batched dict."""
     if isinstance(batch, Mapping):
@@ -242,7 +289,9 @@ class FlareDataModule(pl.LightningDataModule):
     ----------
     shards
         Either a folder holding ``train.h5``, ``val.h5``, ``test.h5`` (the shard stage's
-        ``results/shards/<dataset>/run<run>/``) or a mapping ``split -> path``.
+        ``results/shards/<dataset>/run<run>/``) or a mapping ``split -> path`` (or ``split ->``
+        :class:`~flarepipe.data.shards.ShardReader`, opened once by the caller and used for the
+        checks and the datasets).
     batch_size
         Samples per batch (S1: 64).
     num_workers
@@ -272,7 +321,7 @@ class FlareDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        shards: str | os.PathLike | Mapping[str, str | os.PathLike],
+        shards: str | os.PathLike | Mapping[str, str | os.PathLike | ShardReader],
         batch_size: int = 64,
         num_workers: int = 0,
         inputs: Sequence[str] | None = None,
@@ -282,8 +331,12 @@ class FlareDataModule(pl.LightningDataModule):
         targets: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self._readers: dict[str, ShardReader] = {}
         if isinstance(shards, Mapping):
-            self.paths = {str(k): Path(v) for k, v in shards.items()}
+            self._readers = {str(k): v for k, v in shards.items() if isinstance(v, ShardReader)}
+            self.paths = {
+                str(k): v.path if isinstance(v, ShardReader) else Path(v) for k, v in shards.items()
+            }
         else:
             self.paths = {s: Path(shards) / f"{s}.h5" for s in SPLITS}
         if batch_size < 1:
@@ -299,16 +352,24 @@ class FlareDataModule(pl.LightningDataModule):
         self.drop_last = drop_last
         self.datasets: dict[str, Dataset] = {}
 
+    def reader(self, split: str) -> ShardReader:
+        """The :class:`~flarepipe.data.shards.ShardReader` of ``split``'s shard (made once)."""
+        if split not in self._readers:
+            if split not in self.paths:
+                raise KeyError(f"no shard given for split {split!r}; have {sorted(self.paths)}")
+            self._readers[split] = ShardReader(self.paths[split])
+        return self._readers[split]
+
     def dataset(self, split: str) -> Dataset:
         """The dataset of ``split``, made on first use."""
         if split not in self.datasets:
-            if split not in self.paths:
-                raise KeyError(f"no shard given for split {split!r}; have {sorted(self.paths)}")
-            path = self.paths[split]
+            reader = self.reader(split)
             if self.preload:
-                self.datasets[split] = InMemoryDataset(path, self.inputs, self.targets, self.device)
+                self.datasets[split] = InMemoryDataset(
+                    reader, self.inputs, self.targets, self.device
+                )
             else:
-                self.datasets[split] = ShardDataset(path, self.inputs, self.targets)
+                self.datasets[split] = ShardDataset(reader, self.inputs, self.targets)
         return self.datasets[split]
 
     def check(self, needed_by: str | None = None) -> None:
@@ -324,8 +385,8 @@ class FlareDataModule(pl.LightningDataModule):
         FileNotFoundError, ShardContentError, ShardLayoutError
             Naming the shard.
         """
-        for path in self.paths.values():
-            ShardReader(path).require(self.inputs or (), self.targets or (), needed_by)
+        for split in self.paths:
+            self.reader(split).require(self.inputs or (), self.targets or (), needed_by)
 
     def setup(self, stage: str | None = None) -> None:
         """Open the shards the stage needs (fit: train+val; validate: val; test; predict)."""
@@ -341,10 +402,14 @@ class FlareDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool, drop_last: bool = False) -> DataLoader:
         ds = self.dataset(split)
+        if shuffle and isinstance(ds, InMemoryDataset):
+            order: dict[str, Any] = {
+                "batch_sampler": ShuffledBatches(len(ds), self.batch_size, drop_last)
+            }
+        else:
+            order = {"batch_size": self.batch_size, "shuffle": shuffle, "drop_last": drop_last}
         kwargs: dict[str, Any] = {
-            "batch_size": self.batch_size,
-            "shuffle": shuffle,
-            "drop_last": drop_last,
+            **order,
             "num_workers": self.num_workers,
             "persistent_workers": self.num_workers > 0,
             # Pinned batches make the host-to-GPU copy asynchronous (not for GPU-resident data).

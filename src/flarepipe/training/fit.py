@@ -85,8 +85,11 @@ def resolve_precision(precision: str, accelerator: str = "auto", model_name: str
     return "32-true"
 
 
-def check_shards(shard_paths: Mapping[str, str | os.PathLike]) -> dict[str, int]:
+def check_shards(shard_paths: Mapping[str, str | os.PathLike | ShardReader]) -> dict[str, int]:
     """Check that train/val/test shards exist, are readable and hold both classes.
+
+    ``shard_paths`` maps each split to its shard file or to a
+    :class:`~flarepipe.data.shards.ShardReader` of it (then not opened again).
 
     Returns
     -------
@@ -103,7 +106,8 @@ def check_shards(shard_paths: Mapping[str, str | os.PathLike]) -> dict[str, int]
         raise ValueError(f"shard_paths lacks split(s) {missing}; it needs {list(SPLITS)}")
     counts = {}
     for split in SPLITS:
-        reader = ShardReader(shard_paths[split])
+        shard = shard_paths[split]
+        reader = shard if isinstance(shard, ShardReader) else ShardReader(shard)
         labels = reader.labels
         if len(labels) == 0:
             raise ValueError(
@@ -135,21 +139,45 @@ def _device_name(trainer: pl.Trainer) -> str:
     return str(dev)
 
 
-def _predict(trainer: pl.Trainer, task: FlareTask, dm: FlareDataModule, split: str) -> pd.DataFrame:
-    reader = ShardReader(dm.paths[split])
-    meta = reader.meta()
-    batches = trainer.predict(task, dataloaders=dm.predict_dataloader(split))
-    probs = torch.cat([b.float() for b in batches]).numpy() if batches else np.array([])
-    if len(probs) != len(meta):
-        raise RuntimeError(f"got {len(probs)} predictions for {len(meta)} samples of {reader.path}")
-    return pd.DataFrame(
-        {
-            "sample_id": meta["sample_id"].to_numpy(),
-            "split": split,
-            "label": meta["label"].to_numpy(),
-            "prob": probs.astype(np.float64),
-        }
-    )
+class _MetricsLogger(CSVLogger):
+    """Lightning's CSV log of the metrics, without ``hparams.yaml``.
+
+    The hyperparameters are in the checkpoint; the log folder is temporary and only
+    ``metrics.csv`` is kept.
+    """
+
+    def log_hyperparams(self, params: Any = None, *args: Any, **kwargs: Any) -> None:
+        """Nothing to write."""
+
+
+def _predict(
+    trainer: pl.Trainer, task: FlareTask, dm: FlareDataModule, splits: tuple[str, ...]
+) -> pd.DataFrame:
+    """``sample_id, split, label, prob`` of ``splits``, in shard order, from one predict run."""
+    loaders = [dm.predict_dataloader(split) for split in splits]
+    per_loader = trainer.predict(task, dataloaders=loaders)
+    if len(loaders) == 1:
+        per_loader = [per_loader]
+    frames = []
+    for split, batches in zip(splits, per_loader, strict=True):
+        reader = dm.reader(split)
+        meta = reader.meta()
+        probs = torch.cat([b.float() for b in batches]).numpy() if batches else np.array([])
+        if len(probs) != len(meta):
+            raise RuntimeError(
+                f"got {len(probs)} predictions for {len(meta)} samples of {reader.path}"
+            )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sample_id": meta["sample_id"].to_numpy(),
+                    "split": split,
+                    "label": meta["label"].to_numpy(),
+                    "prob": probs.astype(np.float64),
+                }
+            )
+        )
+    return pd.concat(frames)
 
 
 def train_one(
@@ -194,7 +222,9 @@ def train_one(
         For unknown models/parameters, or a missing, empty or single-class shard (named).
     """
     params = TrainSettings.of(train_params)
-    counts = check_shards(shard_paths)
+    # each shard opened once, for the checks, the data and the predictions' metadata
+    readers = {s: ShardReader(shard_paths[s]) for s in SPLITS if s in shard_paths}
+    counts = check_shards(readers)
     out_dir = Path(out_dir)
     work = out_dir / ".train_tmp"
     if work.exists():
@@ -230,7 +260,7 @@ def train_one(
         momentum=float(params.momentum),
     )
     dm = FlareDataModule(
-        {s: shard_paths[s] for s in SPLITS},
+        readers,
         batch_size=int(params.batch_size),
         num_workers=int(params.num_workers),
         inputs=(task.input_key,),
@@ -271,9 +301,13 @@ def train_one(
             # cudnn autotuning pays off for the fixed input sizes here (off when deterministic).
             benchmark=bool(cuda and not deterministic),
             callbacks=[ckpt_cb, stop_cb],
-            logger=CSVLogger(work, name="", version=""),
+            logger=_MetricsLogger(work, name="", version=""),
             enable_progress_bar=sys.stdout.isatty(),
             enable_model_summary=False,
+            # No sanity validation before the first epoch: the checks above already read the
+            # shards' layout, and Lightning runs it under isolate_rng, so skipping it leaves every
+            # random draw (and result) as it was.
+            num_sanity_val_steps=0,
             log_every_n_steps=min(50, n_batches),
             default_root_dir=work,
         )
@@ -284,10 +318,13 @@ def train_one(
             best_path = ckpt_cb.best_model_path
             if not best_path or not Path(best_path).exists():
                 raise RuntimeError(f"training of {model_name} in {out_dir} saved no checkpoint")
-            best = FlareTask.load_from_checkpoint(best_path, map_location="cpu")
-            best_epoch = int(torch.load(best_path, map_location="cpu", weights_only=True)["epoch"])
+            best = torch.load(best_path, map_location="cpu", weights_only=True)
+            best_epoch = int(best["epoch"])
+            # The best epoch's weights into the trained task (what load_from_checkpoint would
+            # rebuild: the same network and hyperparameters)
+            task.load_state_dict(best["state_dict"])
             t0 = time.perf_counter()
-            preds = pd.concat([_predict(trainer, best, dm, s) for s in ("val", "test")])
+            preds = _predict(trainer, task, dm, ("val", "test"))
             predict_s = time.perf_counter() - t0
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
