@@ -299,24 +299,3 @@ def test_sign_augmentation_hides_a_sign_cue(
         for seed in SIGN_SEEDS
     ]
     assert np.mean(sign) < 0.5, sign
-
-
-@pytest.mark.parametrize(
-    ("n", "batch", "drop_last"), [(100, 64, False), (129, 64, True), (5, 8, False)]
-)
-def test_preloaded_batches_are_those_of_a_shuffling_dataloader(n, batch, drop_last) -> None:
-    """ShuffledBatches slices one permutation but draws as DataLoader(shuffle=True) does: the same
-    batches, epoch after epoch, and the global generator left where the DataLoader leaves it."""
-    from torch.utils.data import DataLoader
-
-    from flarepipe.data.datamodule import ShuffledBatches
-
-    def epochs(**order) -> tuple[list[list[int]], torch.Tensor]:
-        torch.manual_seed(11)
-        loader = DataLoader(list(range(n)), collate_fn=lambda b: [int(i) for i in b], **order)
-        return [b for _ in range(3) for b in loader], torch.rand(3)
-
-    want, after = epochs(batch_size=batch, shuffle=True, drop_last=drop_last)
-    got, got_after = epochs(batch_sampler=ShuffledBatches(n, batch, drop_last))
-    assert got == want and torch.equal(got_after, after)
-    assert len(ShuffledBatches(n, batch, drop_last)) == len(want) // 3

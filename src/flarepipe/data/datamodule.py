@@ -9,9 +9,7 @@ Two ways to feed a model, chosen by ``FlareDataModule(preload=...)``:
   ``num_workers > 0`` to overlap reading with training.
 * **preload** (:class:`InMemoryDataset`): the whole shard is read once into tensors (optionally on
   the GPU) and batches are gathered with one indexing operation (``__getitems__``), no per-sample
-  Python and no collation; shuffled training batches are slices of one permutation
-  (:class:`ShuffledBatches`, the same draws as ``DataLoader(shuffle=True)``). The fast path for
-  shards that fit in memory.
+  Python and no collation. The fast path for shards that fit in memory.
 
 Both yield dicts keyed by the shard's names (layout v2, :mod:`flarepipe.data.shards`): the
 requested inputs (``image`` float32 [C,H,W], ``sequence`` float32 [T,K], ...; batched [B,...]), the
@@ -31,7 +29,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from flarepipe.data.shards import BoxTarget, ShardContentError, ShardReader
 
@@ -41,7 +39,6 @@ __all__ = [
     "FlareDataModule",
     "InMemoryDataset",
     "ShardDataset",
-    "ShuffledBatches",
     "passthrough_collate",
 ]
 
@@ -236,45 +233,6 @@ class InMemoryDataset(Dataset):
         return out
 
 
-class ShuffledBatches(Sampler[torch.Tensor]):
-    """Shuffled batches of indices as int64 tensors, drawn as ``DataLoader(shuffle=True)`` draws.
-
-    The same random draws in the same order as the DataLoader's ``RandomSampler`` inside a
-    ``BatchSampler`` (one int64 from torch's global generator seeds a private generator, whose
-    ``randperm`` is cut into batches), so every batch holds the same samples; but each batch is a
-    slice of the permutation, not a list of 64 Python ints built one at a time. For
-    :class:`InMemoryDataset`, whose ``__getitems__`` gathers a batch with one indexing step.
-
-    Parameters
-    ----------
-    n
-        Samples in the dataset.
-    batch_size
-        Samples per batch.
-    drop_last
-        Drop the last incomplete batch.
-    """
-
-    def __init__(self, n: int, batch_size: int, drop_last: bool = False) -> None:
-        self.n = int(n)
-        self.batch_size = int(batch_size)
-        self.drop_last = bool(drop_last)
-
-    def __iter__(self):
-        seed = int(torch.empty((), dtype=torch.int64).random_().item())
-        generator = torch.Generator()
-        generator.manual_seed(seed)
-        perm = torch.randperm(self.n, generator=generator)
-        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
-        for start in range(0, stop, self.batch_size):
-            yield perm[start : start + self.batch_size]
-
-    def __len__(self) -> int:
-        if self.drop_last:
-            return self.n // self.batch_size
-        return -(-self.n // self.batch_size)
-
-
 def passthrough_collate(batch: Any) -> Any:
     """Collate for datasets whose ``__getitems__`` already returns a batched dict."""
     if isinstance(batch, Mapping):
@@ -402,14 +360,10 @@ class FlareDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool, drop_last: bool = False) -> DataLoader:
         ds = self.dataset(split)
-        if shuffle and isinstance(ds, InMemoryDataset):
-            order: dict[str, Any] = {
-                "batch_sampler": ShuffledBatches(len(ds), self.batch_size, drop_last)
-            }
-        else:
-            order = {"batch_size": self.batch_size, "shuffle": shuffle, "drop_last": drop_last}
         kwargs: dict[str, Any] = {
-            **order,
+            "batch_size": self.batch_size,
+            "shuffle": shuffle,
+            "drop_last": drop_last,
             "num_workers": self.num_workers,
             "persistent_workers": self.num_workers > 0,
             # Pinned batches make the host-to-GPU copy asynchronous (not for GPU-resident data).
