@@ -134,9 +134,7 @@ def test_yi2021_tiny_workflow_table1(tmp_path):
         out / "attribution/run0/summary.json",
     ]
     env = {"OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    res = run_study(
-        tmp_path, [TINY], "all", timeout=600, env=env
-    )
+    res = run_study(tmp_path, [TINY], "all", timeout=600, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     assert all(t.exists() for t in targets)
     assert (tmp_path / "results/yi2021_tiny/evaluation/metrics.csv").exists()
