@@ -54,8 +54,13 @@ def workdir(tmp_path_factory):
     return wd
 
 
-#: Models whose figures come from the data pipeline alone (no network training): bit-stable.
-EXACT_MODELS = ("oracle", "logreg")
+#: Models whose figures come from the data pipeline alone (no fitting): bit-stable.
+EXACT_MODELS = ("oracle",)
+#: Models fitted by a deterministic solver on the features (no network): their probability scores
+#: may move by the solver's rounding between CPUs' BLAS kernels (measured: 3.2e-6 at most, CE of
+#: the logistic regression, on an EPYC without AVX-512 against the reference's machine).
+SOLVER_MODELS = ("logreg",)
+SOLVER_ATOL = 1e-4
 #: Per-sample counts of a trained network's forecasts may move by this many samples between CPUs.
 COUNT_SLACK = 1
 #: Tolerances of a trained network's probability scores between CPUs (measured: 0.0022 at most
@@ -67,8 +72,9 @@ PROB_ATOL = {"BS": 0.01, "CE": 0.02, "BSS": 0.05, "AUC": 0.05}
 def assert_matches_reference(metrics: pd.DataFrame, ref: pd.DataFrame) -> None:
     """The tiny run's metrics against the committed reference, row by row.
 
-    The data pipeline (sample counts, event rates, oracle, ceilings, logistic regression) must
-    match to the last digits. A trained network and the ensembles built on it must match within
+    The data pipeline (sample counts, event rates, oracle, ceilings) must match to the last
+    digits; the logistic regression's scores within its solver's rounding (``SOLVER_ATOL``).
+    A trained network and the ensembles built on it must match within
     what another CPU's float32 kernels move (``PROB_ATOL``; forecast counts within
     ``COUNT_SLACK`` samples): bit-identical training holds per machine, not across machines.
     """
@@ -85,8 +91,11 @@ def assert_matches_reference(metrics: pd.DataFrame, ref: pd.DataFrame) -> None:
     counts = ~exact & metric.isin(["TP", "FP", "TN", "FN"])
     moved = np.abs(g[counts] - w[counts]) > COUNT_SLACK
     assert not moved.any(), got[counts][moved].head(10)
+    solver = ~exact & model.isin(SOLVER_MODELS)
     for name, atol in PROB_ATOL.items():
-        sel = ~exact & (metric == name)
+        sel = solver & (metric == name)
+        np.testing.assert_allclose(g[sel], w[sel], rtol=0, atol=SOLVER_ATOL, err_msg=name)
+        sel = ~exact & ~solver & (metric == name)
         np.testing.assert_allclose(g[sel], w[sel], rtol=0, atol=atol, err_msg=name)
 
 
