@@ -86,6 +86,26 @@ class StepNet(nn.Module):
         return torch.cat([torch.zeros_like(d), d], dim=1)
 
 
+class DenseHeadNet(nn.Module):
+    """Logit = w * ReLU(conv(x))[i, j] through a flattening linear layer (a dense head)."""
+
+    input_key = "image"
+    n_outputs = 1
+
+    def __init__(self, i: int, j: int, w: float = 2.0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 1, bias=False)
+        nn.init.ones_(self.conv.weight)
+        self.relu = nn.ReLU()
+        self.head = nn.Linear(SIZE * SIZE, 1, bias=False)
+        with torch.no_grad():
+            self.head.weight.zero_()
+            self.head.weight[0, i * SIZE + j] = w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.relu(self.conv(x)).flatten(1))
+
+
 def _net(module: nn.Module, model: str = "toy") -> Network:
     return Network(module.eval(), model, module.input_key, module.n_outputs, {})
 
@@ -177,6 +197,23 @@ def test_gradcam_peaks_on_the_spot_and_negative_class_is_signed():
     ) == (7, 25)
 
 
+def test_hirescam_localises_behind_a_dense_head_where_gradcam_cannot():
+    """A dense head reading one position: Grad-CAM's averaged weight spreads its map over the
+    activation (it peaks on the brightest pixel); HiResCAM is gradient x activation there only."""
+    net = _net(DenseHeadNet(10, 20, w=2.0))
+    x = _image_batch(2)
+    x[:, 0, 3, 4] = 5.0  # a brighter pixel the head does not read
+    (hires,) = attribute(net, x, "hirescam", MethodSettings(gradcam_layers=["conv"]))
+    (cam,) = attribute(net, x, "gradcam", MethodSettings(gradcam_layers=["conv"]))
+    assert hires.method == "hirescam" and hires.layer == "conv"
+    for k in range(2):
+        assert _peak(hires.maps[k, 0]) == (10, 20) and np.count_nonzero(hires.maps[k, 0]) == 1
+        np.testing.assert_allclose(hires.maps[k, 0, 10, 20], 2.0 * x[k, 0, 10, 20], rtol=1e-5)
+        assert _peak(cam.maps[k, 0]) == (3, 4)
+    with pytest.raises(AttributionInputError, match="gradcam_layers: the network has no layer"):
+        attribute(net, x, "hirescam", MethodSettings(gradcam_layers=["convs.conv9"]))
+
+
 def test_sequence_methods_over_time_and_keywords():
     net = _net(StepNet(11, 2))
     x = np.random.default_rng(1).standard_normal((4, 16, 4)).astype(np.float32)
@@ -235,6 +272,7 @@ def test_method_errors_name_the_setting():
         "deconvolution",
         "gradcam",
         "gradcam_negative",
+        "hirescam",
         "occlusion",
     }
     with pytest.raises(AttributionInputError, match=r"attribution\.methods\.0"):

@@ -294,7 +294,7 @@ def explain_run(
             f"attribution.methods: none of {list(s['methods'])} applies to {model} ({key} input); "
             f"methods for {key} networks: {[m for m, k in METHODS.items() if key in k]}"
         )
-    if "gradcam" in methods:
+    if "gradcam" in methods or "hirescam" in methods:
         check_layers(net, s.get("gradcam_layers"), "attribution.gradcam_layers")
     if "gradcam_negative" in methods and s.get("gradcam_negative_layer"):
         check_layers(net, [s["gradcam_negative_layer"]], "attribution.gradcam_negative_layer")

@@ -9,6 +9,7 @@ guided_backprop          ``GuidedBackprop``               log-odds of the positi
 deconvolution            ``Deconvolution``                log-odds of the positive class
 gradcam                  ``LayerGradCam`` (ReLU)          positive class, every conv layer (S1)
 gradcam_negative         ``LayerGradCam`` (no ReLU)       negative class, last conv layer (S3)
+hirescam                 ``LayerGradientXActivation``     positive class, Grad-CAM's layers
 occlusion                ``Occlusion``                    probability of the positive class (S2)
 =======================  ===============================  =======================================
 
@@ -22,6 +23,12 @@ Baselines (IG, DeepLIFT, occlusion fill): for images ``zero_field`` (B = 0 G thr
 standardisation; default), ``mean`` (the training mean: 0 in standardised units) or ``blur`` (the
 input Gaussian-blurred); for keyword sequences ``first_frame`` (every step set to the sequence's
 first step, Sun et al. 2022) or ``zeros``.
+
+HiResCAM (Draelos & Carin 2020) is Grad-CAM without the spatial average of the gradients: the
+element-wise product of a layer's gradient and activation, summed over channels and rectified. It
+is the faithful variant when a flattening dense head follows the convolutions (this project's CNNs:
+Grad-CAM's channel weights there average gradients from different positions); it is not in the
+default ``attribution.methods``.
 
 Guided backprop, deconvolution and Grad-CAM need ReLU / convolution layers and apply to image
 networks only; IG, DeepLIFT and occlusion also explain the LSTM, over time steps x keywords.
@@ -61,6 +68,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "deconvolution": ("image",),
     "gradcam": ("image",),
     "gradcam_negative": ("image",),
+    "hirescam": ("image",),
     "occlusion": ("image", "sequence"),
 }
 IMAGE_BASELINES = ("zero_field", "mean", "blur")
@@ -260,6 +268,7 @@ def attribute(
         IntegratedGradients,
         LayerAttribution,
         LayerGradCam,
+        LayerGradientXActivation,
         Occlusion,
     )
 
@@ -332,8 +341,8 @@ def attribute(
                 x.detach(), sliding_window_shapes=shape, strides=strides, baselines=base, target=1
             )
         return [out(attr)]
-    # Grad-CAM
-    if method == "gradcam":
+    # Grad-CAM and HiResCAM
+    if method in ("gradcam", "hirescam"):
         names = list(s.gradcam_layers) if s.gradcam_layers else conv_layers(net)
         what, target, relu = "attribution.gradcam_layers", 1, True
     else:
@@ -344,7 +353,12 @@ def attribute(
     results = []
     for name in names:
         layer = _layer(net, name, what)
-        cam = LayerGradCam(head, layer).attribute(x, target=target, relu_attributions=relu)
+        if method == "hirescam":
+            cam = LayerGradientXActivation(head, layer).attribute(x, target=target)
+            if cam.dim() == 4:
+                cam = torch.relu(cam.sum(dim=1, keepdim=True))
+        else:
+            cam = LayerGradCam(head, layer).attribute(x, target=target, relu_attributions=relu)
         if cam.dim() != 4:
             raise AttributionInputError(
                 f"{what}: layer {name!r} of {network.model} has no spatial output "
