@@ -10,7 +10,9 @@ Images: renders records in memory (``render_sample``) at a scale's settings over
 prints the spread of the realism distances (keywords against the real tables, pixel statistics
 against the real records) that issue 18 sets targets for.
 Usage: python benchmarks/calibrate_synthetic.py images [scale=small] [records=200] [seeds=0,1,2]
-       [n_regions=300] [days=150]   (real references: FLAREPIPE_REAL_DATA or ../shared/data/real)
+       [n_regions=300] [days=150] [HMI.<field>=v] [MDI.<field>=v]
+       (real references: FLAREPIPE_REAL_DATA or ../shared/data/real; ``MDI.flux_scale=1.3`` and the
+       like try other ``InstrumentSpec`` constants without editing params.py)
 """
 
 import sys
@@ -88,6 +90,15 @@ def images(argv):
 
     opts = {"scale": "small", "records": "200", "seeds": "0,1,2", "n_regions": "300", "days": "150"}
     opts.update(a.split("=", 1) for a in argv)
+    for key in [k for k in opts if k.startswith(("HMI.", "MDI."))]:
+        import dataclasses
+
+        from flarepipe.archive.sources.synthetic import params as spec
+
+        inst, field = key.split(".", 1)
+        value = float(opts.pop(key))
+        spec.INSTRUMENTS[inst] = dataclasses.replace(spec.INSTRUMENTS[inst], **{field: value})
+        print(f"{inst}.{field} = {value}")
     real = os.environ.get(
         "FLAREPIPE_REAL_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "real")
     )
