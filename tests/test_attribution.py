@@ -280,6 +280,8 @@ def test_method_errors_name_the_setting():
     with pytest.raises(AttributionInputError, match=r"attribution\.occlusion\.window"):
         resolve_settings({"occlusion": {"window": 0}})
     assert resolve_settings({})["select"]["TP"] == 2  # defaults come from the schema
+    assert "hirescam" not in resolve_settings({})["methods"]  # opt-in
+    assert resolve_settings({"methods": ["hirescam"]})["methods"] == ["hirescam"]
 
 
 # --------------------------------------------------------------------------------------------
