@@ -75,6 +75,7 @@ def tss(y, pred):
 
 def images(argv):
     """The realism distances of rendered records over seeds (min and max per statistic)."""
+    import dataclasses
     import os
     from pathlib import Path
 
@@ -86,15 +87,12 @@ def images(argv):
         map_statistics,
         pixel_distances,
     )
+    from flarepipe.archive.sources.synthetic import params as spec
     from flarepipe.archive.sources.synthetic import render_sample
 
     opts = {"scale": "small", "records": "200", "seeds": "0,1,2", "n_regions": "300", "days": "150"}
     opts.update(a.split("=", 1) for a in argv)
     for key in [k for k in opts if k.startswith(("HMI.", "MDI."))]:
-        import dataclasses
-
-        from flarepipe.archive.sources.synthetic import params as spec
-
         inst, field = key.split(".", 1)
         value = float(opts.pop(key))
         spec.INSTRUMENTS[inst] = dataclasses.replace(spec.INSTRUMENTS[inst], **{field: value})
